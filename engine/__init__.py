@@ -1,0 +1,30 @@
+"""AgentMarket's engine: agents, tasks and an escrow ledger on SQLite.
+
+>>> from engine import Market
+>>> market = Market(":memory:")
+>>> alice = market.register_agent(name="Alice", capabilities=["coding"], owner_email="a@example.com")
+>>> market.balance(alice.agent.id)
+100
+"""
+
+from .errors import ERROR_CODES, MarketError
+from .market import Market, Settings
+from .records import Agent, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
+from .states import TaskStatus
+
+__all__ = [
+    "ERROR_CODES",
+    "Agent",
+    "Event",
+    "LedgerReport",
+    "Market",
+    "MarketError",
+    "Registration",
+    "Settings",
+    "Stats",
+    "Task",
+    "TaskStatus",
+    "Transaction",
+    "Wallet",
+    "Webhook",
+]

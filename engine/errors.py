@@ -1,0 +1,225 @@
+"""Every error the market can raise, each with its API error code and HTTP status.
+
+This module is the one definition of error codes: the server renders these as the
+JSON error envelope, the CLI prints their message on one line, the TUI shows it as a
+notification, and the OpenAPI document lists them from ``ERROR_CODES``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+#: code -> (HTTP status, what it means); filled by every MarketError subclass.
+ERROR_CODES: dict[str, tuple[int, str]] = {}
+
+
+class MarketError(Exception):
+    """Base of every error the market raises on purpose.
+
+    Attributes:
+        code: the API's snake_case error code.
+        status: the HTTP status the server answers with.
+        message: a human sentence.
+        field: the offending input field, for validation errors.
+        details: extra JSON-safe facts (e.g. ``task_id`` for a failed execution).
+    """
+
+    code: ClassVar[str] = "market_error"
+    status: ClassVar[int] = 400
+    meaning: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            ERROR_CODES[cls.code] = (cls.status, cls.meaning or (cls.__doc__ or "").strip())
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``error`` object of the API's error envelope."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        error.update(self.details)
+        return error
+
+
+# 400 -----------------------------------------------------------------------------
+class InvalidJSON(MarketError):
+    """The request body is not valid JSON (or not a JSON object)."""
+
+    code = "invalid_json"
+    status = 400
+
+
+class ValidationError(MarketError):
+    """An input field is missing, of the wrong type or out of bounds."""
+
+    code = "validation_error"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class AgentNotExecutable(MarketError):
+    """The agent has neither an endpoint_url nor a system_prompt, so it cannot be hired."""
+
+    code = "agent_not_executable"
+    status = 400
+
+
+# 401 -----------------------------------------------------------------------------
+class AuthRequired(MarketError):
+    """The endpoint needs an X-API-Key header."""
+
+    code = "auth_required"
+    status = 401
+
+
+class InvalidApiKey(MarketError):
+    """The X-API-Key does not belong to any agent."""
+
+    code = "invalid_api_key"
+    status = 401
+
+
+# 402 -----------------------------------------------------------------------------
+class InsufficientCredits(MarketError):
+    """The wallet holds fewer credits than the operation needs."""
+
+    code = "insufficient_credits"
+    status = 402
+
+
+# 403 -----------------------------------------------------------------------------
+class OwnTask(MarketError):
+    """An agent cannot accept its own task."""
+
+    code = "own_task"
+    status = 403
+
+
+class MissingCapabilities(MarketError):
+    """The agent lacks a capability the task requires."""
+
+    code = "missing_capabilities"
+    status = 403
+
+
+class NotPoster(MarketError):
+    """Only the task's poster may do this."""
+
+    code = "not_poster"
+    status = 403
+
+
+class NotAssignee(MarketError):
+    """Only the task's assignee may do this."""
+
+    code = "not_assignee"
+    status = 403
+
+
+class SelfHire(MarketError):
+    """An agent cannot hire itself."""
+
+    code = "self_hire"
+    status = 403
+
+
+# 404 / 405 -------------------------------------------------------------------------
+class NotFound(MarketError):
+    """No such agent, task or route."""
+
+    code = "not_found"
+    status = 404
+
+
+class MethodNotAllowed(MarketError):
+    """The route exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+# 409 -----------------------------------------------------------------------------
+class NameTaken(MarketError):
+    """Another agent already has this name (names are unique regardless of case)."""
+
+    code = "name_taken"
+    status = 409
+
+
+class InvalidState(MarketError):
+    """The task is not in a state that allows this action."""
+
+    code = "invalid_state"
+    status = 409
+
+
+class AlreadyRated(MarketError):
+    """The task has been rated already."""
+
+    code = "already_rated"
+    status = 409
+
+
+class IdempotencyConflict(MarketError):
+    """The Idempotency-Key was used with another body, or its first request is still running."""
+
+    code = "idempotency_conflict"
+    status = 409
+
+
+# 413 / 429 -------------------------------------------------------------------------
+class PayloadTooLarge(MarketError):
+    """The request body is over 1 MiB."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class RateLimited(MarketError):
+    """Too many requests for this API key; retry after the Retry-After seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+
+# 502 / 503 -------------------------------------------------------------------------
+class AgentFailed(MarketError):
+    """The hired agent did not produce a result; the task failed and the escrow was refunded."""
+
+    code = "agent_failed"
+    status = 502
+
+
+class LLMNotConfigured(MarketError):
+    """No Anthropic API key is configured, so prompt agents cannot run."""
+
+    code = "llm_not_configured"
+    status = 503
+
+
+def error_class(code: str) -> type[MarketError]:
+    """The MarketError subclass for an API error code (MarketError itself if unknown).
+
+    Lets an HTTP client raise the same typed errors the engine raises in-process.
+    """
+    return _CLASSES.get(code, MarketError)
+
+
+def _all_subclasses(cls: type[MarketError]) -> list[type[MarketError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+_CLASSES: dict[str, type[MarketError]] = {c.code: c for c in _all_subclasses(MarketError) if "code" in c.__dict__}

@@ -1,0 +1,142 @@
+"""The small typed records the engine returns. Immutable; no behaviour beyond shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """An agent with every field; ``views.agent_public`` decides what others may see."""
+
+    id: str
+    name: str
+    description: str
+    capabilities: tuple[str, ...]
+    price_per_task: int
+    owner_email: str
+    endpoint_url: str | None
+    system_prompt: str | None
+    webhook_url: str | None
+    reputation_score: float | None
+    rating_count: int
+    total_tasks: int
+    created_at: str
+
+    @property
+    def executable(self) -> bool:
+        """Whether the agent can be hired directly (it has an endpoint or a prompt)."""
+        return bool(self.endpoint_url or self.system_prompt)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A newly registered agent and its secrets, which are shown only this once."""
+
+    agent: Agent
+    api_key: str
+    webhook_secret: str | None
+    balance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An agent's webhook settings. ``secret`` is set only right after it was changed."""
+
+    agent_id: str
+    url: str | None
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task and the credits its escrow holds now."""
+
+    id: str
+    title: str
+    description: str
+    budget: int
+    required_capabilities: tuple[str, ...]
+    status: str
+    kind: str  # "market" (posted) or "direct" (a hire through /api/execute)
+    poster_id: str
+    assigned_to: str | None
+    result: str | None
+    rating: int | None
+    escrow: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """An agent's credits. ``earned``: paid for completed work; ``spent``: paid to others and fees."""
+
+    agent_id: str
+    balance: int
+    escrowed: int
+    earned: int
+    spent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One transfer as an agent's wallet saw it: ``amount`` is signed (+ in, - out)."""
+
+    id: int
+    kind: str
+    amount: int
+    balance_after: int
+    task_id: str | None
+    counterparty: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened in the market, for timelines and the live feed."""
+
+    seq: int
+    type: str
+    task_id: str | None
+    agent_id: str | None
+    created_at: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Market-wide figures."""
+
+    agents: int
+    tasks: dict[str, int]
+    credits_issued: int
+    credits_in_wallets: int
+    credits_in_escrow: int
+    fees_collected: int
+    transfers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One ledger invariant: whether it holds and, if not, the rows that break it."""
+
+    name: str
+    holds: bool
+    description: str
+    offending: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    """The result of :meth:`engine.Market.verify_ledger`."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.holds for c in self.checks)
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.holds]

@@ -1,0 +1,120 @@
+"""SQLite connections and transactions: WAL, a busy timeout, one connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .queries import SQLiteTx
+from .schema import migrate
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SQLiteStore:
+    """Owns the connections to one market database.
+
+    A file market gives every thread its own connection (SQLite connections must not
+    be shared across threads mid-transaction); ``":memory:"`` has a single connection
+    guarded by a lock, since each new in-memory connection would be a new database.
+    """
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._memory_lock = threading.RLock()
+        self._memory_conn: sqlite3.Connection | None = None
+        if not self.memory:
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connection()
+        migrate(Database(conn))
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # each thread uses its own; close() may run anywhere
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a commit survives a killed process (it is in the WAL);
+        # only an OS crash or power loss can lose the newest commits.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self.memory:
+            if self._memory_conn is None:
+                self._memory_conn = self._open()
+            return self._memory_conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[SQLiteTx]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
+        with self._guard():
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SQLiteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[SQLiteTx]:
+        """A read transaction: one consistent snapshot for every query inside it."""
+        with self._guard():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield SQLiteTx(conn)
+            finally:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        if self.memory:
+            with self._memory_lock:
+                yield
+        else:
+            yield
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits a change.
+
+        Cheap enough to poll many times a second; used to refresh live views.
+        Changes made through this thread's own connection do not bump it.
+        """
+        with self._guard():
+            return self._connection().execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                pass  # made in another thread; it closes when that thread's local dies
+        self._memory_conn = None
+        self._local = threading.local()

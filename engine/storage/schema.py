@@ -1,0 +1,201 @@
+"""The market's schema, created and versioned through sqlite-utils.
+
+Each migration is a function that takes a :class:`sqlite_utils.Database` and moves
+the schema up by one version; ``PRAGMA user_version`` records how many have run.
+Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+
+def _m001_initial(db: Database) -> None:
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["agents"].create(
+        {
+            "id": str,
+            "name": str,
+            "name_key": str,  # casefolded name: names are unique regardless of case
+            "description": str,
+            "capabilities": str,  # JSON list, in the order given
+            "price_per_task": int,
+            "owner_email": str,
+            "endpoint_url": str,
+            "system_prompt": str,
+            "webhook_url": str,
+            "webhook_secret": str,
+            "api_key_hash": str,
+            "rating_sum": int,
+            "rating_count": int,
+            "total_tasks": int,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"name", "name_key", "description", "capabilities", "price_per_task", "owner_email",
+                  "api_key_hash", "rating_sum", "rating_count", "total_tasks", "created_at"},
+        defaults={"description": "", "price_per_task": 0, "rating_sum": 0, "rating_count": 0, "total_tasks": 0},
+    )
+    db["agents"].create_index(["name_key"], unique=True)
+    db["agents"].create_index(["api_key_hash"], unique=True)
+    db.execute(
+        "CREATE TABLE agent_capabilities (capability TEXT NOT NULL, agent_id TEXT NOT NULL"
+        " REFERENCES agents(id), PRIMARY KEY (capability, agent_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX idx_agent_capabilities_agent ON agent_capabilities(agent_id)")
+
+    db["tasks"].create(
+        {
+            "id": str,
+            "title": str,
+            "description": str,
+            "budget": int,
+            "required_capabilities": str,  # JSON list
+            "status": str,
+            "kind": str,
+            "poster_id": str,
+            "assigned_to": str,
+            "result": str,
+            "rating": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"title", "description", "budget", "required_capabilities", "status", "kind", "poster_id",
+                  "created_at", "updated_at"},
+        foreign_keys=[("poster_id", "agents", "id"), ("assigned_to", "agents", "id")],
+    )
+    # Listing open work is the hot query; other statuses are rarer and found by
+    # scanning newest-first, so only open tasks are indexed (fewer pages per commit).
+    db.execute("CREATE INDEX idx_tasks_open ON tasks(status) WHERE status = 'open'")
+    db["tasks"].create_index(["poster_id"])
+    db.execute("CREATE INDEX idx_tasks_assigned_to ON tasks(assigned_to) WHERE assigned_to IS NOT NULL")
+    db.execute(
+        "CREATE TABLE task_capabilities (capability TEXT NOT NULL, task_rowid INTEGER NOT NULL,"
+        " PRIMARY KEY (capability, task_rowid)) WITHOUT ROWID"
+    )
+
+    # The ledger. sqlite-utils cannot declare CHECK constraints, and these are the last
+    # line of defence for money, so the two ledger tables are plain SQL.
+    db.execute(
+        """CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('wallet', 'escrow', 'fees', 'issuance')),
+            owner_id TEXT,
+            balance INTEGER NOT NULL DEFAULT 0,
+            CHECK (CASE kind WHEN 'issuance' THEN balance <= 0 ELSE balance >= 0 END)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE transfers (
+            id INTEGER PRIMARY KEY,
+            from_account TEXT NOT NULL REFERENCES accounts(id),
+            to_account TEXT NOT NULL REFERENCES accounts(id),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            kind TEXT NOT NULL,
+            task_id TEXT,
+            wallet_agent TEXT,  -- the one agent whose wallet this touches, if any
+            from_balance INTEGER NOT NULL,
+            to_balance INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            CHECK (from_account != to_account)
+        )"""
+    )
+    # Every kind of transfer touches at most one wallet (there are no wallet-to-wallet
+    # transfers), so one partial index serves every wallet's history: one index page
+    # written per transfer instead of two.
+    db.execute("CREATE INDEX idx_transfers_wallet ON transfers(wallet_agent, id) WHERE wallet_agent IS NOT NULL")
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER transfers_append_only_{verb.lower()} BEFORE {verb} ON transfers"
+            " BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END"
+        )
+
+    db["events"].create(
+        {"seq": int, "type": str, "task_id": str, "agent_id": str, "created_at": str, "data": str},
+        pk="seq",
+        not_null={"type", "created_at", "data"},
+    )
+    db.execute("CREATE INDEX idx_events_task ON events(task_id) WHERE task_id IS NOT NULL")
+
+    # The webhook outbox: one row per (event, receiving agent), written in the same
+    # transaction as the change that caused it.
+    db["webhook_deliveries"].create(
+        {
+            "id": str,
+            "event": str,
+            "agent_id": str,
+            "task_id": str,
+            "payload": str,  # the exact body that is signed and sent
+            "status": str,  # pending | delivered | failed
+            "attempts": int,
+            "next_attempt_at": float,  # unix seconds
+            "last_status_code": int,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"event", "agent_id", "payload", "status", "attempts", "next_attempt_at", "created_at",
+                  "updated_at"},
+        defaults={"attempts": 0},
+    )
+    db["webhook_deliveries"].create_index(["status", "next_attempt_at"])
+    db["webhook_deliveries"].create_index(["agent_id"])
+    db["webhook_attempts"].create(
+        {
+            "id": int,
+            "delivery_id": str,
+            "attempt": int,
+            "status_code": int,
+            "latency_ms": float,
+            "error": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"delivery_id", "attempt", "created_at"},
+    )
+    db["webhook_attempts"].create_index(["delivery_id"])
+
+    db["idempotency_keys"].create(
+        {
+            "agent_id": str,
+            "key": str,
+            "fingerprint": str,
+            "state": str,  # running | done
+            "status_code": int,
+            "response": str,
+            "created_at": str,
+        },
+        pk=("agent_id", "key"),
+        not_null={"fingerprint", "state", "created_at"},
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Database) -> int:
+    """Run the migrations this database has not had yet, each in its own transaction.
+
+    Returns:
+        The schema version now.
+    """
+    conn = db.conn
+    for version, migration in enumerate(MIGRATIONS, start=1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read inside the write lock so two processes opening a new file at
+            # once cannot both run the same migration.
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current < version:
+                migration(db)
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return conn.execute("PRAGMA user_version").fetchone()[0]

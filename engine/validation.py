@@ -1,0 +1,307 @@
+"""The one definition of what valid input is (SPEC §5).
+
+Each request body is a :class:`Schema` of :class:`Field` rules. ``Schema.validate``
+turns untrusted JSON-like input into clean values or raises
+:class:`~engine.errors.ValidationError` naming the field; ``Schema.json_schema``
+renders the same rules for the OpenAPI document, so the two cannot drift apart.
+Unknown fields are ignored; wrong types are errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+_SLUG = re.compile(SLUG_PATTERN)
+_EMAIL = re.compile(EMAIL_PATTERN)
+# C0 control characters other than tab, newline and carriage return, and DEL: they
+# would let one agent's text rewrite another user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\t\n\r]")
+
+MAX_URL_LENGTH = 2048
+MAX_EMAIL_LENGTH = 254
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input field and its bounds.
+
+    ``kind`` is one of ``text`` (a string), ``integer``, ``slugs`` (a list of
+    capability slugs), ``email`` or ``url``.
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    nullable: bool = False
+    min_length: int = 0
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    min_items: int = 0
+    max_items: int | None = None
+    single_line: bool = False
+    schemes: tuple[str, ...] = ()
+    description: str = ""
+
+    def clean(self, value: Any) -> Any:
+        """Return the cleaned value, or raise ValidationError naming this field."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValidationError(self.name, f"{self.name} must not be null")
+        return getattr(self, f"_clean_{self.kind}")(value)
+
+    def _clean_text(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(self.name, f"{self.name} must be a string")
+        if self.single_line:
+            value = value.strip()
+        if len(value) < self.min_length:
+            raise ValidationError(
+                self.name,
+                f"{self.name} must not be empty"
+                if self.min_length == 1
+                else f"{self.name} must be at least {self.min_length} characters",
+            )
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValidationError(self.name, f"{self.name} must be at most {self.max_length:,} characters")
+        if _CONTROL.search(value) or (self.single_line and _LINE_BREAK.search(value)):
+            raise ValidationError(self.name, f"{self.name} must not contain control characters")
+        return value
+
+    def _clean_integer(self, value: Any) -> int:
+        # bool is an int subclass in Python; JSON true is not a number of credits.
+        if type(value) is not int:
+            raise ValidationError(self.name, f"{self.name} must be an integer")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(self.name, f"{self.name} must be at least {self.minimum:,}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(self.name, f"{self.name} must be at most {self.maximum:,}")
+        return value
+
+    def _clean_slugs(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(self.name, f"{self.name} must be a list of strings")
+        slugs: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not _SLUG.match(item):
+                shown = repr(item)[:50]
+                raise ValidationError(
+                    self.name,
+                    f"{self.name} entries must be lowercase slugs of 1-40 letters, digits, '-' or '_' (got {shown})",
+                )
+            if item not in slugs:
+                slugs.append(item)
+        if len(slugs) < self.min_items:
+            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
+        if self.max_items is not None and len(slugs) > self.max_items:
+            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
+        return tuple(slugs)
+
+    def _clean_email(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(self.name, f"{self.name} must be a string")
+        value = value.strip()
+        if len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value):
+            raise ValidationError(self.name, f"{self.name} must be an email address like me@example.com")
+        return value
+
+    def _clean_url(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(self.name, f"{self.name} must be a string")
+        value = value.strip()
+        allowed = " or ".join(f"{s}://" for s in self.schemes)
+        if len(value) > MAX_URL_LENGTH:
+            raise ValidationError(self.name, f"{self.name} must be at most {MAX_URL_LENGTH} characters")
+        if _CONTROL.search(value) or _LINE_BREAK.search(value) or " " in value:
+            raise ValidationError(self.name, f"{self.name} must not contain spaces or control characters")
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            raise ValidationError(self.name, f"{self.name} is not a valid URL") from None
+        if parts.scheme.lower() not in self.schemes:
+            raise ValidationError(self.name, f"{self.name} must start with {allowed}")
+        if not parts.hostname:
+            raise ValidationError(self.name, f"{self.name} must name a host")
+        if parts.username or parts.password:
+            raise ValidationError(self.name, f"{self.name} must not carry credentials")
+        del port
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
+        schema: dict[str, Any]
+        if self.kind == "text":
+            schema = {"type": "string", "minLength": self.min_length}
+            if self.max_length is not None:
+                schema["maxLength"] = self.max_length
+        elif self.kind == "integer":
+            schema = {"type": "integer"}
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+        elif self.kind == "slugs":
+            schema = {
+                "type": "array",
+                "items": {"type": "string", "pattern": SLUG_PATTERN},
+                "minItems": self.min_items,
+            }
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
+        elif self.kind == "email":
+            schema = {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}
+        else:
+            schema = {
+                "type": "string",
+                "format": "uri",
+                "maxLength": MAX_URL_LENGTH,
+                "pattern": "^(" + "|".join(self.schemes) + ")://",
+            }
+        if self.nullable:
+            schema["type"] = [schema["type"], "null"]
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A request body: named fields; unknown fields are ignored."""
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def validate(self, data: Any, *, partial: bool = False) -> dict[str, Any]:
+        """Clean ``data`` against the fields.
+
+        Args:
+            data: the decoded JSON body (must be an object) or keyword arguments.
+            partial: when true, no field is required (for updates).
+
+        Returns:
+            The cleaned values of the fields present in ``data``.
+
+        Raises:
+            ValidationError: naming the first field that fails.
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError("body", "the request body must be a JSON object")
+        cleaned: dict[str, Any] = {}
+        for field in self.fields:
+            if field.name in data:
+                cleaned[field.name] = field.clean(data[field.name])
+            elif field.required and not partial:
+                raise ValidationError(field.name, f"{field.name} is required")
+        return cleaned
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``."""
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(name)
+
+    def json_schema(self, *, partial: bool = False) -> dict[str, Any]:
+        """The body as a JSON Schema object."""
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {f.name: f.json_schema() for f in self.fields},
+        }
+        required = [f.name for f in self.fields if f.required and not partial]
+        if required:
+            schema["required"] = required
+        return schema
+
+
+NAME = Field("name", "text", required=True, min_length=1, max_length=100, single_line=True,
+             description="Unique regardless of case.")
+AGENT_DESCRIPTION = Field("description", "text", max_length=2_000)
+CAPABILITIES = Field("capabilities", "slugs", required=True, min_items=1, max_items=20)
+PRICE_PER_TASK = Field("price_per_task", "integer", minimum=0, maximum=1_000_000,
+                       description="The least budget this agent can be hired for.")
+OWNER_EMAIL = Field("owner_email", "email", required=True)
+ENDPOINT_URL = Field("endpoint_url", "url", nullable=True, schemes=("http", "https"))
+SYSTEM_PROMPT = Field("system_prompt", "text", nullable=True, max_length=20_000)
+WEBHOOK_URL = Field("webhook_url", "url", nullable=True, schemes=("https",))
+
+AGENT_REGISTRATION = Schema(
+    "AgentRegistration",
+    (NAME, AGENT_DESCRIPTION, CAPABILITIES, PRICE_PER_TASK, OWNER_EMAIL, ENDPOINT_URL,
+     SYSTEM_PROMPT, WEBHOOK_URL),
+)
+#: The fields an agent may change on itself (all optional).
+AGENT_UPDATE = Schema(
+    "AgentUpdate",
+    (NAME, AGENT_DESCRIPTION, CAPABILITIES, PRICE_PER_TASK, OWNER_EMAIL, ENDPOINT_URL, SYSTEM_PROMPT),
+)
+WEBHOOK = Schema("WebhookUpdate", (Field("webhook_url", "url", required=True, nullable=True, schemes=("https",)),))
+
+BUDGET = Field("budget", "integer", required=True, minimum=1, maximum=1_000_000)
+TASK = Schema(
+    "TaskPost",
+    (
+        Field("title", "text", required=True, min_length=1, max_length=200, single_line=True),
+        Field("description", "text", max_length=100_000),
+        BUDGET,
+        Field("required_capabilities", "slugs", max_items=20),
+    ),
+)
+RESULT = Schema("TaskResult", (Field("result", "text", required=True, min_length=1, max_length=200_000),))
+RATING = Schema("TaskRating", (Field("rating", "integer", required=True, minimum=1, maximum=5),))
+EXECUTION = Schema(
+    "Execution",
+    (
+        Field("agent_id", "text", required=True, min_length=1, max_length=100, single_line=True),
+        Field("task_description", "text", required=True, min_length=1, max_length=100_000),
+        BUDGET,
+    ),
+)
+
+#: Every schema, by name, for the OpenAPI document.
+SCHEMAS: dict[str, Schema] = {
+    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, TASK, RESULT, RATING, EXECUTION)
+}
+
+LIMIT_DEFAULT = 20
+LIMIT_MAX = 100
+
+
+def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
+    """Clean list paging: ``limit`` 1–100 (default 20), ``offset`` ≥ 0.
+
+    Accepts ints or decimal strings (query parameters arrive as strings).
+    """
+    return (
+        _page_int("limit", limit, LIMIT_DEFAULT, 1, LIMIT_MAX),
+        _page_int("offset", offset, 0, 0, 10**12),
+    )
+
+
+def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, str) and re.fullmatch(r"\d{1,13}", value):
+        value = int(value)
+    if type(value) is not int or not low <= value <= high:
+        raise ValidationError(name, f"{name} must be an integer from {low} to {high:,}")
+    return value
+
+
+def capability_filter(value: Any) -> str | None:
+    """Clean an optional ``capability`` query parameter."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _SLUG.match(value):
+        raise ValidationError("capability", "capability must be a lowercase slug like 'research'")
+    return value

@@ -1,0 +1,111 @@
+"""The API's JSON shapes of engine records: one definition for the server, the CLI's
+``--json`` output and the HTTP client that reads them back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .records import Agent, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
+
+
+def mask_url(url: str | None) -> str | None:
+    """``"..."`` and the URL's last 10 characters, as the seed shows webhook URLs."""
+    if not url:
+        return None
+    return "..." + url[-10:]
+
+
+def agent_public(agent: Agent) -> dict[str, Any]:
+    """What anyone may see of an agent: never its email, key, prompt or URLs."""
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "description": agent.description,
+        "capabilities": list(agent.capabilities),
+        "price_per_task": agent.price_per_task,
+        "reputation_score": agent.reputation_score,
+        "total_tasks": agent.total_tasks,
+        "created_at": agent.created_at,
+        "hireable": agent.executable,
+    }
+
+
+def agent_private(agent: Agent) -> dict[str, Any]:
+    """An agent's own profile, with its private fields (the webhook URL masked)."""
+    return {
+        **agent_public(agent),
+        "owner_email": agent.owner_email,
+        "endpoint_url": agent.endpoint_url,
+        "system_prompt": agent.system_prompt,
+        "webhook_url": mask_url(agent.webhook_url),
+        "rating_count": agent.rating_count,
+    }
+
+
+def registration(reg: Registration) -> dict[str, Any]:
+    """The registration response's data: the API key (and webhook secret) shown once."""
+    data: dict[str, Any] = {
+        "id": reg.agent.id,
+        "name": reg.agent.name,
+        "api_key": reg.api_key,
+        "capabilities": list(reg.agent.capabilities),
+    }
+    if reg.webhook_secret:
+        data["webhook_secret"] = reg.webhook_secret
+    return data
+
+
+def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
+    """A task; its ``result`` only for the poster and the assignee."""
+    data: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "budget": task.budget,
+        "required_capabilities": list(task.required_capabilities),
+        "status": task.status,
+        "kind": task.kind,
+        "poster_id": task.poster_id,
+        "assigned_to": task.assigned_to,
+        "escrow": task.escrow,
+        "rating": task.rating,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+    }
+    if viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to):
+        data["result"] = task.result
+    return data
+
+
+def wallet(w: Wallet) -> dict[str, Any]:
+    return {"agent_id": w.agent_id, "balance": w.balance, "escrowed": w.escrowed, "earned": w.earned,
+            "spent": w.spent}
+
+
+def transaction(t: Transaction) -> dict[str, Any]:
+    return {"id": t.id, "kind": t.kind, "amount": t.amount, "balance_after": t.balance_after,
+            "task_id": t.task_id, "counterparty": t.counterparty, "created_at": t.created_at}
+
+
+def webhook(w: Webhook) -> dict[str, Any]:
+    """The webhook URL masked; the secret only when it was just set."""
+    data: dict[str, Any] = {"webhook_url": mask_url(w.url)}
+    if w.secret:
+        data["webhook_secret"] = w.secret
+    return data
+
+
+def event(e: Event) -> dict[str, Any]:
+    return {"seq": e.seq, "type": e.type, "task_id": e.task_id, "agent_id": e.agent_id,
+            "created_at": e.created_at, "data": e.data}
+
+
+def stats(s: Stats) -> dict[str, Any]:
+    return {"agents": s.agents, "tasks": s.tasks, "credits_issued": s.credits_issued,
+            "credits_in_wallets": s.credits_in_wallets, "credits_in_escrow": s.credits_in_escrow,
+            "fees_collected": s.fees_collected, "transfers": s.transfers}
+
+
+def ledger_report(r: LedgerReport) -> dict[str, Any]:
+    return {"ok": r.ok, "checks": [{"name": c.name, "holds": c.holds, "description": c.description,
+                                    "offending": list(c.offending)} for c in r.checks]}
