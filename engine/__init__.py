@@ -9,12 +9,13 @@
 
 from .errors import ERROR_CODES, MarketError
 from .market import Market, Settings
-from .records import Agent, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
+from .records import Agent, Delivery, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
 from .states import TaskStatus
 
 __all__ = [
     "ERROR_CODES",
     "Agent",
+    "Delivery",
     "Event",
     "LedgerReport",
     "Market",

@@ -28,9 +28,10 @@ class MarketError(Exception):
     status: ClassVar[int] = 400
     meaning: ClassVar[str] = ""
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, api: bool = True, **kwargs: Any) -> None:
+        """Register the subclass's code; ``api=False`` for client-side errors the API never sends."""
         super().__init_subclass__(**kwargs)
-        if "code" in cls.__dict__:
+        if api and "code" in cls.__dict__:
             ERROR_CODES[cls.code] = (cls.status, cls.meaning or (cls.__doc__ or "").strip())
 
     def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
@@ -222,4 +223,6 @@ def _all_subclasses(cls: type[MarketError]) -> list[type[MarketError]]:
     return found
 
 
-_CLASSES: dict[str, type[MarketError]] = {c.code: c for c in _all_subclasses(MarketError) if "code" in c.__dict__}
+_CLASSES: dict[str, type[MarketError]] = {
+    c.code: c for c in _all_subclasses(MarketError) if c.code in ERROR_CODES and "code" in c.__dict__
+}

@@ -81,6 +81,22 @@ class Wallet:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook delivery (an event for one agent) and how its latest attempt went."""
+
+    id: str
+    event: str
+    agent_id: str
+    task_id: str | None
+    status: str  # pending | delivered | failed
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transaction:
     """One transfer as an agent's wallet saw it: ``amount`` is signed (+ in, - out)."""
 
