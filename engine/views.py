@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records import Agent, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
+from .records import Agent, Delivery, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
 
 
 def mask_url(url: str | None) -> str | None:
@@ -93,6 +93,14 @@ def webhook(w: Webhook) -> dict[str, Any]:
     if w.secret:
         data["webhook_secret"] = w.secret
     return data
+
+
+def delivery(d: Delivery) -> dict[str, Any]:
+    """One webhook delivery as its agent sees it (never the payload's secret or signature)."""
+    return {"id": d.id, "event": d.event, "agent_id": d.agent_id, "task_id": d.task_id, "status": d.status,
+            "attempts": d.attempts,
+            "last_status_code": d.last_status_code, "last_error": d.last_error, "created_at": d.created_at,
+            "updated_at": d.updated_at}
 
 
 def event(e: Event) -> dict[str, Any]:
