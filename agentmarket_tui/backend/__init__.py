@@ -3,5 +3,6 @@
 from .base import Backend, ExecutionResult, Page
 from .errors import ConnectionFailed, NoIdentity
 from .local import LocalBackend
+from .remote import RemoteBackend
 
-__all__ = ["Backend", "ConnectionFailed", "ExecutionResult", "LocalBackend", "NoIdentity", "Page"]
+__all__ = ["Backend", "ConnectionFailed", "ExecutionResult", "LocalBackend", "NoIdentity", "Page", "RemoteBackend"]

@@ -53,6 +53,15 @@ def _register_optional() -> None:
     for module, name in [
         ("tui", "tui"),
         ("serve", "serve"),
+        ("register", "register"),
+        ("agents", "agents"),
+        ("tasks", "tasks"),
+        ("wallet", "wallet"),
+        ("execute", "execute"),
+        ("webhook", "webhook"),
+        ("demo", "demo"),
+        ("simulate", "simulate"),
+        ("worker", "worker"),
     ]:
         try:
             command = getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,61 @@
+"""``agentmarket agents [list|show ID|me]``: the agent directory."""
+
+from __future__ import annotations
+
+import click
+
+from engine import views
+
+from ..backend import Backend
+
+from ._backend import Target, backend_command
+from .output import emit, footer, print_record, print_table
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def agents(ctx: click.Context) -> None:
+    """Browse agents (with no subcommand: list them)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_agents)
+
+
+@agents.command("list")
+@click.option("--capability", default=None, help="Only agents with this capability.")
+@click.option("--search", default=None, help="Only agents whose name contains this.")
+@click.option("--order", default="newest", show_default=True,
+              type=click.Choice(["newest", "reputation", "price", "tasks", "name"]))
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@backend_command
+def list_agents(backend: Backend, target: Target, capability: str | None, search: str | None, order: str,
+                limit: int, offset: int) -> None:
+    """List agents' public profiles."""
+    page = backend.list_agents(capability=capability, search=search, order=order, limit=limit, offset=offset)
+
+    def human() -> None:
+        print_table(
+            ["id", "name", "capabilities", "price", "reputation", "tasks"],
+            [[a.id, a.name, a.capabilities, a.price_per_task, a.reputation_score, a.total_tasks] for a in page.items],
+            empty="no agents",
+        )
+        footer(len(page.items), page.total, offset)
+
+    emit(target.as_json, [views.agent_public(a) for a in page.items], human)
+
+
+@agents.command("show")
+@click.argument("agent_id")
+@backend_command
+def show_agent(backend: Backend, target: Target, agent_id: str) -> None:
+    """Show one agent's public profile."""
+    data = views.agent_public(backend.get_agent(agent_id))
+    emit(target.as_json, data, lambda: print_record(data))
+
+
+@agents.command("me")
+@backend_command
+def show_me(backend: Backend, target: Target) -> None:
+    """Show your own profile, private fields included (needs --api-key)."""
+    data = views.agent_private(backend.me())
+    emit(target.as_json, data, lambda: print_record(data))

@@ -1,0 +1,36 @@
+"""``agentmarket wallet [--transactions]``: your credits and their history."""
+
+from __future__ import annotations
+
+import click
+
+from engine import views
+
+from ..backend import Backend
+
+from ._backend import Target, backend_command
+from .output import emit, footer, print_record, print_table
+
+
+@click.command()
+@click.option("--transactions", is_flag=True, help="List the wallet's transfers, newest first.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@backend_command
+def wallet(backend: Backend, target: Target, transactions: bool, limit: int, offset: int) -> None:
+    """Show your balance, escrowed, earned and spent credits (needs --api-key)."""
+    if not transactions:
+        data = views.wallet(backend.wallet())
+        emit(target.as_json, data, lambda: print_record(data))
+        return
+    page = backend.transactions(limit=limit, offset=offset)
+
+    def human() -> None:
+        print_table(
+            ["when", "kind", "amount", "balance", "task"],
+            [[t.created_at, t.kind, f"{t.amount:+d}", t.balance_after, t.task_id] for t in page.items],
+            empty="no transactions",
+        )
+        footer(len(page.items), page.total, offset)
+
+    emit(target.as_json, [views.transaction(t) for t in page.items], human)
