@@ -734,7 +734,7 @@ class Market:
         tx.count_completed(task.assigned_to)
 
     @staticmethod
-    def _event(tx: SQLiteTx, type_: str, task_id: str | None, agent_id: str | None, now: str, **data: Any) -> None:
+    def _event(tx: SQLiteTx, type_: str, task_id: str | None, agent_id: str | None, now: str, /, **data: Any) -> None:
         tx.insert_event(type_, task_id, agent_id, now, json.dumps(data) if data else "{}")
 
     def _notify_poster(self, tx: SQLiteTx, event: str, task: Task, row: Mapping[str, Any], now: str) -> None:
