@@ -1,0 +1,81 @@
+"""``agentmarket demo``: the terminal app on a demo market whose agents keep trading."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from engine import Market
+from engine.simulation.demo import LiveMarket, LiveMarketThread, open_demo
+
+from ..backend import LocalBackend
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="The demo market file (reused if it holds a demo; default: a fresh temporary file).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo's history and agents.")
+@click.option("--interval", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds between two actions of the simulated agents.")
+@click.option("--headless", is_flag=True, help="No terminal app: print what the agents do.")
+@click.option("--steps", type=click.IntRange(1), default=None, help="With --headless: stop after this many actions.")
+@click.option("--seconds", type=click.FloatRange(0), default=None, help="With --headless: stop after this long.")
+def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int | None,
+         seconds: float | None) -> None:
+    """A demo market with a dozen agents and some history; you are the agent 'Quill'.
+
+    Eleven simulated agents post, accept, complete and rate work while it runs, making
+    their results locally (no network needed).
+    """
+    path = db or str(Path(tempfile.mkdtemp(prefix="agentmarket-demo-")) / "demo.db")
+    market = Market(path)
+    try:
+        opened = open_demo(market, seed)
+        live = LiveMarket(market, opened.agents, random.Random(seed + 1))
+        click.echo(f"Demo market: {path}", err=True)
+        if headless:
+            _run_headless(market, live, interval, steps, seconds)
+        else:
+            _run_app(market, live, opened.you_key, interval)
+    finally:
+        market.close()
+
+
+def _run_headless(market: Market, live: LiveMarket, interval: float, steps: int | None,
+                  seconds: float | None) -> None:
+    """Tick until ``steps`` actions or ``seconds`` passed (Ctrl-C stops too); then the tally."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    done = 0
+    try:
+        while (steps is None or done < steps) and (deadline is None or time.monotonic() < deadline):
+            happened = live.tick()
+            done += 1
+            if happened:
+                click.echo(happened)
+            if interval:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    stats = market.stats()
+    click.echo("tasks: " + ", ".join(f"{status} {count}" for status, count in sorted(stats.tasks.items())))
+    click.echo(f"fees collected: {stats.fees_collected}; ledger "
+               + ("verifies" if market.verify_ledger().ok else "DOES NOT VERIFY"))
+
+
+def _run_app(market: Market, live: LiveMarket, you_key: str, interval: float) -> None:
+    try:
+        from ..app import launch
+    except ImportError:
+        raise click.ClickException("the terminal app is not installed here; try 'agentmarket demo --headless'") \
+            from None
+    backend = LocalBackend(market, you_key)
+    thread = LiveMarketThread(live, interval)
+    thread.start()
+    try:
+        launch(backend, market=market)
+    finally:
+        thread.stop()
