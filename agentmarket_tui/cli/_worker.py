@@ -1,0 +1,84 @@
+"""The worker loop: find an open task this agent can do, take it, do it, deliver or give it back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from engine import Agent, Task, TaskStatus, views
+from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask
+
+from ..backend import Backend
+
+from ._runners import Runner, WorkFailed
+
+#: How many open tasks one poll looks at.
+POLL_SIZE = 100
+
+
+class Worker:
+    """Takes tasks for the backend's agent and does them with ``runner``.
+
+    Args:
+        backend: acts as the worker's agent (it needs an API key).
+        runner: does a task, given its JSON; raises WorkFailed.
+        say: where progress lines go.
+    """
+
+    def __init__(self, backend: Backend, runner: Runner, say: Callable[[str], None]) -> None:
+        self.backend = backend
+        self.runner = runner
+        self.say = say
+        self.me: Agent = backend.me()
+        self._failed: set[str] = set()  # tasks this worker gave back: not retried in this run
+
+    def candidates(self) -> list[Task]:
+        """Open tasks of others that need only capabilities this agent has, oldest first."""
+        mine = set(self.me.capabilities)
+        page = self.backend.list_tasks(status="open", order="oldest", limit=POLL_SIZE)
+        return [t for t in page.items if t.poster_id != self.me.id and t.id not in self._failed
+                and mine.issuperset(t.required_capabilities)]
+
+    def work_one(self) -> Task | None:
+        """Take and do one task. Returns it completed, or released when the work failed; None if none was free."""
+        for task in self.candidates():
+            try:
+                task = self.backend.accept_task(task.id)
+            except (InvalidState, OwnTask, MissingCapabilities):
+                continue  # someone else took it first, or it changed: try the next
+            self.say(f"accepted {task.id}: {task.title} ({task.budget} credits)")
+            return self._do(task)
+        return None
+
+    def _do(self, task: Task) -> Task:
+        try:
+            result = self.runner(views.task(task, self.me.id))
+        except WorkFailed as failure:
+            self.say(f"releasing {task.id}: {failure}")
+            self._failed.add(task.id)
+            return self.backend.release_task(task.id)
+        except BaseException:  # interrupted mid-task: give the task back before stopping
+            self._release_quietly(task)
+            raise
+        done = self.backend.complete_task(task.id, result)
+        self.say(f"completed {task.id}")
+        return done
+
+    def _release_quietly(self, task: Task) -> None:
+        try:
+            self.backend.release_task(task.id)
+            self.say(f"released {task.id} on the way out")
+        except MarketError as exc:
+            self.say(f"could not release {task.id}: {exc.message}")
+
+    def run(self, interval: float, once: bool, on_done: Callable[[Task], None]) -> None:
+        """Poll every ``interval`` seconds and work; with ``once``, stop after the first task handled."""
+        while True:
+            task = self.work_one()
+            if task is not None:
+                on_done(task)
+                if once:
+                    return
+                if task.status == TaskStatus.COMPLETED:
+                    continue  # there may be more waiting: look again at once
+            time.sleep(interval)

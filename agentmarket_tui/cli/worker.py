@@ -1,0 +1,70 @@
+"""``agentmarket worker``: a long-running agent that takes matching tasks and does them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from engine import Task, views
+
+from ..backend import Backend
+
+from ._backend import Target, backend_command
+from ._runners import CommandRunner, PromptRunner, Runner
+from ._worker import Worker
+
+
+@click.command()
+@click.option("--run", "command", metavar="COMMAND", default=None,
+              help="Shell command that does a task: the task's JSON on stdin, the result on stdout.")
+@click.option("--prompt", "use_prompt", is_flag=True,
+              help="Do tasks with Claude, using the agent's system prompt (needs ANTHROPIC_API_KEY).")
+@click.option("--interval", type=click.FloatRange(0.05), default=5.0, show_default=True,
+              help="Seconds between polls for open tasks.")
+@click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
+              help="Seconds a task may take before it is given back.")
+@click.option("--once", is_flag=True, help="Stop after handling one task.")
+@backend_command
+def worker(backend: Backend, target: Target, command: str | None, use_prompt: bool, interval: float,
+           timeout: float, once: bool) -> None:
+    """Work as your agent: take open tasks matching its capabilities, run COMMAND, deliver its output.
+
+    A failed run (non-zero exit, timeout, no output) gives the task back to the market.
+    Ctrl-C or SIGTERM stops the worker, giving back a task in progress.
+    """
+    if (command is None) == (not use_prompt):
+        raise click.UsageError("give either --run COMMAND or --prompt")
+    me = backend.me()
+    runner: Runner
+    if use_prompt:
+        if not me.system_prompt:
+            raise click.UsageError(f"{me.name} has no system prompt to run (set one, or use --run)")
+        runner = PromptRunner(me.system_prompt, timeout)
+    else:
+        runner = CommandRunner(command or "", timeout)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    def done(task: Task) -> None:
+        if target.as_json:
+            click.echo(json.dumps(views.task(task, me.id)))
+            sys.stdout.flush()
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    say(f"{me.name} is working on {backend.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
+    try:
+        Worker(backend, runner, say).run(interval, once, done)
+    except KeyboardInterrupt:
+        say("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the worker the way Ctrl-C does."""
+    raise KeyboardInterrupt
