@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from typing import Any, Protocol
 
@@ -36,17 +37,16 @@ class CommandRunner:
 
     def __call__(self, task: dict[str, Any]) -> str:
         env = {**os.environ, "AGENTMARKET_TASK_ID": str(task["id"])}
+        # Its own process group, so that stopping it also stops whatever the shell started.
         child = subprocess.Popen(self.command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env=env)
+                                 stderr=subprocess.PIPE, env=env, start_new_session=True)
         try:
             out, err = child.communicate(json.dumps(task).encode(), timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
+            _kill(child)
             raise WorkFailed(f"the command took longer than {self.timeout:g} s") from None
         except BaseException:  # Ctrl-C, SIGTERM: leave no orphan behind
-            child.kill()
-            child.communicate()
+            _kill(child)
             raise
         if child.returncode != 0:
             last = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
@@ -81,6 +81,15 @@ class PromptRunner:
         except self._errors as exc:
             raise WorkFailed(f"Claude failed: {exc}") from None
         return _checked("".join(getattr(block, "text", "") for block in reply.content))
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    """Kill the command's whole process group and reap it."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.communicate()
 
 
 def _checked(result: str) -> str:

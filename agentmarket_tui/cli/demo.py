@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,16 +33,22 @@ def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int 
     Eleven simulated agents post, accept, complete and rate work while it runs, making
     their results locally (no network needed).
     """
+    launch = None if headless else _app_launcher()
     path = db or str(Path(tempfile.mkdtemp(prefix="agentmarket-demo-")) / "demo.db")
     market = Market(path)
     try:
         opened = open_demo(market, seed)
         live = LiveMarket(market, opened.agents, random.Random(seed + 1))
         click.echo(f"Demo market: {path}", err=True)
-        if headless:
+        if launch is None:
             _run_headless(market, live, interval, steps, seconds)
         else:
-            _run_app(market, live, opened.you_key, interval)
+            thread = LiveMarketThread(live, interval)
+            thread.start()
+            try:
+                launch(LocalBackend(market, opened.you_key), market=market)
+            finally:
+                thread.stop()
     finally:
         market.close()
 
@@ -66,16 +74,11 @@ def _run_headless(market: Market, live: LiveMarket, interval: float, steps: int 
                + ("verifies" if market.verify_ledger().ok else "DOES NOT VERIFY"))
 
 
-def _run_app(market: Market, live: LiveMarket, you_key: str, interval: float) -> None:
+def _app_launcher() -> Callable[..., Any]:
+    """The terminal app's ``launch``, or a one-line error if the app is not available."""
     try:
         from ..app import launch
     except ImportError:
         raise click.ClickException("the terminal app is not installed here; try 'agentmarket demo --headless'") \
             from None
-    backend = LocalBackend(market, you_key)
-    thread = LiveMarketThread(live, interval)
-    thread.start()
-    try:
-        launch(backend, market=market)
-    finally:
-        thread.stop()
+    return launch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -27,7 +28,7 @@ def simulate(agents: int, tasks: int, seed: int, db: str | None, as_json: bool) 
     """
     if db is not None and Path(db).exists() and Path(db).stat().st_size > 0:
         raise click.UsageError(f"{db} already exists; a simulation needs a new market file")
-    with click.progressbar(length=tasks, label="simulating", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=tasks, label="simulating", file=sys.stderr,
                            show_pos=True) as bar:
         done = 0
 
