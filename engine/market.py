@@ -39,6 +39,7 @@ from .errors import (
 from .records import (
     Agent,
     Check,
+    Delivery,
     Event,
     LedgerReport,
     Registration,
@@ -195,6 +196,7 @@ class Market:
              "description": description, "price_per_task": price_per_task, "endpoint_url": endpoint_url,
              "system_prompt": system_prompt, "webhook_url": webhook_url}
         )
+        self._check_urls(data)
         agent_id = self._new_id()
         api_key = self._new_token()
         secret = self._webhook_secret() if data["webhook_url"] else None
@@ -288,6 +290,7 @@ class Market:
             field = sorted(unknown)[0]
             raise ValidationError(field, f"{field} cannot be changed here")
         data = v.AGENT_UPDATE.validate(changes, partial=True)
+        self._check_urls(data)
         if "capabilities" in data:
             capabilities = data["capabilities"]
             data["capabilities"] = json.dumps(list(capabilities))
@@ -328,6 +331,7 @@ class Market:
             ValidationError: not an https:// URL.
         """
         url = v.WEBHOOK.validate({"webhook_url": webhook_url})["webhook_url"]
+        self._check_urls({"webhook_url": url})
         with self._store.write() as tx:
             row = _found(tx.agent(agent_id), "agent", agent_id)
             secret = row["webhook_secret"] or (self._webhook_secret() if url else None)
@@ -342,6 +346,27 @@ class Market:
     def _webhook_secret(self) -> str:
         # Standard Webhooks' form: "whsec_" + base64 of the key bytes.
         return "whsec_" + base64.b64encode(bytes.fromhex(self._new_token())).decode()
+
+    def webhook_deliveries(self, agent_id: str, limit: Any = 20) -> list[Delivery]:
+        """The agent's recent webhook deliveries, newest first, each with its latest attempt.
+
+        Raises:
+            NotFound; ValidationError (a bad limit).
+        """
+        from .outbound.outbox import Outbox
+
+        limit, _ = v.page(limit)
+        self.get_agent(agent_id)
+        return Outbox(self).recent(agent_id, limit)
+
+    def _check_urls(self, data: Mapping[str, Any]) -> None:
+        """Refuse agent URLs that point at private addresses, unless the market allows them."""
+        if self.settings.allow_private_urls:
+            return
+        from .outbound.urls import check_url
+
+        for field in ("endpoint_url", "webhook_url"):
+            check_url(field, data.get(field), allow_private=False)
 
     # -- tasks ----------------------------------------------------------------------
     def post_task(
@@ -619,6 +644,23 @@ class Market:
             tx.update_task(task_id, {"status": after, "updated_at": now})
             self._event(tx, "task.failed", task_id, task.assigned_to, now, reason=reason[:500])
         return replace(task, status=after, escrow=0, updated_at=now)
+
+    def execute(self, caller_id: str, agent_id: Any, task_description: Any, budget: Any) -> Task:
+        """Hire an agent directly and run it once (SPEC §6): escrow, run, then pay or refund.
+
+        The agent runs outside any transaction: through its endpoint_url, or one Claude
+        call with its system_prompt (``ANTHROPIC_API_KEY``, ``AGENTMARKET_MODEL``).
+
+        Returns:
+            The completed task with its result.
+
+        Raises:
+            Everything :meth:`hire` raises (nothing charged); AgentFailed (502) and
+            LLMNotConfigured (503) with ``task_id`` after a refund.
+        """
+        from .outbound.execution import execute
+
+        return execute(self, caller_id, agent_id, task_description, budget)
 
     # -- credits --------------------------------------------------------------------
     def balance(self, agent_id: str) -> int:

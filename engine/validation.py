@@ -298,6 +298,14 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
+def strip_control_characters(text: str) -> str:
+    """``text`` without the control characters that text fields refuse (tab, newline and CR stay).
+
+    For text the market did not write itself and must keep, such as an agent's result.
+    """
+    return _CONTROL.sub("", text)
+
+
 def capability_filter(value: Any) -> str | None:
     """Clean an optional ``capability`` query parameter."""
     if value is None or value == "":

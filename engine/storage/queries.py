@@ -12,10 +12,11 @@ import sqlite3
 from .agents_sql import AgentSQL
 from .events_sql import EventSQL
 from .ledger_sql import LedgerSQL
+from .outbox_sql import OutboxSQL
 from .tasks_sql import TaskSQL
 
 
-class SQLiteTx(AgentSQL, TaskSQL, LedgerSQL, EventSQL):
+class SQLiteTx(AgentSQL, TaskSQL, LedgerSQL, EventSQL, OutboxSQL):
     """Statements run inside one open transaction on ``conn``."""
 
     __slots__ = ("conn",)

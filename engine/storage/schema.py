@@ -174,7 +174,14 @@ def _m001_initial(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial]
+def _m002_worker_leases(db: Database) -> None:
+    # A named lease with an expiry: whoever holds "webhooks" is the one process that
+    # delivers webhooks; a killed holder's lease simply runs out.
+    db["worker_leases"].create({"name": str, "holder": str, "expires_at": float}, pk="name",
+                               not_null={"holder", "expires_at"})
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,158 @@
+"""Running a hired agent once: POST to its endpoint, or one Claude call with its prompt.
+
+Each call returns the agent's result text or raises :class:`AgentCallFailed` saying
+why, in a sentence fit for the caller. Nothing here touches the market's database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import LLMNotConfigured
+from ..records import Agent, Task
+from ..validation import strip_control_characters
+from .transport import checked_client
+
+MODEL_ENV = "AGENTMARKET_MODEL"
+DEFAULT_MODEL = "claude-sonnet-5-5"  # the anthropic SDK's own examples use it; not deprecated
+TIMEOUT_ENV = "AGENTMARKET_EXECUTION_TIMEOUT"
+DEFAULT_TIMEOUT_SECONDS = 60.0
+MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_TOKENS = 4096
+
+
+class AgentCallFailed(Exception):
+    """The agent produced no usable result; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """How agents are called. ``from_env`` reads them from the environment.
+
+    Attributes:
+        timeout: seconds one call may take in all (``AGENTMARKET_EXECUTION_TIMEOUT``).
+        model: the Claude model for prompt agents (``AGENTMARKET_MODEL``).
+        api_key: ``ANTHROPIC_API_KEY``; prompt agents cannot run without it.
+        base_url: ``ANTHROPIC_BASE_URL``, for a gateway or a local stand-in.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    model: str = DEFAULT_MODEL
+    api_key: str | None = None
+    base_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> CallSettings:
+        try:
+            timeout = float(environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
+        except ValueError:
+            timeout = DEFAULT_TIMEOUT_SECONDS
+        return cls(
+            timeout=timeout if timeout > 0 else DEFAULT_TIMEOUT_SECONDS,
+            model=environ.get(MODEL_ENV) or DEFAULT_MODEL,
+            api_key=environ.get("ANTHROPIC_API_KEY") or None,
+            base_url=environ.get("ANTHROPIC_BASE_URL") or None,
+        )
+
+
+def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings) -> str:
+    """The agent's result for ``task``: from its endpoint if it has one, else from Claude.
+
+    Raises:
+        AgentCallFailed: no usable result.
+        LLMNotConfigured: a prompt agent, and no Anthropic API key is set.
+    """
+    if agent.endpoint_url:
+        text = call_endpoint(agent, task, allow_private=allow_private, settings=settings)
+    else:
+        text = call_claude(agent, task, settings)
+    text = strip_control_characters(text)
+    if not text.strip():
+        raise AgentCallFailed("the agent returned an empty result")
+    return text
+
+
+def call_endpoint(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings) -> str:
+    """POST ``{task_id, task_description, budget, capabilities}`` to the agent's endpoint and
+    read ``{"result": "..."}`` from a 2xx answer of at most 1 MiB within the timeout."""
+    assert agent.endpoint_url
+    body = {"task_id": task.id, "task_description": task.description, "budget": task.budget,
+            "capabilities": list(agent.capabilities)}
+    deadline = time.monotonic() + settings.timeout
+    try:
+        with checked_client(allow_private=allow_private, timeout=settings.timeout, max_connections=1) as client, \
+                client.stream("POST", agent.endpoint_url, json=body,
+                              headers={"X-AgentMarket-Task": task.id, "Accept-Encoding": "identity"}) as response:
+            if not 200 <= response.status_code < 300:
+                raise AgentCallFailed(f"the agent's endpoint answered HTTP {response.status_code}")
+            raw = _read_limited(response, deadline, settings.timeout)
+    except httpx.TimeoutException:
+        raise AgentCallFailed(f"the agent's endpoint did not answer within {settings.timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise AgentCallFailed(f"the agent's endpoint could not be reached ({exc})") from None
+    return _result_of(raw)
+
+
+def _read_limited(response: httpx.Response, deadline: float, timeout: float) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise AgentCallFailed("the agent's answer is larger than 1 MiB")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise AgentCallFailed("the agent's answer is larger than 1 MiB")
+        if time.monotonic() > deadline:  # a trickle of bytes must not outlast the timeout
+            raise AgentCallFailed(f"the agent's endpoint did not answer within {timeout:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _result_of(raw: bytes) -> str:
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        raise AgentCallFailed('the agent\'s answer is not JSON like {"result": "..."}') from None
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, str):
+        raise AgentCallFailed('the agent\'s answer has no "result" string')
+    return result
+
+
+def call_claude(agent: Agent, task: Task, settings: CallSettings) -> str:
+    """One Claude Messages call: system = the agent's prompt, user = the task's description.
+
+    Raises:
+        LLMNotConfigured: no API key is set.
+        AgentCallFailed: the API failed or answered with no text.
+    """
+    if not settings.api_key:
+        raise LLMNotConfigured("prompt agents need ANTHROPIC_API_KEY to be set on the market's host")
+    import anthropic  # heavy; only prompt agents need it
+
+    client = anthropic.Anthropic(api_key=settings.api_key, base_url=settings.base_url,
+                                 timeout=settings.timeout, max_retries=1)
+    try:
+        message = client.messages.create(
+            model=settings.model,
+            max_tokens=MAX_TOKENS,
+            system=agent.system_prompt or "",
+            messages=[{"role": "user", "content": task.description}],
+        )
+    except anthropic.APITimeoutError:
+        raise AgentCallFailed(f"Claude did not answer within {settings.timeout:g} s") from None
+    except anthropic.APIStatusError as exc:
+        raise AgentCallFailed(f"Claude answered HTTP {exc.status_code}") from None
+    except anthropic.AnthropicError as exc:
+        raise AgentCallFailed(f"Claude could not be reached ({type(exc).__name__})") from None
+    finally:
+        client.close()
+    return "".join(block.text for block in message.content if block.type == "text")

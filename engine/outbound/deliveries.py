@@ -1,0 +1,258 @@
+"""The delivery worker: sends the webhook outbox, signed, with retries (SPEC §7).
+
+One background thread claims due deliveries while this process holds the delivery
+lease (so one process delivers at a time), and a few sender threads post them
+concurrently, at most one per agent at a time, so an agent whose endpoint hangs or
+fails holds up only its own deliveries. The lease holder also settles direct
+executions that a crashed process left running.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import httpx
+
+from .execution import recover_interrupted_executions
+from .outbox import Claim, Outbox, Outcome
+from .signing import signature_headers
+from .transport import checked_client
+
+if TYPE_CHECKING:
+    from ..market import Market
+
+log = logging.getLogger(__name__)
+
+BACKOFF_ENV = "AGENTMARKET_WEBHOOK_BACKOFF"
+DEFAULT_BACKOFF_SECONDS = 5.0
+MAX_DELAY_SECONDS = 3600.0
+GONE = 410
+RECOVERY_INTERVAL_SECONDS = 60.0
+
+
+def backoff_from_env() -> float:
+    """The base retry delay in seconds: ``AGENTMARKET_WEBHOOK_BACKOFF``, or 5 if unset or invalid."""
+    try:
+        value = float(os.environ.get(BACKOFF_ENV, DEFAULT_BACKOFF_SECONDS))
+    except ValueError:
+        return DEFAULT_BACKOFF_SECONDS
+    return value if 0 < value <= MAX_DELAY_SECONDS else DEFAULT_BACKOFF_SECONDS
+
+
+def retry_delay(attempt: int, base: float, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+    Exponential (``base * 2**(attempt-1)``) with jitter over its upper half, never
+    sooner than the receiver's ``Retry-After``, at most an hour.
+    """
+    delay = base * 2 ** (attempt - 1)
+    delay = random.uniform(delay / 2, delay)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, MAX_DELAY_SECONDS)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+class DeliveryWorker:
+    """Delivers ``market``'s webhook outbox in background threads until stopped.
+
+    Args:
+        market: the market whose file holds the outbox.
+        concurrency: sender threads (and so agents served at once).
+        timeout: seconds for each phase of one attempt (connect, send, first answer).
+        max_attempts: attempts before a delivery is marked failed.
+        backoff: base retry delay in seconds; ``AGENTMARKET_WEBHOOK_BACKOFF`` when None.
+        lease_seconds: how long the delivery lease lasts unless renewed; after a crash,
+            another process takes over within this time.
+        claim_seconds: how long one attempt's claim lasts; a claim left by a crash is
+            retried after it. Defaults to comfortably more than an attempt can take.
+        poll_interval: seconds between looks at the outbox when nothing is due.
+    """
+
+    def __init__(
+        self,
+        market: Market,
+        *,
+        concurrency: int = 8,
+        timeout: float = 10.0,
+        max_attempts: int = 8,
+        backoff: float | None = None,
+        lease_seconds: float = 15.0,
+        claim_seconds: float | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.market = market
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff_from_env() if backoff is None else backoff
+        self.lease_seconds = lease_seconds
+        self.claim_seconds = 4 * timeout + 5 if claim_seconds is None else claim_seconds
+        self.poll_interval = poll_interval
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._outbox = Outbox(market)
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._claims: queue.Queue[Claim | None] = queue.Queue()
+        self._busy_agents: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._lease_until = 0.0
+        self._threads: list[threading.Thread] = []
+        self._client: httpx.Client | None = None
+        self._next_recovery = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self) -> DeliveryWorker:
+        """Start delivering in background threads. Returns self."""
+        if self._threads:
+            raise RuntimeError("this worker has been started already")
+        self._client = checked_client(allow_private=self.market.settings.allow_private_urls,
+                                      timeout=self.timeout, max_connections=self.concurrency)
+        self._threads = [threading.Thread(target=self._run, name="webhook-claims", daemon=True)]
+        self._threads += [threading.Thread(target=self._send_claims, name=f"webhook-sender-{n}", daemon=True)
+                          for n in range(self.concurrency)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop claiming, give in-flight attempts up to ``grace`` seconds, give up the lease.
+
+        An attempt still running after that is abandoned: its claim runs out and the
+        delivery is retried by whichever process delivers next.
+        """
+        self._stopping.set()
+        self._wake.set()
+        for _ in range(self.concurrency):
+            self._claims.put(None)
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._client is not None and not any(t.is_alive() for t in self._threads):
+            self._client.close()
+        if self._lease_until:
+            try:
+                self._outbox.drop_lease(self.holder)
+            except Exception:  # the market may be closing; the lease then just runs out
+                log.exception("could not give up the webhook delivery lease")
+            self._lease_until = 0.0
+
+    def __enter__(self) -> DeliveryWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this worker holds the delivery lease (and so is the one delivering)."""
+        return self._lease_until > time.time()
+
+    # -- the claiming loop ----------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._tick()
+            except Exception:  # a locked or closing database: try again next tick
+                log.exception("webhook delivery loop failed; retrying")
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        now = time.time()
+        if self._lease_until - now < self.lease_seconds * 2 / 3:
+            expires = now + self.lease_seconds
+            self._lease_until = expires if self._outbox.take_lease(self.holder, now, expires) else 0.0
+        if not self.is_leader:
+            return
+        if now >= self._next_recovery:
+            # Market-wide housekeeping that exactly one process should do.
+            self._next_recovery = now + RECOVERY_INTERVAL_SECONDS
+            recover_interrupted_executions(self.market)
+        with self._busy_lock:
+            busy = set(self._busy_agents)
+        free = self.concurrency - len(busy)
+        due = self._outbox.next_due_at()
+        if free <= 0 or due is None or due > now:
+            return
+        for claim in self._outbox.claim(self.holder, now, free, now + self.claim_seconds, busy):
+            with self._busy_lock:
+                self._busy_agents.add(claim.agent_id)
+            self._claims.put(claim)
+
+    # -- sending ----------------------------------------------------------------------
+    def _send_claims(self) -> None:
+        while True:
+            claim = self._claims.get()
+            if claim is None or self._stopping.is_set():
+                return
+            try:
+                self._settle(claim, self._attempt(claim))
+            except Exception:  # the claim runs out and the delivery is tried again
+                log.exception("could not settle webhook delivery %s", claim.delivery_id)
+            finally:
+                with self._busy_lock:
+                    self._busy_agents.discard(claim.agent_id)
+                self._wake.set()
+
+    def _attempt(self, claim: Claim) -> Outcome:
+        """POST the delivery once; never raises for anything the receiver does."""
+        assert self._client is not None
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-AgentMarket-Event": claim.event,
+            **signature_headers(claim.secret, claim.delivery_id, timestamp, claim.payload),
+        }
+        started = time.monotonic()
+        try:
+            # Streamed and closed unread: only the status and headers matter.
+            with self._client.stream("POST", claim.url, content=claim.payload, headers=headers) as response:
+                status = response.status_code
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
+                location = response.headers.get("Location", "")
+        except httpx.TimeoutException:
+            return Outcome(None, _ms_since(started), f"no answer within {self.timeout:g} s")
+        except (httpx.HTTPError, ValueError) as exc:
+            return Outcome(None, _ms_since(started), f"{type(exc).__name__}: {exc}")
+        latency = _ms_since(started)
+        if 200 <= status < 300:
+            return Outcome(status, latency)
+        if 300 <= status < 400:
+            return Outcome(status, latency, f"redirect to {location[:200]!r} not followed", retry_after)
+        return Outcome(status, latency, f"HTTP {status}", retry_after)
+
+    def _settle(self, claim: Claim, outcome: Outcome) -> None:
+        if outcome.ok:
+            self._outbox.delivered(claim, outcome)
+        elif outcome.status_code == GONE:
+            self._outbox.give_up(claim, outcome, turn_webhook_off=True)
+        elif claim.attempt >= self.max_attempts:
+            self._outbox.give_up(claim, outcome)
+        else:
+            self._outbox.retry(claim, outcome, time.time() + retry_delay(claim.attempt, self.backoff, outcome.retry_after))
+
+
+def _ms_since(started: float) -> float:
+    return (time.monotonic() - started) * 1000
