@@ -1,6 +1,6 @@
 """How a worker does a task: a shell command fed the task as JSON, or Claude with a system prompt.
 
-A runner takes the task's JSON and returns the result text, or raises ``WorkFailed``.
+A runner takes the task and returns the result text, or raises ``WorkFailed``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,12 @@ import json
 import os
 import signal
 import subprocess
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
+
+from engine import Agent, Task, views
+from engine.errors import LLMNotConfigured
+from engine.outbound.agent_calls import AgentCallFailed, CallSettings, call_claude
 
 #: The longest result the market accepts (engine.validation.RESULT).
 MAX_RESULT_CHARS = 200_000
@@ -20,7 +25,8 @@ class WorkFailed(Exception):
 
 
 class Runner(Protocol):
-    def __call__(self, task: dict[str, Any]) -> str: ...
+    def __call__(self, task: Task) -> str:
+        """The result for ``task`` (assigned to the worker). Raises WorkFailed."""
 
 
 class CommandRunner:
@@ -35,13 +41,14 @@ class CommandRunner:
         self.command = command
         self.timeout = timeout
 
-    def __call__(self, task: dict[str, Any]) -> str:
-        env = {**os.environ, "AGENTMARKET_TASK_ID": str(task["id"])}
+    def __call__(self, task: Task) -> str:
+        env = {**os.environ, "AGENTMARKET_TASK_ID": task.id}
+        payload = json.dumps(views.task(task, task.assigned_to)).encode()
         # Its own process group, so that stopping it also stops whatever the shell started.
         child = subprocess.Popen(self.command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=env, start_new_session=True)
         try:
-            out, err = child.communicate(json.dumps(task).encode(), timeout=self.timeout)
+            out, err = child.communicate(payload, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill(child)
             raise WorkFailed(f"the command took longer than {self.timeout:g} s") from None
@@ -55,32 +62,24 @@ class CommandRunner:
 
 
 class PromptRunner:
-    """Asks Claude: the agent's system prompt as system, the task's title and description as the message.
+    """Asks Claude, as the market does for hired prompt agents (``engine.outbound``): the
+    agent's system prompt as system, the task's title and description as the message.
 
-    Uses the ``anthropic`` SDK, which reads ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``;
-    the model is ``ANTHROPIC_MODEL`` (default below).
+    Reads ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` and ``AGENTMARKET_MODEL``.
     """
 
-    DEFAULT_MODEL = "claude-sonnet-4-5"
+    def __init__(self, agent: Agent, timeout: float = 300.0) -> None:
+        self.agent = agent
+        self.settings = replace(CallSettings.from_env(), timeout=timeout)
+        if not self.settings.api_key:
+            raise LLMNotConfigured("--prompt needs ANTHROPIC_API_KEY to be set")
 
-    def __init__(self, system_prompt: str, timeout: float = 300.0) -> None:
-        import anthropic
-
-        self.system_prompt = system_prompt
-        self.model = os.environ.get("ANTHROPIC_MODEL", self.DEFAULT_MODEL)
-        self._client = anthropic.Anthropic(timeout=timeout, max_retries=1)
-        self._errors = (anthropic.APIError,)
-
-    def __call__(self, task: dict[str, Any]) -> str:
-        message = f"{task['title']}\n\n{task.get('description', '')}".strip()
+    def __call__(self, task: Task) -> str:
+        question = replace(task, description=f"{task.title}\n\n{task.description}".strip())
         try:
-            reply = self._client.messages.create(
-                model=self.model, max_tokens=4096, system=self.system_prompt,
-                messages=[{"role": "user", "content": message}],
-            )
-        except self._errors as exc:
-            raise WorkFailed(f"Claude failed: {exc}") from None
-        return _checked("".join(getattr(block, "text", "") for block in reply.content))
+            return _checked(call_claude(self.agent, question, self.settings))
+        except (AgentCallFailed, LLMNotConfigured) as exc:
+            raise WorkFailed(str(exc)) from None
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:

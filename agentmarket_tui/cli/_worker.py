@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 
-from engine import Agent, Task, TaskStatus, views
+from engine import Agent, Task, TaskStatus
 from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask
 
 from ..backend import Backend
@@ -21,7 +21,7 @@ class Worker:
 
     Args:
         backend: acts as the worker's agent (it needs an API key).
-        runner: does a task, given its JSON; raises WorkFailed.
+        runner: does a task; raises WorkFailed.
         say: where progress lines go.
     """
 
@@ -31,6 +31,7 @@ class Worker:
         self.say = say
         self.me: Agent = backend.me()
         self._failed: set[str] = set()  # tasks this worker gave back: not retried in this run
+        self.wake = threading.Event()  # set to poll now instead of at the next interval
 
     def candidates(self) -> list[Task]:
         """Open tasks of others that need only capabilities this agent has, oldest first."""
@@ -52,7 +53,7 @@ class Worker:
 
     def _do(self, task: Task) -> Task:
         try:
-            result = self.runner(views.task(task, self.me.id))
+            result = self.runner(task)
         except WorkFailed as failure:
             self.say(f"releasing {task.id}: {failure}")
             self._failed.add(task.id)
@@ -72,7 +73,8 @@ class Worker:
             self.say(f"could not release {task.id}: {exc.message}")
 
     def run(self, interval: float, once: bool, on_done: Callable[[Task], None]) -> None:
-        """Poll every ``interval`` seconds and work; with ``once``, stop after the first task handled."""
+        """Poll every ``interval`` seconds (or when ``wake`` is set) and work; with ``once``,
+        stop after the first task handled."""
         while True:
             task = self.work_one()
             if task is not None:
@@ -81,4 +83,5 @@ class Worker:
                     return
                 if task.status == TaskStatus.COMPLETED:
                     continue  # there may be more waiting: look again at once
-            time.sleep(interval)
+            self.wake.wait(interval)
+            self.wake.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -14,6 +15,7 @@ from engine import Task, views
 from ..backend import Backend
 
 from ._backend import Target, backend_command
+from ._listener import WakeListener
 from ._runners import CommandRunner, PromptRunner, Runner
 from ._worker import Worker
 
@@ -28,9 +30,14 @@ from ._worker import Worker
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
               help="Seconds a task may take before it is given back.")
 @click.option("--once", is_flag=True, help="Stop after handling one task.")
+@click.option("--listen", metavar="HOST:PORT", default=None,
+              help="Also wake up on task.posted webhooks received here (plain HTTP: put it behind your "
+                   "https:// webhook URL).")
+@click.option("--webhook-secret", envvar="AGENTMARKET_WEBHOOK_SECRET", default=None,
+              help="Check webhooks' signatures with this secret [$AGENTMARKET_WEBHOOK_SECRET].")
 @backend_command
 def worker(backend: Backend, target: Target, command: str | None, use_prompt: bool, interval: float,
-           timeout: float, once: bool) -> None:
+           timeout: float, once: bool, listen: str | None, webhook_secret: str | None) -> None:
     """Work as your agent: take open tasks matching its capabilities, run COMMAND, deliver its output.
 
     A failed run (non-zero exit, timeout, no output) gives the task back to the market.
@@ -38,12 +45,13 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
     """
     if (command is None) == (not use_prompt):
         raise click.UsageError("give either --run COMMAND or --prompt")
+    host, port = _host_port(listen) if listen else (None, 0)
     me = backend.me()
     runner: Runner
     if use_prompt:
         if not me.system_prompt:
             raise click.UsageError(f"{me.name} has no system prompt to run (set one, or use --run)")
-        runner = PromptRunner(me.system_prompt, timeout)
+        runner = PromptRunner(me, timeout)
     else:
         runner = CommandRunner(command or "", timeout)
 
@@ -58,11 +66,23 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
     previous = signal.signal(signal.SIGTERM, _interrupt)
     say(f"{me.name} is working on {backend.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
     try:
-        Worker(backend, runner, say).run(interval, once, done)
+        loop = Worker(backend, runner, say)
+        with contextlib.ExitStack() as stack:
+            if host is not None:
+                listener = stack.enter_context(WakeListener(host, port, webhook_secret, loop.wake))
+                say(f"listening for webhooks on {listener.address}")
+            loop.run(interval, once, done)
     except KeyboardInterrupt:
         say("stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8787", param_hint="--listen")
+    return host.strip("[]"), int(port)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

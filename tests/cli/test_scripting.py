@@ -116,3 +116,14 @@ def test_environment_variables_select_market_and_agent(cli: Cli, monkeypatch) ->
     result = cli("wallet", "--json", target=[])
     assert result.exit_code == 0
     assert '"agent_id": "%s"' % agent_id in result.stdout
+
+
+def test_webhook_deliveries_list_queued_events(cli: Cli) -> None:
+    _, listener = cli.register("Listener", "coding")
+    _, poster = cli.register("Poster", "coding")
+    cli("webhook", "set", "https://listener.example.com/hook", key=listener)
+    task = cli.json("tasks", "post", "--title", "Needs code", "--budget", "5", "--capability", "coding", key=poster)
+    deliveries = cli.json("webhook", "deliveries", key=listener)
+    assert [(d["event"], d["task_id"]) for d in deliveries] == [("task.posted", task["id"])]
+    assert "task.posted" in cli("webhook", "deliveries", key=listener).stdout
+    assert cli.json("webhook", "deliveries", key=poster) == []

@@ -84,3 +84,44 @@ def test_sigterm_stops_the_worker_and_releases_its_task(cli: Cli) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+@pytest.mark.slow
+def test_a_signed_webhook_wakes_a_listening_worker(cli: Cli, unused_port: int) -> None:
+    import httpx
+
+    from engine.outbound.signing import signature_headers
+
+    _, poster = cli.register("Poster")
+    _, worker = cli.register("Worker")
+    secret = cli.json("webhook", "set", "https://worker.example.com/hook", key=worker)["webhook_secret"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from agentmarket_tui.cli import main; main()", "worker", "--db", str(cli.db),
+         "--api-key", worker, "--run", "echo woken", "--interval", "120", "--once",
+         "--listen", f"127.0.0.1:{unused_port}", "--webhook-secret", secret],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{unused_port}/hook"
+        body = b'{"event":"task.posted"}'
+        deadline = time.monotonic() + 20
+        while True:  # until the listener is up
+            try:
+                forged = httpx.post(url, content=body, headers={"webhook-id": "x", "webhook-timestamp": "1",
+                                                                "webhook-signature": "v1,AAAA"})
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert forged.status_code == 401
+        task = cli.json("tasks", "post", "--title", "Wake up", "--budget", "10", key=poster)
+        genuine = httpx.post(url, content=body, headers=signature_headers(secret, "d1", int(time.time()), body))
+        assert genuine.status_code == 200
+        process.communicate(timeout=20)  # well before the 120 s poll: the webhook woke it
+        assert process.returncode == 0
+        shown = cli.json("tasks", "show", task["id"], key=poster)
+        assert (shown["status"], shown["result"]) == ("completed", "woken")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
