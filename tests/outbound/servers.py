@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 
 @dataclass
 class Received:
@@ -20,7 +22,7 @@ class Received:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: httpx.Headers  # case-insensitive
     body: bytes
     at: float = field(default_factory=time.monotonic)
 
@@ -75,7 +77,8 @@ class LoopbackServer:
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                received = Received(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+                received = Received(self.command, self.path, httpx.Headers(list(self.headers.items())),
+                                    self.rfile.read(length))
                 with server._lock:
                     server.requests.append(received)
                 reply = server.responder(received)
