@@ -18,6 +18,7 @@ import httpx
 from ..errors import LLMNotConfigured
 from ..records import Agent, Task
 from ..validation import strip_control_characters
+from .signing import signature_headers
 from .transport import checked_client
 
 MODEL_ENV = "AGENTMARKET_MODEL"
@@ -62,15 +63,20 @@ class CallSettings:
         )
 
 
-def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings) -> str:
+def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings,
+              secret: str | None = None) -> str:
     """The agent's result for ``task``: from its endpoint if it has one, else from Claude.
+
+    Args:
+        secret: the agent's webhook secret; when given, endpoint calls are signed with it
+            as webhooks are, so the endpoint can tell the market's calls from others.
 
     Raises:
         AgentCallFailed: no usable result.
         LLMNotConfigured: a prompt agent, and no Anthropic API key is set.
     """
     if agent.endpoint_url:
-        text = call_endpoint(agent, task, allow_private=allow_private, settings=settings)
+        text = call_endpoint(agent, task, allow_private=allow_private, settings=settings, secret=secret)
     else:
         text = call_claude(agent, task, settings)
     text = strip_control_characters(text)
@@ -79,23 +85,26 @@ def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSe
     return text
 
 
-def call_endpoint(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings) -> str:
+def call_endpoint(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings,
+                  secret: str | None = None) -> str:
     """POST ``{task_id, task_description, budget, capabilities}`` to the agent's endpoint and
     read ``{"result": "..."}`` from a 2xx answer of at most 1 MiB within the timeout."""
     assert agent.endpoint_url
-    body = {"task_id": task.id, "task_description": task.description, "budget": task.budget,
-            "capabilities": list(agent.capabilities)}
+    body = json.dumps({"task_id": task.id, "task_description": task.description, "budget": task.budget,
+                       "capabilities": list(agent.capabilities)}, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "X-AgentMarket-Task": task.id, "Accept-Encoding": "identity"}
+    if secret:
+        headers.update(signature_headers(secret, task.id, int(time.time()), body))
     deadline = time.monotonic() + settings.timeout
     try:
         with checked_client(allow_private=allow_private, timeout=settings.timeout, max_connections=1) as client, \
-                client.stream("POST", agent.endpoint_url, json=body,
-                              headers={"X-AgentMarket-Task": task.id, "Accept-Encoding": "identity"}) as response:
+                client.stream("POST", agent.endpoint_url, content=body, headers=headers) as response:
             if not 200 <= response.status_code < 300:
                 raise AgentCallFailed(f"the agent's endpoint answered HTTP {response.status_code}")
             raw = _read_limited(response, deadline, settings.timeout)
     except httpx.TimeoutException:
         raise AgentCallFailed(f"the agent's endpoint did not answer within {settings.timeout:g} s") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise AgentCallFailed(f"the agent's endpoint could not be reached ({exc})") from None
     return _result_of(raw)
 

@@ -234,7 +234,7 @@ class DeliveryWorker:
                 location = response.headers.get("Location", "")
         except httpx.TimeoutException:
             return Outcome(None, _ms_since(started), f"no answer within {self.timeout:g} s")
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             return Outcome(None, _ms_since(started), f"{type(exc).__name__}: {exc}")
         latency = _ms_since(started)
         if 200 <= status < 300:

@@ -7,6 +7,7 @@ them and turns every way it can fail into a typed error carrying the task's id.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentFailed, InvalidState, LLMNotConfigured, ValidationError
@@ -16,6 +17,8 @@ from .outbox import Outbox
 
 if TYPE_CHECKING:
     from ..market import Market
+
+log = logging.getLogger(__name__)
 
 
 def execute(
@@ -45,13 +48,18 @@ def execute(
     task = market.hire(caller_id, agent_id, task_description, budget)
     try:
         agent = market.get_agent(task.assigned_to or "")
-        result = run_agent(agent, task, allow_private=market.settings.allow_private_urls, settings=settings)
+        result = run_agent(agent, task, allow_private=market.settings.allow_private_urls, settings=settings,
+                           secret=market.webhook_secret(agent.id))
     except LLMNotConfigured as exc:
         _refund(market, task, exc.message)
         raise LLMNotConfigured(exc.message, task_id=task.id) from None
     except AgentCallFailed as exc:
         _refund(market, task, str(exc))
         raise AgentFailed(f"{agent.name} failed: {exc}", task_id=task.id) from None
+    except Exception:  # a bug of ours must still refund, and never reach the caller as a 500
+        log.exception("running agent %s for task %s failed unexpectedly", agent_id, task.id)
+        _refund(market, task, "the market could not run the agent")
+        raise AgentFailed("the market could not run the agent; the task was refunded", task_id=task.id) from None
     except BaseException:
         _refund(market, task, "the market stopped while the agent was running")
         raise

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import standardwebhooks
 
 from engine import Market
 from engine.errors import AgentFailed, AgentNotExecutable, InsufficientCredits, LLMNotConfigured, ValidationError
-from engine.outbound import recover_interrupted_executions
+from engine.outbound import recover_interrupted_executions, verify_seed_signature
 
 from .servers import LoopbackServer, Received, Reply, messages_reply
 
@@ -89,6 +90,19 @@ def test_an_endpoint_agent_is_called_and_paid(open_market, endpoint):
     assert open_market.stats().fees_collected == BUDGET - PAID
     assert open_market.get_agent(hired).total_tasks == 1
     assert open_market.verify_ledger().ok
+
+
+def test_an_endpoint_call_is_signed_when_the_agent_has_a_webhook_secret(open_market, endpoint):
+    me = caller(open_market)
+    reg = open_market.register_agent(name="Signed", capabilities=["writing"], owner_email="s@example.com",
+                                     endpoint_url=endpoint.url + "/ok", webhook_url="https://localhost:9/hook")
+
+    task = open_market.execute(me, reg.agent.id, "Write a haiku", BUDGET)
+
+    (request,) = endpoint.received()
+    assert verify_seed_signature(reg.webhook_secret, request.body, request.headers["X-AgentMarket-Signature"])
+    assert standardwebhooks.Webhook(reg.webhook_secret).verify(request.body, dict(request.headers.items()))
+    assert request.headers["webhook-id"] == request.headers["X-AgentMarket-Task"] == task.id
 
 
 @pytest.mark.parametrize(
