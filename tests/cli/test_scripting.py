@@ -127,3 +127,10 @@ def test_webhook_deliveries_list_queued_events(cli: Cli) -> None:
     assert [(d["event"], d["task_id"]) for d in deliveries] == [("task.posted", task["id"])]
     assert "task.posted" in cli("webhook", "deliveries", key=listener).stdout
     assert cli.json("webhook", "deliveries", key=poster) == []
+
+
+def test_an_explicit_db_wins_over_the_url_in_the_environment(cli: Cli, monkeypatch, unused_port: int) -> None:
+    cli.register("Local")
+    monkeypatch.setenv("AGENTMARKET_URL", f"http://127.0.0.1:{unused_port}")
+    assert [a["name"] for a in cli.json("agents", "list")] == ["Local"]
+    assert cli("agents", "list", target=[]).exit_code == 1  # the URL from the environment, unreachable
