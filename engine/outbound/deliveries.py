@@ -37,6 +37,7 @@ DEFAULT_BACKOFF_SECONDS = 5.0
 MAX_DELAY_SECONDS = 3600.0
 GONE = 410
 RECOVERY_INTERVAL_SECONDS = 60.0
+MAX_DRAINED_BYTES = 64 * 1024  # of a receiver's answer, which is otherwise ignored
 
 
 def backoff_from_env() -> float:
@@ -227,11 +228,11 @@ class DeliveryWorker:
         }
         started = time.monotonic()
         try:
-            # Streamed and closed unread: only the status and headers matter.
             with self._client.stream("POST", claim.url, content=claim.payload, headers=headers) as response:
                 status = response.status_code
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 location = response.headers.get("Location", "")
+                _drain(response)
         except httpx.TimeoutException:
             return Outcome(None, _ms_since(started), f"no answer within {self.timeout:g} s")
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
@@ -252,6 +253,15 @@ class DeliveryWorker:
             self._outbox.give_up(claim, outcome)
         else:
             self._outbox.retry(claim, outcome, time.time() + retry_delay(claim.attempt, self.backoff, outcome.retry_after))
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a short answer to its end, so its connection can be used again; give up on a long one."""
+    size = 0
+    for chunk in response.iter_raw():
+        size += len(chunk)
+        if size > MAX_DRAINED_BYTES:
+            return
 
 
 def _ms_since(started: float) -> float:

@@ -11,12 +11,15 @@ keeps killing its worker stops after the last attempt.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..records import Delivery
+from ..storage import SQLiteTx
 
 if TYPE_CHECKING:
     from ..market import Market
@@ -75,16 +78,24 @@ class Outbox:
         self._store = market._store
         self._now = market._now
         self._clock = market._clock
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def _write(self) -> Iterator[SQLiteTx]:
+        # The worker's threads take turns here rather than in SQLite's busy handler,
+        # which sleeps for up to 100 ms at a time while another connection writes.
+        with self._write_lock, self._store.write() as tx:
+            yield tx
 
     # -- the lease ------------------------------------------------------------------
     def take_lease(self, holder: str, now: float, expires_at: float) -> bool:
         """Take or renew the delivery lease; False while another live holder has it."""
-        with self._store.write() as tx:
+        with self._write() as tx:
             return tx.take_lease(LEASE_NAME, holder, now, expires_at)
 
     def drop_lease(self, holder: str) -> None:
         """Give the lease up so another process can deliver at once."""
-        with self._store.write() as tx:
+        with self._write() as tx:
             tx.drop_lease(LEASE_NAME, holder)
 
     # -- claiming and settling ----------------------------------------------------------
@@ -101,7 +112,7 @@ class Outbox:
         """
         stamp = self._now()
         claims: list[Claim] = []
-        with self._store.write() as tx:
+        with self._write() as tx:
             if not tx.holds_lease(LEASE_NAME, holder, now):
                 return []
             for row in tx.due_deliveries(now, limit + len(busy_agents)):
@@ -138,7 +149,7 @@ class Outbox:
     def _settle(self, claim: Claim, outcome: Outcome, changes: dict[str, Any], *, turn_webhook_off: bool = False) -> None:
         stamp = self._now()
         error = None if outcome.error is None else outcome.error[:_ERROR_LENGTH]
-        with self._store.write() as tx:
+        with self._write() as tx:
             tx.insert_attempt({
                 "delivery_id": claim.delivery_id, "attempt": claim.attempt, "status_code": outcome.status_code,
                 "latency_ms": round(outcome.latency_ms, 1), "error": error, "created_at": stamp,
