@@ -89,6 +89,8 @@ class DeliveryWorker:
         claim_seconds: how long one attempt's claim lasts; a claim left by a crash is
             retried after it. Defaults to comfortably more than an attempt can take.
         poll_interval: seconds between looks at the outbox when nothing is due.
+
+    The market's ``allow_private_urls`` setting is read when the worker starts.
     """
 
     def __init__(
@@ -173,12 +175,12 @@ class DeliveryWorker:
     # -- the claiming loop ----------------------------------------------------------------
     def _run(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking, so a sender finishing meanwhile wakes the next look
             try:
                 self._tick()
             except Exception:  # a locked or closing database: try again next tick
                 log.exception("webhook delivery loop failed; retrying")
             self._wake.wait(self.poll_interval)
-            self._wake.clear()
 
     def _tick(self) -> None:
         now = time.time()
