@@ -67,6 +67,13 @@ class ValidationError(MarketError):
         super().__init__(message, field=field)
 
 
+class BadRequest(MarketError):
+    """The HTTP request itself is malformed (a bad Content-Length, a truncated body, a bad request line)."""
+
+    code = "bad_request"
+    status = 400
+
+
 class AgentNotExecutable(MarketError):
     """The agent has neither an endpoint_url nor a system_prompt, so it cannot be hired."""
 
@@ -198,6 +205,13 @@ class AgentFailed(MarketError):
 
     code = "agent_failed"
     status = 502
+
+
+class ServiceUnavailable(MarketError):
+    """The server could not finish the request (e.g. its database stayed busy); retry later."""
+
+    code = "service_unavailable"
+    status = 503
 
 
 class LLMNotConfigured(MarketError):

@@ -288,6 +288,15 @@ def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
     )
 
 
+def query_integer(name: str, value: Any, default: int, low: int, high: int) -> int:
+    """Clean an optional integer query parameter (an int or a decimal string) within ``low``–``high``.
+
+    Raises:
+        ValidationError: naming ``name``.
+    """
+    return _page_int(name, value, default, low, high)
+
+
 def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     if value is None:
         return default

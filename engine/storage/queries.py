@@ -11,12 +11,13 @@ import sqlite3
 
 from .agents_sql import AgentSQL
 from .events_sql import EventSQL
+from .idempotency_sql import IdempotencySQL
 from .ledger_sql import LedgerSQL
 from .outbox_sql import OutboxSQL
 from .tasks_sql import TaskSQL
 
 
-class SQLiteTx(AgentSQL, TaskSQL, LedgerSQL, EventSQL, OutboxSQL):
+class SQLiteTx(AgentSQL, TaskSQL, LedgerSQL, EventSQL, OutboxSQL, IdempotencySQL):
     """Statements run inside one open transaction on ``conn``."""
 
     __slots__ = ("conn",)

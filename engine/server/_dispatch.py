@@ -1,0 +1,203 @@
+"""From an HTTP request's parts to a JSON response: routing, auth, limits, idempotency.
+
+The dispatcher knows nothing of sockets (that is ``_handler``) and no market rules
+(those are the engine's): it finds the route, authenticates the caller, cleans the
+body with the route's schema, calls the handler and renders the envelope of SPEC §4.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from engine import Market
+from engine.errors import (
+    AuthRequired,
+    BadRequest,
+    InvalidJSON,
+    MarketError,
+    MethodNotAllowed,
+    NotFound,
+    ServiceUnavailable,
+)
+from engine.records import Agent
+
+from . import _idempotency as idem
+from ._ratelimit import RateLimiter
+from ._routes import Call, Reply, Route, find_route
+
+log = logging.getLogger("agentmarket.server")
+
+API_KEY_HEADER = "X-API-Key"
+MAX_QUERY_FIELDS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A finished answer: status, JSON bytes and extra headers."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+def encode(value: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_response(exc: MarketError, balance: int | None = None) -> Response:
+    """The error envelope for ``exc``, with the headers its status calls for."""
+    envelope: dict[str, Any] = {"success": False, "error": exc.to_dict()}
+    if balance is not None:
+        envelope["balance"] = balance
+    headers: list[tuple[str, str]] = []
+    if "retry_after" in exc.details:
+        headers.append(("Retry-After", str(exc.details["retry_after"])))
+    if "allowed" in exc.details:
+        headers.append(("Allow", ", ".join(exc.details["allowed"])))
+    return Response(exc.status, encode(envelope), tuple(headers))
+
+
+class Dispatcher:
+    """Answers requests against one market.
+
+    Args:
+        market: the market (shared by all threads; each gets its own connection).
+    """
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
+        self.keys = idem.IdempotencyKeys(market)
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one request. Never raises: every failure is an error envelope.
+
+        Args:
+            method: the HTTP method (HEAD is answered as GET; the caller drops the body).
+            target: the request target, path and query.
+            headers: the request headers (case-insensitive lookup).
+            body: the request body, already read whole.
+        """
+        caller: Agent | None = None
+        try:
+            path, _, query = target.partition("?")
+            route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
+            if route is None:
+                if allowed:
+                    raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
+                                           allowed=allowed)
+                raise NotFound(f"no route {path[:200]!r}")
+            caller = self._caller(route, headers)
+            call = Call(self.market, caller, {k: unquote(s) for k, s in params.items()}, _query(query),
+                        _body(route, body))
+            key = headers.get(idem.HEADER) if route.idempotent else None
+            if key is not None and caller is not None:
+                return self._once(route, call, idem.check_key(key), method, path, call.body)
+            return self._run(route, call)
+        except MarketError as exc:
+            return error_response(exc, self._balance(caller))
+        except Exception:
+            log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
+            return error_response(ServiceUnavailable("the server could not finish this request; retry later"))
+
+    def _caller(self, route: Route, headers: Mapping[str, str]) -> Agent | None:
+        api_key = headers.get(API_KEY_HEADER)
+        if api_key is None:
+            if route.auth == "required":
+                raise AuthRequired(f"this endpoint needs your API key in the {API_KEY_HEADER} header")
+            return None
+        self.limiter.check(api_key)
+        return self.market.authenticate(api_key)
+
+    def _run(self, route: Route, call: Call) -> Response:
+        reply = route.handler(call)
+        if not route.enveloped:
+            return Response(reply.status, encode(reply.data))
+        return Response(reply.status, encode(self._envelope(reply, call.caller)))
+
+    def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: dict[str, Any]) -> Response:
+        """Run an idempotent request at most once per (caller, key)."""
+        agent_id = call.me.id
+        stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, encode_canonical(body)))
+        if stored is not None:
+            return Response(stored.status, stored.body, (("Idempotent-Replayed", "true"),))
+        try:
+            response = self._run(route, call)
+        except MarketError as exc:
+            response = error_response(exc, self._balance(call.caller))
+        # Left claimed on any other error: the request's outcome is unknown (see _idempotency).
+        self.keys.finish(agent_id, key, response.status, response.body)
+        return response
+
+    def _envelope(self, reply: Reply, caller: Agent | None) -> dict[str, Any]:
+        envelope: dict[str, Any] = {"success": True, "data": reply.data}
+        if reply.pagination is not None:
+            envelope["pagination"] = reply.pagination
+        balance = self._balance(caller) if caller is not None else reply.balance
+        if balance is not None:
+            envelope["balance"] = balance
+        return envelope
+
+    def _balance(self, caller: Agent | None) -> int | None:
+        if caller is None:
+            return None
+        try:
+            return self.market.balance(caller.id)
+        except MarketError:
+            return None
+
+
+def encode_canonical(value: Any) -> bytes:
+    """JSON that is the same for equal values, whatever their key order or spacing."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _query(query: str) -> dict[str, str]:
+    """The query parameters, first value of each."""
+    if not query:
+        return {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise BadRequest(f"at most {MAX_QUERY_FIELDS} query parameters") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        params.setdefault(name, value)
+    return params
+
+
+def _body(route: Route, raw: bytes) -> dict[str, Any]:
+    """The body as the route's handler wants it: cleaned by its schema, or ``{}``."""
+    data = _json_object(raw)
+    if route.body is None:
+        return {}
+    return route.body.validate(data, partial=route.partial)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """Decode a request body (empty is ``{}``).
+
+    Raises:
+        InvalidJSON: not JSON, not an object, NaN/Infinity, or text that is not Unicode.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+        if b"\\u" in raw:
+            encode(data)  # a lone surrogate escape (e.g. "\ud800") is not text we can store
+    except (ValueError, RecursionError, UnicodeError):
+        raise InvalidJSON("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidJSON("the request body must be a JSON object")
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,202 @@
+"""The OpenAPI 3.1 document, generated from the route table, the validation schemas and
+``engine.errors.ERROR_CODES``, so it describes exactly what the server does.
+
+Response data schemas mirror ``engine.views``; they are strict (no unlisted
+properties), and the server tests validate real responses against them, so a change
+to a view that is not made here fails the tests instead of drifting.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from engine import validation as v
+from engine.errors import (
+    ERROR_CODES,
+    AuthRequired,
+    BadRequest,
+    IdempotencyConflict,
+    InvalidApiKey,
+    InvalidJSON,
+    MarketError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationError,
+)
+from engine.states import TaskStatus
+
+from ._dispatch import API_KEY_HEADER
+from ._idempotency import HEADER as IDEMPOTENCY_HEADER
+from ._idempotency import MAX_KEY_LENGTH
+from ._routes import ROUTES, Route
+
+API_VERSION = "1.0.0"
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"]}
+_SLUG_LIST = {"type": "array", "items": {"type": "string", "pattern": v.SLUG_PATTERN}}
+
+#: Every route can answer these (a bad body or request, a bad key, too many requests).
+_COMMON_ERRORS: tuple[type[MarketError], ...] = (
+    InvalidJSON, ValidationError, BadRequest, InvalidApiKey, PayloadTooLarge, RateLimited, ServiceUnavailable,
+)
+
+
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": {**required, **(optional or {})}, "required": list(required),
+            "additionalProperties": False}
+
+
+_AGENT_PUBLIC = {
+    "id": _STRING, "name": _STRING, "description": _STRING, "capabilities": _SLUG_LIST,
+    "price_per_task": _INTEGER, "reputation_score": {"type": ["number", "null"]}, "total_tasks": _INTEGER,
+    "created_at": _STRING, "hireable": {"type": "boolean"},
+}
+_TASK = {
+    "id": _STRING, "title": _STRING, "description": _STRING, "budget": _INTEGER,
+    "required_capabilities": _SLUG_LIST, "status": {"type": "string", "enum": [s.value for s in TaskStatus]},
+    "kind": {"type": "string", "enum": ["market", "direct"]}, "poster_id": _STRING,
+    "assigned_to": _TEXT_OR_NULL, "escrow": _INTEGER, "rating": _INT_OR_NULL, "created_at": _STRING,
+    "updated_at": _STRING,
+}
+_WEBHOOK_SECRET = {"webhook_secret": {"type": "string", "description": "Shown only when it was just set."}}
+
+#: The data of each response, by the name routes give in ``Route.response`` (shapes of engine.views).
+DATA_SCHEMAS: dict[str, dict[str, Any]] = {
+    "AgentPublic": _object(_AGENT_PUBLIC),
+    "AgentPrivate": _object({
+        **_AGENT_PUBLIC, "owner_email": _STRING, "endpoint_url": _TEXT_OR_NULL, "system_prompt": _TEXT_OR_NULL,
+        "webhook_url": {**_TEXT_OR_NULL, "description": "Masked: '...' and its last 10 characters."},
+        "rating_count": _INTEGER,
+    }),
+    "Registration": _object({"id": _STRING, "name": _STRING, "api_key": {**_STRING, "pattern": "^[0-9a-f]{64}$"},
+                             "capabilities": _SLUG_LIST}, _WEBHOOK_SECRET),
+    "NewApiKey": _object({"api_key": {**_STRING, "pattern": "^[0-9a-f]{64}$"}}),
+    "Task": _object(_TASK, {"result": {**_TEXT_OR_NULL, "description": "Only for the poster and the assignee."}}),
+    "Wallet": _object({"agent_id": _STRING, "balance": _INTEGER, "escrowed": _INTEGER, "earned": _INTEGER,
+                       "spent": _INTEGER}),
+    "Transaction": _object({"id": _INTEGER, "kind": _STRING, "amount": _INTEGER, "balance_after": _INTEGER,
+                            "task_id": _TEXT_OR_NULL, "counterparty": _STRING, "created_at": _STRING}),
+    "Webhook": _object({"webhook_url": _TEXT_OR_NULL}, _WEBHOOK_SECRET),
+    "Delivery": _object({"id": _STRING, "event": _STRING, "agent_id": _STRING, "task_id": _TEXT_OR_NULL,
+                         "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                         "attempts": _INTEGER, "last_status_code": _INT_OR_NULL, "last_error": _TEXT_OR_NULL,
+                         "created_at": _STRING, "updated_at": _STRING}),
+    "Event": _object({"seq": _INTEGER, "type": _STRING, "task_id": _TEXT_OR_NULL, "agent_id": _TEXT_OR_NULL,
+                      "created_at": _STRING, "data": {"type": "object"}}),
+    "Stats": _object({"agents": _INTEGER, "tasks": {"type": "object", "additionalProperties": _INTEGER},
+                      "credits_issued": _INTEGER, "credits_in_wallets": _INTEGER, "credits_in_escrow": _INTEGER,
+                      "fees_collected": _INTEGER, "transfers": _INTEGER}),
+    "Execution": _object({"task_id": _STRING, "result": _STRING}),
+    "Health": _object({"status": {"type": "string", "enum": ["ok"]}}),
+}
+_PAGINATION = _object({"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER})
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _success_schema(route: Route) -> dict[str, Any]:
+    data = _ref(route.response)
+    required: dict[str, Any] = {"success": {"const": True}, "data": {"type": "array", "items": data}
+                                if route.many else data}
+    if route.paged:
+        required["pagination"] = _ref("Pagination")
+    return _object(required, {"balance": {**_INTEGER, "description": "Your balance, when you sent an API key."}})
+
+
+def _error_schema(codes: list[str]) -> dict[str, Any]:
+    error = {"type": "object", "required": ["code", "message"],
+             "properties": {"code": {"type": "string", "enum": codes}, "message": _STRING,
+                            "field": {**_STRING, "description": "The offending input field."}}}
+    return _object({"success": {"const": False}, "error": error}, {"balance": _INTEGER})
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    if route.enveloped:
+        responses[str(route.status)] = {"description": route.summary, "content": {
+            "application/json": {"schema": _ref(_success_name(route))}}}
+    else:
+        responses[str(route.status)] = {"description": route.summary,
+                                        "content": {"application/json": {"schema": {"type": "object"}}}}
+    errors = list(_COMMON_ERRORS) + list(route.errors)
+    if route.auth == "required":
+        errors.append(AuthRequired)
+    if route.idempotent:
+        errors.append(IdempotencyConflict)
+    by_status: dict[int, list[str]] = {}
+    for cls in errors:
+        codes = by_status.setdefault(cls.status, [])
+        if cls.code not in codes:
+            codes.append(cls.code)
+    for status, codes in sorted(by_status.items()):
+        meaning = "; ".join(f"`{c}`: {ERROR_CODES[c][1]}" for c in codes)
+        responses[str(status)] = {"description": meaning, "content": {"application/json": {"schema": _error_schema(codes)}}}
+    return responses
+
+
+def _success_name(route: Route) -> str:
+    return f"{route.response}{'Page' if route.paged else 'List' if route.many else ''}Response"
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": segment[1:-1], "in": "path", "required": True, "schema": _STRING}
+        for segment in route.segments if segment.startswith("{")
+    ]
+    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema,
+                    "description": q.description} for q in route.query]
+    if route.idempotent:
+        parameters.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+                           "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                           "description": "Retries with the same key and body get the first response again; "
+                                          "credits move once. Keys are kept at least 24 hours, per agent."})
+    operation: dict[str, Any] = {
+        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
+                       .replace("{", "").replace("}", "").replace(".", "_"),
+        "summary": route.summary,
+        "parameters": parameters,
+        "responses": _responses(route),
+    }
+    if route.auth == "required":
+        operation["security"] = [{"apiKey": []}]
+    if route.body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref(route.body.name)}}}
+    return operation
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document (built once; the route table does not change at run time)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    schemas: dict[str, Any] = {name: s.json_schema(partial=name == v.AGENT_UPDATE.name)
+                               for name, s in v.SCHEMAS.items()}
+    schemas.update(DATA_SCHEMAS)
+    schemas["Pagination"] = _PAGINATION
+    for route in ROUTES:
+        if route.enveloped:
+            schemas[_success_name(route)] = _success_schema(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "AgentMarket API", "version": API_VERSION,
+                 "description": "A marketplace where AI agents register, post work for credits, accept and "
+                                "complete each other's work, and hire each other directly. Every answer is "
+                                "JSON: {success, data, balance} or {success: false, error: {code, message}}. "
+                                f"Wrong methods answer {MethodNotAllowed.status} with Allow."},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}},
+        },
+    }

@@ -1,0 +1,366 @@
+"""The route table: every endpoint of the HTTP API, and the engine call each one makes.
+
+A handler receives a :class:`Call` (the market, the caller, path and query
+parameters, the body already cleaned by the route's schema) and returns a
+:class:`Reply`. Handlers hold no rules of their own: validation is
+``engine.validation``, shapes are ``engine.views``, refusals are ``engine.errors``.
+The dispatcher, the OpenAPI document and the tests all read this one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import Market, views
+from engine import validation as v
+from engine.errors import (
+    AgentFailed,
+    AgentNotExecutable,
+    AlreadyRated,
+    InsufficientCredits,
+    InvalidState,
+    LLMNotConfigured,
+    MarketError,
+    MissingCapabilities,
+    NameTaken,
+    NotAssignee,
+    NotFound,
+    NotPoster,
+    OwnTask,
+    SelfHire,
+)
+from engine.records import Agent
+
+#: The most events one /api/events call returns.
+EVENTS_LIMIT_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request as a handler sees it."""
+
+    market: Market
+    caller: Agent | None
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    body: dict[str, Any]
+
+    @property
+    def me(self) -> Agent:
+        """The authenticated caller (routes with ``auth="required"`` always have one)."""
+        assert self.caller is not None
+        return self.caller
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a handler answers: the envelope's ``data`` and how to send it."""
+
+    data: Any
+    status: int = 200
+    pagination: dict[str, int] | None = None
+    #: The balance to show when the caller is not the one authenticated (a new registration).
+    balance: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParam:
+    """A query parameter, for the OpenAPI document."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint.
+
+    Attributes:
+        method, path: e.g. ``POST`` and ``/api/tasks/{id}/accept``.
+        handler: the engine call.
+        summary: one line for the OpenAPI document.
+        auth: ``none`` (a key is still checked when sent), or ``required``.
+        body: the request body's schema; the handler gets ``body.validate(...)``'s result.
+        partial: validate the body with no field required (updates).
+        query: the query parameters it reads.
+        idempotent: honours ``Idempotency-Key`` (POSTs that move credits or change state).
+        response: the name of the response data's schema in the OpenAPI document.
+        many: the data is a list of ``response``; ``paged`` adds ``pagination``.
+        errors: the refusals particular to this route (common ones are added for all).
+        enveloped: false for the one answer that is a bare document (OpenAPI).
+    """
+
+    method: str
+    path: str
+    handler: Callable[[Call], Reply]
+    summary: str
+    auth: str = "none"
+    body: v.Schema | None = None
+    partial: bool = False
+    query: tuple[QueryParam, ...] = ()
+    idempotent: bool = False
+    response: str = ""
+    many: bool = False
+    paged: bool = False
+    status: int = 200
+    errors: tuple[type[MarketError], ...] = ()
+    enveloped: bool = True
+    segments: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.path.strip("/").split("/")))
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        """The path parameters if ``segments`` fit this route's path, else None."""
+        if len(segments) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for pattern, segment in zip(self.segments, segments, strict=True):
+            if pattern.startswith("{"):
+                params[pattern[1:-1]] = segment
+            elif pattern != segment:
+                return None
+        return params
+
+
+# -- query parameters ------------------------------------------------------------------
+_INT = {"type": "integer"}
+LIMIT = QueryParam("limit", {**_INT, "minimum": 1, "maximum": v.LIMIT_MAX, "default": v.LIMIT_DEFAULT},
+                   "Page size.")
+OFFSET = QueryParam("offset", {**_INT, "minimum": 0, "default": 0}, "How many items to skip.")
+CAPABILITY = QueryParam("capability", {"type": "string", "pattern": v.SLUG_PATTERN}, "Only items with this capability.")
+SEARCH = QueryParam("q", {"type": "string"}, "Only items whose name or title contains this text (any case).")
+
+
+def _enum_param(name: str, values: Any, description: str) -> QueryParam:
+    return QueryParam(name, {"type": "string", "enum": list(values)}, description)
+
+
+# -- handlers: agents --------------------------------------------------------------------
+def register_agent(call: Call) -> Reply:
+    registration = call.market.register_agent(**call.body)
+    return Reply(views.registration(registration), status=201, balance=registration.balance)
+
+
+def list_agents(call: Call) -> Reply:
+    q = call.query
+    agents = call.market.list_agents(q.get("capability"), q.get("limit"), q.get("offset"), search=q.get("q"),
+                                     order=q.get("order") or "newest")
+    total = call.market.count_agents(q.get("capability"), search=q.get("q"))
+    return _page([views.agent_public(a) for a in agents], q, total)
+
+
+def get_agent(call: Call) -> Reply:
+    return Reply(views.agent_public(call.market.get_agent(call.path["id"])))
+
+
+def get_me(call: Call) -> Reply:
+    return Reply(views.agent_private(call.market.get_agent(call.me.id)))
+
+
+def update_me(call: Call) -> Reply:
+    return Reply(views.agent_private(call.market.update_agent(call.me.id, **call.body)))
+
+
+def rotate_key(call: Call) -> Reply:
+    return Reply({"api_key": call.market.rotate_key(call.me.id)})
+
+
+def get_webhook(call: Call) -> Reply:
+    return Reply(views.webhook(call.market.webhook(call.me.id)))
+
+
+def set_webhook(call: Call) -> Reply:
+    return Reply(views.webhook(call.market.set_webhook(call.me.id, call.body["webhook_url"])))
+
+
+def webhook_deliveries(call: Call) -> Reply:
+    deliveries = call.market.webhook_deliveries(call.me.id, call.query.get("limit", v.LIMIT_DEFAULT))
+    return Reply([views.delivery(d) for d in deliveries])
+
+
+# -- handlers: tasks ------------------------------------------------------------------------
+def post_task(call: Call) -> Reply:
+    return Reply(views.task(call.market.post_task(call.me.id, **call.body), call.me.id), status=201)
+
+
+def list_tasks(call: Call) -> Reply:
+    q = call.query
+    filters = {"search": q.get("q"), "poster_id": q.get("poster_id"), "assigned_to": q.get("assigned_to")}
+    tasks = call.market.list_tasks(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
+                                   order=q.get("order") or "newest", **filters)
+    total = call.market.count_tasks(q.get("status"), q.get("capability"), **filters)
+    viewer = call.caller.id if call.caller else None
+    return _page([views.task(t, viewer) for t in tasks], q, total)
+
+
+def get_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.get_task(call.path["id"]))
+
+
+def task_timeline(call: Call) -> Reply:
+    return Reply([views.event(e) for e in call.market.task_timeline(call.path["id"])])
+
+
+def accept_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.accept_task(call.path["id"], call.me.id))
+
+
+def complete_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.complete_task(call.path["id"], call.me.id, call.body["result"]))
+
+
+def cancel_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.cancel_task(call.path["id"], call.me.id))
+
+
+def release_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.release_task(call.path["id"], call.me.id))
+
+
+def rate_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.rate_task(call.path["id"], call.me.id, call.body["rating"]))
+
+
+def execute(call: Call) -> Reply:
+    task = call.market.execute(call.me.id, **call.body)
+    return Reply({"task_id": task.id, "result": task.result})
+
+
+# -- handlers: credits and the market ----------------------------------------------------------
+def get_wallet(call: Call) -> Reply:
+    return Reply(views.wallet(call.market.wallet(call.me.id)))
+
+
+def wallet_transactions(call: Call) -> Reply:
+    q = call.query
+    rows = call.market.transactions(call.me.id, q.get("limit"), q.get("offset"))
+    return _page([views.transaction(t) for t in rows], q, call.market.count_transactions(call.me.id))
+
+
+def health(call: Call) -> Reply:
+    call.market.data_version()  # touches the database: a server that cannot read it is not healthy
+    return Reply({"status": "ok"})
+
+
+def stats(call: Call) -> Reply:
+    return Reply(views.stats(call.market.stats()))
+
+
+def events(call: Call) -> Reply:
+    after = v.query_integer("after", call.query.get("after"), 0, 0, 2**62)
+    limit = v.query_integer("limit", call.query.get("limit"), 100, 1, EVENTS_LIMIT_MAX)
+    return Reply([views.event(e) for e in call.market.events(after, limit)])
+
+
+def openapi(call: Call) -> Reply:
+    from ._openapi import openapi_document  # the document is built from this very table
+
+    return Reply(openapi_document())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _task_reply(call: Call, task: Any) -> Reply:
+    return Reply(views.task(task, call.caller.id if call.caller else None))
+
+
+def _page(items: list[Any], query: Mapping[str, str], total: int) -> Reply:
+    limit, offset = v.page(query.get("limit"), query.get("offset"))
+    return Reply(items, pagination={"limit": limit, "offset": offset, "total": total})
+
+
+# -- the table ------------------------------------------------------------------------------------
+_TASK_ID = "{id}"
+_TASK_WRITE_ERRORS = (NotFound, InvalidState)
+_STATUSES = ("open", "assigned", "completed", "cancelled", "failed")
+_AGENT_ORDERS = ("newest", "reputation", "price", "tasks", "name")
+_TASK_ORDERS = ("newest", "oldest", "budget_high", "budget_low")
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
+          "the registration credits.", body=v.AGENT_REGISTRATION, response="Registration", status=201,
+          errors=(NameTaken,)),
+    Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
+          query=(CAPABILITY, SEARCH, _enum_param("order", _AGENT_ORDERS, "Sort order."), LIMIT, OFFSET),
+          response="AgentPublic", many=True, paged=True),
+    Route("GET", "/api/agents/me", get_me, "Your own profile, with its private fields.", auth="required",
+          response="AgentPrivate"),
+    Route("PATCH", "/api/agents/me", update_me, "Change your profile.", auth="required", body=v.AGENT_UPDATE,
+          partial=True, response="AgentPrivate", errors=(NameTaken,)),
+    Route("POST", "/api/agents/me/rotate-key", rotate_key, "Replace your API key; the old one stops working.",
+          auth="required", response="NewApiKey"),
+    Route("GET", "/api/agents/me/webhook", get_webhook, "Your webhook URL, masked.", auth="required",
+          response="Webhook"),
+    Route("PUT", "/api/agents/me/webhook", set_webhook, "Set or (with null) remove your webhook URL; "
+          "the signing secret is shown.", auth="required", body=v.WEBHOOK, response="Webhook"),
+    Route("GET", "/api/agents/me/webhook/deliveries", webhook_deliveries, "Your recent webhook deliveries, "
+          "newest first.", auth="required", query=(LIMIT,), response="Delivery", many=True),
+    Route("GET", "/api/agents/{id}", get_agent, "An agent's public profile.", response="AgentPublic",
+          errors=(NotFound,)),
+    Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
+          body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits,)),
+    Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
+          query=(_enum_param("status", _STATUSES, "Only tasks in this state."), CAPABILITY,
+                 QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
+                 _enum_param("order", _TASK_ORDERS, "Sort order."),
+                 QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
+                 QueryParam("assigned_to", {"type": "string"}, "Only tasks assigned to this agent."),
+                 LIMIT, OFFSET),
+          response="Task", many=True, paged=True),
+    Route("GET", f"/api/tasks/{_TASK_ID}", get_task, "A task; its result only for its poster and assignee.",
+          response="Task", errors=(NotFound,)),
+    Route("GET", f"/api/tasks/{_TASK_ID}/timeline", task_timeline, "What happened to a task, oldest first.",
+          response="Event", many=True, errors=(NotFound,)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/accept", accept_task, "Accept an open task.", auth="required",
+          idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, OwnTask, MissingCapabilities)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/complete", complete_task, "Complete your assigned task: you are "
+          "paid its budget less the platform fee.", auth="required", body=v.RESULT, idempotent=True,
+          response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/cancel", cancel_task, "Cancel your open task; the escrow is refunded.",
+          auth="required", idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/release", release_task, "Give your assigned task back to the market.",
+          auth="required", idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/rate", rate_task, "Rate your completed task 1-5, once.",
+          auth="required", body=v.RATING, idempotent=True, response="Task",
+          errors=(*_TASK_WRITE_ERRORS, NotPoster, AlreadyRated)),
+    Route("GET", "/api/wallet", get_wallet, "Your credits.", auth="required", response="Wallet"),
+    Route("GET", "/api/wallet/transactions", wallet_transactions, "Your wallet's history, newest first.",
+          auth="required", query=(LIMIT, OFFSET), response="Transaction", many=True, paged=True),
+    Route("POST", "/api/execute", execute, "Hire an agent directly and wait for its result.", auth="required",
+          body=v.EXECUTION, idempotent=True, response="Execution",
+          errors=(NotFound, SelfHire, AgentNotExecutable, InsufficientCredits, AgentFailed, LLMNotConfigured)),
+    Route("GET", "/api/events", events, "Market events after a sequence number, oldest first (the live feed).",
+          query=(QueryParam("after", {**_INT, "minimum": 0, "default": 0}, "Only events after this seq."),
+                 QueryParam("limit", {**_INT, "minimum": 1, "maximum": EVENTS_LIMIT_MAX, "default": 100},
+                            "Most events to return.")),
+          response="Event", many=True),
+    Route("GET", "/api/stats", stats, "Market-wide figures.", response="Stats"),
+    Route("GET", "/api/health", health, "Whether the server can read its market.", response="Health"),
+    Route("GET", "/api/openapi.json", openapi, "This API as an OpenAPI 3.1 document (not enveloped).",
+          response="OpenAPI", enveloped=False),
+)
+
+def find_route(method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+    """The route for ``method`` and ``path``.
+
+    Literal segments win over parameters (``/api/agents/me`` before ``/api/agents/{id}``),
+    because the table lists them first.
+
+    Returns:
+        The route (None if none fits) with its path parameters, and the methods the
+        path allows (empty when no route has this path at all).
+    """
+    segments = path.strip("/").split("/")
+    allowed: list[str] = []
+    for route in ROUTES:
+        params = route.match(segments)
+        if params is None:
+            continue
+        if route.method == method:
+            return route, params, allowed
+        if route.method not in allowed:
+            allowed.append(route.method)
+    return None, {}, allowed

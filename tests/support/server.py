@@ -1,0 +1,164 @@
+"""Start the real AgentMarket HTTP server for a test, on a free loopback port.
+
+Two ways, same result (a base URL and the market file behind it):
+
+- :func:`running_server` serves from a background thread of the test process
+  (fast; use ``server.market`` to look at or arrange the market directly);
+- :func:`server_process` runs ``agentmarket serve`` as a child process (for kill -9,
+  signals, and anything that must not share the test's process).
+
+In a conftest::
+
+    from tests.support.server import api_server  # noqa: F401  (the fixture)
+
+    def test_health(api_server):
+        assert httpx.get(f"{api_server.url}/api/health").json()["success"]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine import Market
+from engine.server import MarketServer
+
+_URL_LINE = re.compile(r"AgentMarket API on (http://\S+)")
+START_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class RunningServer:
+    """A server in this process: its base URL, market file and the server's own Market."""
+
+    url: str
+    db: Path
+    market: Market
+    server: MarketServer
+
+    def client(self, api_key: str | None = None, **options: Any) -> httpx.Client:
+        """An httpx client on the server (keep-alive), sending ``api_key`` when given. Close it."""
+        headers = {"X-API-Key": api_key} if api_key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=options.pop("timeout", 30.0), **options)
+
+
+@contextmanager
+def running_server(
+    db: Path,
+    *,
+    allow_private_urls: bool = True,
+    deliver_webhooks: bool = True,
+    settings: dict[str, Any] | None = None,
+    market: Market | None = None,
+) -> Iterator[RunningServer]:
+    """Serve ``db`` from a background thread on 127.0.0.1 and a free port; stop it afterwards.
+
+    Args:
+        db: the market file (created if missing).
+        allow_private_urls: let agents use loopback endpoint and webhook URLs (tests' receivers).
+        deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does.
+        settings: more market settings (``Market.configure``), e.g. ``{"rate_limit_per_minute": 5}``.
+        market: serve this Market (e.g. one with a fixed clock) instead of opening ``db``.
+    """
+    own = market is None
+    market = market or Market(db)
+    try:
+        market.configure(allow_private_urls=allow_private_urls, **(settings or {}))
+        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks).start()
+        try:
+            yield RunningServer(server.url, Path(db), market, server)
+        finally:
+            server.stop(grace=5.0)
+    finally:
+        if own:
+            market.close()
+
+
+@dataclass
+class ServerProcess:
+    """``agentmarket serve`` in a child process."""
+
+    url: str
+    db: Path
+    process: subprocess.Popen[bytes]
+    log: Path = field(repr=False)
+
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far (its access log)."""
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up (for durability tests)."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait for a clean exit. Returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+@contextmanager
+def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
+
+    Args:
+        db: the market file.
+        allow_private_urls: pass ``--allow-private-urls``.
+        extra_args: more ``serve`` options.
+        env: extra environment variables for the child.
+    """
+    log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
+    args = ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", "0", *extra_args]
+    if allow_private_urls:
+        args.append("--allow-private-urls")
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
+    child_env.update(env or {})
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-c", "from agentmarket_tui.cli import main; main()", *args],
+                                   stdout=subprocess.DEVNULL, stderr=sink, env=child_env)
+    try:
+        url = _wait_for_url(process, log)
+        yield ServerProcess(url, Path(db), process, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        log.unlink(missing_ok=True)
+
+
+def _wait_for_url(process: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        found = _URL_LINE.search(log.read_text(errors="replace"))
+        if found:
+            url = found.group(1)
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError("agentmarket serve did not start:\n" + log.read_text(errors="replace")[-2000:])
+
+
+@pytest.fixture
+def api_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A fresh market served on a free loopback port from this process (private URLs allowed)."""
+    with running_server(tmp_path / "market.db") as server:
+        yield server
