@@ -1,0 +1,186 @@
+"""Engine throughput beside two bare-sqlite3 floors, measured in the same run.
+
+One lifecycle is post (budget escrowed) + accept + complete (90/10 payout), each step
+one transaction on a file in WAL mode with ``synchronous = NORMAL``:
+
+* engine: the steps through ``engine.Market`` (validation, state machine, events, ledger);
+* minimal floor: a wallet table and a task table; post = debit wallet + insert task,
+  accept = update task, complete = update task + credit worker + credit fees;
+* ledger floor: the same double-entry bookkeeping the engine keeps (an escrow account
+  per task, balanced transfer rows with balances after, cached balances) as bare SQL.
+
+Rounds of the three are interleaved so that noise of the machine hits them alike.
+
+    python benchmarks/engine_bench.py [--lifecycles 3000] [--rounds 5] [--check]
+
+``--check`` exits 1 when the engine reaches less than 0.4 of the minimal floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import Market  # noqa: E402
+
+REQUIRED_RATIO = 0.4
+BUDGET, PAY, FEE = 10, 9, 1
+NOW = "2026-01-01T00:00:00Z"
+
+#: Runs ``count`` lifecycles on a store it has already opened.
+Runner = Callable[[int], None]
+
+_MINIMAL_SCHEMA = """
+CREATE TABLE wallets (id TEXT PRIMARY KEY, balance INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE tasks (id TEXT PRIMARY KEY, status TEXT, budget INTEGER, poster_id TEXT, assigned_to TEXT,
+                    result TEXT, created_at TEXT);
+"""
+
+_LEDGER_SCHEMA = """
+CREATE TABLE accounts (id TEXT PRIMARY KEY, kind TEXT NOT NULL, balance INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE transfers (id INTEGER PRIMARY KEY, from_account TEXT NOT NULL, to_account TEXT NOT NULL,
+                        amount INTEGER NOT NULL, kind TEXT NOT NULL, task_id TEXT,
+                        from_balance INTEGER NOT NULL, to_balance INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE tasks (id TEXT PRIMARY KEY, status TEXT, budget INTEGER, poster_id TEXT, assigned_to TEXT,
+                    result TEXT, created_at TEXT);
+"""
+
+
+def _connect(path: str, schema: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(schema)
+    return conn
+
+
+def minimal_floor(path: str) -> Runner:
+    """Bare statements with no ledger at all: the least any engine on this storage must write."""
+    conn = _connect(path, _MINIMAL_SCHEMA)
+    conn.executemany("INSERT INTO wallets VALUES (?, ?)", [("a", 10**12), ("b", 0), ("fees", 0)])
+    numbers = itertools.count()
+
+    def run(count: int) -> None:
+        execute = conn.execute
+        for _ in range(count):
+            task_id = f"t{next(numbers)}"
+            execute("BEGIN IMMEDIATE")
+            execute("UPDATE wallets SET balance = balance - ? WHERE id = 'a' AND balance >= ?", (BUDGET, BUDGET))
+            execute("INSERT INTO tasks VALUES (?, 'open', ?, 'a', NULL, NULL, ?)", (task_id, BUDGET, NOW))
+            execute("COMMIT")
+            execute("BEGIN IMMEDIATE")
+            execute("UPDATE tasks SET status = 'assigned', assigned_to = 'b' WHERE id = ? AND status = 'open'",
+                    (task_id,))
+            execute("COMMIT")
+            execute("BEGIN IMMEDIATE")
+            execute("UPDATE tasks SET status = 'completed', result = 'done' WHERE id = ? AND status = 'assigned'",
+                    (task_id,))
+            execute("UPDATE wallets SET balance = balance + ? WHERE id = 'b'", (PAY,))
+            execute("UPDATE wallets SET balance = balance + ? WHERE id = 'fees'", (FEE,))
+            execute("COMMIT")
+
+    return run
+
+
+def ledger_floor(path: str) -> Runner:
+    """Bare statements keeping the engine's double entry: escrow accounts, transfer rows, cached balances."""
+    conn = _connect(path, _LEDGER_SCHEMA)
+    conn.executemany("INSERT INTO accounts VALUES (?, ?, ?)",
+                     [("wallet:a", "wallet", 10**12), ("wallet:b", "wallet", 0), ("fees", "fees", 0)])
+    numbers = itertools.count()
+    execute = conn.execute
+
+    def move(source: str, target: str, amount: int, kind: str, task_id: str) -> None:
+        after_debit = execute("UPDATE accounts SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1"
+                              " RETURNING balance", (amount, source)).fetchone()[0]
+        after_credit = execute("UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
+                               (amount, target)).fetchone()[0]
+        execute("INSERT INTO transfers (from_account, to_account, amount, kind, task_id, from_balance, to_balance,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (source, target, amount, kind, task_id, after_debit, after_credit, NOW))
+
+    def run(count: int) -> None:
+        for _ in range(count):
+            task_id = f"t{next(numbers)}"
+            escrow = "escrow:" + task_id
+            execute("BEGIN IMMEDIATE")
+            execute("INSERT INTO accounts VALUES (?, 'escrow', 0)", (escrow,))
+            move("wallet:a", escrow, BUDGET, "escrow", task_id)
+            execute("INSERT INTO tasks VALUES (?, 'open', ?, 'a', NULL, NULL, ?)", (task_id, BUDGET, NOW))
+            execute("COMMIT")
+            execute("BEGIN IMMEDIATE")
+            execute("UPDATE tasks SET status = 'assigned', assigned_to = 'b' WHERE id = ? AND status = 'open'",
+                    (task_id,))
+            execute("COMMIT")
+            execute("BEGIN IMMEDIATE")
+            execute("UPDATE tasks SET status = 'completed', result = 'done' WHERE id = ? AND status = 'assigned'",
+                    (task_id,))
+            move(escrow, "wallet:b", PAY, "payout", task_id)
+            move(escrow, "fees", FEE, "fee", task_id)
+            execute("COMMIT")
+
+    return run
+
+
+def engine(path: str) -> Runner:
+    """The same lifecycle through ``Market`` methods."""
+    numbers = itertools.count(1)
+    market = Market(path, new_id=lambda: f"00000000-0000-7000-8000-{next(numbers):012d}")
+    poster = market.register_agent(name="Poster", capabilities=["x"], owner_email="p@example.com").agent.id
+    worker = market.register_agent(name="Worker", capabilities=["x"], owner_email="w@example.com").agent.id
+    market.grant(poster, 10**9)
+
+    def run(count: int) -> None:
+        for _ in range(count):
+            task = market.post_task(poster, title="Benchmark", budget=BUDGET, required_capabilities=["x"])
+            market.accept_task(task.id, worker)
+            market.complete_task(task.id, worker, "done")
+
+    return run
+
+
+def measure(lifecycles: int, rounds: int, directory: str) -> dict[str, float]:
+    """Lifecycles per second of each runner, over ``rounds`` interleaved rounds on fresh files."""
+    runners = {name: make(str(Path(directory) / f"{name}.db"))
+               for name, make in (("engine", engine), ("minimal", minimal_floor), ("ledger", ledger_floor))}
+    seconds = dict.fromkeys(runners, 0.0)
+    per_round = max(1, lifecycles // rounds)
+    for name, run in runners.items():  # warm up caches and the WAL
+        run(min(50, per_round))
+    for _ in range(rounds):
+        for name, run in runners.items():
+            started = time.perf_counter()
+            run(per_round)
+            seconds[name] += time.perf_counter() - started
+    return {name: per_round * rounds / spent for name, spent in seconds.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lifecycles", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--check", action="store_true", help=f"exit 1 below {REQUIRED_RATIO} of the minimal floor")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as directory:
+        rates = measure(args.lifecycles, args.rounds, directory)
+    ours, minimal, ledger = rates["engine"], rates["minimal"], rates["ledger"]
+    print(f"post+accept+complete lifecycles/s on a WAL file ({args.lifecycles} in {args.rounds} rounds)")
+    print(f"  engine (Market)                {ours:9,.0f}")
+    print(f"  minimal floor (bare sqlite3)   {minimal:9,.0f}   engine/floor = {ours / minimal:.2f}")
+    print(f"  ledger floor (bare sqlite3)    {ledger:9,.0f}   engine/floor = {ours / ledger:.2f}")
+    if args.check and ours / minimal < REQUIRED_RATIO:
+        print(f"FAIL: the engine reaches {ours / minimal:.2f} of the minimal floor, below {REQUIRED_RATIO}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

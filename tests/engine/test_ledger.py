@@ -1,0 +1,118 @@
+"""The ledger's guarantees: ``verify_ledger`` and ``agentmarket ledger verify`` catch each
+kind of corruption, and transfers cannot be rewritten."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agentmarket_tui.cli import main
+from engine import Market
+
+from .conftest import register
+
+
+@pytest.fixture
+def busy_market(market_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A market file with an open, an assigned and a completed task; returns its path and ids."""
+    with Market(market_path) as market:
+        poster, worker = register(market, "Poster"), register(market, "Worker")
+        open_task = market.post_task(poster, title="open", budget=10).id
+        assigned = market.post_task(poster, title="assigned", budget=20).id
+        market.accept_task(assigned, worker)
+        done = market.post_task(poster, title="done", budget=30).id
+        market.accept_task(done, worker)
+        market.complete_task(done, worker, "result")
+        assert market.verify_ledger().ok
+    yield market_path, {"poster": poster, "worker": worker, "open": open_task, "assigned": assigned, "done": done}
+
+
+def tamper(path: Path, sql: str, *args: object) -> None:
+    """Change the file behind the market's back, as a bug or an intruder would."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    conn.execute(sql, args)
+    conn.close()
+
+
+def failed_checks(path: Path) -> set[str]:
+    with Market(path) as market:
+        report = market.verify_ledger()
+    assert report.ok == (not report.failed())
+    return {check.name for check in report.failed()}
+
+
+@pytest.mark.parametrize(
+    ("sql", "failed"),
+    [
+        ("UPDATE accounts SET balance = balance + 5 WHERE id = 'wallet:' || :poster", {"balanced", "cached_balances"}),
+        ("UPDATE accounts SET balance = -3 WHERE id = 'wallet:' || :worker",
+         {"balanced", "cached_balances", "no_negative_balances"}),
+        ("UPDATE tasks SET budget = 11 WHERE id = :open", {"escrow_matches_budget"}),
+        ("UPDATE tasks SET status = 'cancelled' WHERE id = :assigned", {"escrow_matches_budget"}),
+        ("UPDATE tasks SET status = 'open' WHERE id = :done", {"escrow_matches_budget"}),
+        ("INSERT INTO accounts (id, kind, balance) VALUES ('wallet:ghost', 'wallet', 0)", {"wallets_have_agents"}),
+        ("INSERT INTO accounts (id, kind, balance) VALUES ('escrow:ghost', 'escrow', 0)", set()),
+    ],
+)
+def test_verify_names_the_broken_invariant(busy_market: tuple[Path, dict[str, str]], sql: str, failed: set[str]) -> None:
+    path, ids = busy_market
+    for name, value in ids.items():
+        sql = sql.replace(f":{name}", f"'{value}'")
+    tamper(path, sql)
+    assert failed_checks(path) == failed
+
+
+def test_a_stray_escrow_holding_credits_is_reported(busy_market: tuple[Path, dict[str, str]]) -> None:
+    path, _ = busy_market
+    tamper(path, "INSERT INTO accounts (id, kind, balance) VALUES ('escrow:ghost', 'escrow', 4)")
+    assert failed_checks(path) == {"balanced", "cached_balances", "escrow_matches_budget"}
+
+
+def test_the_report_lists_the_offending_rows(busy_market: tuple[Path, dict[str, str]]) -> None:
+    path, ids = busy_market
+    tamper(path, "UPDATE tasks SET budget = 11 WHERE id = ?", ids["open"])
+    with Market(path) as market:
+        (check,) = market.verify_ledger().failed()
+    assert check.offending == ({"task_id": ids["open"], "status": "open", "budget": 11, "escrow": 10},)
+
+
+def test_cli_verify_exits_0_on_a_sound_market_and_1_on_a_tampered_one(
+    busy_market: tuple[Path, dict[str, str]],
+) -> None:
+    path, ids = busy_market
+    runner = CliRunner()
+    sound = runner.invoke(main, ["ledger", "verify", "--db", str(path)])
+    assert sound.exit_code == 0, sound.output
+    assert "ledger verifies" in sound.output
+    tamper(path, "UPDATE accounts SET balance = balance + 1 WHERE id = ?", "wallet:" + ids["worker"])
+    broken = runner.invoke(main, ["ledger", "verify", "--db", str(path)])
+    assert broken.exit_code == 1
+    assert "FAIL" in broken.output and "cached_balances" in broken.output
+    assert "Traceback" not in broken.output
+
+
+@pytest.mark.parametrize("sql", ["UPDATE transfers SET amount = amount + 1", "DELETE FROM transfers",
+                                 "UPDATE transfers SET kind = 'grant' WHERE id = 1"])
+def test_transfers_are_append_only(busy_market: tuple[Path, dict[str, str]], sql: str) -> None:
+    path, _ = busy_market
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        tamper(path, sql)
+    assert failed_checks(path) == set()
+
+
+def test_every_movement_is_a_balanced_transfer(busy_market: tuple[Path, dict[str, str]]) -> None:
+    path, ids = busy_market
+    with Market(path) as market:
+        kinds = [t.kind for t in reversed(market.transactions(ids["poster"]))]
+        assert kinds == ["grant", "escrow", "escrow", "escrow"]
+        assert [t.balance_after for t in reversed(market.transactions(ids["poster"]))] == [100, 90, 70, 40]
+        worker = market.transactions(ids["worker"])
+        assert (worker[0].kind, worker[0].amount, worker[0].balance_after) == ("payout", 27, 127)
+        stats = market.stats()
+        assert stats.credits_issued == stats.credits_in_wallets + stats.credits_in_escrow + stats.fees_collected
+        assert (stats.credits_in_escrow, stats.fees_collected) == (30, 3)
