@@ -91,7 +91,7 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "Stats": _object({"agents": _INTEGER, "tasks": {"type": "object", "additionalProperties": _INTEGER},
                       "credits_issued": _INTEGER, "credits_in_wallets": _INTEGER, "credits_in_escrow": _INTEGER,
                       "fees_collected": _INTEGER, "transfers": _INTEGER}),
-    "Execution": _object({"task_id": _STRING, "result": _STRING}),
+    "ExecutionResult": _object({"task_id": _STRING, "result": _STRING}),
     "Health": _object({"status": {"type": "string", "enum": ["ok"]}}),
 }
 _PAGINATION = _object({"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER})
@@ -180,6 +180,9 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     schemas: dict[str, Any] = {name: s.json_schema(partial=name == v.AGENT_UPDATE.name)
                                for name, s in v.SCHEMAS.items()}
+    clashes = set(schemas) & set(DATA_SCHEMAS)
+    if clashes:  # a request body and a response data schema must not share a name
+        raise RuntimeError(f"schema names used twice: {sorted(clashes)}")
     schemas.update(DATA_SCHEMAS)
     schemas["Pagination"] = _PAGINATION
     for route in ROUTES:

@@ -330,7 +330,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/wallet/transactions", wallet_transactions, "Your wallet's history, newest first.",
           auth="required", query=(LIMIT, OFFSET), response="Transaction", many=True, paged=True),
     Route("POST", "/api/execute", execute, "Hire an agent directly and wait for its result.", auth="required",
-          body=v.EXECUTION, idempotent=True, response="Execution",
+          body=v.EXECUTION, idempotent=True, response="ExecutionResult",
           errors=(NotFound, SelfHire, AgentNotExecutable, InsufficientCredits, AgentFailed, LLMNotConfigured)),
     Route("GET", "/api/events", events, "Market events after a sequence number, oldest first (the live feed).",
           query=(QueryParam("after", {**_INT, "minimum": 0, "default": 0}, "Only events after this seq."),
