@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from agentmarket_tui.cli import main
 from engine import Market
+from tests.support.server import ServerProcess, server_process
 
 _ENV = ("AGENTMARKET_DB", "AGENTMARKET_URL", "AGENTMARKET_API_KEY")
 
@@ -78,15 +78,6 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-@dataclass
-class Served:
-    """A real ``agentmarket serve`` process on a loopback port, over one market file."""
-
-    url: str
-    db: Path
-    process: subprocess.Popen[bytes]
-
-
 def agentmarket_process(*args: str, **options: Any) -> subprocess.Popen[bytes]:
     """``agentmarket ARGS`` as a child process of this Python (stdout and stderr piped)."""
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
@@ -95,34 +86,7 @@ def agentmarket_process(*args: str, **options: Any) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, unused_port: int) -> Iterator[Served]:
-    """Start ``agentmarket serve`` (private URLs allowed, for local endpoint agents) and wait until it answers."""
-    import httpx
-
-    from agentmarket_tui.cli import main as cli_main
-
-    if "serve" not in cli_main.commands:
-        pytest.skip("agentmarket serve is not available yet")
-    db = tmp_path / "served.db"
-    url = f"http://127.0.0.1:{unused_port}"
-    process = agentmarket_process("serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(unused_port),
-                                  "--allow-private-urls")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start: " + process.communicate()[1].decode()[-2000:])
-            time.sleep(0.05)
-        yield Served(url, db, process)
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+def served(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real ``agentmarket serve`` child process on a free loopback port (private URLs allowed)."""
+    with server_process(tmp_path / "served.db") as server:
+        yield server

@@ -12,16 +12,18 @@ import pytest
 from agentmarket_tui.backend import LocalBackend, RemoteBackend
 from engine import Market
 
-from .conftest import Cli, Served, agentmarket_process, one_error_line
+from tests.support.server import ServerProcess
+
+from .conftest import Cli, agentmarket_process, one_error_line
 
 pytestmark = pytest.mark.slow
 
 
-def _remote(cli: Cli, served: Served, *args: str, key: str | None = None):
+def _remote(cli: Cli, served: ServerProcess, *args: str, key: str | None = None):
     return cli(*args, key=key, target=["--url", served.url])
 
 
-def _register(cli: Cli, served: Served, name: str, *capabilities: str) -> tuple[str, str]:
+def _register(cli: Cli, served: ServerProcess, name: str, *capabilities: str) -> tuple[str, str]:
     caps = [arg for c in capabilities or ("coding",) for arg in ("--capability", c)]
     result = _remote(cli, served, "register", "--name", name, *caps, "--owner-email", f"{name.lower()}@example.com",
                      "--json")
@@ -30,13 +32,13 @@ def _register(cli: Cli, served: Served, name: str, *capabilities: str) -> tuple[
     return data["id"], data["api_key"]
 
 
-def _json(cli: Cli, served: Served, *args: str, key: str | None = None):
+def _json(cli: Cli, served: ServerProcess, *args: str, key: str | None = None):
     result = _remote(cli, served, *args, "--json", key=key)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_cli_json_equals_the_servers_data(cli: Cli, served: Served) -> None:
+def test_cli_json_equals_the_servers_data(cli: Cli, served: ServerProcess) -> None:
     poster_id, poster = _register(cli, served, "Poster")
     _, worker = _register(cli, served, "Worker")
     posted = _json(cli, served, "tasks", "post", "--title", "Remote work", "--budget", "25",
@@ -59,7 +61,7 @@ def test_cli_json_equals_the_servers_data(cli: Cli, served: Served) -> None:
     api.close()
 
 
-def test_remote_errors_are_one_line_with_the_servers_code(cli: Cli, served: Served) -> None:
+def test_remote_errors_are_one_line_with_the_servers_code(cli: Cli, served: ServerProcess) -> None:
     _, key = _register(cli, served, "Poster")
     cases = {
         ("tasks", "post", "--title", "T", "--budget", "500"): "[insufficient_credits]",
@@ -76,7 +78,7 @@ def test_remote_errors_are_one_line_with_the_servers_code(cli: Cli, served: Serv
     assert one_error_line(wrong_key).endswith("[invalid_api_key]")
 
 
-def test_remote_and_local_backends_read_the_same_records(cli: Cli, served: Served) -> None:
+def test_remote_and_local_backends_read_the_same_records(cli: Cli, served: ServerProcess) -> None:
     _, poster = _register(cli, served, "Poster", "coding", "research")
     _, worker = _register(cli, served, "Worker", "coding", "research")
     remote = RemoteBackend(served.url, poster)
@@ -107,7 +109,7 @@ def test_remote_and_local_backends_read_the_same_records(cli: Cli, served: Serve
         worker_remote.close()
 
 
-def test_worker_against_a_server_completes_and_gets_paid(cli: Cli, served: Served) -> None:
+def test_worker_against_a_server_completes_and_gets_paid(cli: Cli, served: ServerProcess) -> None:
     _, poster = _register(cli, served, "Poster")
     worker_id, worker = _register(cli, served, "Worker")
     task = _json(cli, served, "tasks", "post", "--title", "Reverse", "--description", "stressed", "--budget", "25",
@@ -123,7 +125,7 @@ def test_worker_against_a_server_completes_and_gets_paid(cli: Cli, served: Serve
     assert _json(cli, served, "wallet", key=worker)["balance"] == 100 + 25 * 90 // 100
 
 
-def test_a_cli_process_registers_against_the_server(served: Served) -> None:
+def test_a_cli_process_registers_against_the_server(served: ServerProcess) -> None:
     process = agentmarket_process("register", "--url", served.url, "--name", "Proc", "--capability", "x",
                                   "--owner-email", "proc@example.com", "--json")
     out, err = process.communicate(timeout=60)
