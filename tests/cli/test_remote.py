@@ -133,3 +133,59 @@ def test_a_cli_process_registers_against_the_server(served: ServerProcess) -> No
     key = json.loads(out)["api_key"]
     me = httpx.get(f"{served.url}/api/agents/me", headers={"X-API-Key": key}).json()
     assert me["data"]["name"] == "Proc"
+
+
+def test_every_other_backend_method_over_http(cli: Cli, served: ServerProcess) -> None:
+    from engine.errors import InvalidApiKey, InvalidState, NotPoster
+    from tests.outbound.servers import Reply, serving
+
+    remote = RemoteBackend(served.url)
+    helper = RemoteBackend(served.url)
+    try:
+        registration = remote.register(name="Owner", capabilities=["coding"], owner_email="o@example.com")
+        assert remote.api_key == registration.api_key and registration.balance == 100
+        helper.register(name="Helper", capabilities=["coding"], owner_email="h@example.com")
+
+        assert remote.update_me(description="Now described").description == "Now described"
+        new_key = remote.rotate_key()
+        assert new_key != registration.api_key and remote.me().name == "Owner"
+        with pytest.raises(InvalidApiKey):
+            RemoteBackend(served.url).use_key(registration.api_key)
+
+        set_ = remote.set_webhook("https://owner.example.com/agentmarket")
+        assert set_.secret and set_.url == "...gentmarket"
+        assert remote.webhook().url == "...gentmarket"
+
+        first = helper.post_task(title="For the owner", description="", budget=10, required_capabilities=["coding"])
+        assert [d.task_id for d in remote.webhook_deliveries()] == [first.id]
+        remote.accept_task(first.id)
+        assert remote.release_task(first.id).status == "open"
+        with pytest.raises(NotPoster):
+            remote.cancel_task(first.id)
+        assert helper.cancel_task(first.id).status == "cancelled"
+        with pytest.raises(InvalidState):
+            remote.accept_task(first.id)
+        assert [e.type for e in remote.events()][-4:] == ["task.posted", "task.assigned", "task.released",
+                                                          "task.cancelled"]
+
+        with serving(lambda request: Reply.json({"result": "hired work"})) as endpoint:
+            hired = helper.register(name="Hired", capabilities=["x"], owner_email="x@example.com", price_per_task=5,
+                                    endpoint_url=endpoint.url)
+            outcome = remote.execute(hired.agent.id, "do it", 5)
+        assert (outcome.result, outcome.balance) == ("hired work", 95)
+        assert remote.get_task(outcome.task_id).status == "completed"
+    finally:
+        remote.close()
+        helper.close()
+
+
+def test_webhook_and_execute_commands_over_http(cli: Cli, served: ServerProcess) -> None:
+    _, key = _register(cli, served, "Hooked")
+    data = _json(cli, served, "webhook", "set", "https://hooked.example.com/agentmarket", key=key)
+    assert data["webhook_url"] == "...gentmarket" and data["webhook_secret"].startswith("whsec_")
+    assert _json(cli, served, "webhook", "get", key=key) == {"webhook_url": "...gentmarket"}
+    assert _json(cli, served, "webhook", "deliveries", key=key) == []
+    plain = _register(cli, served, "Plain")[0]
+    refused = _remote(cli, served, "execute", "--agent", plain, "--description", "x", "--budget", "5", key=key)
+    assert refused.exit_code == 1
+    assert one_error_line(refused).endswith("[agent_not_executable]")
