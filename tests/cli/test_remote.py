@@ -189,3 +189,18 @@ def test_webhook_and_execute_commands_over_http(cli: Cli, served: ServerProcess)
     refused = _remote(cli, served, "execute", "--agent", plain, "--description", "x", "--budget", "5", key=key)
     assert refused.exit_code == 1
     assert one_error_line(refused).endswith("[agent_not_executable]")
+
+
+def test_change_token_finds_the_newest_event_and_moves_with_changes(served: ServerProcess) -> None:
+    backend = RemoteBackend(served.url)
+    try:
+        backend.register(name="Busy", capabilities=["x"], owner_email="b@example.com")
+        for n in range(6):
+            backend.post_task(title=f"T{n}", description="", budget=1, required_capabilities=[])
+        newest = backend.events(0, 1000)[-1].seq
+        assert backend.change_token() == newest
+        assert backend.change_token() == newest
+        backend.post_task(title="One more", description="", budget=1, required_capabilities=[])
+        assert backend.change_token() > newest
+    finally:
+        backend.close()
