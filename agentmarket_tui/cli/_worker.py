@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from engine import Agent, Task, TaskStatus
-from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask
+from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask, RateLimited
 
-from ..backend import Backend
+from ..backend import Backend, ConnectionFailed
 
 from ._runners import Runner, WorkFailed
 
 #: How many open tasks one poll looks at.
 POLL_SIZE = 100
+#: Seconds between attempts to deliver a finished result to an unreachable server.
+DELIVERY_RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class Worker:
@@ -61,9 +64,24 @@ class Worker:
         except BaseException:  # interrupted mid-task: give the task back before stopping
             self._release_quietly(task)
             raise
-        done = self.backend.complete_task(task.id, result)
+        done = self._deliver(task, result)
         self.say(f"completed {task.id}")
         return done
+
+    def _deliver(self, task: Task, result: str) -> Task:
+        """Complete ``task``, retrying while the server cannot be reached (the work is done: keep it)."""
+        for pause in DELIVERY_RETRY_PAUSES:
+            try:
+                return self.backend.complete_task(task.id, result)
+            except ConnectionFailed as exc:
+                self.say(f"could not deliver {task.id} ({exc.message}); retrying in {pause:g} s")
+                time.sleep(pause)
+            except InvalidState:
+                current = self.backend.get_task(task.id)
+                if current.status == TaskStatus.COMPLETED and current.assigned_to == self.me.id:
+                    return current  # an earlier attempt got through; only its answer was lost
+                raise
+        return self.backend.complete_task(task.id, result)
 
     def _release_quietly(self, task: Task) -> None:
         try:
@@ -76,7 +94,11 @@ class Worker:
         """Poll every ``interval`` seconds (or when ``wake`` is set) and work; with ``once``,
         stop after the first task handled."""
         while True:
-            task = self.work_one()
+            try:
+                task = self.work_one()
+            except (ConnectionFailed, RateLimited) as exc:  # a restarting or busy server: try again later
+                self.say(f"{exc.message}; trying again in {interval:g} s")
+                task = None
             if task is not None:
                 on_done(task)
                 if once:
