@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -40,6 +41,8 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
         public_url: stored as the market's ``public_url`` setting (sent in webhooks).
         allow_private_urls: stored as the market's ``allow_private_urls`` setting.
         ready: set once the server accepts connections.
+
+    ``AGENTMARKET_RESPONSE_CACHE=0`` turns off the cache of anonymous GET answers.
     """
     _log_to_stderr()
     with Market(db) as market:
@@ -50,7 +53,8 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
             changes["allow_private_urls"] = allow_private_urls
         if changes:
             market.configure(**changes)
-        server = MarketServer(market, host, port)
+        cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
+        server = MarketServer(market, host, port, cache_responses=cache)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

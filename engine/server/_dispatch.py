@@ -27,6 +27,7 @@ from engine.errors import (
 from engine.records import Agent
 
 from . import _idempotency as idem
+from ._cache import ResponseCache
 from ._ratelimit import RateLimiter
 from ._routes import Call, Reply, Route, find_route
 
@@ -68,12 +69,14 @@ class Dispatcher:
 
     Args:
         market: the market (shared by all threads; each gets its own connection).
+        cache_responses: reuse answers to anonymous GETs while the market is unchanged.
     """
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, *, cache_responses: bool = True) -> None:
         self.market = market
         self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
         self.keys = idem.IdempotencyKeys(market)
+        self.cache = ResponseCache(market.data_version) if cache_responses else None
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer one request. Never raises: every failure is an error envelope.
@@ -93,6 +96,9 @@ class Dispatcher:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
+            if (self.cache is not None and route.method == "GET" and route.auth == "none" and not body
+                    and API_KEY_HEADER not in headers):
+                return self._cached(route, params, query, target)
             caller = self._caller(route, headers)
             call = Call(self.market, caller, {k: unquote(s) for k, s in params.items()}, _query(query),
                         _body(route, body))
@@ -105,6 +111,22 @@ class Dispatcher:
         except Exception:
             log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
             return error_response(ServiceUnavailable("the server could not finish this request; retry later"))
+        finally:
+            if self.cache is not None and method not in ("GET", "HEAD"):
+                self.cache.bump()  # it may have written through this thread's connection
+
+    def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
+        """An anonymous GET, answered from the cache when the market has not changed since."""
+        assert self.cache is not None
+        version = self.cache.version()
+        body = self.cache.get(target, version)
+        if body is not None:
+            return Response(200, body)
+        call = Call(self.market, None, {k: unquote(s) for k, s in params.items()}, _query(query), {})
+        response = self._run(route, call)
+        if response.status == 200:
+            self.cache.put(target, version, response.body)
+        return response
 
     def _caller(self, route: Route, headers: Mapping[str, str]) -> Agent | None:
         api_key = headers.get(API_KEY_HEADER)

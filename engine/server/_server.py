@@ -127,16 +127,17 @@ class MarketServer:
         market: a :class:`~engine.Market`, or the path of a market file to open (and close).
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
         deliver_webhooks: run the webhook delivery worker while serving.
+        cache_responses: reuse answers to anonymous GETs while the market is unchanged.
 
     Use ``start()``/``stop()`` (a background thread, for tests and embedding) or
     ``serve_until(event)`` (the calling thread, for ``agentmarket serve``).
     """
 
     def __init__(self, market: Market | str | Path, host: str = "127.0.0.1", port: int = 8080, *,
-                 deliver_webhooks: bool = True) -> None:
+                 deliver_webhooks: bool = True, cache_responses: bool = True) -> None:
         self._owns_market = not isinstance(market, Market)
         self.market = Market(market) if not isinstance(market, Market) else market
-        self.dispatcher = Dispatcher(self.market)
+        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses)
         self.http = MarketHTTPServer((host, port), self.dispatcher)
         self.host, self.port = self.http.server_address[:2]
         self._deliver_webhooks = deliver_webhooks
