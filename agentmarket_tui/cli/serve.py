@@ -25,4 +25,4 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
     """
     from engine.server import serve as run
 
-    run(db, host, port, public_url=public_url, allow_private_urls=allow_private_urls or None)
+    run(db, host, port, public_url=public_url, allow_private_urls=allow_private_urls)

@@ -153,3 +153,14 @@ def test_kill_9_under_load_keeps_every_acknowledged_change(tmp_path: Path) -> No
             stored = client.get(f"/api/tasks/{task_id}").json()["data"]["status"]
             # Committed but unanswered: at most one step ahead of what was acknowledged.
             assert _STATES.index(state) <= _STATES.index(stored) <= _STATES.index(state) + 1, task_id
+
+
+@pytest.mark.slow
+def test_environment_settings_and_public_url_are_stored(tmp_path: Path) -> None:
+    db = tmp_path / "from-env.db"
+    with server_process(db, settings_from_env=True, extra_args=("--public-url", "https://market.example")) as server:
+        assert httpx.get(f"{server.url}/api/health").status_code == 200
+        assert server.terminate() == 0
+    with Market(db) as market:
+        assert market.settings.allow_private_urls is True
+        assert market.settings.public_url == "https://market.example"

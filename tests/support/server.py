@@ -112,7 +112,7 @@ class ServerProcess:
 
 @contextmanager
 def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
-                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+                   env: dict[str, str] | None = None, settings_from_env: bool = False) -> Iterator[ServerProcess]:
     """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
 
     Args:
@@ -120,12 +120,18 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
         allow_private_urls: pass ``--allow-private-urls``.
         extra_args: more ``serve`` options.
         env: extra environment variables for the child.
+        settings_from_env: give the file and ``allow_private_urls`` as ``AGENTMARKET_DB`` and
+            ``AGENTMARKET_ALLOW_PRIVATE_URLS=1`` instead of options.
     """
     log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
-    args = ["serve", "--db", str(db), "--host", "127.0.0.1", "--port", "0", *extra_args]
-    if allow_private_urls:
-        args.append("--allow-private-urls")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
+    args = ["serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
+    if settings_from_env:
+        child_env["AGENTMARKET_DB"] = str(db)
+        if allow_private_urls:
+            child_env["AGENTMARKET_ALLOW_PRIVATE_URLS"] = "1"
+    else:
+        args += ["--db", str(db), *(["--allow-private-urls"] if allow_private_urls else [])]
     child_env.update(env or {})
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-c", "from agentmarket_tui.cli import main; main()", *args],
