@@ -100,8 +100,7 @@ class Dispatcher:
                     and API_KEY_HEADER not in headers):
                 return self._cached(route, params, query, target)
             caller = self._caller(route, headers)
-            call = Call(self.market, caller, {k: unquote(s) for k, s in params.items()}, _query(query),
-                        _body(route, body))
+            call = self._call(caller, params, query, _body(route, body))
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and caller is not None:
                 return self._once(route, call, idem.check_key(key), method, path, call.body)
@@ -122,11 +121,14 @@ class Dispatcher:
         body = self.cache.get(target, version)
         if body is not None:
             return Response(200, body)
-        call = Call(self.market, None, {k: unquote(s) for k, s in params.items()}, _query(query), {})
-        response = self._run(route, call)
+        response = self._run(route, self._call(None, params, query, {}))
         if response.status == 200:
             self.cache.put(target, version, response.body)
         return response
+
+    def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any]) -> Call:
+        return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
+                    body)
 
     def _caller(self, route: Route, headers: Mapping[str, str]) -> Agent | None:
         api_key = headers.get(API_KEY_HEADER)

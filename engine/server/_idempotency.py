@@ -94,11 +94,6 @@ class IdempotencyKeys:
         with self._store.write() as tx:
             tx.finish_idempotency_key(agent_id, key, status, body.decode())
 
-    def release(self, agent_id: str, key: str) -> None:
-        """Forget a claim whose request certainly changed nothing (it was refused before running)."""
-        with self._store.write() as tx:
-            tx.forget_idempotency_key(agent_id, key)
-
     def _maybe_purge(self, now: datetime) -> None:
         if time.monotonic() < self._next_purge or not self._purge_lock.acquire(blocking=False):
             return

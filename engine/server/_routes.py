@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from engine import Market, views
 from engine import validation as v
@@ -19,6 +19,7 @@ from engine.errors import (
     AgentFailed,
     AgentNotExecutable,
     AlreadyRated,
+    AuthRequired,
     InsufficientCredits,
     InvalidState,
     LLMNotConfigured,
@@ -49,8 +50,13 @@ class Call:
 
     @property
     def me(self) -> Agent:
-        """The authenticated caller (routes with ``auth="required"`` always have one)."""
-        assert self.caller is not None
+        """The authenticated caller (routes with ``auth="required"`` always have one).
+
+        Raises:
+            AuthRequired: there is none.
+        """
+        if self.caller is None:
+            raise AuthRequired("this endpoint needs your API key")
         return self.caller
 
 
@@ -97,7 +103,7 @@ class Route:
     path: str
     handler: Callable[[Call], Reply]
     summary: str
-    auth: str = "none"
+    auth: Literal["none", "required"] = "none"
     body: v.Schema | None = None
     partial: bool = False
     query: tuple[QueryParam, ...] = ()

@@ -31,9 +31,6 @@ class IdempotencySQL:
             (status_code, response, agent_id, key),
         )
 
-    def forget_idempotency_key(self, agent_id: str, key: str) -> None:
-        self.conn.execute("DELETE FROM idempotency_keys WHERE agent_id = ? AND key = ?", (agent_id, key))
-
     def purge_idempotency_keys(self, before: str) -> int:
         """Delete records created before ``before``; returns how many."""
         return self.conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (before,)).rowcount
