@@ -92,6 +92,7 @@ class Dispatcher:
             path, _, query = target.partition("?")
             route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
             if route is None:
+                caller = self._caller(headers, required=False)  # so a key holder still sees a balance
                 if allowed:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
@@ -99,7 +100,7 @@ class Dispatcher:
             if (self.cache is not None and route.method == "GET" and route.auth == "none" and not body
                     and API_KEY_HEADER not in headers):
                 return self._cached(route, params, query, target)
-            caller = self._caller(route, headers)
+            caller = self._caller(headers, required=route.auth == "required")
             call = self._call(caller, params, query, _body(route, body))
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and caller is not None:
@@ -130,10 +131,15 @@ class Dispatcher:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
                     body)
 
-    def _caller(self, route: Route, headers: Mapping[str, str]) -> Agent | None:
+    def _caller(self, headers: Mapping[str, str], *, required: bool) -> Agent | None:
+        """The agent whose key the request carries (rate limited per key), if any.
+
+        Raises:
+            AuthRequired: ``required`` and no key. InvalidApiKey. RateLimited.
+        """
         api_key = headers.get(API_KEY_HEADER)
         if api_key is None:
-            if route.auth == "required":
+            if required:
                 raise AuthRequired(f"this endpoint needs your API key in the {API_KEY_HEADER} header")
             return None
         self.limiter.check(api_key)

@@ -147,3 +147,10 @@ def test_failed_execution_is_502_with_the_task_and_a_refund(api: Api) -> None:
                                                           "budget": 20}), 502, "agent_failed")
     assert api.anonymous.get(f"/api/tasks/{error['task_id']}").json()["data"]["status"] == "failed"
     assert caller.get("/api/wallet").json()["balance"] == 100
+
+
+def test_every_answer_to_a_valid_key_carries_the_balance(api: Api) -> None:
+    agent = api.register("Holder")
+    for response in (agent.get("/api/nope"), agent.http.delete("/api/tasks"), agent.get("/api/tasks/unknown"),
+                     agent.post("/api/tasks", {"title": "", "budget": 1}), agent.get("/api/stats")):
+        assert response.json()["balance"] == 100, response.text
