@@ -7,7 +7,7 @@ our server returned. A load generator of client processes, each with one persist
 keep-alive ``http.client`` connection, counts completed requests for a fixed time.
 Prints ours, the baseline, and the ratio (target: at least 0.4).
 
-    python benchmarks/http_bench.py [--clients 4] [--seconds 3] [--tasks 200]
+    python benchmarks/http_bench.py [--clients 4] [--seconds 2] [--rounds 3] [--tasks 200]
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -100,45 +103,62 @@ def requests_per_second(port: int, clients: int, seconds: float) -> float:
     return total / seconds
 
 
-def measure_ours(db: Path, clients: int, seconds: float, *, cache: bool) -> tuple[float, bytes]:
-    """Requests per second of ``agentmarket serve`` on ``db``, and the body it answers."""
+@contextmanager
+def ours_running(db: Path, *, cache: bool) -> Iterator[int]:
+    """``agentmarket serve`` on ``db`` (cache on or off); yields its port."""
     env = {} if cache else {"AGENTMARKET_RESPONSE_CACHE": "0"}
     with server_process(db, allow_private_urls=False, env=env) as served:
-        port = int(served.url.rsplit(":", 1)[1])
-        connection = http.client.HTTPConnection("127.0.0.1", port)
-        connection.request("GET", PATH)
-        body = connection.getresponse().read()
-        connection.close()
-        requests_per_second(port, 1, 0.5)  # warm up: threads and their connections
-        return requests_per_second(port, clients, seconds), body
+        yield int(served.url.rsplit(":", 1)[1])
+
+
+@contextmanager
+def baseline_running(body: bytes) -> Iterator[int]:
+    """The do-nothing server answering ``body``; yields its port."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_baseline, args=(body, send), daemon=True)
+    process.start()
+    try:
+        yield receive.recv()
+    finally:
+        process.terminate()
+        process.join()
+
+
+def fetch(port: int) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", PATH)
+    body = connection.getresponse().read()
+    connection.close()
+    return body
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3, help="Alternate the servers this often; medians count.")
     parser.add_argument("--tasks", type=int, default=200)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         db = Path(tmp) / "bench.db"
         seed_market(db, args.tasks)
-        ours, body = measure_ours(db, args.clients, args.seconds, cache=True)
-        uncached, _ = measure_ours(db, args.clients, args.seconds, cache=False)
+        ports = {"ours": servers.enter_context(ours_running(db, cache=True)),
+                 "uncached": servers.enter_context(ours_running(db, cache=False))}
+        body = fetch(ports["ours"])
+        ports["baseline"] = servers.enter_context(baseline_running(body))
+        runs: dict[str, list[float]] = {name: [] for name in ports}
+        for port in ports.values():
+            requests_per_second(port, 1, 0.5)  # warm up: threads and their connections
+        # Interleaved rounds, so a busy moment of the machine does not favour one server.
+        for _ in range(args.rounds):
+            for name, port in ports.items():
+                runs[name].append(requests_per_second(port, args.clients, args.seconds))
+    ours, uncached, baseline = (statistics.median(runs[n]) for n in ("ours", "uncached", "baseline"))
 
-        context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        baseline_process = context.Process(target=_baseline, args=(body, send), daemon=True)
-        baseline_process.start()
-        try:
-            baseline_port = receive.recv()
-            requests_per_second(baseline_port, 1, 0.5)
-            baseline = requests_per_second(baseline_port, args.clients, args.seconds)
-        finally:
-            baseline_process.terminate()
-            baseline_process.join()
-
-    print(f"GET {PATH}: {len(body):,} bytes, {args.clients} keep-alive clients, {args.seconds:g} s each")
+    print(f"GET {PATH}: {len(body):,} bytes, {args.clients} keep-alive clients, "
+          f"median of {args.rounds} rounds of {args.seconds:g} s")
     print(f"agentmarket serve : {ours:9,.0f} requests/s  (default: anonymous GETs cached while unchanged)")
     print(f"  without cache   : {uncached:9,.0f} requests/s  (AGENTMARKET_RESPONSE_CACHE=0: every request "
           "queries SQLite)")
