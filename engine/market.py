@@ -166,7 +166,8 @@ class Market:
         return self._store.data_version()
 
     def _now(self) -> str:
-        return self._clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        # isoformat is several times faster than strftime; the clock is UTC.
+        return self._clock().isoformat(timespec="seconds")[:19] + "Z"
 
     # -- agents ---------------------------------------------------------------------
     def register_agent(
@@ -400,7 +401,6 @@ class Market:
             assigned_to=None, result=None, rating=None, escrow=budget, created_at=now, updated_at=now,
         )
         with self._store.write() as tx:
-            tx.open_account(acct.escrow(task_id), "escrow", poster_id)
             self._charge(tx, poster_id, budget, task_id, now)
             rowid = tx.insert_task({
                 "id": task_id, "title": task.title, "description": task.description, "budget": budget,
@@ -480,13 +480,13 @@ class Market:
         """
         now = self._now()
         with self._store.write() as tx:
-            row = _found(tx.task_for_change(task_id), "task", task_id)
-            agent = _found(tx.agent(agent_id), "agent", agent_id)
+            row = _found(tx.task_for_change(task_id, agent_id), "task", task_id)
+            capabilities = _found(row["acceptor_capabilities"], "agent", agent_id)
             task = _task(row)
             after = transition(Action.ACCEPT, task.kind, task.status)
             if task.poster_id == agent_id:
                 raise OwnTask("an agent cannot accept its own task")
-            has = json.loads(agent["capabilities"])
+            has = json.loads(capabilities)
             missing = [c for c in task.required_capabilities if c not in has]
             if missing:
                 raise MissingCapabilities(
@@ -610,7 +610,6 @@ class Market:
                 raise AgentNotExecutable(f"{target.name} has neither an endpoint_url nor a system_prompt")
             if budget < target.price_per_task:
                 raise ValidationError("budget", f"budget must be at least {target.name}'s price of {target.price_per_task}")
-            tx.open_account(acct.escrow(task_id), "escrow", caller_id)
             self._charge(tx, caller_id, budget, task_id, now)
             title = " ".join(description.split())
             title = title if len(title) <= 80 else title[:79] + "…"
@@ -751,8 +750,9 @@ class Market:
     # -- internals ------------------------------------------------------------------
     @staticmethod
     def _charge(tx: SQLiteTx, agent_id: str, amount: int, task_id: str, now: str) -> None:
-        """Move ``amount`` from the agent's wallet into the task's escrow, or raise."""
-        if tx.transfer(acct.wallet(agent_id), acct.escrow(task_id), amount, acct.ESCROW, task_id, now):
+        """Open the task's escrow with ``amount`` from the agent's wallet, or raise."""
+        if tx.transfer_to_new_account(acct.wallet(agent_id), acct.escrow(task_id), "escrow", agent_id, amount,
+                                      acct.ESCROW, task_id, now):
             return
         balance = tx.balance(acct.wallet(agent_id))
         if balance is None:
@@ -768,11 +768,9 @@ class Market:
 
     def _pay_out(self, tx: SQLiteTx, task: Task, now: str) -> None:
         pay, fee = fees.split(task.budget, self.settings.fee_percent)
-        escrow = acct.escrow(task.id)
-        if pay:
-            self._move(tx, escrow, acct.wallet(task.assigned_to), pay, acct.PAYOUT, task.id, now)
-        if fee:
-            self._move(tx, escrow, acct.FEES, fee, acct.FEE, task.id, now)
+        parts = [(acct.wallet(task.assigned_to), pay, acct.PAYOUT), (acct.FEES, fee, acct.FEE)]
+        if not tx.transfer_split(acct.escrow(task.id), parts, task.id, now):
+            raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")
         tx.count_completed(task.assigned_to)
 
     @staticmethod

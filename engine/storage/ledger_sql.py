@@ -58,6 +58,60 @@ class LedgerSQL:
         conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, from_row[0], to_row[0], at))
         return True
 
+    def transfer_to_new_account(
+        self, source: str, target: str, target_kind: str, owner_id: str | None, amount: int, kind: str,
+        task_id: str | None, at: str,
+    ) -> bool:
+        """Open account ``target`` holding ``amount`` taken from ``source``, as one recorded transfer.
+
+        The same movement as :meth:`transfer` into a fresh account, one statement shorter:
+        the new account is inserted with its balance instead of inserted and then credited.
+
+        Returns:
+            False, having changed nothing, when ``source`` is missing or holds less than ``amount``.
+        """
+        conn = self.conn
+        from_row = conn.execute(_DEBIT, (amount, source)).fetchone()
+        if from_row is None:
+            return False
+        conn.execute(
+            "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, ?)", (target, target_kind, owner_id, amount)
+        )
+        wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
+        conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, from_row[0], amount, at))
+        return True
+
+    def transfer_split(self, source: str, parts: list[tuple[str, int, str]], task_id: str | None, at: str) -> bool:
+        """Move credits from ``source`` to several targets, one recorded transfer per ``(target, amount, kind)``.
+
+        ``source`` is debited once by the total; each transfer row still carries the
+        source's balance after that one movement, as if they had been made one by one.
+        Parts with amount 0 are skipped.
+
+        Returns:
+            False, having changed nothing, when ``source`` holds less than the total.
+
+        Raises:
+            LookupError: a target does not exist (a bug: the caller must roll back).
+        """
+        conn = self.conn
+        parts = [part for part in parts if part[1]]
+        total = sum(amount for _, amount, _ in parts)
+        from_row = conn.execute(_DEBIT, (total, source)).fetchone()
+        if from_row is None:
+            return False
+        left = from_row[0] + total
+        rows = []
+        for target, amount, kind in parts:
+            to_row = conn.execute(_CREDIT, (amount, target)).fetchone()
+            if to_row is None:
+                raise LookupError(f"no such account: {target}")
+            left -= amount
+            wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
+            rows.append((source, target, amount, kind, task_id, wallet_agent, left, to_row[0], at))
+        conn.executemany(_TRANSFER, rows)
+        return True
+
     def wallet_transfers(self, agent_id: str, limit: int, offset: int) -> list[sqlite3.Row]:
         """Transfers in or out of the agent's wallet, newest first."""
         return self.conn.execute(

@@ -37,12 +37,17 @@ class TaskSQL:
     def task(self, task_id: str) -> sqlite3.Row | None:
         return self.conn.execute(f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.id = ?", (task_id,)).fetchone()
 
-    def task_for_change(self, task_id: str) -> sqlite3.Row | None:
-        """The task, its escrow, and its poster's webhook URL (to notify) in one read."""
+    def task_for_change(self, task_id: str, acceptor_id: str | None = None) -> sqlite3.Row | None:
+        """The task, its escrow, and its poster's webhook URL (to notify) in one read.
+
+        With ``acceptor_id``, also that agent's capabilities as ``acceptor_capabilities``
+        (None when there is no such agent), saving accept a second read.
+        """
         return self.conn.execute(
-            f"SELECT {_TASK_COLUMNS}, p.webhook_url AS poster_webhook"
-            " FROM tasks t JOIN agents p ON p.id = t.poster_id WHERE t.id = ?",
-            (task_id,),
+            f"SELECT {_TASK_COLUMNS}, p.webhook_url AS poster_webhook,"
+            " (SELECT capabilities FROM agents WHERE id = ?2) AS acceptor_capabilities"
+            " FROM tasks t JOIN agents p ON p.id = t.poster_id WHERE t.id = ?1",
+            (task_id, acceptor_id),
         ).fetchone()
 
     def update_task(self, task_id: str, fields: dict[str, Any]) -> None:

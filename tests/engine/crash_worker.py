@@ -1,13 +1,14 @@
 """A stream of market operations for the kill -9 test: ``python crash_worker.py MARKET RUN``.
 
-Prints one line per operation only AFTER it returned (so every printed line is a promise
-that the operation committed), flushing each: ``agent ID``, ``posted ID BUDGET``,
+Writes one line per operation only AFTER it returned (so every line is a promise that
+the operation committed), unbuffered: ``agent ID``, ``posted ID BUDGET``,
 ``accepted ID``, ``completed ID`` or ``cancelled ID``. Runs until killed.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from engine import Market  # noqa: E402
 
 
 def say(*words: object) -> None:
-    print(*words, flush=True)
+    # One write(2) per line: a pipe write this small is atomic, so a kill never tears a line.
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
 
 
 def main(path: str, run: str) -> None:
