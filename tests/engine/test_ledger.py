@@ -116,3 +116,14 @@ def test_every_movement_is_a_balanced_transfer(busy_market: tuple[Path, dict[str
         stats = market.stats()
         assert stats.credits_issued == stats.credits_in_wallets + stats.credits_in_escrow + stats.fees_collected
         assert (stats.credits_in_escrow, stats.fees_collected) == (30, 3)
+
+
+def test_each_transfer_records_both_balances_after_it(busy_market: tuple[Path, dict[str, str]]) -> None:
+    path, ids = busy_market
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT kind, from_account, amount, from_balance, to_balance FROM transfers"
+                        " WHERE task_id = ? ORDER BY id", (ids["done"],)).fetchall()
+    conn.close()
+    escrow = "escrow:" + ids["done"]
+    assert rows == [("escrow", "wallet:" + ids["poster"], 30, 40, 30),
+                    ("payout", escrow, 27, 3, 127), ("fee", escrow, 3, 0, 3)]
