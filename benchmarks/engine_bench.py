@@ -14,6 +14,15 @@ Rounds of the three are interleaved so that noise of the machine hits them alike
     python benchmarks/engine_bench.py [--lifecycles 3000] [--rounds 5] [--check]
 
 ``--check`` exits 1 when the engine reaches less than 0.4 of the minimal floor.
+
+Measured on the 2-core CI-like VM (Firecracker), 6,000 lifecycles: engine ~1,050/s,
+minimal floor ~8,300/s (0.13), ledger floor ~4,400/s (0.24). The 0.4 goal is not met.
+Where the engine's time goes (per lifecycle): it dirties ~22 pages in 3 commits (post
+10, accept 5, complete 7: task row, its id/poster/open/assignee indexes, capability
+rows, escrow and wallet accounts, transfers and their wallet index, an event row and
+its task index) against ~6 for the minimal floor; even on ``:memory:``, where commits
+cost nothing, it spends ~620 us (about half in ~22 statements, half in Python:
+validation, typed records, events, webhook matching) against ~130 us for the ledger floor.
 """
 
 from __future__ import annotations
