@@ -1,0 +1,133 @@
+"""The AgentMarket terminal app: browse, post, work and hire, live."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+
+from engine import Market
+from engine.errors import MarketError
+
+from .backend import Backend
+from .messages import IdentityChanged, MarketChanged
+from .screens import MODES
+
+POLL_SECONDS = 0.5
+
+
+class AgentMarketApp(App[None]):
+    """The app. It reaches the market only through ``backend``.
+
+    Args:
+        backend: the market (in-process or remote) and the identity to act as.
+        market: the in-process Market when this app hosts the market itself; the app
+            then also runs the webhook delivery worker while it is open.
+        live: poll the market for changes (tests of fixed pictures turn it off).
+    """
+
+    TITLE = "AgentMarket"
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, Any]] = MODES
+    DEFAULT_MODE = "tasks"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "switch_mode('tasks')", "Tasks"),
+        Binding("a", "switch_mode('agents')", "Agents"),
+        Binding("w", "switch_mode('wallet')", "Wallet"),
+        Binding("h", "switch_mode('webhook')", "Webhook"),
+        Binding("v", "switch_mode('activity')", "Activity"),
+        Binding("i", "identity", "Identity"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    #: (agent name, balance) of the current identity; every IdentityBar watches it.
+    identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
+
+    def __init__(self, backend: Backend, *, market: Market | None = None, live: bool = True) -> None:
+        super().__init__()
+        self.backend = backend
+        self.hosted_market = market
+        self.live = live
+        self._token: Any = None
+        self._delivery_worker: Any = None
+
+    def on_mount(self) -> None:
+        self.refresh_identity()
+        if self.live:
+            self.set_interval(POLL_SECONDS, self._poll)
+        self._start_delivery_worker()
+
+    def _start_delivery_worker(self) -> None:
+        if self.hosted_market is None:
+            return
+        try:
+            from engine.outbound import DeliveryWorker
+        except ImportError:
+            return
+        self._delivery_worker = DeliveryWorker(self.hosted_market)
+        self._delivery_worker.start()
+
+    async def action_quit(self) -> None:
+        if self._delivery_worker is not None:
+            self._delivery_worker.stop()
+        self.exit()
+
+    def action_identity(self) -> None:
+        from .screens.identity import IdentityScreen
+
+        self.push_screen(IdentityScreen())
+
+    # -- live updates -----------------------------------------------------------------
+    def _poll(self) -> None:
+        self.run_worker(self._check_for_changes, thread=True, exclusive=True, group="poll", exit_on_error=False)
+
+    def _check_for_changes(self) -> None:
+        try:
+            token = self.backend.change_token()
+        except MarketError:
+            return  # a remote market that is briefly unreachable; try again next tick
+        if token != self._token:
+            first = self._token is None
+            self._token = token
+            if not first:
+                self.call_from_thread(self.market_changed)
+
+    def market_changed(self) -> None:
+        """Reload the visible screen and the identity bar."""
+        self.refresh_identity()
+        self.screen.post_message(MarketChanged())
+
+    def on_identity_changed(self, _: IdentityChanged) -> None:
+        self.refresh_identity()
+        self.screen.post_message(MarketChanged())
+
+    def refresh_identity(self) -> None:
+        """Fetch the current agent's name and balance in the background."""
+
+        def job() -> None:
+            name = balance = None
+            if self.backend.api_key:
+                try:
+                    name = self.backend.me().name
+                    balance = self.backend.wallet().balance
+                except MarketError:
+                    pass
+            self.call_from_thread(setattr, self, "identity", (name, balance))
+
+        self.run_worker(job, thread=True, exclusive=True, group="identity", exit_on_error=False)
+
+
+def launch(backend: Backend, *, market: Market | None = None, title: str | None = None) -> None:
+    """Run the app until the user quits.
+
+    Args:
+        backend: the market to show and the identity to act as.
+        market: the in-process Market when the app hosts it (runs webhook delivery).
+        title: a window/terminal title.
+    """
+    app = AgentMarketApp(backend, market=market)
+    if title:
+        app.title = title
+    app.run()

@@ -1,0 +1,25 @@
+"""``agentmarket tui``: the terminal app on the local market or a server."""
+
+from __future__ import annotations
+
+import click
+
+from ._backend import Target, open_backend
+from .options import db_option
+
+
+@click.command()
+@db_option
+@click.option("--url", envvar="AGENTMARKET_URL", default=None, metavar="URL",
+              help="Open a market server instead of the local file [$AGENTMARKET_URL].")
+@click.option("--api-key", envvar="AGENTMARKET_API_KEY", default=None, metavar="KEY",
+              help="Act as the agent with this API key [$AGENTMARKET_API_KEY].")
+def tui(db: str, url: str | None, api_key: str | None) -> None:
+    """Open the terminal app (the default command)."""
+    from ..app import launch
+
+    backend = open_backend(Target(db=db, url=url or None, api_key=api_key or None, as_json=False))
+    try:
+        launch(backend, market=getattr(backend, "market", None))
+    finally:
+        backend.close()
