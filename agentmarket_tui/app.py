@@ -12,6 +12,7 @@ from engine import Market
 from engine.errors import MarketError
 
 from .backend import Backend
+from .commands import MarketCommands
 from .messages import IdentityChanged, MarketChanged
 from .screens import MODES
 
@@ -30,6 +31,7 @@ class AgentMarketApp(App[None]):
 
     TITLE = "AgentMarket"
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {MarketCommands}
     MODES: ClassVar[dict[str, Any]] = MODES
     DEFAULT_MODE = "tasks"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -1,0 +1,109 @@
+"""The live feed: everything that happens in the market, as sentences."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Label, RichLog
+
+from engine.errors import MarketError
+from engine.records import Event
+
+from .base import MarketScreen
+from .formatting import short_time
+
+#: how many events one fetch asks for, and how many the first view goes back
+BATCH = 1000
+BACKLOG = 200
+
+
+class ActivityScreen(MarketScreen):
+    """Market events as they happen, newest at the bottom; follows new ones live."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_seq = 0
+        self._agent_names: dict[str, str] = {}
+        self._task_titles: dict[str, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Activity — live", classes="screen-title")
+        yield RichLog(id="activity-log", wrap=True, markup=False, auto_scroll=True)
+
+    def load(self) -> list[Text]:
+        """New events since the last load, as sentences (names resolved once, then cached)."""
+        events: list[Event] = []
+        while True:
+            batch = self.backend.events(after=self.last_seq, limit=BATCH)
+            events.extend(batch)
+            if batch:
+                self.last_seq = batch[-1].seq
+            if len(batch) < BATCH:
+                break
+        return [self._sentence(event) for event in events[-BACKLOG:]]
+
+    def show(self, lines: list[Text]) -> None:
+        log = self.query_one("#activity-log", RichLog)
+        for line in lines:
+            log.write(line)
+
+    # -- sentences ----------------------------------------------------------------------
+    def _sentence(self, event: Event) -> Text:
+        data = event.data
+        if event.type == "agent.registered" and event.agent_id:
+            self._agent_names[event.agent_id] = str(data.get("name", ""))
+        if event.type == "task.posted" and event.task_id:
+            self._task_titles[event.task_id] = str(data.get("title", ""))
+        who = self._agent(event.agent_id)
+        task = self._task(event.task_id)
+        text = Text(short_time(event.created_at) + "  ", style="dim")
+        text.append(who, style="bold")
+        match event.type:
+            case "agent.registered":
+                text.append(" joined the market")
+            case "task.posted":
+                text.append(" posted ").append(task, style="italic").append(f" for {data.get('budget', '?')}")
+            case "task.assigned":
+                text.append(" accepted ").append(task, style="italic")
+            case "task.completed":
+                text.append(" completed ").append(task, style="italic")
+            case "task.cancelled":
+                text.append(" cancelled ").append(task, style="italic")
+            case "task.released":
+                text.append(" gave back ").append(task, style="italic")
+            case "task.rated":
+                text.append(" rated ").append(task, style="italic").append(f" {data.get('rating', '?')}/5")
+            case "task.hired":
+                target = self._agent(str(data.get("agent_id")) if data.get("agent_id") else None)
+                text.append(" hired ").append(target, style="bold").append(f" for {data.get('budget', '?')}")
+            case "task.failed":
+                text.append(" failed ").append(task, style="italic").append(" (refunded)", style="dim")
+            case "credits.granted":
+                text.append(f" received {data.get('credits', '?')} credits")
+            case _:
+                text.append(f" {event.type}")
+        return text
+
+    def _agent(self, agent_id: str | None) -> str:
+        if agent_id is None:
+            return "someone"
+        if agent_id not in self._agent_names:
+            try:
+                self._agent_names[agent_id] = self.backend.get_agent(agent_id).name
+            except MarketError:
+                self._agent_names[agent_id] = "an agent"
+        return self._agent_names[agent_id]
+
+    def _task(self, task_id: str | None) -> str:
+        if task_id is None:
+            return "a task"
+        if task_id not in self._task_titles:
+            try:
+                self._task_titles[task_id] = self.backend.get_task(task_id).title
+            except MarketError:
+                self._task_titles[task_id] = "a task"
+        return _quoted(self._task_titles[task_id])
+
+
+def _quoted(title: str, width: int = 40) -> str:
+    return f"'{title if len(title) <= width else title[: width - 1] + '…'}'"

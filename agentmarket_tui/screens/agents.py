@@ -1,0 +1,97 @@
+"""The agent directory: find an agent by capability or name, sort, page, open a profile."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, Select
+
+from ..backend.base import Page
+from .base import MarketScreen
+from .formatting import reputation_text
+
+PAGE_SIZE = 20
+ORDERS = [("Newest", "newest"), ("Reputation", "reputation"), ("Price", "price"), ("Tasks done", "tasks"), ("Name", "name")]
+COLUMNS = ("Name", "Capabilities", "Price", "Reputation", "Tasks", "Hireable")
+
+
+class AgentsScreen(MarketScreen):
+    """Every agent in the market, filtered, sorted and paged; Enter opens a profile."""
+
+    AUTO_FOCUS = "#agents-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "page(1)", "Next page"),
+        Binding("p", "page(-1)", "Prev page"),
+        Binding("slash", "focus_search", "Search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page_offset = 0
+        self.total = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Agents", classes="screen-title")
+        with Horizontal(classes="toolbar"):
+            yield Input(placeholder="search name", id="agent-search")
+            yield Input(placeholder="capability", id="agent-capability")
+            yield Select(ORDERS, value="newest", allow_blank=False, id="agent-order")
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="agents-table")
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Label("", id="agents-page", classes="muted")
+
+    def load(self) -> Page[Any]:
+        search = self.query_one("#agent-search", Input).value.strip() or None
+        capability = self.query_one("#agent-capability", Input).value.strip() or None
+        order = str(self.query_one("#agent-order", Select).value)
+        return self.backend.list_agents(
+            capability=capability, search=search, order=order, limit=PAGE_SIZE, offset=self.page_offset
+        )
+
+    def show(self, page: Page[Any]) -> None:
+        self.total = page.total
+        table = self.query_one("#agents-table", DataTable)
+        table.clear()
+        for agent in page.items:
+            table.add_row(
+                Text(agent.name, style="bold"),
+                Text(", ".join(agent.capabilities)),
+                Text(f"{agent.price_per_task:,}", justify="right"),
+                reputation_text(agent.reputation_score, agent.rating_count),
+                Text(str(agent.total_tasks), justify="right"),
+                Text("yes", style="green") if agent.executable else Text("no", style="dim"),
+                key=agent.id,
+            )
+        first = page.offset + 1 if page.items else 0
+        last = page.offset + len(page.items)
+        self.query_one("#agents-page", Label).update(
+            f"{first}–{last} of {page.total}   n/p: next/previous page   Enter: profile"
+        )
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        self.page_offset = 0
+        self.reload()
+
+    def action_page(self, step: int) -> None:
+        new_offset = self.page_offset + step * PAGE_SIZE
+        if 0 <= new_offset < max(self.total, 1):
+            self.page_offset = new_offset
+            self.reload()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#agent-search", Input).focus()
+
+    @on(DataTable.RowSelected, "#agents-table")
+    def _open_profile(self, event: DataTable.RowSelected) -> None:
+        from .agent_profile import AgentProfileScreen
+
+        if event.row_key.value is not None:
+            self.app.push_screen(AgentProfileScreen(event.row_key.value))

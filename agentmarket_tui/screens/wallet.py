@@ -1,0 +1,108 @@
+"""The wallet: balance at a glance, its history as a chart, and every transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from engine.errors import MarketError
+from engine.records import Transaction, Wallet
+
+from ..backend.base import Page
+from .base import MarketScreen
+from .formatting import short_time, signed_credits
+
+PAGE_SIZE = 20
+#: how many transactions the balance chart covers
+CHART_SPAN = 100
+FIGURES = (("balance", "Balance"), ("escrowed", "In escrow"), ("earned", "Earned"), ("spent", "Spent"))
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    """What the wallet screen shows; ``wallet`` is None when no agent is chosen."""
+
+    wallet: Wallet | None
+    page: Page[Transaction] | None = None
+    history: tuple[int, ...] = ()
+
+
+class WalletScreen(MarketScreen):
+    """The current agent's credits and their history."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "page(1)", "Next page"),
+        Binding("p", "page(-1)", "Prev page"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page_offset = 0
+        self.total = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Wallet", classes="screen-title")
+        yield Static(
+            Text("No agent chosen — press i to choose or register an agent, then come back here."),
+            id="wallet-nobody",
+        )
+        with Vertical(id="wallet-content"):
+            with Horizontal(id="wallet-figures"):
+                for key, title in FIGURES:
+                    with Vertical(classes="figure"):
+                        yield Label(title, classes="muted")
+                        yield Label("–", id=f"figure-{key}", classes="figure-value")
+            yield Label("Balance over time", classes="muted")
+            yield Sparkline([], id="wallet-chart")
+            table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="wallet-table")
+            table.add_columns("When", "Kind", "Amount", "Balance after", "Task")
+            yield table
+            yield Label("", id="wallet-page", classes="muted")
+
+    def load(self) -> WalletView:
+        if not self.backend.api_key:
+            return WalletView(None)
+        try:
+            wallet = self.backend.wallet()
+        except MarketError:
+            return WalletView(None)
+        page = self.backend.transactions(limit=PAGE_SIZE, offset=self.page_offset)
+        recent = page if self.page_offset == 0 and PAGE_SIZE >= CHART_SPAN else self.backend.transactions(CHART_SPAN, 0)
+        history = tuple(t.balance_after for t in reversed(recent.items))
+        return WalletView(wallet, page, history)
+
+    def show(self, view: WalletView) -> None:
+        self.query_one("#wallet-nobody").display = view.wallet is None
+        self.query_one("#wallet-content").display = view.wallet is not None
+        if view.wallet is None or view.page is None:
+            return
+        for key, _ in FIGURES:
+            self.query_one(f"#figure-{key}", Label).update(f"{getattr(view.wallet, key):,}")
+        self.query_one("#wallet-chart", Sparkline).data = list(view.history)
+        self.total = view.page.total
+        table = self.query_one("#wallet-table", DataTable)
+        table.clear()
+        for tx in view.page.items:
+            table.add_row(
+                short_time(tx.created_at),
+                Text(tx.kind.replace("_", " ")),
+                signed_credits(tx.amount),
+                Text(f"{tx.balance_after:,}", justify="right"),
+                Text(tx.task_id or "", style="dim"),
+            )
+        first = view.page.offset + 1 if view.page.items else 0
+        self.query_one("#wallet-page", Label).update(
+            f"{first}–{view.page.offset + len(view.page.items)} of {view.page.total}   n/p: next/previous page"
+        )
+
+    def action_page(self, step: int) -> None:
+        new_offset = self.page_offset + step * PAGE_SIZE
+        if 0 <= new_offset < max(self.total, 1):
+            self.page_offset = new_offset
+            self.reload()

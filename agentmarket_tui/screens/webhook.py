@@ -1,0 +1,121 @@
+"""Webhook settings: where events go, the signing secret (once), and recent deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from engine.errors import MarketError
+from engine.records import Delivery, Webhook
+
+from .base import MarketScreen
+from .formatting import short_time
+
+DELIVERY_STYLES = {"delivered": "green", "failed": "red", "pending": "yellow"}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookView:
+    """The webhook and its deliveries; ``webhook`` is None when no agent is chosen."""
+
+    webhook: Webhook | None
+    deliveries: tuple[Delivery, ...] = ()
+
+
+class WebhookScreen(MarketScreen):
+    """See, set or clear the current agent's webhook URL."""
+
+    AUTO_FOCUS = "#webhook-deliveries"  # not the URL field, so the app's keys still switch screens
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Webhook", classes="screen-title")
+        yield Static(Text("No agent chosen — press i to choose or register an agent."), id="webhook-nobody")
+        with Vertical(id="webhook-content"):
+            yield Static("", id="webhook-current")
+            with Horizontal(classes="toolbar"):
+                yield Input(placeholder="https://example.com/hooks/agentmarket", id="webhook-url")
+                yield Button("Set", id="webhook-set", variant="primary")
+                yield Button("Clear", id="webhook-clear", variant="warning")
+            yield Static("", id="webhook-message")
+            yield Label("Recent deliveries", classes="muted")
+            table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="webhook-deliveries")
+            table.add_columns("Event", "Status", "Attempts", "Last response", "When")
+            yield table
+
+    def load(self) -> WebhookView:
+        if not self.backend.api_key:
+            return WebhookView(None)
+        try:
+            return WebhookView(self.backend.webhook(), tuple(self.backend.webhook_deliveries(limit=50)))
+        except MarketError:
+            return WebhookView(None)
+
+    def show(self, view: WebhookView) -> None:
+        self.query_one("#webhook-nobody").display = view.webhook is None
+        self.query_one("#webhook-content").display = view.webhook is not None
+        if view.webhook is None:
+            return
+        current = Text("Current URL  ", style="bold")
+        current.append(view.webhook.url or "none — events are not sent anywhere", style="" if view.webhook.url else "dim")
+        self.query_one("#webhook-current", Static).update(current)
+        table = self.query_one("#webhook-deliveries", DataTable)
+        table.clear()
+        for delivery in view.deliveries:
+            table.add_row(
+                Text(delivery.event),
+                Text(delivery.status, style=DELIVERY_STYLES.get(delivery.status, "")),
+                Text(str(delivery.attempts), justify="right"),
+                _last_response(delivery),
+                short_time(delivery.updated_at),
+            )
+
+    @on(Button.Pressed, "#webhook-set")
+    @on(Input.Submitted, "#webhook-url")
+    def _set(self) -> None:
+        url = self.query_one("#webhook-url", Input).value.strip()
+        if not url:
+            self._message(Text("Type an https:// URL first, or press Clear.", style="red"))
+            return
+        self._change(url)
+
+    @on(Button.Pressed, "#webhook-clear")
+    def _clear(self) -> None:
+        self._change(None)
+
+    def _change(self, url: str | None) -> None:
+        def job() -> None:
+            try:
+                webhook = self.backend.set_webhook(url)
+            except MarketError as exc:
+                self.app.call_from_thread(self._message, Text(exc.message, style="bold red"))
+                return
+            self.app.call_from_thread(self._changed, webhook)
+
+        self.run_worker(job, thread=True, group="webhook", exit_on_error=False)
+
+    def _changed(self, webhook: Webhook) -> None:
+        self.query_one("#webhook-url", Input).value = ""
+        if webhook.url is None:
+            self._message(Text("Webhook cleared: events are no longer sent.", style="green"))
+        else:
+            message = Text("Webhook set. Its signing secret, shown only this once (select it to copy):\n")
+            message.append(webhook.secret or "", style="bold reverse")
+            self._message(message)
+        self.reload()
+
+    def _message(self, text: Text) -> None:
+        self.query_one("#webhook-message", Static).update(text)
+
+
+def _last_response(delivery: Delivery) -> Text:
+    if delivery.last_error:
+        return Text(delivery.last_error, style="red")
+    if delivery.last_status_code is None:
+        return Text("–", style="dim")
+    return Text(str(delivery.last_status_code), style="green" if delivery.last_status_code < 300 else "red")

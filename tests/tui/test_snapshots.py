@@ -1,0 +1,170 @@
+"""Pictures of every screen at 80x24 and 200x60, over the fixed market of snapshot_app.py.
+
+Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, TextArea
+
+SCREENS = Path(__file__).parents[2] / "agentmarket_tui" / "screens"
+if not (SCREENS / "tasks.py").exists():  # the app imports every mode's screen
+    pytest.skip("agentmarket_tui/screens/tasks.py is not written yet", allow_module_level=True)
+
+from .snapshot_app import build_app  # noqa: E402
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+def needs_screen(module: str) -> Any:
+    """Skip when a screen module another engineer is building does not exist yet."""
+    missing = not (SCREENS / f"{module}.py").exists()
+    return pytest.mark.skipif(missing, reason=f"agentmarket_tui/screens/{module}.py is not written yet")
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until every background load has finished and its data is on screen."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def keys(*pressed: str) -> Steps:
+    """Press keys, then wait for the screen's data."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def open_row(mode_key: str, row: int) -> Steps:
+    """Switch to a screen, put its table's cursor on ``row`` and press Enter."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys(mode_key)(pilot)
+        table = pilot.app.screen.query_one(DataTable)
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    return run
+
+
+def snap(snap_compare: Any, size: tuple[int, int], steps: Steps) -> bool:
+    return bool(snap_compare(build_app(), terminal_size=size, run_before=steps))
+
+
+@SIZES
+@needs_screen("tasks")
+class TestTasks:
+    def test_task_list(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The task list the app opens on, with tasks in every state."""
+        assert snap(snap_compare, size, keys())
+
+    def test_task_detail(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A task's detail screen, opened with Enter from the list."""
+        assert snap(snap_compare, size, open_row("t", 2))
+
+
+@SIZES
+@needs_screen("post_task")
+class TestPostTask:
+    def test_post_task_form(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The empty post-a-task form."""
+
+        async def run(pilot: Pilot[Any]) -> None:
+            from agentmarket_tui.screens.post_task import PostTaskScreen
+
+            await settle(pilot)
+            await pilot.app.push_screen(PostTaskScreen())
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
+
+
+@SIZES
+@needs_screen("identity")
+class TestIdentity:
+    def test_identity_modal(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The choose-or-register-an-agent modal, opened with i."""
+        assert snap(snap_compare, size, keys("i"))
+
+
+@SIZES
+class TestAgents:
+    def test_directory(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The agent directory: capabilities, price, reputation, tasks done, hireable."""
+        assert snap(snap_compare, size, keys("a"))
+
+    def test_directory_by_reputation_filtered(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The directory filtered to 'summarize' agents, best reputation first."""
+
+        async def run(pilot: Pilot[Any]) -> None:
+            await keys("a")(pilot)
+            pilot.app.screen.query_one("#agent-order").value = "reputation"
+            pilot.app.screen.query_one("#agent-capability").value = "summarize"
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
+
+    def test_profile(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """Atlas's profile: description as Markdown, facts and the Hire button."""
+        assert snap(snap_compare, size, open_row("a", 2))
+
+    def test_hire_modal(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The hire dialog over Atlas's profile, with a job typed in and a budget too low."""
+
+        async def run(pilot: Pilot[Any]) -> None:
+            await open_row("a", 2)(pilot)
+            await pilot.press("h")
+            await settle(pilot)
+            pilot.app.screen.query_one(TextArea).text = "Find three sources on SQLite WAL checkpoints."
+            pilot.app.screen.query_one("#hire-budget").value = "12"
+            await pilot.click("#hire-confirm")
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
+
+
+@SIZES
+class TestWallet:
+    def test_wallet(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """Quill's wallet: the four figures, the balance chart and the transactions."""
+        assert snap(snap_compare, size, keys("w"))
+
+
+@SIZES
+class TestWebhook:
+    def test_webhook(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """Quill's masked webhook URL and its recent deliveries, good and failed."""
+        assert snap(snap_compare, size, keys("h"))
+
+    def test_http_url_refused(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The engine's message shown inline when the URL is not https."""
+
+        async def run(pilot: Pilot[Any]) -> None:
+            await keys("h")(pilot)
+            pilot.app.screen.query_one("#webhook-url").value = "http://hooks.example.com/x"
+            await pilot.click("#webhook-set")
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
+
+
+@SIZES
+class TestActivity:
+    def test_activity_feed(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The live feed of everything that happened, as sentences."""
+        assert snap(snap_compare, size, keys("v"))
