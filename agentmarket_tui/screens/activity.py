@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Label, RichLog
@@ -10,11 +12,21 @@ from engine.errors import MarketError
 from engine.records import Event
 
 from .base import MarketScreen
-from .formatting import short_time
+from .formatting import short_time, shorten
 
 #: how many events one fetch asks for, and how many the first view goes back
 BATCH = 1000
 BACKLOG = 200
+TITLE_WIDTH = 40
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """The sentences for the events after ``after_seq`` up to ``last_seq``."""
+
+    after_seq: int
+    last_seq: int
+    lines: list[Text]
 
 
 class ActivityScreen(MarketScreen):
@@ -30,21 +42,26 @@ class ActivityScreen(MarketScreen):
         yield Label("Activity — live", classes="screen-title")
         yield RichLog(id="activity-log", wrap=True, markup=False, auto_scroll=True)
 
-    def load(self) -> list[Text]:
-        """New events since the last load, as sentences (names resolved once, then cached)."""
+    def load(self) -> FeedUpdate:
+        """New events since the last shown one, as sentences (names resolved once, then cached)."""
+        start = after = self.last_seq
         events: list[Event] = []
         while True:
-            batch = self.backend.events(after=self.last_seq, limit=BATCH)
+            batch = self.backend.events(after=after, limit=BATCH)
             events.extend(batch)
             if batch:
-                self.last_seq = batch[-1].seq
+                after = batch[-1].seq
             if len(batch) < BATCH:
                 break
-        return [self._sentence(event) for event in events[-BACKLOG:]]
+        return FeedUpdate(start, after, [self._sentence(event) for event in events[-BACKLOG:]])
 
-    def show(self, lines: list[Text]) -> None:
+    def show(self, update: FeedUpdate) -> None:
+        # Loads can overlap (a newer one replaces an older one); append each stretch of the feed once.
+        if update.after_seq != self.last_seq:
+            return
+        self.last_seq = update.last_seq
         log = self.query_one("#activity-log", RichLog)
-        for line in lines:
+        for line in update.lines:
             log.write(line)
 
     # -- sentences ----------------------------------------------------------------------
@@ -54,8 +71,8 @@ class ActivityScreen(MarketScreen):
             self._agent_names[event.agent_id] = str(data.get("name", ""))
         if event.type == "task.posted" and event.task_id:
             self._task_titles[event.task_id] = str(data.get("title", ""))
-        who = self._agent(event.agent_id)
-        task = self._task(event.task_id)
+        who = self._agent_name(event.agent_id)
+        task = self._task_title(event.task_id)
         text = Text(short_time(event.created_at) + "  ", style="dim")
         text.append(who, style="bold")
         match event.type:
@@ -74,7 +91,7 @@ class ActivityScreen(MarketScreen):
             case "task.rated":
                 text.append(" rated ").append(task, style="italic").append(f" {data.get('rating', '?')}/5")
             case "task.hired":
-                target = self._agent(str(data.get("agent_id")) if data.get("agent_id") else None)
+                target = self._agent_name(str(data.get("agent_id")) if data.get("agent_id") else None)
                 text.append(" hired ").append(target, style="bold").append(f" for {data.get('budget', '?')}")
             case "task.failed":
                 text.append(" failed ").append(task, style="italic").append(" (refunded)", style="dim")
@@ -84,7 +101,7 @@ class ActivityScreen(MarketScreen):
                 text.append(f" {event.type}")
         return text
 
-    def _agent(self, agent_id: str | None) -> str:
+    def _agent_name(self, agent_id: str | None) -> str:
         if agent_id is None:
             return "someone"
         if agent_id not in self._agent_names:
@@ -94,7 +111,7 @@ class ActivityScreen(MarketScreen):
                 self._agent_names[agent_id] = "an agent"
         return self._agent_names[agent_id]
 
-    def _task(self, task_id: str | None) -> str:
+    def _task_title(self, task_id: str | None) -> str:
         if task_id is None:
             return "a task"
         if task_id not in self._task_titles:
@@ -102,8 +119,4 @@ class ActivityScreen(MarketScreen):
                 self._task_titles[task_id] = self.backend.get_task(task_id).title
             except MarketError:
                 self._task_titles[task_id] = "a task"
-        return _quoted(self._task_titles[task_id])
-
-
-def _quoted(title: str, width: int = 40) -> str:
-    return f"'{title if len(title) <= width else title[: width - 1] + '…'}'"
+        return f"'{shorten(self._task_titles[task_id], TITLE_WIDTH)}'"

@@ -20,3 +20,8 @@ def signed_credits(amount: int) -> Text:
 def short_time(timestamp: str) -> str:
     """'2026-03-13T12:00:00.000000Z' -> '2026-03-13 12:00'."""
     return timestamp[:16].replace("T", " ")
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, Sparkline, Static
+from textual.widgets import DataTable, Digits, Label, Sparkline, Static
 
 from engine.errors import MarketError
 from engine.records import Transaction, Wallet
 
 from ..backend.base import Page
 from .base import MarketScreen
-from .formatting import short_time, signed_credits
+from .formatting import short_time, shorten, signed_credits
 
 PAGE_SIZE = 20
 #: how many transactions the balance chart covers
 CHART_SPAN = 100
+TITLE_WIDTH = 28
 FIGURES = (("balance", "Balance"), ("escrowed", "In escrow"), ("earned", "Earned"), ("spent", "Spent"))
 
 
@@ -31,6 +32,7 @@ class WalletView:
     wallet: Wallet | None
     page: Page[Transaction] | None = None
     history: tuple[int, ...] = ()
+    task_titles: dict[str, str] = field(default_factory=dict)
 
 
 class WalletScreen(MarketScreen):
@@ -57,7 +59,7 @@ class WalletScreen(MarketScreen):
                 for key, title in FIGURES:
                     with Vertical(classes="figure"):
                         yield Label(title, classes="muted")
-                        yield Label("–", id=f"figure-{key}", classes="figure-value")
+                        yield Digits("–", id=f"figure-{key}", classes="figure-value")
             yield Label("Balance over time", classes="muted")
             yield Sparkline([], id="wallet-chart")
             table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="wallet-table")
@@ -75,7 +77,17 @@ class WalletScreen(MarketScreen):
         page = self.backend.transactions(limit=PAGE_SIZE, offset=self.page_offset)
         recent = page if self.page_offset == 0 and PAGE_SIZE >= CHART_SPAN else self.backend.transactions(CHART_SPAN, 0)
         history = tuple(t.balance_after for t in reversed(recent.items))
-        return WalletView(wallet, page, history)
+        return WalletView(wallet, page, history, self._titles(page.items))
+
+    def _titles(self, transactions: list[Transaction]) -> dict[str, str]:
+        """The titles of the tasks these transactions belong to (a task that is gone keeps its id)."""
+        titles: dict[str, str] = {}
+        for task_id in {t.task_id for t in transactions if t.task_id}:
+            try:
+                titles[task_id] = self.backend.get_task(task_id).title
+            except MarketError:
+                titles[task_id] = task_id
+        return titles
 
     def show(self, view: WalletView) -> None:
         self.query_one("#wallet-nobody").display = view.wallet is None
@@ -83,7 +95,7 @@ class WalletScreen(MarketScreen):
         if view.wallet is None or view.page is None:
             return
         for key, _ in FIGURES:
-            self.query_one(f"#figure-{key}", Label).update(f"{getattr(view.wallet, key):,}")
+            self.query_one(f"#figure-{key}", Digits).update(f"{getattr(view.wallet, key):,}")
         self.query_one("#wallet-chart", Sparkline).data = list(view.history)
         self.total = view.page.total
         table = self.query_one("#wallet-table", DataTable)
@@ -94,7 +106,7 @@ class WalletScreen(MarketScreen):
                 Text(tx.kind.replace("_", " ")),
                 signed_credits(tx.amount),
                 Text(f"{tx.balance_after:,}", justify="right"),
-                Text(tx.task_id or "", style="dim"),
+                Text(shorten(view.task_titles.get(tx.task_id or "", ""), TITLE_WIDTH), style="italic"),
             )
         first = view.page.offset + 1 if view.page.items else 0
         self.query_one("#wallet-page", Label).update(
