@@ -9,9 +9,13 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, TextArea
 
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.backend import LocalBackend
@@ -23,6 +27,8 @@ from tests.conftest import sequential_ids, sequential_tokens
 #: where the identity bar says the market is (the real file differs per process)
 LOCATION = "~/agentmarket/market.db"
 START = datetime(2026, 3, 13, 9, 0, 0, tzinfo=UTC)
+#: what to do in the app before its picture is taken
+Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 def stepping_clock(step: timedelta = timedelta(minutes=7)) -> Callable[[], datetime]:
@@ -116,3 +122,53 @@ def build_app() -> AgentMarketApp:
     backend = LocalBackend(market, key, owns=True)
     backend.location = LOCATION
     return AgentMarketApp(backend, live=False)
+
+
+# -- getting the app to a screen --------------------------------------------------------
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until every background load has finished and its data is on screen."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def keys(*pressed: str) -> Steps:
+    """Press keys, then wait for the screen's data."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run
+
+
+def open_row(mode_key: str, row: int) -> Steps:
+    """Switch to a screen, put its table's cursor on ``row`` and press Enter."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys(mode_key)(pilot)
+        table = pilot.app.screen.query_one(DataTable)
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    return run
+
+
+def hire_dialog(budget: str, *, confirm: bool = False) -> Steps:
+    """Open Atlas's hire dialog, describe a job, set ``budget`` and (with ``confirm``) press Hire."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await open_row("a", 2)(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        pilot.app.screen.query_one(TextArea).text = "Find three sources on SQLite WAL checkpoints."
+        pilot.app.screen.query_one("#hire-budget").value = budget
+        if confirm:
+            await pilot.click("#hire-confirm")
+        await settle(pilot)
+
+    return run

@@ -5,61 +5,25 @@ Regenerate after an intended change with ``pytest tests/tui/test_snapshots.py --
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, TextArea
 
 SCREENS = Path(__file__).parents[2] / "agentmarket_tui" / "screens"
 if not (SCREENS / "tasks.py").exists():  # the app imports every mode's screen
     pytest.skip("agentmarket_tui/screens/tasks.py is not written yet", allow_module_level=True)
 
-from .snapshot_app import build_app  # noqa: E402
+from .snapshot_app import Steps, build_app, hire_dialog, keys, open_row, settle  # noqa: E402
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
-Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 
 def needs_screen(module: str) -> Any:
     """Skip when a screen module another engineer is building does not exist yet."""
     missing = not (SCREENS / f"{module}.py").exists()
     return pytest.mark.skipif(missing, reason=f"agentmarket_tui/screens/{module}.py is not written yet")
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    """Wait until every background load has finished and its data is on screen."""
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-def keys(*pressed: str) -> Steps:
-    """Press keys, then wait for the screen's data."""
-
-    async def run(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        for key in pressed:
-            await pilot.press(key)
-            await settle(pilot)
-
-    return run
-
-
-def open_row(mode_key: str, row: int) -> Steps:
-    """Switch to a screen, put its table's cursor on ``row`` and press Enter."""
-
-    async def run(pilot: Pilot[Any]) -> None:
-        await keys(mode_key)(pilot)
-        table = pilot.app.screen.query_one(DataTable)
-        table.focus()
-        table.move_cursor(row=row)
-        await pilot.press("enter")
-        await settle(pilot)
-
-    return run
 
 
 def snap(snap_compare: Any, size: tuple[int, int], steps: Steps) -> bool:
@@ -126,16 +90,7 @@ class TestAgents:
     def test_hire_modal(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """The hire dialog over Atlas's profile, with a job typed in and a budget too low."""
 
-        async def run(pilot: Pilot[Any]) -> None:
-            await open_row("a", 2)(pilot)
-            await pilot.press("h")
-            await settle(pilot)
-            pilot.app.screen.query_one(TextArea).text = "Find three sources on SQLite WAL checkpoints."
-            pilot.app.screen.query_one("#hire-budget").value = "12"
-            await pilot.click("#hire-confirm")
-            await settle(pilot)
-
-        assert snap(snap_compare, size, run)
+        assert snap(snap_compare, size, hire_dialog("12", confirm=True))
 
 
 @SIZES
