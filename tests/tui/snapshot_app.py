@@ -16,6 +16,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
+from textual.worker import WorkerCancelled
 
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.backend import LocalBackend
@@ -128,7 +129,10 @@ def build_app() -> AgentMarketApp:
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait until every background load has finished and its data is on screen."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a newer load replaced it; the loop waits for that one too
         await pilot.pause()
 
 
