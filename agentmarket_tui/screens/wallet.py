@@ -75,8 +75,8 @@ class WalletScreen(MarketScreen):
         except MarketError:
             return WalletView(None)
         page = self.backend.transactions(limit=PAGE_SIZE, offset=self.page_offset)
-        recent = page if self.page_offset == 0 and PAGE_SIZE >= CHART_SPAN else self.backend.transactions(CHART_SPAN, 0)
-        history = tuple(t.balance_after for t in reversed(recent.items))
+        recent = self.backend.transactions(limit=CHART_SPAN).items
+        history = tuple(t.balance_after for t in reversed(recent))  # oldest first
         return WalletView(wallet, page, history, self._titles(page.items))
 
     def _titles(self, transactions: list[Transaction]) -> dict[str, str]:

@@ -104,8 +104,10 @@ class WebhookScreen(MarketScreen):
         if webhook.url is None:
             self._message(Text("Webhook cleared: events are no longer sent.", style="green"))
         else:
-            message = Text("Webhook set. Its signing secret, shown only this once (select it to copy):\n")
+            message = Text("Webhook set. Its signing secret is shown only this once; "
+                           "it is also on your clipboard if your terminal allows:\n")
             message.append(webhook.secret or "", style="bold reverse")
+            self.app.copy_to_clipboard(webhook.secret or "")
             self._message(message)
         self.reload()
 

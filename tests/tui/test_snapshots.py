@@ -26,6 +26,18 @@ def needs_screen(module: str) -> Any:
     return pytest.mark.skipif(missing, reason=f"agentmarket_tui/screens/{module}.py is not written yet")
 
 
+def set_webhook(url: str) -> Steps:
+    """Type ``url`` on the webhook screen and press Set."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys("h")(pilot)
+        pilot.app.screen.query_one("#webhook-url").value = url
+        await pilot.click("#webhook-set")
+        await settle(pilot)
+
+    return run
+
+
 def snap(snap_compare: Any, size: tuple[int, int], steps: Steps) -> bool:
     return bool(snap_compare(build_app(), terminal_size=size, run_before=steps))
 
@@ -106,16 +118,14 @@ class TestWebhook:
         """Quill's masked webhook URL and its recent deliveries, good and failed."""
         assert snap(snap_compare, size, keys("h"))
 
+    def test_secret_shown_once(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A new URL set: the signing secret shown this once, with the copy hint."""
+        assert snap(snap_compare, size, set_webhook("https://hooks.example.com/quill-v2"))
+
     def test_http_url_refused(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """The engine's message shown inline when the URL is not https."""
 
-        async def run(pilot: Pilot[Any]) -> None:
-            await keys("h")(pilot)
-            pilot.app.screen.query_one("#webhook-url").value = "http://hooks.example.com/x"
-            await pilot.click("#webhook-set")
-            await settle(pilot)
-
-        assert snap(snap_compare, size, run)
+        assert snap(snap_compare, size, set_webhook("http://hooks.example.com/x"))
 
 
 @SIZES
