@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select
 from ..backend.base import Page
 from .base import MarketScreen
 from .formatting import reputation_text
+from .paging import Pager
 
 PAGE_SIZE = 20
 ORDERS = [("Newest", "newest"), ("Reputation", "reputation"), ("Price", "price"), ("Tasks done", "tasks"), ("Name", "name")]
@@ -32,8 +33,7 @@ class AgentsScreen(MarketScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.page_offset = 0
-        self.total = 0
+        self.pager = Pager(PAGE_SIZE)
 
     def compose_body(self) -> ComposeResult:
         yield Label("Agents", classes="screen-title")
@@ -51,11 +51,10 @@ class AgentsScreen(MarketScreen):
         capability = self.query_one("#agent-capability", Input).value.strip() or None
         order = str(self.query_one("#agent-order", Select).value)
         return self.backend.list_agents(
-            capability=capability, search=search, order=order, limit=PAGE_SIZE, offset=self.page_offset
+            capability=capability, search=search, order=order, limit=PAGE_SIZE, offset=self.pager.offset
         )
 
     def show(self, page: Page[Any]) -> None:
-        self.total = page.total
         table = self.query_one("#agents-table", DataTable)
         table.clear()
         for agent in page.items:
@@ -68,22 +67,17 @@ class AgentsScreen(MarketScreen):
                 Text("yes", style="green") if agent.executable else Text("no", style="dim"),
                 key=agent.id,
             )
-        first = page.offset + 1 if page.items else 0
-        last = page.offset + len(page.items)
-        self.query_one("#agents-page", Label).update(
-            f"{first}–{last} of {page.total}   n/p: next/previous page   Enter: profile"
-        )
+        summary = self.pager.summary(page, "n/p: next/previous page   Enter: profile")
+        self.query_one("#agents-page", Label).update(summary)
 
     @on(Input.Changed)
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self.page_offset = 0
+        self.pager.offset = 0
         self.reload()
 
-    def action_page(self, step: int) -> None:
-        new_offset = self.page_offset + step * PAGE_SIZE
-        if 0 <= new_offset < max(self.total, 1):
-            self.page_offset = new_offset
+    def action_page(self, pages: int) -> None:
+        if self.pager.step(pages):
             self.reload()
 
     def action_focus_search(self) -> None:

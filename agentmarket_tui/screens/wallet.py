@@ -17,6 +17,7 @@ from engine.records import Transaction, Wallet
 from ..backend.base import Page
 from .base import MarketScreen
 from .formatting import short_time, shorten, signed_credits
+from .paging import Pager
 
 PAGE_SIZE = 20
 #: how many transactions the balance chart covers
@@ -45,8 +46,7 @@ class WalletScreen(MarketScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.page_offset = 0
-        self.total = 0
+        self.pager = Pager(PAGE_SIZE)
 
     def compose_body(self) -> ComposeResult:
         yield Label("Wallet", classes="screen-title")
@@ -74,7 +74,7 @@ class WalletScreen(MarketScreen):
             wallet = self.backend.wallet()
         except MarketError:
             return WalletView(None)
-        page = self.backend.transactions(limit=PAGE_SIZE, offset=self.page_offset)
+        page = self.backend.transactions(limit=PAGE_SIZE, offset=self.pager.offset)
         recent = self.backend.transactions(limit=CHART_SPAN).items
         history = tuple(t.balance_after for t in reversed(recent))  # oldest first
         return WalletView(wallet, page, history, self._titles(page.items))
@@ -97,7 +97,6 @@ class WalletScreen(MarketScreen):
         for key, _ in FIGURES:
             self.query_one(f"#figure-{key}", Digits).update(f"{getattr(view.wallet, key):,}")
         self.query_one("#wallet-chart", Sparkline).data = list(view.history)
-        self.total = view.page.total
         table = self.query_one("#wallet-table", DataTable)
         table.clear()
         for tx in view.page.items:
@@ -108,13 +107,8 @@ class WalletScreen(MarketScreen):
                 Text(f"{tx.balance_after:,}", justify="right"),
                 Text(shorten(view.task_titles.get(tx.task_id or "", ""), TITLE_WIDTH), style="italic"),
             )
-        first = view.page.offset + 1 if view.page.items else 0
-        self.query_one("#wallet-page", Label).update(
-            f"{first}–{view.page.offset + len(view.page.items)} of {view.page.total}   n/p: next/previous page"
-        )
+        self.query_one("#wallet-page", Label).update(self.pager.summary(view.page, "n/p: next/previous page"))
 
-    def action_page(self, step: int) -> None:
-        new_offset = self.page_offset + step * PAGE_SIZE
-        if 0 <= new_offset < max(self.total, 1):
-            self.page_offset = new_offset
+    def action_page(self, pages: int) -> None:
+        if self.pager.step(pages):
             self.reload()

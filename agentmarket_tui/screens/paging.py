@@ -1,0 +1,30 @@
+"""Where a paged list is: its offset, its total, and a one-line summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..backend.base import Page
+
+
+@dataclass
+class Pager:
+    """The offset of the page a screen shows, moved by n/p within the list's total."""
+
+    size: int = 20
+    offset: int = 0
+    total: int = 0
+
+    def step(self, pages: int) -> bool:
+        """Move ``pages`` pages forward (negative: back). Returns whether the offset changed."""
+        offset = self.offset + pages * self.size
+        if offset < 0 or offset >= max(self.total, 1):
+            return False
+        self.offset = offset
+        return True
+
+    def summary(self, page: Page[object], hint: str) -> str:
+        """'1–20 of 57' followed by ``hint``; also remembers the total."""
+        self.total = page.total
+        first = page.offset + 1 if page.items else 0
+        return f"{first}–{page.offset + len(page.items)} of {page.total}   {hint}"
