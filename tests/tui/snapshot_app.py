@@ -137,11 +137,12 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 
 def keys(*pressed: str) -> Steps:
-    """Press keys, then wait for the screen's data."""
+    """Press keys as shortcuts (no field has focus to type them into), waiting for data after each."""
 
     async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         for key in pressed:
+            pilot.app.screen.set_focus(None)
             await pilot.press(key)
             await settle(pilot)
 
