@@ -1,6 +1,6 @@
 """Write SVG screenshots of the app's main screens into screenshots/, from the snapshot market.
 
-Run from the repository root: ``python scripts/make_screenshots.py``.
+Run from the repository root: ``python scripts/make_screenshots.py [tasks.svg ...]``.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ async def take(name: str, steps: Steps, folder: Path) -> None:
         app.save_screenshot(name, path=str(folder))
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Take the screenshots named on the command line (default: all of them)."""
     folder = ROOT / "screenshots"
     folder.mkdir(exist_ok=True)
-    for name, steps in SHOTS.items():
-        asyncio.run(take(name, steps, folder))
+    for name in names or list(SHOTS):
+        asyncio.run(take(name, SHOTS[name], folder))
         print(folder / name)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
