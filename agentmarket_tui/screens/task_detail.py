@@ -1,0 +1,172 @@
+"""One task: its description, money, timeline and result, and the actions you may take on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Label, Markdown, Select, Static, TextArea
+
+from engine import validation
+from engine.errors import MarketError
+from engine.records import Event, Task
+from engine.states import Action, allowed_actions
+
+from .base import MarketScreen
+from .formatting import short_time
+from .tasks import status_text
+
+RATINGS = [(f"{'★' * n} {n}", n) for n in range(5, 0, -1)]
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task, its timeline and who is looking at it."""
+
+    task: Task
+    timeline: list[Event]
+    me: str | None
+
+
+def my_actions(task: Task, me: str | None) -> set[Action]:
+    """What agent ``me`` may do to ``task`` now: the state machine's actions that fit its role."""
+    if me is None:
+        return set()
+    poster, assignee = me == task.poster_id, me == task.assigned_to
+    by_role = {
+        Action.ACCEPT: not poster,
+        Action.COMPLETE: assignee,
+        Action.CANCEL: poster,
+        Action.RELEASE: assignee,
+        Action.RATE: poster and task.rating is None,
+    }
+    return {action for action in allowed_actions(task.kind, task.status) if by_role.get(action, False)}
+
+
+class TaskDetailScreen(MarketScreen):
+    """A task's full story; buttons (and keys) only for what the current agent may do."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+a", "act('accept')", "Accept"),
+        Binding("ctrl+s", "act('complete')", "Complete"),
+        Binding("ctrl+x", "act('cancel')", "Cancel task"),
+        Binding("ctrl+r", "act('release')", "Release"),
+        Binding("ctrl+t", "act('rate')", "Rate"),
+    ]
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.actions: set[Action] = set()
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Task", id="task-title", classes="screen-title")
+        with VerticalScroll(id="task-body"):
+            yield Static("", id="task-facts")
+            yield Markdown("", id="task-description")
+            yield Label("Timeline", classes="section-title")
+            yield Static("", id="task-timeline")
+            yield Label("Result", id="task-result-title", classes="section-title")
+            yield Static("", id="task-result")
+            yield TextArea(id="task-result-editor")
+        with Horizontal(classes="toolbar", id="task-actions"):
+            yield Button("Accept ^a", id="accept", variant="primary")
+            yield Button("Complete ^s", id="complete", variant="success")
+            yield Button("Release ^r", id="release")
+            yield Button("Cancel ^x", id="cancel", variant="error")
+            yield Select(RATINGS, value=5, allow_blank=False, id="rating")
+            yield Button("Rate ^t", id="rate", variant="primary")
+
+    def load(self) -> TaskView:
+        task = self.backend.get_task(self.task_id)
+        me = None
+        if self.backend.api_key:
+            try:
+                me = self.backend.me().id
+            except MarketError:
+                me = None
+        return TaskView(task, self.backend.task_timeline(self.task_id), me)
+
+    def show(self, view: TaskView) -> None:
+        task = view.task
+        self.actions = my_actions(task, view.me)
+        self.query_one("#task-title", Label).update(Text(task.title))
+        self.query_one("#task-facts", Static).update(self._facts(view))
+        self.query_one("#task-description", Markdown).update(task.description or "*No description.*")
+        timeline = Text()
+        for event in view.timeline:
+            timeline.append(f"{short_time(event.created_at)}  ", style="dim")
+            timeline.append(f"{event.type}\n")
+        self.query_one("#task-timeline", Static).update(timeline)
+        has_result = task.result is not None
+        self.query_one("#task-result-title").display = has_result or Action.COMPLETE in self.actions
+        self.query_one("#task-result", Static).display = has_result
+        self.query_one("#task-result", Static).update(Text(task.result or ""))
+        self.query_one("#task-result-editor").display = Action.COMPLETE in self.actions
+        for action in (Action.ACCEPT, Action.COMPLETE, Action.RELEASE, Action.CANCEL, Action.RATE):
+            self.query_one(f"#{action.value}").display = action in self.actions
+        self.query_one("#rating").display = Action.RATE in self.actions
+        self.refresh_bindings()
+
+    @staticmethod
+    def _facts(view: TaskView) -> Text:
+        task = view.task
+        facts = Text()
+        rows = [
+            ("Status", status_text(task.status)),
+            ("Budget", Text(f"{task.budget:,} credits")),
+            ("In escrow", Text(f"{task.escrow:,} credits")),
+            ("Needs", Text(", ".join(task.required_capabilities) or "anything")),
+            ("Posted by", Text("you" if task.poster_id == view.me else task.poster_id)),
+            ("Assigned to", Text("you" if task.assigned_to and task.assigned_to == view.me else task.assigned_to or "—")),
+        ]
+        if task.rating is not None:
+            rows.append(("Rating", Text("★" * task.rating, style="yellow")))
+        for label, value in rows:
+            facts.append(f"{label:<13}", style="bold")
+            facts.append_text(value)
+            facts.append("\n")
+        return facts
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            return Action(str(parameters[0])) in self.actions
+        return True
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in {a.value for a in Action}:
+            self.action_act(str(event.button.id))
+
+    def action_act(self, name: str) -> None:
+        """Take action ``name`` on the task in the background; the screen reloads when it lands."""
+        action = Action(name)
+        if action not in self.actions:
+            return
+        calls: dict[Action, tuple[Any, ...]] = {
+            Action.ACCEPT: (self.backend.accept_task, self.task_id),
+            Action.CANCEL: (self.backend.cancel_task, self.task_id),
+            Action.RELEASE: (self.backend.release_task, self.task_id),
+        }
+        if action is Action.COMPLETE:
+            text = self.query_one("#task-result-editor", TextArea).text
+            try:
+                result = validation.RESULT.field("result").clean(text)
+            except MarketError as exc:
+                self.notify(exc.message, title="result", severity="error")
+                return
+            calls[action] = (self.backend.complete_task, self.task_id, result)
+        if action is Action.RATE:
+            calls[action] = (self.backend.rate_task, self.task_id, int(self.query_one("#rating", Select).value))  # type: ignore[arg-type]
+        fn, *args = calls[action]
+        self.call_backend(fn, *args, on_done=self._done, success=f"Task {action.value} done")
+
+    def _done(self, _: Task) -> None:
+        self.app.refresh_identity()  # type: ignore[attr-defined]
+        self.reload()

@@ -1,0 +1,114 @@
+"""The task list: filter by status and capability, search titles, sort, page; Enter opens a task."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, Select
+
+from engine.states import TaskStatus
+
+from ..backend.base import Page
+from .base import MarketScreen
+from .formatting import short_time
+from .paging import Pager
+
+PAGE_SIZE = 50
+STATUSES = [("Any status", "")] + [(status.value.capitalize(), status.value) for status in TaskStatus]
+ORDERS = [("Newest", "newest"), ("Oldest", "oldest"), ("Budget ↓", "budget_high"), ("Budget ↑", "budget_low")]
+MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned")]
+COLUMNS = ("Title", "Status", "Budget", "Capabilities", "Posted")
+STATUS_STYLES = {"open": "green", "assigned": "yellow", "completed": "cyan", "cancelled": "dim", "failed": "red"}
+
+
+def status_text(status: str) -> Text:
+    """A task status in its colour."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+class TasksScreen(MarketScreen):
+    """One page of the market's tasks at a time, so it stays quick with any number of tasks."""
+
+    AUTO_FOCUS = "#tasks-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "post_task", "Post task"),
+        Binding("right_square_bracket,pagedown", "page(1)", "Next page"),
+        Binding("left_square_bracket,pageup", "page(-1)", "Prev page"),
+        Binding("slash", "focus_search", "Search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pager = Pager(PAGE_SIZE)
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Tasks", classes="screen-title")
+        with Horizontal(classes="toolbar"):
+            yield Input(placeholder="search titles", id="task-search")
+            yield Input(placeholder="capability", id="task-capability")
+            yield Select(STATUSES, value="", allow_blank=False, id="task-status")
+            yield Select(ORDERS, value="newest", allow_blank=False, id="task-order")
+            yield Select(MINE, value="", allow_blank=False, id="task-mine")
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="tasks-table")
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Label("", id="tasks-page", classes="muted")
+
+    def load(self) -> Page[Any]:
+        return self.backend.list_tasks(
+            status=str(self.query_one("#task-status", Select).value) or None,
+            capability=self.query_one("#task-capability", Input).value.strip() or None,
+            search=self.query_one("#task-search", Input).value.strip() or None,
+            order=str(self.query_one("#task-order", Select).value),
+            mine=str(self.query_one("#task-mine", Select).value) or None,
+            limit=PAGE_SIZE,
+            offset=self.pager.offset,
+        )
+
+    def show(self, page: Page[Any]) -> None:
+        table = self.query_one("#tasks-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for task in page.items:
+            table.add_row(
+                Text(task.title, style="bold"),
+                status_text(task.status),
+                Text(f"{task.budget:,}", justify="right"),
+                Text(", ".join(task.required_capabilities)),
+                Text(short_time(task.created_at), style="dim"),
+                key=task.id,
+            )
+        if page.items:
+            table.move_cursor(row=min(cursor, len(page.items) - 1))
+        summary = self.pager.summary(page, "[ ]: pages   Enter: open   n: post")
+        self.query_one("#tasks-page", Label).update(summary)
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        self.pager.offset = 0
+        self.reload()
+
+    def action_page(self, pages: int) -> None:
+        if self.pager.step(pages):
+            self.reload()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#task-search", Input).focus()
+
+    def action_post_task(self) -> None:
+        from .post_task import PostTaskScreen
+
+        self.app.push_screen(PostTaskScreen())
+
+    @on(DataTable.RowSelected, "#tasks-table")
+    def _open_task(self, event: DataTable.RowSelected) -> None:
+        from .task_detail import TaskDetailScreen
+
+        if event.row_key.value is not None:
+            self.app.push_screen(TaskDetailScreen(event.row_key.value))
