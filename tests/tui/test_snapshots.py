@@ -49,6 +49,10 @@ class TestTasks:
         """The task list the app opens on, with tasks in every state."""
         assert snap(snap_compare, size, keys())
 
+
+@SIZES
+@needs_screen("task_detail")
+class TestTaskDetail:
     def test_task_detail(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """A task's detail screen, opened with Enter from the list."""
         assert snap(snap_compare, size, open_row("t", 2))
