@@ -17,9 +17,11 @@ from .options import db_option
 def tui(db: str, url: str | None, api_key: str | None) -> None:
     """Open the terminal app (the default command)."""
     from ..app import launch
+    from ..config import resume_last_agent
 
     backend = open_backend(Target(db=db, url=url or None, api_key=api_key or None, as_json=False))
     try:
+        resume_last_agent(backend)
         launch(backend, market=getattr(backend, "market", None))
     finally:
         backend.close()
