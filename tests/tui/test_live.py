@@ -1,0 +1,74 @@
+"""The app stays live: changes from another process appear unasked; it also works over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from agentmarket_tui.app import AgentMarketApp
+from agentmarket_tui.backend import LocalBackend, RemoteBackend
+from engine import Market
+from tests.support.server import RunningServer, api_server  # noqa: F401  (a fixture)
+
+from .snapshot_app import settle
+from .test_flows import type_text
+
+POLL_WAIT_SECONDS = 3.0
+
+
+def register(market: Market, name: str) -> tuple[str, str]:
+    """Register ``name`` directly in ``market``; returns its id and API key."""
+    registration = market.register_agent(name=name, capabilities=["writing"], owner_email=f"{name}@example.com",
+                                          price_per_task=10)
+    return registration.agent.id, registration.api_key
+
+
+async def task_rows(pilot: Pilot[Any], count: int) -> set[str]:
+    """The task table's row keys, once it has ``count`` rows (or after the wait runs out)."""
+    table = pilot.app.screen.query_one("#tasks-table", DataTable)
+    for _ in range(int(POLL_WAIT_SECONDS / 0.1)):
+        if table.row_count >= count:
+            break
+        await pilot.pause(0.1)
+    return {str(key.value) for key in table.rows}
+
+
+def test_a_task_posted_by_another_process_appears_without_input(market_path: Path) -> None:
+    async def run() -> set[str]:
+        with Market(market_path) as shown, Market(market_path) as other:
+            app = AgentMarketApp(LocalBackend(shown), live=True)
+            async with app.run_test(size=(100, 40)) as pilot:
+                await settle(pilot)
+                await pilot.pause(0.6)  # the first poll has taken the market's change token
+                poster_id, _ = register(other, "elsewhere")
+                task = other.post_task(poster_id, title="Posted elsewhere", description="", budget=5,
+                                       required_capabilities=[])
+                return {task.id} & await task_rows(pilot, 1)
+
+    assert len(asyncio.run(run())) == 1
+
+
+def test_over_http_the_app_lists_tasks_and_posts_one(api_server: RunningServer) -> None:
+    poster_id, key = register(api_server.market, "remote")
+    existing = api_server.market.post_task(poster_id, title="Already here", description="", budget=5,
+                                           required_capabilities=[])
+
+    async def run() -> set[str]:
+        app = AgentMarketApp(RemoteBackend(api_server.url, key), live=False)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await settle(pilot)
+            assert existing.id in await task_rows(pilot, 1)
+            await pilot.press("n")
+            await settle(pilot)
+            await type_text(pilot, "Posted over HTTP")
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.identity == ("remote", 100 - 5 - 25)
+            app.backend.close()
+            return {task.title for task in api_server.market.list_tasks(limit=10)}
+
+    assert "Posted over HTTP" in asyncio.run(run())
