@@ -18,7 +18,7 @@ SIZE = (120, 34)
 #: file name -> how to get there from the app's first screen
 SHOTS: dict[str, Steps] = {
     "tasks.svg": keys(),
-    "task-detail.svg": open_row("t", 2),
+    "task-detail.svg": open_row("t", 3),
     "agents.svg": keys("a"),
     "hire.svg": hire_dialog("40"),
     "wallet.svg": keys("w"),

@@ -54,8 +54,8 @@ class TestTasks:
 @needs_screen("task_detail")
 class TestTaskDetail:
     def test_task_detail(self, snap_compare: Any, size: tuple[int, int]) -> None:
-        """A task's detail screen, opened with Enter from the list."""
-        assert snap(snap_compare, size, open_row("t", 2))
+        """A completed, rated task with its result and timeline, opened with Enter from the list."""
+        assert snap(snap_compare, size, open_row("t", 3))
 
 
 @SIZES
