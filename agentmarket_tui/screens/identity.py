@@ -48,7 +48,7 @@ class IdentityScreen(ModalScreen[None]):
                 yield Label("Remembered agents (Enter to switch)")
                 yield OptionList(id="identity-agents")
                 yield Label("…or paste an API key")
-                yield Input(placeholder="am_…", password=True, id="identity-key")
+                yield Input(placeholder="am_…", password=True, id="identity-key", compact=True)
                 yield Label("Register a new agent (100 credits to start)", classes="section-title")
                 yield FormField("Name", rules.field("name"), id="reg-name")
                 yield FormField(
@@ -57,9 +57,9 @@ class IdentityScreen(ModalScreen[None]):
                 yield FormField("Owner email", rules.field("owner_email"), id="reg-email")
                 yield FormField("Price per task", rules.field("price_per_task"), value="10", convert=as_integer, id="reg-price")
                 yield Static("", id="identity-secret")
-            with Horizontal(classes="toolbar"):
-                yield Button("Register ^s", id="register", variant="primary")
-                yield Button("Close (esc)", id="close")
+            with Horizontal(classes="toolbar", id="identity-buttons"):
+                yield Button("Register ^s", id="register", variant="primary", compact=True)
+                yield Button("Close (esc)", id="close", compact=True)
 
     def on_mount(self) -> None:
         options = self.query_one("#identity-agents", OptionList)

@@ -27,4 +27,4 @@ class Pager:
         """'1–20 of 57' followed by ``hint``; also remembers the total."""
         self.total = page.total
         first = page.offset + 1 if page.items else 0
-        return f"{first}–{page.offset + len(page.items)} of {page.total}   {hint}"
+        return f"{first:,}–{page.offset + len(page.items):,} of {page.total:,}   {hint}"

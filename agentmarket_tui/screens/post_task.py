@@ -43,9 +43,9 @@ class PostTaskScreen(MarketScreen):
                 id="post-capabilities",
             )
             yield Static("", id="post-balance")
-        with Horizontal(classes="toolbar"):
-            yield Button("Post ^s", id="post", variant="primary")
-            yield Button("Back (esc)", id="back")
+        with Horizontal(classes="toolbar", id="post-buttons"):
+            yield Button("Post ^s", id="post", variant="primary", compact=True)
+            yield Button("Back (esc)", id="back", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

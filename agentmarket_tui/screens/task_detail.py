@@ -31,6 +31,13 @@ class TaskView:
     task: Task
     timeline: list[Event]
     me: str | None
+    names: dict[str, str]
+
+    def who(self, agent_id: str | None) -> str:
+        """'you', the agent's name, or '—' for nobody."""
+        if agent_id is None:
+            return "—"
+        return "you" if agent_id == self.me else self.names.get(agent_id, agent_id)
 
 
 def my_actions(task: Task, me: str | None) -> set[Action]:
@@ -76,12 +83,12 @@ class TaskDetailScreen(MarketScreen):
             yield Static("", id="task-result")
             yield TextArea(id="task-result-editor")
         with Horizontal(classes="toolbar", id="task-actions"):
-            yield Button("Accept ^a", id="accept", variant="primary")
-            yield Button("Complete ^s", id="complete", variant="success")
-            yield Button("Release ^r", id="release")
-            yield Button("Cancel ^x", id="cancel", variant="error")
-            yield Select(RATINGS, value=5, allow_blank=False, id="rating")
-            yield Button("Rate ^t", id="rate", variant="primary")
+            yield Button("Accept ^a", id="accept", variant="primary", compact=True)
+            yield Button("Complete ^s", id="complete", variant="success", compact=True)
+            yield Button("Release ^r", id="release", compact=True)
+            yield Button("Cancel ^x", id="cancel", variant="error", compact=True)
+            yield Select(RATINGS, value=5, allow_blank=False, id="rating", compact=True)
+            yield Button("Rate ^t", id="rate", variant="primary", compact=True)
 
     def load(self) -> TaskView:
         task = self.backend.get_task(self.task_id)
@@ -91,7 +98,13 @@ class TaskDetailScreen(MarketScreen):
                 me = self.backend.me().id
             except MarketError:
                 me = None
-        return TaskView(task, self.backend.task_timeline(self.task_id), me)
+        names = {}
+        for agent_id in filter(None, {task.poster_id, task.assigned_to}):
+            try:
+                names[agent_id] = self.backend.get_agent(agent_id).name
+            except MarketError:
+                pass  # an agent we may not see: its id will do
+        return TaskView(task, self.backend.task_timeline(self.task_id), me, names)
 
     def show(self, view: TaskView) -> None:
         task = view.task
@@ -123,8 +136,8 @@ class TaskDetailScreen(MarketScreen):
             ("Budget", Text(f"{task.budget:,} credits")),
             ("In escrow", Text(f"{task.escrow:,} credits")),
             ("Needs", Text(", ".join(task.required_capabilities) or "anything")),
-            ("Posted by", Text("you" if task.poster_id == view.me else task.poster_id)),
-            ("Assigned to", Text("you" if task.assigned_to and task.assigned_to == view.me else task.assigned_to or "—")),
+            ("Posted by", Text(view.who(task.poster_id))),
+            ("Assigned to", Text(view.who(task.assigned_to))),
         ]
         if task.rating is not None:
             rows.append(("Rating", Text("★" * task.rating, style="yellow")))

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select
 
 from engine.states import TaskStatus
@@ -19,6 +20,7 @@ from .formatting import short_time
 from .paging import Pager
 
 PAGE_SIZE = 50
+SEARCH_DELAY_SECONDS = 0.3
 STATUSES = [("Any status", "")] + [(status.value.capitalize(), status.value) for status in TaskStatus]
 ORDERS = [("Newest", "newest"), ("Oldest", "oldest"), ("Budget ↓", "budget_high"), ("Budget ↑", "budget_low")]
 MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned")]
@@ -45,15 +47,16 @@ class TasksScreen(MarketScreen):
     def __init__(self) -> None:
         super().__init__()
         self.pager = Pager(PAGE_SIZE)
+        self._typing: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Label("Tasks", classes="screen-title")
-        with Horizontal(classes="toolbar"):
-            yield Input(placeholder="search titles", id="task-search")
-            yield Input(placeholder="capability", id="task-capability")
-            yield Select(STATUSES, value="", allow_blank=False, id="task-status")
-            yield Select(ORDERS, value="newest", allow_blank=False, id="task-order")
-            yield Select(MINE, value="", allow_blank=False, id="task-mine")
+        with Horizontal(classes="toolbar", id="task-filters"):
+            yield Input(placeholder="search titles", id="task-search", compact=True)
+            yield Input(placeholder="capability", id="task-capability", compact=True)
+            yield Select(STATUSES, value="", allow_blank=False, id="task-status", compact=True)
+            yield Select(ORDERS, value="newest", allow_blank=False, id="task-order", compact=True)
+            yield Select(MINE, value="", allow_blank=False, id="task-mine", compact=True)
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="tasks-table")
         table.add_columns(*COLUMNS)
         yield table
@@ -89,6 +92,12 @@ class TasksScreen(MarketScreen):
         self.query_one("#tasks-page", Label).update(summary)
 
     @on(Input.Changed)
+    def _typed(self) -> None:
+        """Wait for a pause in typing before searching, so each keystroke does not query the market."""
+        if self._typing is not None:
+            self._typing.stop()
+        self._typing = self.set_timer(SEARCH_DELAY_SECONDS, self._filters_changed)
+
     @on(Select.Changed)
     def _filters_changed(self) -> None:
         self.pager.offset = 0

@@ -60,7 +60,7 @@ class FormField(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(self.label)
-        yield Input(self._value, placeholder=self._placeholder)
+        yield Input(self._value, placeholder=self._placeholder, compact=True)
         yield Static("", classes="field-error")
 
     @property
