@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
 from engine import validation
 from engine.errors import MarketError
@@ -35,8 +35,10 @@ class PostTaskScreen(MarketScreen):
             yield Label("Description (Markdown)")
             yield TextArea(id="post-description")
             yield FormField("Budget (credits)", rules.field("budget"), value="25", convert=as_integer, id="post-budget")
+            yield Label("Required capabilities: pick from the market's (space) …")
+            yield SelectionList[str](id="post-known-capabilities")
             yield FormField(
-                "Required capabilities (comma separated)",
+                "… and/or type more (comma separated)",
                 rules.field("required_capabilities"),
                 placeholder="e.g. writing, python",
                 convert=split_list,
@@ -51,8 +53,24 @@ class PostTaskScreen(MarketScreen):
         super().on_mount()
         self.query_one("#post-title Input", Input).focus()
 
-    def show(self, _: object) -> None:
+    def load(self) -> list[str]:
+        """The capabilities agents in the market offer (the 100 newest agents'), sorted."""
+        agents = self.backend.list_agents(limit=100).items
+        return sorted({capability for agent in agents for capability in agent.capabilities})
+
+    def show(self, capabilities: list[str]) -> None:
+        picker = self.query_one("#post-known-capabilities", SelectionList)
+        chosen = set(picker.selected)
+        picker.clear_options()
+        picker.add_options([(name, name, name in chosen) for name in capabilities])
         self._show_balance()
+
+    def _capabilities(self) -> list[str]:
+        """Picked and typed capabilities, checked by the engine's rule (raises MarketError)."""
+        typed = self.query_one("#post-capabilities", FormField)
+        picked = list(self.query_one("#post-known-capabilities", SelectionList).selected)
+        combined = picked + [name for name in split_list(typed.text) if name not in picked]
+        return list(validation.TASK.field("required_capabilities").clean(combined))
 
     @on(Input.Changed)
     def _show_balance(self) -> None:
@@ -75,7 +93,7 @@ class PostTaskScreen(MarketScreen):
             fields = {
                 "title": self.query_one("#post-title", FormField).cleaned(),
                 "budget": self.query_one("#post-budget", FormField).cleaned(),
-                "required_capabilities": list(self.query_one("#post-capabilities", FormField).cleaned()),
+                "required_capabilities": self._capabilities(),
                 "description": validation.TASK.field("description").clean(self.query_one(TextArea).text),
             }
         except MarketError as exc:
