@@ -66,18 +66,9 @@ class SQLiteStore:
             conn = self._local.conn = self._open()
         return conn
 
-    @contextmanager
-    def write(self) -> Iterator[SQLiteTx]:
+    def write(self) -> _WriteTransaction:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
-        with self._guard():
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield SQLiteTx(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        return _WriteTransaction(self)
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
@@ -118,3 +109,37 @@ class SQLiteStore:
                 pass  # made in another thread; it closes when that thread's local dies
         self._memory_conn = None
         self._local = threading.local()
+
+
+class _WriteTransaction:
+    """The context manager behind :meth:`SQLiteStore.write`.
+
+    A plain class rather than ``@contextmanager``: writes are the engine's hot path
+    and a generator-based manager costs several extra calls per transaction.
+    """
+
+    __slots__ = ("_store", "_conn", "_lock")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._lock = store._memory_lock if store.memory else None
+
+    def __enter__(self) -> SQLiteTx:
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            conn = self._conn = self._store._connection()
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        return SQLiteTx(conn)
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
+        try:
+            self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+        return False
