@@ -10,18 +10,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Label, Markdown, Select, Static, TextArea
+from textual.widgets import Button, Label, Markdown, Static
 
-from engine import validation
 from engine.errors import MarketError
 from engine.records import Event, Task
 from engine.states import Action, allowed_actions
 
 from .base import MarketScreen
 from .formatting import short_time
+from .task_dialogs import RatingDialog, ResultDialog
 from .tasks import status_text
 
-RATINGS = [(f"{'★' * n} {n}", n) for n in range(5, 0, -1)]
 
 
 @dataclass(frozen=True)
@@ -81,13 +80,11 @@ class TaskDetailScreen(MarketScreen):
             yield Static("", id="task-timeline")
             yield Label("Result", id="task-result-title", classes="section-title")
             yield Static("", id="task-result")
-            yield TextArea(id="task-result-editor")
         with Horizontal(classes="toolbar", id="task-actions"):
             yield Button("Accept ^a", id="accept", variant="primary", compact=True)
             yield Button("Complete ^s", id="complete", variant="success", compact=True)
             yield Button("Release ^r", id="release", compact=True)
             yield Button("Cancel ^x", id="cancel", variant="error", compact=True)
-            yield Select(RATINGS, value=5, allow_blank=False, id="rating", compact=True)
             yield Button("Rate ^t", id="rate", variant="primary", compact=True)
 
     def load(self) -> TaskView:
@@ -118,13 +115,11 @@ class TaskDetailScreen(MarketScreen):
             timeline.append(f"{event.type}\n")
         self.query_one("#task-timeline", Static).update(timeline)
         has_result = task.result is not None
-        self.query_one("#task-result-title").display = has_result or Action.COMPLETE in self.actions
+        self.query_one("#task-result-title").display = has_result
         self.query_one("#task-result", Static).display = has_result
         self.query_one("#task-result", Static).update(Text(task.result or ""))
-        self.query_one("#task-result-editor").display = Action.COMPLETE in self.actions
         for action in (Action.ACCEPT, Action.COMPLETE, Action.RELEASE, Action.CANCEL, Action.RATE):
             self.query_one(f"#{action.value}").display = action in self.actions
-        self.query_one("#rating").display = Action.RATE in self.actions
         self.refresh_bindings()
 
     @staticmethod
@@ -168,17 +163,18 @@ class TaskDetailScreen(MarketScreen):
             Action.RELEASE: (self.backend.release_task, self.task_id),
         }
         if action is Action.COMPLETE:
-            text = self.query_one("#task-result-editor", TextArea).text
-            try:
-                result = validation.RESULT.field("result").clean(text)
-            except MarketError as exc:
-                self.notify(exc.message, title="result", severity="error")
-                return
-            calls[action] = (self.backend.complete_task, self.task_id, result)
+            self.app.push_screen(ResultDialog(), lambda result: self._answered(self.backend.complete_task, result))
+            return
         if action is Action.RATE:
-            calls[action] = (self.backend.rate_task, self.task_id, int(self.query_one("#rating", Select).value))  # type: ignore[arg-type]
+            self.app.push_screen(RatingDialog(), lambda rating: self._answered(self.backend.rate_task, rating))
+            return
         fn, *args = calls[action]
         self.call_backend(fn, *args, on_done=self._done, success=f"Task {action.value} done")
+
+    def _answered(self, fn: Any, answer: object) -> None:
+        """Call ``fn(task_id, answer)`` once a dialog was answered (None: it was cancelled)."""
+        if answer is not None:
+            self.call_backend(fn, self.task_id, answer, on_done=self._done, success="Done")
 
     def _done(self, _: Task) -> None:
         self.app.refresh_identity()  # type: ignore[attr-defined]

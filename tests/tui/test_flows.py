@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import TextArea
 
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.backend import LocalBackend
@@ -75,7 +74,8 @@ async def register_post_accept_complete_rate(market: Market) -> None:
         await pilot.press("ctrl+a")
         await settle(pilot)
         assert market.get_task(task_id).status == "assigned"
-        app.screen.query_one("#task-result-editor", TextArea).focus()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
         await type_text(pilot, "Pages in a row")
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -87,6 +87,8 @@ async def register_post_accept_complete_rate(market: Market) -> None:
         await settle(pilot)
         await pilot.press("ctrl+t")
         await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
         task = market.get_task(task_id)
-        assert task.rating == 5
-        assert market.get_agent(task.assigned_to).reputation_score == 5.0
+        assert task.rating == 4
+        assert market.get_agent(task.assigned_to).reputation_score == 4.0
