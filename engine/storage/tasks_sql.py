@@ -18,6 +18,8 @@ _TASK_ORDER = {
     "budget_low": "t.budget ASC, t.rowid DESC",
 }
 TASK_ORDERS = tuple(_TASK_ORDER)
+# One UPDATE statement per set of columns, built once: the hot updates reuse it.
+_UPDATE_SQL: dict[tuple[str, ...], str] = {}
 
 
 class TaskSQL:
@@ -51,8 +53,11 @@ class TaskSQL:
         ).fetchone()
 
     def update_task(self, task_id: str, fields: dict[str, Any]) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.conn.execute(f"UPDATE tasks SET {sets} WHERE id = ?", (*fields.values(), task_id))
+        columns = tuple(fields)
+        sql = _UPDATE_SQL.get(columns)
+        if sql is None:
+            sql = _UPDATE_SQL[columns] = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in columns) + " WHERE id = ?"
+        self.conn.execute(sql, (*fields.values(), task_id))
 
     def _task_filter(
         self, status: str | None, capability: str | None, search: str | None,
