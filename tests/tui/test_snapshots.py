@@ -70,6 +70,8 @@ class TestPostTask:
             await settle(pilot)
             await pilot.app.push_screen(PostTaskScreen())
             await settle(pilot)
+            await pilot.pause(0.3)  # the capability picker fills in after its own load
+            await settle(pilot)
 
         assert snap(snap_compare, size, run)
 
