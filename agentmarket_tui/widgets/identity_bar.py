@@ -22,14 +22,19 @@ class IdentityBar(Static):
         self.agent_name, self.balance = identity
 
     def render(self) -> Text:
-        text = Text.assemble(("◆ AgentMarket", "bold"), "  ", (self.location, "dim"))
+        # One line: who you are first; the market's location last, so a narrow
+        # terminal cuts the location rather than the identity.
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("◆ AgentMarket", style="bold")
         text.append("   ")
         if self.agent_name is None:
-            text.append("browsing as nobody — press i to choose or register an agent", style="italic")
+            text.append("browsing as nobody (i: choose an agent)", style="italic")
         else:
             text.append("acting as ")
             text.append(self.agent_name, style="bold")
             if self.balance is not None:
                 text.append("   ")
                 text.append(f"{self.balance:,} credits", style="bold green")
+        text.append("   ")
+        text.append(self.location, style="dim")
         return text
