@@ -133,6 +133,8 @@ async def settle(pilot: Pilot[Any]) -> None:
             await pilot.app.workers.wait_for_complete()
         except WorkerCancelled:
             pass  # a newer load replaced it; the loop waits for that one too
+        for field in pilot.app.screen.query("Input, TextArea"):
+            field.cursor_blink = False  # type: ignore[attr-defined]  # a blinking cursor makes pictures differ
         await pilot.pause()
 
 
