@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ._like import contains_pattern
+
 _AGENT_ORDER = {
     "newest": "a.rowid DESC",
     "reputation": "CASE WHEN a.rating_count = 0 THEN 1 ELSE 0 END,"
@@ -63,7 +65,7 @@ class AgentSQL:
             args.append(capability)
         if search:
             where.append("(a.name LIKE ? ESCAPE '\\' OR a.description LIKE ? ESCAPE '\\')")
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = contains_pattern(search)
             args += [pattern, pattern]
         return (" WHERE " + " AND ".join(where) if where else ""), args
 

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from ._like import contains_pattern
+
 _TASK_COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
     " t.assigned_to, t.result, t.rating, t.created_at, t.updated_at,"
@@ -72,7 +74,7 @@ class TaskSQL:
             args.append(capability)
         if search:
             where.append("t.title LIKE ? ESCAPE '\\'")
-            args.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            args.append(contains_pattern(search))
         if poster_id:
             where.append("t.poster_id = ?")
             args.append(poster_id)
