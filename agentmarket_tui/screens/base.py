@@ -84,6 +84,12 @@ class MarketScreen(Screen):
             except MarketError as exc:
                 self.app.call_from_thread(self.app.notify, exc.message, title=exc.code, severity="error")
                 return
+            except Exception as exc:  # a bug: say so rather than fail silently or show a traceback
+                self.app.call_from_thread(
+                    self.app.notify, f"{type(exc).__name__}: {exc}", title="unexpected error", severity="error"
+                )
+                self.log.error(exc)
+                return
             if on_done is not None:
                 self.app.call_from_thread(on_done, result)
             if success:
