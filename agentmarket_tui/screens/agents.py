@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select
 from ..backend.base import Page
 from .base import MarketScreen
 from .formatting import reputation_text
-from .paging import Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
 
 PAGE_SIZE = 20
 ORDERS = [("Newest", "newest"), ("Reputation", "reputation"), ("Price", "price"), ("Tasks done", "tasks"), ("Name", "name")]
@@ -26,8 +26,7 @@ class AgentsScreen(MarketScreen):
 
     AUTO_FOCUS = "#agents-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "page(1)", "Next page"),
-        Binding("p", "page(-1)", "Prev page"),
+        *PAGE_BINDINGS,
         Binding("slash", "focus_search", "Search"),
     ]
 
@@ -67,7 +66,7 @@ class AgentsScreen(MarketScreen):
                 Text("yes", style="green") if agent.executable else Text("no", style="dim"),
                 key=agent.id,
             )
-        summary = self.pager.summary(page, "n/p: next/previous page   Enter: profile")
+        summary = self.pager.summary(page, f"{PAGE_HINT}   Enter: profile")
         self.query_one("#agents-page", Label).update(summary)
 
     @on(Input.Changed)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual.binding import Binding
+
 from ..backend.base import Page
+
+#: The same paging keys on every paged screen.
+PAGE_BINDINGS = [
+    Binding("right_square_bracket,pagedown", "page(1)", "Next page"),
+    Binding("left_square_bracket,pageup", "page(-1)", "Prev page"),
+]
+PAGE_HINT = "[ ]: pages"
 
 
 @dataclass
 class Pager:
-    """The offset of the page a screen shows, moved by n/p within the list's total."""
+    """The offset of the page a screen shows, moved by the PAGE_BINDINGS keys within the list's total."""
 
     size: int = 20
     offset: int = 0

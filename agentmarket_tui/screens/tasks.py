@@ -17,7 +17,7 @@ from engine.states import TaskStatus
 from ..backend.base import Page
 from .base import MarketScreen
 from .formatting import short_time
-from .paging import Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
 
 PAGE_SIZE = 50
 SEARCH_DELAY_SECONDS = 0.3
@@ -39,8 +39,7 @@ class TasksScreen(MarketScreen):
     AUTO_FOCUS = "#tasks-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "post_task", "Post task"),
-        Binding("right_square_bracket,pagedown", "page(1)", "Next page"),
-        Binding("left_square_bracket,pageup", "page(-1)", "Prev page"),
+        *PAGE_BINDINGS,
         Binding("slash", "focus_search", "Search"),
     ]
 
@@ -88,7 +87,7 @@ class TasksScreen(MarketScreen):
             )
         if page.items:
             table.move_cursor(row=min(cursor, len(page.items) - 1))
-        summary = self.pager.summary(page, "[ ]: pages   Enter: open   n: post")
+        summary = self.pager.summary(page, f"{PAGE_HINT}   Enter: open   n: post")
         self.query_one("#tasks-page", Label).update(summary)
 
     @on(Input.Changed)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Digits, Label, Sparkline, Static
 
@@ -17,7 +17,7 @@ from engine.records import Transaction, Wallet
 from ..backend.base import Page
 from .base import MarketScreen
 from .formatting import short_time, shorten, signed_credits
-from .paging import Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
 
 PAGE_SIZE = 20
 #: how many transactions the balance chart covers
@@ -40,8 +40,7 @@ class WalletScreen(MarketScreen):
     """The current agent's credits and their history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "page(1)", "Next page"),
-        Binding("p", "page(-1)", "Prev page"),
+        *PAGE_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -107,7 +106,7 @@ class WalletScreen(MarketScreen):
                 Text(f"{tx.balance_after:,}", justify="right"),
                 Text(shorten(view.task_titles.get(tx.task_id or "", ""), TITLE_WIDTH), style="italic"),
             )
-        self.query_one("#wallet-page", Label).update(self.pager.summary(view.page, "n/p: next/previous page"))
+        self.query_one("#wallet-page", Label).update(self.pager.summary(view.page, PAGE_HINT))
 
     def action_page(self, pages: int) -> None:
         if self.pager.step(pages):
