@@ -7,26 +7,24 @@ from typing import Any
 
 from .. import ledger_accounts as acct
 
+# A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
+# source cannot cover the amount (issuance may go negative), and records the balances
+# after it. The trigger ``transfers_move_balances`` (schema) then moves the cached
+# balances in the same statement, so a transfer row and its balance changes cannot part.
 _TRANSFER = (
     "INSERT INTO transfers (from_account, to_account, amount, kind, task_id, wallet_agent, from_balance,"
-    " to_balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " to_balance, created_at)"
+    " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7 FROM accounts f, accounts t"
+    " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
 )
-# Debits only what the account holds (issuance may go negative): the check and the
-# debit are one statement.
-_DEBIT = (
-    "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2 AND (kind = 'issuance' OR balance >= ?1)"
-    " RETURNING balance"
-)
-_CREDIT = "UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance"
+_OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
 
 
 class LedgerSQL:
     conn: sqlite3.Connection
 
     def open_account(self, account_id: str, kind: str, owner_id: str | None) -> None:
-        self.conn.execute(
-            "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)", (account_id, kind, owner_id)
-        )
+        self.conn.execute(_OPEN_ACCOUNT, (account_id, kind, owner_id))
 
     def ensure_account(self, account_id: str, kind: str) -> None:
         self.conn.execute(
@@ -47,70 +45,35 @@ class LedgerSQL:
         Raises:
             LookupError: ``target`` does not exist (a bug: the caller must roll back).
         """
-        conn = self.conn
-        from_row = conn.execute(_DEBIT, (amount, source)).fetchone()
-        if from_row is None:
-            return False
-        to_row = conn.execute(_CREDIT, (amount, target)).fetchone()
-        if to_row is None:
+        wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
+        if self.conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, at)).rowcount:
+            return True
+        if self.balance(target) is None:
             raise LookupError(f"no such account: {target}")
-        wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-        conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, from_row[0], to_row[0], at))
-        return True
-
-    def transfer_to_new_account(
-        self, source: str, target: str, target_kind: str, owner_id: str | None, amount: int, kind: str,
-        task_id: str | None, at: str,
-    ) -> bool:
-        """Open account ``target`` holding ``amount`` taken from ``source``, as one recorded transfer.
-
-        The same movement as :meth:`transfer` into a fresh account, one statement shorter:
-        the new account is inserted with its balance instead of inserted and then credited.
-
-        Returns:
-            False, having changed nothing, when ``source`` is missing or holds less than ``amount``.
-        """
-        conn = self.conn
-        from_row = conn.execute(_DEBIT, (amount, source)).fetchone()
-        if from_row is None:
-            return False
-        conn.execute(
-            "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, ?)", (target, target_kind, owner_id, amount)
-        )
-        wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-        conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, from_row[0], amount, at))
-        return True
+        return False
 
     def transfer_split(self, source: str, parts: list[tuple[str, int, str]], task_id: str | None, at: str) -> bool:
         """Move credits from ``source`` to several targets, one recorded transfer per ``(target, amount, kind)``.
 
-        ``source`` is debited once by the total; each transfer row still carries the
-        source's balance after that one movement, as if they had been made one by one.
-        Parts with amount 0 are skipped.
+        The transfers are made in order; parts with amount 0 are skipped.
 
         Returns:
-            False, having changed nothing, when ``source`` holds less than the total.
+            False when ``source`` could not cover every part; earlier parts may have
+            moved, so the caller must roll back.
 
         Raises:
             LookupError: a target does not exist (a bug: the caller must roll back).
         """
-        conn = self.conn
-        parts = [part for part in parts if part[1]]
-        total = sum(amount for _, amount, _ in parts)
-        from_row = conn.execute(_DEBIT, (total, source)).fetchone()
-        if from_row is None:
-            return False
-        left = from_row[0] + total
-        rows = []
-        for target, amount, kind in parts:
-            to_row = conn.execute(_CREDIT, (amount, target)).fetchone()
-            if to_row is None:
+        rows = [
+            (source, target, amount, kind, task_id, acct.wallet_owner(source) or acct.wallet_owner(target), at)
+            for target, amount, kind in parts if amount
+        ]
+        if self.conn.executemany(_TRANSFER, rows).rowcount == len(rows):
+            return True
+        for target, _, _ in parts:
+            if self.balance(target) is None:
                 raise LookupError(f"no such account: {target}")
-            left -= amount
-            wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-            rows.append((source, target, amount, kind, task_id, wallet_agent, left, to_row[0], at))
-        conn.executemany(_TRANSFER, rows)
-        return True
+        return False
 
     def wallet_transfers(self, agent_id: str, limit: int, offset: int) -> list[sqlite3.Row]:
         """Transfers in or out of the agent's wallet, newest first."""

@@ -181,7 +181,18 @@ def _m002_worker_leases(db: Database) -> None:
                                not_null={"holder", "expires_at"})
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases]
+def _m003_balances_follow_transfers(db: Database) -> None:
+    # The cached balances move inside the INSERT of each transfer: a transfer is one
+    # statement, and no code path can record a transfer without moving the balances.
+    db.execute(
+        "CREATE TRIGGER transfers_move_balances AFTER INSERT ON transfers BEGIN"
+        " UPDATE accounts SET balance = balance - NEW.amount WHERE id = NEW.from_account;"
+        " UPDATE accounts SET balance = balance + NEW.amount WHERE id = NEW.to_account;"
+        " END"
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,65 @@
+"""The schema's migrations, and the ledger rules the database itself enforces."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from engine import Market
+from engine.storage import SCHEMA_VERSION
+from engine.storage.schema import MIGRATIONS
+
+from .conftest import register
+
+
+def test_a_market_made_by_an_older_version_migrates_and_keeps_its_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # A market as version 2 left it: made by the migrations of that day, with money in it.
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    for version, migration in enumerate(MIGRATIONS[:2], start=1):
+        migration(db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO accounts (id, kind, balance) VALUES ('platform:issuance', 'issuance', -100)")
+    conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                 " VALUES ('a1', 'Old', 'old', '[\"research\"]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
+    conn.execute("INSERT INTO accounts (id, kind, owner_id, balance) VALUES ('wallet:a1', 'wallet', 'a1', 100)")
+    conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet_agent, from_balance,"
+                 " to_balance, created_at) VALUES ('platform:issuance', 'wallet:a1', 100, 'grant', 'a1', -100, 100,"
+                 " '2026-01-01T00:00:00Z')")
+    conn.close()
+
+    with Market(path) as market:
+        assert Database(sqlite3.connect(path)).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        worker = register(market, "Worker")
+        task = market.post_task("a1", title="After the upgrade", budget=40, required_capabilities=["research"])
+        market.accept_task(task.id, worker)
+        market.complete_task(task.id, worker, "done")
+        assert market.balance("a1") == 60
+        assert market.balance(worker) == 100 + 36
+        assert market.verify_ledger().ok
+
+
+def test_a_transfer_row_moves_the_cached_balances_with_it(market: Market) -> None:
+    """Even SQL that bypasses the engine cannot record a transfer without moving the credits."""
+    agent = register(market, "Agent")
+    conn = market._store._connection()
+    conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet_agent, from_balance,"
+                 " to_balance, created_at) VALUES ('platform:issuance', ?, 7, 'grant', ?, 0, 0, 'now')",
+                 ("wallet:" + agent, agent))
+    assert market.balance(agent) == 100 + 7
+    assert market.verify_ledger().ok
+
+
+def test_a_transfer_that_would_overdraw_a_wallet_is_refused_by_the_database(market: Market) -> None:
+    agent = register(market, "Agent")
+    conn = market._store._connection()
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet_agent, from_balance,"
+                     " to_balance, created_at) VALUES (?, 'platform:fees', 101, 'fee', ?, 0, 0, 'now')",
+                     ("wallet:" + agent, agent))
+    assert market.balance(agent) == 100
+    assert market.verify_ledger().ok
