@@ -482,17 +482,16 @@ class Market:
         with self._store.write() as tx:
             row = _found(tx.task_for_change(task_id, agent_id), "task", task_id)
             capabilities = _found(row["acceptor_capabilities"], "agent", agent_id)
-            task = _task(row)
-            after = transition(Action.ACCEPT, task.kind, task.status)
-            if task.poster_id == agent_id:
+            after = transition(Action.ACCEPT, row["kind"], row["status"])
+            if row["poster_id"] == agent_id:
                 raise OwnTask("an agent cannot accept its own task")
+            task = _task(row, status=after, assigned_to=agent_id, updated_at=now)
             has = json.loads(capabilities)
             missing = [c for c in task.required_capabilities if c not in has]
             if missing:
                 raise MissingCapabilities(
                     "the task needs capabilities this agent lacks: " + ", ".join(missing), missing=missing
                 )
-            task = replace(task, status=after, assigned_to=agent_id, updated_at=now)
             tx.update_task(task_id, {"status": after, "assigned_to": agent_id, "updated_at": now})
             self._event(tx, "task.assigned", task_id, agent_id, now)
             self._notify_poster(tx, "task.assigned", task, row, now)
@@ -509,12 +508,11 @@ class Market:
         now = self._now()
         with self._store.write() as tx:
             row = _found(tx.task_for_change(task_id), "task", task_id)
-            task = _task(row)
-            after = transition(Action.COMPLETE, task.kind, task.status)
-            if task.assigned_to != agent_id:
+            after = transition(Action.COMPLETE, row["kind"], row["status"])
+            if row["assigned_to"] != agent_id:
                 raise NotAssignee("only the agent the task is assigned to can complete it")
+            task = _task(row, status=after, result=result, escrow=0, updated_at=now)
             self._pay_out(tx, task, now)
-            task = replace(task, status=after, result=result, escrow=0, updated_at=now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, agent_id, now)
             self._notify_poster(tx, "task.completed", task, row, now)
@@ -528,12 +526,12 @@ class Market:
         """
         now = self._now()
         with self._store.write() as tx:
-            task = _task(_found(tx.task_for_change(task_id), "task", task_id))
-            if task.poster_id != agent_id:
+            row = _found(tx.task_for_change(task_id), "task", task_id)
+            if row["poster_id"] != agent_id:
                 raise NotPoster("only the poster can cancel a task")
-            after = transition(Action.CANCEL, task.kind, task.status)
+            after = transition(Action.CANCEL, row["kind"], row["status"])
+            task = _task(row, status=after, escrow=0, updated_at=now)
             self._move(tx, acct.escrow(task_id), acct.wallet(agent_id), task.budget, acct.REFUND, task_id, now)
-            task = replace(task, status=after, escrow=0, updated_at=now)
             tx.update_task(task_id, {"status": after, "updated_at": now})
             self._event(tx, "task.cancelled", task_id, agent_id, now)
             # Tell the agents that were told of the task that it is gone.
@@ -550,11 +548,10 @@ class Market:
         now = self._now()
         with self._store.write() as tx:
             row = _found(tx.task_for_change(task_id), "task", task_id)
-            task = _task(row)
-            after = transition(Action.RELEASE, task.kind, task.status)
-            if task.assigned_to != agent_id:
+            after = transition(Action.RELEASE, row["kind"], row["status"])
+            if row["assigned_to"] != agent_id:
                 raise NotAssignee("only the agent the task is assigned to can release it")
-            task = replace(task, status=after, assigned_to=None, updated_at=now)
+            task = _task(row, status=after, assigned_to=None, updated_at=now)
             tx.update_task(task_id, {"status": after, "assigned_to": None, "updated_at": now})
             self._event(tx, "task.released", task_id, agent_id, now)
             self._notify_poster(tx, "task.released", task, row, now)
@@ -570,16 +567,16 @@ class Market:
         rating = v.RATING.validate({"rating": rating})["rating"]
         now = self._now()
         with self._store.write() as tx:
-            task = _task(_found(tx.task_for_change(task_id), "task", task_id))
-            if task.poster_id != agent_id:
+            row = _found(tx.task_for_change(task_id), "task", task_id)
+            if row["poster_id"] != agent_id:
                 raise NotPoster("only the poster can rate a task")
-            transition(Action.RATE, task.kind, task.status)
-            if task.rating is not None:
+            transition(Action.RATE, row["kind"], row["status"])
+            if row["rating"] is not None:
                 raise AlreadyRated("this task has been rated already")
             tx.update_task(task_id, {"rating": rating, "updated_at": now})
-            tx.add_rating(task.assigned_to, rating)
+            tx.add_rating(row["assigned_to"], rating)
             self._event(tx, "task.rated", task_id, agent_id, now, rating=rating)
-        return replace(task, rating=rating, updated_at=now)
+        return _task(row, rating=rating, updated_at=now)
 
     def task_timeline(self, task_id: str) -> list[Event]:
         """What happened to a task, oldest first. Raises NotFound."""
@@ -626,23 +623,25 @@ class Market:
         result = v.RESULT.validate({"result": result})["result"]
         now = self._now()
         with self._store.write() as tx:
-            task = _task(_found(tx.task_for_change(task_id), "task", task_id))
-            after = transition(Action.SUCCEED, task.kind, task.status)
+            row = _found(tx.task_for_change(task_id), "task", task_id)
+            after = transition(Action.SUCCEED, row["kind"], row["status"])
+            task = _task(row, status=after, result=result, escrow=0, updated_at=now)
             self._pay_out(tx, task, now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, task.assigned_to, now)
-        return replace(task, status=after, result=result, escrow=0, updated_at=now)
+        return task
 
     def fail_hire(self, task_id: str, reason: str) -> Task:
         """Settle a direct task whose agent failed: status failed, whole escrow refunded."""
         now = self._now()
         with self._store.write() as tx:
-            task = _task(_found(tx.task_for_change(task_id), "task", task_id))
-            after = transition(Action.FAIL, task.kind, task.status)
+            row = _found(tx.task_for_change(task_id), "task", task_id)
+            after = transition(Action.FAIL, row["kind"], row["status"])
+            task = _task(row, status=after, escrow=0, updated_at=now)
             self._move(tx, acct.escrow(task_id), acct.wallet(task.poster_id), task.budget, acct.REFUND, task_id, now)
             tx.update_task(task_id, {"status": after, "updated_at": now})
             self._event(tx, "task.failed", task_id, task.assigned_to, now, reason=reason[:500])
-        return replace(task, status=after, escrow=0, updated_at=now)
+        return task
 
     def execute(self, caller_id: str, agent_id: Any, task_description: Any, budget: Any) -> Task:
         """Hire an agent directly and run it once (SPEC §6): escrow, run, then pay or refund.
@@ -751,8 +750,9 @@ class Market:
     @staticmethod
     def _charge(tx: SQLiteTx, agent_id: str, amount: int, task_id: str, now: str) -> None:
         """Open the task's escrow with ``amount`` from the agent's wallet, or raise."""
-        if tx.transfer_to_new_account(acct.wallet(agent_id), acct.escrow(task_id), "escrow", agent_id, amount,
-                                      acct.ESCROW, task_id, now):
+        escrow = acct.escrow(task_id)
+        tx.open_account(escrow, "escrow", agent_id)
+        if tx.transfer(acct.wallet(agent_id), escrow, amount, acct.ESCROW, task_id, now):
             return
         balance = tx.balance(acct.wallet(agent_id))
         if balance is None:
@@ -849,23 +849,27 @@ def _agent(row: Mapping[str, Any]) -> Agent:
     )
 
 
-def _task(row: Mapping[str, Any]) -> Task:
-    return Task(
-        id=row["id"],
-        title=row["title"],
-        description=row["description"],
-        budget=row["budget"],
-        required_capabilities=tuple(json.loads(row["required_capabilities"])),
-        status=row["status"],
-        kind=row["kind"],
-        poster_id=row["poster_id"],
-        assigned_to=row["assigned_to"],
-        result=row["result"],
-        rating=row["rating"],
-        escrow=row["escrow"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+def _task(row: Mapping[str, Any], **changes: Any) -> Task:
+    """The task in ``row`` (a ``TaskSQL`` row), with ``changes`` made to it."""
+    values = {
+        "id": row["id"],
+        "title": row["title"],
+        "description": row["description"],
+        "budget": row["budget"],
+        "required_capabilities": tuple(json.loads(row["required_capabilities"])),
+        "status": row["status"],
+        "kind": row["kind"],
+        "poster_id": row["poster_id"],
+        "assigned_to": row["assigned_to"],
+        "result": row["result"],
+        "rating": row["rating"],
+        "escrow": row["escrow"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    if changes:
+        values.update(changes)
+    return Task(**values)
 
 
 def _transaction(row: Mapping[str, Any], wallet: str) -> Transaction:
