@@ -64,6 +64,12 @@ CREATE TABLE tasks (id TEXT PRIMARY KEY, status TEXT, budget INTEGER, poster_id 
                     result TEXT, created_at TEXT);
 """
 
+_SPEC_SCHEMA = """
+CREATE TABLE agents (id TEXT PRIMARY KEY, webhook_url TEXT, total_tasks INTEGER NOT NULL);
+CREATE TABLE agent_capabilities (capability TEXT, agent_id TEXT, PRIMARY KEY (capability, agent_id)) WITHOUT ROWID;
+CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT, task_id TEXT, agent_id TEXT, created_at TEXT, data TEXT);
+"""
+
 
 def _connect(path: str, schema: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
@@ -73,8 +79,14 @@ def _connect(path: str, schema: str) -> sqlite3.Connection:
     return conn
 
 
-def _floor(conn: sqlite3.Connection, escrow: Callable[[str], None], pay_out: Callable[[str], None]) -> Runner:
-    """A bare-statement lifecycle whose money movements are ``escrow`` (on post) and ``pay_out`` (on complete)."""
+def _floor(
+    conn: sqlite3.Connection,
+    escrow: Callable[[str], None],
+    pay_out: Callable[[str], None],
+    assign: Callable[[str], None] | None = None,
+) -> Runner:
+    """A bare-statement lifecycle whose extra writes are ``escrow`` (post), ``assign`` (accept)
+    and ``pay_out`` (complete)."""
     numbers = itertools.count()
     execute = conn.execute
 
@@ -88,6 +100,8 @@ def _floor(conn: sqlite3.Connection, escrow: Callable[[str], None], pay_out: Cal
             execute("BEGIN IMMEDIATE")
             execute("UPDATE tasks SET status = 'assigned', assigned_to = 'b' WHERE id = ? AND status = 'open'",
                     (task_id,))
+            if assign is not None:
+                assign(task_id)
             execute("COMMIT")
             execute("BEGIN IMMEDIATE")
             execute("UPDATE tasks SET status = 'completed', result = 'done' WHERE id = ? AND status = 'assigned'",
@@ -114,37 +128,77 @@ def minimal_floor(path: str) -> Runner:
     return _floor(conn, escrow, pay_out)
 
 
-def ledger_floor(path: str) -> Runner:
-    """Bare statements keeping the engine's double entry: escrow accounts, transfer rows, cached balances."""
-    conn = _connect(path, _LEDGER_SCHEMA)
-    conn.executemany("INSERT INTO accounts VALUES (?, ?, ?)",
-                     [("wallet:a", "wallet", 10**12), ("wallet:b", "wallet", 0), ("fees", "fees", 0)])
-    execute = conn.execute
+class _LedgerSteps:
+    """The double-entry writes of posting (escrow) and completing (pay out), as bare statements."""
 
-    def debit(account: str, amount: int) -> int:
-        return execute("UPDATE accounts SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 RETURNING balance",
-                       (amount, account)).fetchone()[0]
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO accounts VALUES (?, ?, ?)",
+                         [("wallet:a", "wallet", 10**12), ("wallet:b", "wallet", 0), ("fees", "fees", 0)])
+        self.conn = conn
 
-    def credit(account: str, amount: int) -> int:
-        return execute("UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
-                       (amount, account)).fetchone()[0]
+    def _debit(self, account: str, amount: int) -> int:
+        return self.conn.execute(
+            "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2 AND balance >= ?1 RETURNING balance",
+            (amount, account)).fetchone()[0]
 
-    def record(*transfers: tuple[str, str, int, str, str, int, int]) -> None:
-        conn.executemany("INSERT INTO transfers (from_account, to_account, amount, kind, task_id, from_balance,"
-                         f" to_balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '{NOW}')", transfers)
+    def _credit(self, account: str, amount: int) -> int:
+        return self.conn.execute("UPDATE accounts SET balance = balance + ? WHERE id = ? RETURNING balance",
+                                 (amount, account)).fetchone()[0]
+
+    def _record(self, *transfers: tuple[str, str, int, str, str, int, int]) -> None:
+        self.conn.executemany("INSERT INTO transfers (from_account, to_account, amount, kind, task_id, from_balance,"
+                              f" to_balance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, '{NOW}')", transfers)
 
     # The cheapest honest form: the escrow account is opened holding the budget, and the
-    # payout debits the escrow once for both transfers, as the engine does.
+    # payout debits the escrow once for both transfers.
+    def escrow(self, task_id: str) -> None:
+        self.conn.execute("INSERT INTO accounts VALUES (?, 'escrow', ?)", ("escrow:" + task_id, BUDGET))
+        self._record(("wallet:a", "escrow:" + task_id, BUDGET, "escrow", task_id, self._debit("wallet:a", BUDGET),
+                      BUDGET))
+
+    def pay_out(self, task_id: str) -> None:
+        self._debit("escrow:" + task_id, BUDGET)
+        self._record(("escrow:" + task_id, "wallet:b", PAY, "payout", task_id, FEE, self._credit("wallet:b", PAY)),
+                     ("escrow:" + task_id, "fees", FEE, "fee", task_id, 0, self._credit("fees", FEE)))
+
+
+def ledger_floor(path: str) -> Runner:
+    """Bare statements keeping the engine's double entry: escrow accounts, transfer rows, cached balances."""
+    ledger = _LedgerSteps(_connect(path, _LEDGER_SCHEMA))
+    return _floor(ledger.conn, ledger.escrow, ledger.pay_out)
+
+
+def spec_floor(path: str) -> Runner:
+    """Bare statements for everything SPEC asks of the three steps, written as lean as SQL allows.
+
+    The ledger floor, plus: an activity-feed event per step (SPEC §9), the lookup of
+    agents to notify of a new task by webhook (§7), and the worker's ``total_tasks`` (§3).
+    """
+    ledger = _LedgerSteps(_connect(path, _LEDGER_SCHEMA + _SPEC_SCHEMA))
+    conn = ledger.conn
+    conn.executemany("INSERT INTO agents VALUES (?, NULL, 0)", [("a",), ("b",)])
+    conn.executemany("INSERT INTO agent_capabilities VALUES ('x', ?)", [("a",), ("b",)])
+    execute = conn.execute
+
+    def event(type_: str, task_id: str, agent_id: str) -> None:
+        execute(f"INSERT INTO events (type, task_id, agent_id, created_at, data) VALUES (?, ?, ?, '{NOW}', '{{}}')",
+                (type_, task_id, agent_id))
+
     def escrow(task_id: str) -> None:
-        execute("INSERT INTO accounts VALUES (?, 'escrow', ?)", ("escrow:" + task_id, BUDGET))
-        record(("wallet:a", "escrow:" + task_id, BUDGET, "escrow", task_id, debit("wallet:a", BUDGET), BUDGET))
+        ledger.escrow(task_id)
+        event("task.posted", task_id, "a")
+        execute("SELECT a.id, a.webhook_url FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
+                " WHERE c.capability = 'x' AND a.webhook_url IS NOT NULL AND a.id != 'a'").fetchall()
+
+    def assign(task_id: str) -> None:
+        event("task.assigned", task_id, "b")
 
     def pay_out(task_id: str) -> None:
-        debit("escrow:" + task_id, BUDGET)
-        record(("escrow:" + task_id, "wallet:b", PAY, "payout", task_id, FEE, credit("wallet:b", PAY)),
-               ("escrow:" + task_id, "fees", FEE, "fee", task_id, 0, credit("fees", FEE)))
+        ledger.pay_out(task_id)
+        execute("UPDATE agents SET total_tasks = total_tasks + 1 WHERE id = 'b'")
+        event("task.completed", task_id, "b")
 
-    return _floor(conn, escrow, pay_out)
+    return _floor(conn, escrow, pay_out, assign)
 
 
 def engine(path: str) -> Runner:
@@ -172,7 +226,8 @@ def measure(lifecycles: int, rounds: int, directory: str) -> dict[str, dict[str,
     machine's mood, so the median of per-round ratios is far steadier than a ratio of totals.
     """
     runners = {name: make(str(Path(directory) / f"{name}.db"))
-               for name, make in (("engine", engine), ("minimal", minimal_floor), ("ledger", ledger_floor))}
+               for name, make in (("engine", engine), ("minimal", minimal_floor), ("ledger", ledger_floor),
+                                 ("spec", spec_floor))}
     seconds = dict.fromkeys(runners, 0.0)
     per_round = max(1, lifecycles // rounds)
     ratios: dict[str, list[float]] = {name: [] for name in runners}
@@ -205,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  engine (Market)                {rate['engine']:9,.0f}")
     print(f"  minimal floor (bare sqlite3)   {rate['minimal']:9,.0f}   engine/floor = {ratio['minimal']:.2f}")
     print(f"  ledger floor (bare sqlite3)    {rate['ledger']:9,.0f}   engine/floor = {ratio['ledger']:.2f}")
+    print(f"  spec floor (bare sqlite3)      {rate['spec']:9,.0f}   engine/floor = {ratio['spec']:.2f}")
     print("  (engine/floor: the median over rounds of the engine's rate over the floor's in that round)")
     if args.check and ratio[CHECKED_FLOOR] < REQUIRED_RATIO:
         print(f"FAIL: the engine reaches {ratio[CHECKED_FLOOR]:.2f} of the {CHECKED_FLOOR} floor, below {REQUIRED_RATIO}")
