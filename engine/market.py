@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -115,6 +116,7 @@ class Market:
         self.path = str(path)
         self._store = SQLiteStore(path)
         self._clock = clock or _utc_now
+        self._now_cache: tuple[int, str] = (-1, "")
         self._new_id = new_id or ids.new_id
         self._new_token = new_token or (lambda: secrets.token_hex(32))
         with self._store.write() as tx:
@@ -166,7 +168,14 @@ class Market:
         return self._store.data_version()
 
     def _now(self) -> str:
-        # isoformat is several times faster than strftime; the clock is UTC.
+        """The clock's time as stored: ISO 8601 UTC to the second."""
+        if self._clock is _utc_now:
+            # Every operation asks; formatting once per second of the wall clock is enough.
+            second = int(time.time())
+            cached = self._now_cache
+            if cached[0] != second:
+                cached = self._now_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+            return cached[1]
         return self._clock().isoformat(timespec="seconds")[:19] + "Z"
 
     # -- agents ---------------------------------------------------------------------

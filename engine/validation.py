@@ -58,7 +58,7 @@ class Field:
             if self.nullable:
                 return None
             raise ValidationError(self.name, f"{self.name} must not be null")
-        return getattr(self, f"_clean_{self.kind}")(value)
+        return _CLEANERS[self.kind](self, value)
 
     def _clean_text(self, value: Any) -> str:
         if not isinstance(value, str):
@@ -173,6 +173,15 @@ class Field:
         if self.description:
             schema["description"] = self.description
         return schema
+
+
+_CLEANERS = {
+    "text": Field._clean_text,
+    "integer": Field._clean_integer,
+    "slugs": Field._clean_slugs,
+    "email": Field._clean_email,
+    "url": Field._clean_url,
+}
 
 
 @dataclass(frozen=True, slots=True)

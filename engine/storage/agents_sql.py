@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
+from . import _sql
 from ._like import contains_pattern
 
 _AGENT_ORDER = {
@@ -23,9 +25,7 @@ class AgentSQL:
     conn: sqlite3.Connection
 
     def insert_agent(self, row: dict[str, Any]) -> None:
-        cols = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        self.conn.execute(f"INSERT INTO agents ({cols}) VALUES ({marks})", tuple(row.values()))
+        self.conn.execute(_sql.insert("agents", tuple(row)), tuple(row.values()))
 
     def set_agent_capabilities(self, agent_id: str, capabilities: Iterable[str]) -> None:
         self.conn.execute("DELETE FROM agent_capabilities WHERE agent_id = ?", (agent_id,))
@@ -46,8 +46,7 @@ class AgentSQL:
 
     def update_agent(self, agent_id: str, fields: dict[str, Any]) -> None:
         if fields:
-            sets = ", ".join(f"{k} = ?" for k in fields)
-            self.conn.execute(f"UPDATE agents SET {sets} WHERE id = ?", (*fields.values(), agent_id))
+            self.conn.execute(_sql.update("agents", tuple(fields)), (*fields.values(), agent_id))
 
     def add_rating(self, agent_id: str, rating: int) -> None:
         self.conn.execute(
@@ -86,9 +85,18 @@ class AgentSQL:
         """Agents with a webhook whose capabilities overlap ``capabilities``, but not ``exclude_id``."""
         if not capabilities:
             return []
-        marks = ", ".join("?" * len(capabilities))
-        return self.conn.execute(
-            "SELECT id, webhook_url FROM agents WHERE webhook_url IS NOT NULL AND id != ? AND id IN"
-            f" (SELECT agent_id FROM agent_capabilities WHERE capability IN ({marks})) ORDER BY rowid",
-            (exclude_id, *capabilities),
-        ).fetchall()
+        # A plain join, deduplicated and ordered here: SQL's IN (subquery) and ORDER BY would
+        # each build a temporary table on every post, for what is usually no rows at all.
+        rows = self.conn.execute(_receivers_sql(len(capabilities)), (exclude_id, *capabilities)).fetchall()
+        if len(rows) > 1:
+            rows = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
+        return rows
+
+
+@lru_cache(maxsize=32)
+def _receivers_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return (
+        "SELECT a.rowid, a.id, a.webhook_url FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
+        f" WHERE a.id != ? AND c.capability IN ({marks}) AND a.webhook_url IS NOT NULL"
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from . import _sql
+
 
 class EventSQL:
     conn: sqlite3.Connection
@@ -27,6 +29,4 @@ class EventSQL:
         return self.conn.execute("SELECT * FROM events WHERE task_id = ? ORDER BY seq", (task_id,)).fetchall()
 
     def enqueue_delivery(self, row: dict[str, Any]) -> None:
-        cols = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        self.conn.execute(f"INSERT INTO webhook_deliveries ({cols}) VALUES ({marks})", tuple(row.values()))
+        self.conn.execute(_sql.insert("webhook_deliveries", tuple(row)), tuple(row.values()))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from . import _sql
+
 
 class OutboxSQL:
     conn: sqlite3.Connection
@@ -56,13 +58,10 @@ class OutboxSQL:
         ).fetchall()
 
     def update_delivery(self, delivery_id: str, fields: dict[str, Any]) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        self.conn.execute(f"UPDATE webhook_deliveries SET {sets} WHERE id = ?", (*fields.values(), delivery_id))
+        self.conn.execute(_sql.update("webhook_deliveries", tuple(fields)), (*fields.values(), delivery_id))
 
     def insert_attempt(self, row: dict[str, Any]) -> None:
-        cols = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        self.conn.execute(f"INSERT INTO webhook_attempts ({cols}) VALUES ({marks})", tuple(row.values()))
+        self.conn.execute(_sql.insert("webhook_attempts", tuple(row)), tuple(row.values()))
 
     def turn_webhook_off(self, agent_id: str, url: str) -> bool:
         """Clear the agent's webhook URL if it is still ``url``; True if it was cleared."""

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from . import _sql
 from ._like import contains_pattern
 
 _TASK_COLUMNS = (
@@ -20,17 +21,13 @@ _TASK_ORDER = {
     "budget_low": "t.budget ASC, t.rowid DESC",
 }
 TASK_ORDERS = tuple(_TASK_ORDER)
-# One UPDATE statement per set of columns, built once: the hot updates reuse it.
-_UPDATE_SQL: dict[tuple[str, ...], str] = {}
 
 
 class TaskSQL:
     conn: sqlite3.Connection
 
     def insert_task(self, row: dict[str, Any]) -> int:
-        cols = ", ".join(row)
-        marks = ", ".join("?" * len(row))
-        return self.conn.execute(f"INSERT INTO tasks ({cols}) VALUES ({marks})", tuple(row.values())).lastrowid
+        return self.conn.execute(_sql.insert("tasks", tuple(row)), tuple(row.values())).lastrowid
 
     def add_task_capabilities(self, task_rowid: int, capabilities: Iterable[str]) -> None:
         self.conn.executemany(
@@ -55,11 +52,7 @@ class TaskSQL:
         ).fetchone()
 
     def update_task(self, task_id: str, fields: dict[str, Any]) -> None:
-        columns = tuple(fields)
-        sql = _UPDATE_SQL.get(columns)
-        if sql is None:
-            sql = _UPDATE_SQL[columns] = "UPDATE tasks SET " + ", ".join(f"{k} = ?" for k in columns) + " WHERE id = ?"
-        self.conn.execute(sql, (*fields.values(), task_id))
+        self.conn.execute(_sql.update("tasks", tuple(fields)), (*fields.values(), task_id))
 
     def _task_filter(
         self, status: str | None, capability: str | None, search: str | None,

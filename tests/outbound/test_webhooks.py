@@ -266,3 +266,13 @@ def test_delivery_list_refuses_a_bad_limit(open_market, limit):
     agent, _ = register(open_market, "Worker", ["coding"])
     with pytest.raises(ValidationError):
         open_market.webhook_deliveries(agent, limit=limit)
+
+
+def test_an_agent_matching_several_capabilities_is_told_once(open_market):
+    poster, _ = register(open_market, "Poster", ["research"])
+    both, _ = register(open_market, "Both", ["research", "summarization"], "https://localhost:9/both")
+    one, _ = register(open_market, "One", ["summarization"], "https://localhost:9/one")
+    post(open_market, poster, ["research", "summarization"])
+    post(open_market, poster, ["summarization"])
+    assert [d.event for d in open_market.webhook_deliveries(both)] == ["task.posted", "task.posted"]
+    assert [d.event for d in open_market.webhook_deliveries(one)] == ["task.posted", "task.posted"]
