@@ -163,6 +163,14 @@ class Market:
         self.settings = replace(self.settings, **changes)
         return self.settings
 
+    def checkpoint(self) -> None:
+        """Write every committed change from the WAL into the market file now.
+
+        A background thread does this a few times a second anyway; call it before
+        copying the file, or to count that work in a benchmark.
+        """
+        self._store.checkpoint()
+
     def data_version(self) -> int:
         """Changes whenever another connection (thread or process) commits; cheap to poll."""
         return self._store.data_version()

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from .checkpointer import Checkpointer
 from .queries import SQLiteTx
 from .schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
+#: The writers' own checkpoint, a safety net should the background checkpointer fall behind.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
@@ -37,6 +39,8 @@ class SQLiteStore:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         conn = self._connection()
         migrate(Database(conn))
+        # Copying WAL pages back into the file is this thread's work, not the writers'.
+        self._checkpointer = None if self.memory else Checkpointer(self.path, self)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -52,9 +56,6 @@ class SQLiteStore:
         # NORMAL in WAL mode: a commit survives a killed process (it is in the WAL);
         # only an OS crash or power loss can lose the newest commits.
         conn.execute("PRAGMA synchronous = NORMAL")
-        # Checkpoint every ~40 MB of WAL rather than SQLite's default ~4 MB: the hot pages
-        # (account rows, the right edges of indexes) are rewritten by every operation, and a
-        # checkpoint copies each page once however often it changed since the last one.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute("PRAGMA foreign_keys = ON")
         with self._all_lock:
@@ -103,8 +104,18 @@ class SQLiteStore:
         with self._guard():
             return self._connection().execute("PRAGMA data_version").fetchone()[0]
 
+    def checkpoint(self) -> None:
+        """Copy every committed change from the WAL into the database file now."""
+        with self._guard():
+            if self._checkpointer is None:
+                return  # in memory: there is no WAL
+            self._checkpointer.run_now(self._connection())
+
     def close(self) -> None:
-        """Close every connection this store opened."""
+        """Close every connection this store opened (after a last checkpoint)."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:

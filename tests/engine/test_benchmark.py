@@ -7,8 +7,24 @@ import pytest
 from benchmarks import engine_bench
 
 
-def test_benchmark_prints_the_engine_and_both_floors(capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_prints_the_engine_and_every_floor(capsys: pytest.CaptureFixture[str]) -> None:
     assert engine_bench.main(["--lifecycles", "20", "--rounds", "2"]) == 0
     output = capsys.readouterr().out
-    for label in ("engine (Market)", "minimal floor", "ledger floor", "engine/floor ="):
+    for label in ("engine (Market)", "minimal floor", "ledger floor", "spec floor", "engine/floor"):
         assert label in output
+
+
+def test_every_floor_keeps_its_books(tmp_path) -> None:
+    """The floors do the work they claim: after three lifecycles the credits add up."""
+    import sqlite3
+
+    for name, make in (("ledger", engine_bench.ledger_floor), ("spec", engine_bench.spec_floor)):
+        path = str(tmp_path / f"{name}.db")
+        make(path)(3)
+        conn = sqlite3.connect(path)
+        balances = dict(conn.execute("SELECT id, balance FROM accounts"))
+        assert balances["wallet:b"] == 3 * engine_bench.PAY and balances["fees"] == 3 * engine_bench.FEE
+        assert conn.execute("SELECT count(*) FROM transfers").fetchone()[0] == 9
+        if name == "spec":
+            assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 9
+            assert conn.execute("SELECT total_tasks FROM agents WHERE id = 'b'").fetchone()[0] == 3

@@ -63,3 +63,32 @@ def test_a_transfer_that_would_overdraw_a_wallet_is_refused_by_the_database(mark
                      ("wallet:" + agent, agent))
     assert market.balance(agent) == 100
     assert market.verify_ledger().ok
+
+
+def test_a_background_thread_checkpoints_the_wal_and_stops_on_close(market_path: Path) -> None:
+    import threading
+    import time
+
+    market = Market(market_path)
+    poster, worker = register(market, "Poster"), register(market, "Worker")
+    for _ in range(20):
+        task = market.post_task(poster, title="t", budget=1, required_capabilities=["research"])
+        market.accept_task(task.id, worker)
+        market.complete_task(task.id, worker, "done")
+    # Read the database file alone, ignoring the WAL: the tasks are there once checkpointed.
+    def tasks_in_file() -> int:
+        probe = sqlite3.connect(f"file:{market_path}?immutable=1", uri=True)
+        try:
+            return probe.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        except sqlite3.OperationalError:  # not even the schema has been copied back yet
+            return 0
+        finally:
+            probe.close()
+
+    deadline = time.monotonic() + 10
+    while tasks_in_file() < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tasks_in_file() == 20
+    assert any(t.name.startswith("checkpoint ") for t in threading.enumerate())
+    market.close()
+    assert not any(t.name == f"checkpoint {market_path}" for t in threading.enumerate())
