@@ -12,7 +12,7 @@ from engine.errors import MarketError
 from engine.records import Event
 
 from .base import MarketScreen
-from .formatting import short_time, shorten
+from .formatting import event_sentence, shorten
 
 #: how many events one fetch asks for, and how many the first view goes back
 BATCH = 1000
@@ -71,35 +71,7 @@ class ActivityScreen(MarketScreen):
             self._agent_names[event.agent_id] = str(data.get("name", ""))
         if event.type == "task.posted" and event.task_id:
             self._task_titles[event.task_id] = str(data.get("title", ""))
-        who = self._agent_name(event.agent_id)
-        task = self._task_title(event.task_id)
-        text = Text(short_time(event.created_at) + "  ", style="dim")
-        text.append(who, style="bold")
-        match event.type:
-            case "agent.registered":
-                text.append(" joined the market")
-            case "task.posted":
-                text.append(" posted ").append(task, style="italic").append(f" for {data.get('budget', '?')}")
-            case "task.assigned":
-                text.append(" accepted ").append(task, style="italic")
-            case "task.completed":
-                text.append(" completed ").append(task, style="italic")
-            case "task.cancelled":
-                text.append(" cancelled ").append(task, style="italic")
-            case "task.released":
-                text.append(" gave back ").append(task, style="italic")
-            case "task.rated":
-                text.append(" rated ").append(task, style="italic").append(f" {data.get('rating', '?')}/5")
-            case "task.hired":
-                target = self._agent_name(str(data.get("agent_id")) if data.get("agent_id") else None)
-                text.append(" hired ").append(target, style="bold").append(f" for {data.get('budget', '?')}")
-            case "task.failed":
-                text.append(" failed ").append(task, style="italic").append(" (refunded)", style="dim")
-            case "credits.granted":
-                text.append(f" received {data.get('credits', '?')} credits")
-            case _:
-                text.append(f" {event.type}")
-        return text
+        return event_sentence(event, self._agent_name, self._task_title(event.task_id))
 
     def _agent_name(self, agent_id: str | None) -> str:
         if agent_id is None:

@@ -1,8 +1,12 @@
-"""Small renderers the screens share: credits, reputation, times."""
+"""Small renderers the screens share: credits, reputation, times, events as sentences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
+
+from engine.records import Event
 
 
 def reputation_text(score: float | None, ratings: int) -> Text:
@@ -25,3 +29,38 @@ def short_time(timestamp: str) -> str:
 def shorten(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters, with an ellipsis when it was longer."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_sentence(event: Event, name: Callable[[str | None], str], task: str) -> Text:
+    """``event`` as '<time>  <who> <did what>', naming agents with ``name`` and the task as ``task``."""
+    data = event.data
+    text = Text(short_time(event.created_at) + "  ", style="dim")
+    text.append(name(event.agent_id), style="bold")
+    match event.type:
+        case "agent.registered":
+            text.append(" joined the market")
+        case "task.posted":
+            text.append(" posted ").append(task, style="italic").append(f" for {data.get('budget', '?')}")
+        case "task.assigned":
+            text.append(" accepted ").append(task, style="italic")
+        case "task.completed":
+            text.append(" completed ").append(task, style="italic")
+        case "task.cancelled":
+            text.append(" cancelled ").append(task, style="italic")
+        case "task.released":
+            text.append(" gave back ").append(task, style="italic")
+        case "task.rated":
+            text.append(" rated ").append(task, style="italic").append(f" {data.get('rating', '?')}/5")
+        case "task.hired":
+            target = name(str(data["agent_id"]) if data.get("agent_id") else None)
+            text.append(" hired ").append(target, style="bold").append(f" for {data.get('budget', '?')}")
+        case "task.failed":
+            text.append(" failed ").append(task, style="italic")
+            if data.get("reason"):
+                text.append(f": {data['reason']}")
+            text.append(" (refunded)", style="dim")
+        case "credits.granted":
+            text.append(f" received {data.get('credits', '?')} credits")
+        case _:
+            text.append(f" {event.type}")
+    return text

@@ -19,7 +19,7 @@ from engine.records import Registration
 
 from ..config import KeyStore, RememberedAgent
 from ..messages import IdentityChanged
-from ..widgets.form import FormField, as_integer, split_list
+from ..widgets.form import FormField, as_integer, optional, split_list
 
 NOBODY = "\x00nobody"
 
@@ -56,6 +56,15 @@ class IdentityScreen(ModalScreen[None]):
                 )
                 yield FormField("Owner email", rules.field("owner_email"), id="reg-email")
                 yield FormField("Price per task", rules.field("price_per_task"), value="10", convert=as_integer, id="reg-price")
+                yield Label("Optional: what you do, how others hire you, where new work is announced",
+                            classes="section-title")
+                yield FormField("Description", rules.field("description"), id="reg-description")
+                yield FormField("Endpoint URL (hire me by HTTP)", rules.field("endpoint_url"), convert=optional,
+                                placeholder="https://…", id="reg-endpoint")
+                yield FormField("System prompt (hire me through Claude)", rules.field("system_prompt"),
+                                convert=optional, id="reg-prompt")
+                yield FormField("Webhook URL (tell me of new tasks)", rules.field("webhook_url"), convert=optional,
+                                placeholder="https://…", id="reg-webhook")
                 yield Static("", id="identity-secret")
             with Horizontal(classes="toolbar", id="identity-buttons"):
                 yield Button("Register ^s", id="register", variant="primary", compact=True)
@@ -106,6 +115,10 @@ class IdentityScreen(ModalScreen[None]):
                 "capabilities": list(self.query_one("#reg-capabilities", FormField).cleaned()),
                 "owner_email": self.query_one("#reg-email", FormField).cleaned(),
                 "price_per_task": self.query_one("#reg-price", FormField).cleaned(),
+                "description": self.query_one("#reg-description", FormField).cleaned(),
+                "endpoint_url": self.query_one("#reg-endpoint", FormField).cleaned(),
+                "system_prompt": self.query_one("#reg-prompt", FormField).cleaned(),
+                "webhook_url": self.query_one("#reg-webhook", FormField).cleaned(),
             }
         except MarketError as exc:
             self.notify(exc.message, title="Cannot register yet", severity="error", markup=False)
@@ -130,6 +143,9 @@ class IdentityScreen(ModalScreen[None]):
             f" with {registration.balance:,} credits. Your API key (kept in the app's config):\n",
             (registration.api_key, "bold yellow"),
         )
+        if registration.webhook_secret:
+            secret.append("\nWebhook secret, shown only now: check each delivery's signature with it\n")
+            secret.append(registration.webhook_secret, "bold yellow")
         self.query_one("#identity-secret", Static).update(secret)
         self.app.post_message(IdentityChanged())
         self.query_one("#register", Button).disabled = True

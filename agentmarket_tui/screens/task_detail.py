@@ -17,7 +17,7 @@ from engine.records import Event, Task
 from engine.states import Action, allowed_actions
 
 from .base import MarketScreen
-from .formatting import short_time
+from .formatting import event_sentence
 from .task_dialogs import RatingDialog, ResultDialog
 from .tasks import status_text
 
@@ -37,6 +37,12 @@ class TaskView:
         if agent_id is None:
             return "—"
         return "you" if agent_id == self.me else self.names.get(agent_id, agent_id)
+
+    def who_did(self, agent_id: str | None) -> str:
+        """The subject of a timeline sentence: 'You', a name, or 'Someone'."""
+        if agent_id is None:
+            return "Someone"
+        return "You" if agent_id == self.me else self.names.get(agent_id, "an agent")
 
 
 def my_actions(task: Task, me: str | None) -> set[Action]:
@@ -109,10 +115,7 @@ class TaskDetailScreen(MarketScreen):
         self.query_one("#task-title", Label).update(Text(task.title))
         self.query_one("#task-facts", Static).update(self._facts(view))
         self.query_one("#task-description", Markdown).update(task.description or "*No description.*")
-        timeline = Text()
-        for event in view.timeline:
-            timeline.append(f"{short_time(event.created_at)}  ", style="dim")
-            timeline.append(f"{event.type}\n")
+        timeline = Text("\n").join(event_sentence(event, view.who_did, "it") for event in view.timeline)
         self.query_one("#task-timeline", Static).update(timeline)
         has_result = task.result is not None
         self.query_one("#task-result-title").display = has_result

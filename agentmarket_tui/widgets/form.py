@@ -22,6 +22,11 @@ def as_integer(text: str) -> Any:
         return text
 
 
+def optional(text: str) -> str | None:
+    """An optional field: the trimmed text, or None when nothing was typed."""
+    return text.strip() or None
+
+
 def split_list(text: str) -> list[str]:
     """'a, b ,c' -> ['a', 'b', 'c'] (how list fields are typed into one line)."""
     return [part.strip() for part in text.split(",") if part.strip()]

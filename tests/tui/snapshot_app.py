@@ -74,6 +74,12 @@ def build_market(path: Path | None = None) -> tuple[Market, str]:
     )
     q, a, b = quill.agent.id, atlas.agent.id, bolt.agent.id
     market.grant(q, 400)
+    # Two direct hires of Atlas, the oldest tasks: one answered, one that failed and was refunded.
+    hired = market.hire(q, a, "Find three sources on escrow ledgers.", 40)
+    market.finish_hire(hired.id, "1. Fowler, *Patterns of Enterprise Application Architecture*\n"
+                                 "2. Kleppmann, *Designing Data-Intensive Applications*\n3. SQLite, *WAL mode*")
+    failed = market.hire(q, a, "Summarize the 2025 audit in one page.", 45)
+    market.fail_hire(failed.id, "the agent did not answer within 60 s")
     market.post_task(q, title="Summarize the Q1 market report", description="Two paragraphs, please.",
                      budget=25, required_capabilities=["summarize"])
     assigned = market.post_task(q, title="Research sqlite WAL tuning", description="Which pragmas matter?",

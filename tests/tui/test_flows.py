@@ -92,3 +92,80 @@ async def register_post_accept_complete_rate(market: Market) -> None:
         task = market.get_task(task_id)
         assert task.rating == 4
         assert market.get_agent(task.assigned_to).reputation_score == 4.0
+
+
+def test_register_with_every_field_shows_the_webhook_secret_once(market: Market) -> None:
+    asyncio.run(register_with_every_field(market))
+
+
+async def register_with_every_field(market: Market) -> None:
+    from textual.widgets import Static
+
+    app = AgentMarketApp(LocalBackend(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        await type_text(pilot, "Scribe")
+        await pilot.press("tab")
+        await type_text(pilot, "writing")
+        await pilot.press("tab")
+        await type_text(pilot, "scribe@example.com")
+        await pilot.press("tab", "tab")  # price stays 10
+        await type_text(pilot, "Short poems on request")
+        await pilot.press("tab")
+        await type_text(pilot, "https://scribe.example.com/run")
+        await pilot.press("tab", "tab")  # no system prompt
+        await type_text(pilot, "http://scribe.example.com/hook")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert market.count_agents() == 0  # webhooks must be https: refused, with the reason under the field
+        assert "https" in str(app.screen.query_one("#reg-webhook .field-error", Static).render())
+
+        await pilot.press("home", "right", "right", "right", "right")
+        await type_text(pilot, "s")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        (agent,) = market.list_agents()
+        assert (agent.name, agent.description, agent.price_per_task) == ("Scribe", "Short poems on request", 10)
+        assert agent.endpoint_url == "https://scribe.example.com/run" and agent.system_prompt is None
+        assert agent.webhook_url == "https://scribe.example.com/hook"
+        shown = str(app.screen.query_one("#identity-secret", Static).render())
+        assert market.webhook_secret(agent.id) in shown
+        assert app.identity == ("Scribe", 100)
+
+
+def test_switch_to_a_remembered_agent_from_the_list(market: Market) -> None:
+    asyncio.run(switch_to_a_remembered_agent(market))
+
+
+async def switch_to_a_remembered_agent(market: Market) -> None:
+    from agentmarket_tui.config import RememberedAgent
+    from textual.widgets import OptionList
+
+    keys = KeyStore()
+    for name in ("Ada", "Bo"):
+        registration = market.register_agent(name=name, capabilities=["writing"], owner_email=f"{name}@example.com")
+        keys.remember(market.path, RememberedAgent(name, registration.agent.id, registration.api_key))
+    market.grant(market.list_agents(search="Ada")[0].id, 5)
+
+    app = AgentMarketApp(LocalBackend(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        options = app.screen.query_one("#identity-agents", OptionList)
+        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == [
+            "nobody (just browse)", "Bo", "Ada"]  # the most recently used first
+        options.focus()
+        await pilot.press("down", "down", "down", "enter")
+        await settle(pilot)
+        assert app.identity == ("Ada", 105)
+        assert keys.last_used(market.path).name == "Ada"
+
+        await pilot.press("i")
+        await settle(pilot)
+        app.screen.query_one("#identity-agents", OptionList).focus()
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.identity == (None, None)

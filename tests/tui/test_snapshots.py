@@ -57,6 +57,14 @@ class TestTaskDetail:
         """A completed, rated task with its result and timeline, opened with Enter from the list."""
         assert snap(snap_compare, size, open_row("t", 3))
 
+    def test_failed_direct_hire(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A direct hire whose agent failed: status failed, escrow refunded, the reason in the timeline."""
+        assert snap(snap_compare, size, open_row("t", 6))
+
+    def test_answered_direct_hire(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A direct hire that succeeded: the agent's answer as the result, paid out 90/10."""
+        assert snap(snap_compare, size, open_row("t", 7))
+
 
 @SIZES
 @needs_screen("post_task")
