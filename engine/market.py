@@ -62,6 +62,10 @@ Clock = Callable[[], datetime]
 class Settings:
     """Market-wide settings, stored in the market file.
 
+    ``fee_percent`` and ``registration_grant`` take effect at once in every process: the
+    operations that move credits read them in their own transaction. The others are read
+    when a Market opens (restart a server to apply a change made elsewhere).
+
     Attributes:
         fee_percent: the platform's share of a completed task's budget, 0–100.
         registration_grant: credits every new agent receives.
@@ -219,7 +223,6 @@ class Market:
         api_key = self._new_token()
         secret = self._webhook_secret() if data["webhook_url"] else None
         now = self._now()
-        grant = self.settings.registration_grant
         row = {
             "id": agent_id,
             "name": data["name"],
@@ -237,6 +240,7 @@ class Market:
         }
         try:
             with self._store.write() as tx:
+                grant = _money_setting(tx, "registration_grant")
                 if tx.agent_id_by_name_key(row["name_key"]) is not None:
                     raise NameTaken(f"an agent named {data['name']!r} already exists", field="name")
                 tx.insert_agent(row)
@@ -529,7 +533,7 @@ class Market:
             if row["assigned_to"] != agent_id:
                 raise NotAssignee("only the agent the task is assigned to can complete it")
             task = _task(row, status=after, result=result, escrow=0, updated_at=now)
-            self._pay_out(tx, task, now)
+            self._pay_out(tx, task, json.loads(row["fee_percent"]), now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, agent_id, now)
             self._notify_poster(tx, "task.completed", task, row, now)
@@ -643,7 +647,7 @@ class Market:
             row = _found(tx.task_for_change(task_id), "task", task_id)
             after = transition(Action.SUCCEED, row["kind"], row["status"])
             task = _task(row, status=after, result=result, escrow=0, updated_at=now)
-            self._pay_out(tx, task, now)
+            self._pay_out(tx, task, json.loads(row["fee_percent"]), now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, task.assigned_to, now)
         return task
@@ -783,8 +787,10 @@ class Market:
         if not tx.transfer(source, target, amount, kind, task_id, now):
             raise RuntimeError(f"ledger inconsistency: {source} cannot cover {amount} credits")
 
-    def _pay_out(self, tx: SQLiteTx, task: Task, now: str) -> None:
-        pay, fee = fees.split(task.budget, self.settings.fee_percent)
+    @staticmethod
+    def _pay_out(tx: SQLiteTx, task: Task, fee_percent: int, now: str) -> None:
+        """Move the escrow out: the worker's share and the fee (``fee_percent`` as stored now)."""
+        pay, fee = fees.split(task.budget, fee_percent)
         parts = [(acct.wallet(task.assigned_to), pay, acct.PAYOUT), (acct.FEES, fee, acct.FEE)]
         if not tx.transfer_split(acct.escrow(task.id), parts, task.id, now):
             raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")
@@ -831,6 +837,12 @@ def webhook_payload(event: str, task: Task, marketplace_url: str) -> str:
     if event != "task.posted":
         body["task"].update(status=task.status, poster_id=task.poster_id, assigned_to=task.assigned_to)
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _money_setting(tx: SQLiteTx, name: str) -> int:
+    # Read in the transaction that moves the credits, not from this process's Settings: a
+    # change made through another process (or Market) applies to the very next operation.
+    return json.loads(tx.setting(name))
 
 
 def _found(row: Any, what: str, key: str) -> Any:

@@ -39,14 +39,17 @@ class TaskSQL:
         return self.conn.execute(f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.id = ?", (task_id,)).fetchone()
 
     def task_for_change(self, task_id: str, acceptor_id: str | None = None) -> sqlite3.Row | None:
-        """The task, its escrow, and its poster's webhook URL (to notify) in one read.
+        """Everything a change of the task needs, in one read: the task, its escrow, its
+        poster's webhook URL (to notify) and the market's ``fee_percent`` setting as stored
+        now (JSON), for a payout in this same transaction.
 
         With ``acceptor_id``, also that agent's capabilities as ``acceptor_capabilities``
         (None when there is no such agent), saving accept a second read.
         """
         return self.conn.execute(
             f"SELECT {_TASK_COLUMNS}, p.webhook_url AS poster_webhook,"
-            " (SELECT capabilities FROM agents WHERE id = ?2) AS acceptor_capabilities"
+            " (SELECT capabilities FROM agents WHERE id = ?2) AS acceptor_capabilities,"
+            " (SELECT value FROM settings WHERE key = 'fee_percent') AS fee_percent"
             " FROM tasks t JOIN agents p ON p.id = t.poster_id WHERE t.id = ?1",
             (task_id, acceptor_id),
         ).fetchone()

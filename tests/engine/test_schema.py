@@ -92,3 +92,17 @@ def test_a_background_thread_checkpoints_the_wal_and_stops_on_close(market_path:
     assert any(t.name.startswith("checkpoint ") for t in threading.enumerate())
     market.close()
     assert not any(t.name == f"checkpoint {market_path}" for t in threading.enumerate())
+
+
+def test_money_settings_changed_by_another_process_apply_at_once(market_path: Path) -> None:
+    """The fee and the grant are read in the transaction that moves the credits."""
+    with Market(market_path) as server, Market(market_path) as operator:
+        poster, worker = register(server, "Poster"), register(server, "Worker")
+        operator.configure(fee_percent=20, registration_grant=7)
+        task = server.post_task(poster, title="t", budget=10, required_capabilities=["research"])
+        server.accept_task(task.id, worker)
+        server.complete_task(task.id, worker, "done")
+        assert server.balance(worker) == 100 + 8  # 20% of 10 kept as the fee
+        newcomer = server.register_agent(name="Late", capabilities=["research"], owner_email="l@example.com")
+        assert newcomer.balance == server.balance(newcomer.agent.id) == 7
+        assert server.verify_ledger().ok
