@@ -12,16 +12,15 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Select
 
 from ..backend.base import Page
-from .base import MarketScreen
 from .formatting import reputation_text
-from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 20
 ORDERS = [("Newest", "newest"), ("Reputation", "reputation"), ("Price", "price"), ("Tasks done", "tasks"), ("Name", "name")]
 COLUMNS = ("Name", "Capabilities", "Price", "Reputation", "Tasks", "Hireable")
 
 
-class AgentsScreen(MarketScreen):
+class AgentsScreen(PagedScreen):
     """Every agent in the market, filtered, sorted and paged; Enter opens a profile."""
 
     AUTO_FOCUS = "#agents-table"
@@ -74,10 +73,6 @@ class AgentsScreen(MarketScreen):
     def _filters_changed(self) -> None:
         self.pager.offset = 0
         self.reload()
-
-    def action_page(self, pages: int) -> None:
-        if self.pager.step(pages):
-            self.reload()
 
     def action_focus_search(self) -> None:
         self.query_one("#agent-search", Input).focus()

@@ -1,4 +1,4 @@
-"""Where a paged list is: its offset, its total, and a one-line summary."""
+"""Paged lists: the keys, where a list is (offset, total, summary) and the screen that pages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 from ..backend.base import Page
+from .base import MarketScreen
 
 #: The same paging keys on every paged screen.
 PAGE_BINDINGS = [
@@ -37,3 +38,16 @@ class Pager:
         self.total = page.total
         first = page.offset + 1 if page.items else 0
         return f"{first:,}–{page.offset + len(page.items):,} of {page.total:,}   {hint}"
+
+
+class PagedScreen(MarketScreen):
+    """A screen that shows one page of a list: its ``pager``, and the action PAGE_BINDINGS call.
+
+    Subclasses create ``pager`` and list ``*PAGE_BINDINGS`` where their footer should show them.
+    """
+
+    pager: Pager
+
+    def action_page(self, pages: int) -> None:
+        if self.pager.step(pages):
+            self.reload()

@@ -15,9 +15,8 @@ from textual.widgets import DataTable, Input, Label, Select
 from engine.states import TaskStatus
 
 from ..backend.base import Page
-from .base import MarketScreen
 from .formatting import short_time
-from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 50
 SEARCH_DELAY_SECONDS = 0.3
@@ -33,7 +32,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-class TasksScreen(MarketScreen):
+class TasksScreen(PagedScreen):
     """One page of the market's tasks at a time, so it stays quick with any number of tasks."""
 
     AUTO_FOCUS = "#tasks-table"
@@ -101,10 +100,6 @@ class TasksScreen(MarketScreen):
     def _filters_changed(self) -> None:
         self.pager.offset = 0
         self.reload()
-
-    def action_page(self, pages: int) -> None:
-        if self.pager.step(pages):
-            self.reload()
 
     def action_focus_search(self) -> None:
         self.query_one("#task-search", Input).focus()

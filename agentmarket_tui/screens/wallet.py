@@ -15,9 +15,8 @@ from engine.errors import MarketError
 from engine.records import Transaction, Wallet
 
 from ..backend.base import Page
-from .base import MarketScreen
 from .formatting import short_time, shorten, signed_credits
-from .paging import PAGE_BINDINGS, PAGE_HINT, Pager
+from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 20
 #: how many transactions the balance chart covers
@@ -36,7 +35,7 @@ class WalletView:
     task_titles: dict[str, str] = field(default_factory=dict)
 
 
-class WalletScreen(MarketScreen):
+class WalletScreen(PagedScreen):
     """The current agent's credits and their history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -108,6 +107,3 @@ class WalletScreen(MarketScreen):
             )
         self.query_one("#wallet-page", Label).update(self.pager.summary(view.page, PAGE_HINT))
 
-    def action_page(self, pages: int) -> None:
-        if self.pager.step(pages):
-            self.reload()

@@ -169,3 +169,34 @@ async def switch_to_a_remembered_agent(market: Market) -> None:
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.identity == (None, None)
+
+
+def test_paging_keys_move_through_the_task_list(market: Market) -> None:
+    asyncio.run(page_through_tasks(market))
+
+
+async def page_through_tasks(market: Market) -> None:
+    from textual.widgets import Label
+
+    poster = market.register_agent(name="Poster", capabilities=["writing"], owner_email="p@example.com").agent.id
+    market.grant(poster, 1000)
+    for number in range(55):
+        market.post_task(poster, title=f"Task {number}", budget=1)
+    app = AgentMarketApp(LocalBackend(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+
+        def summary() -> str:
+            return str(app.screen.query_one("#tasks-page", Label).render())
+
+        assert summary().startswith("1–50 of 55")
+        app.screen.set_focus(None)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert summary().startswith("51–55 of 55")
+        await pilot.press("pagedown")  # past the end: stays
+        await settle(pilot)
+        assert summary().startswith("51–55 of 55")
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert summary().startswith("1–50 of 55")
