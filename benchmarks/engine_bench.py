@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lifecycles", type=int, default=6000)
     parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--check", action="store_true", help=f"exit 1 below {REQUIRED_RATIO} of the minimal floor")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 below {REQUIRED_RATIO} of the {CHECKED_FLOOR} floor")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         figures = measure(args.lifecycles, args.rounds, directory)

@@ -533,7 +533,7 @@ class Market:
             if row["assigned_to"] != agent_id:
                 raise NotAssignee("only the agent the task is assigned to can complete it")
             task = _task(row, status=after, result=result, escrow=0, updated_at=now)
-            self._pay_out(tx, task, json.loads(row["fee_percent"]), now)
+            self._pay_out(tx, task, row["fee_percent"], now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, agent_id, now)
             self._notify_poster(tx, "task.completed", task, row, now)
@@ -647,7 +647,7 @@ class Market:
             row = _found(tx.task_for_change(task_id), "task", task_id)
             after = transition(Action.SUCCEED, row["kind"], row["status"])
             task = _task(row, status=after, result=result, escrow=0, updated_at=now)
-            self._pay_out(tx, task, json.loads(row["fee_percent"]), now)
+            self._pay_out(tx, task, row["fee_percent"], now)
             tx.update_task(task_id, {"status": after, "result": result, "updated_at": now})
             self._event(tx, "task.completed", task_id, task.assigned_to, now)
         return task
@@ -788,9 +788,10 @@ class Market:
             raise RuntimeError(f"ledger inconsistency: {source} cannot cover {amount} credits")
 
     @staticmethod
-    def _pay_out(tx: SQLiteTx, task: Task, fee_percent: int, now: str) -> None:
-        """Move the escrow out: the worker's share and the fee (``fee_percent`` as stored now)."""
-        pay, fee = fees.split(task.budget, fee_percent)
+    def _pay_out(tx: SQLiteTx, task: Task, stored_fee_percent: str, now: str) -> None:
+        """Move the escrow out: the worker's share and the fee, at the ``fee_percent`` setting as
+        stored now (``TaskSQL.task_for_change`` reads it in the same transaction)."""
+        pay, fee = fees.split(task.budget, json.loads(stored_fee_percent))
         parts = [(acct.wallet(task.assigned_to), pay, acct.PAYOUT), (acct.FEES, fee, acct.FEE)]
         if not tx.transfer_split(acct.escrow(task.id), parts, task.id, now):
             raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")

@@ -12,6 +12,6 @@ def insert(table: str, columns: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=64)
-def update(table: str, columns: tuple[str, ...], key: str = "id") -> str:
-    """``UPDATE table SET column = ?, ... WHERE key = ?``: the values, then the key."""
-    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
+def update(table: str, columns: tuple[str, ...]) -> str:
+    """``UPDATE table SET column = ?, ... WHERE id = ?``: the values, then the id."""
+    return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
