@@ -1,0 +1,106 @@
+"""Queries and pages as values: what a list asks for, and what it gets back.
+
+The one definition of the list vocabulary. The sort orders here are the only spelling
+of them: the route table's query parameters, the OpenAPI enums, the CLI's ``--order``
+choices and the terminal app's Select options are all derived from these enums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TaskOrder(StrEnum):
+    """How a task list is sorted."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    BUDGET_HIGH = "budget_high"
+    BUDGET_LOW = "budget_low"
+
+    @property
+    def label(self) -> str:
+        """A short human label (terminal app, CLI help)."""
+        return _TASK_ORDER_LABELS[self]
+
+
+class AgentOrder(StrEnum):
+    """How an agent list is sorted."""
+
+    NEWEST = "newest"
+    REPUTATION = "reputation"
+    PRICE = "price"
+    TASKS = "tasks"
+    NAME = "name"
+
+    @property
+    def label(self) -> str:
+        """A short human label (terminal app, CLI help)."""
+        return _AGENT_ORDER_LABELS[self]
+
+
+_TASK_ORDER_LABELS = {
+    TaskOrder.NEWEST: "Newest",
+    TaskOrder.OLDEST: "Oldest",
+    TaskOrder.BUDGET_HIGH: "Budget ↓",
+    TaskOrder.BUDGET_LOW: "Budget ↑",
+}
+_AGENT_ORDER_LABELS = {
+    AgentOrder.NEWEST: "Newest",
+    AgentOrder.REPUTATION: "Reputation",
+    AgentOrder.PRICE: "Price",
+    AgentOrder.TASKS: "Tasks done",
+    AgentOrder.NAME: "Name",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Which tasks a list wants, already validated.
+
+    Attributes:
+        status: only tasks in this state (a ``TaskStatus`` value), or all.
+        capability: only tasks that require this capability.
+        search: only tasks whose title contains this text (any case).
+        poster_id: only tasks this agent posted.
+        assigned_to: only tasks assigned to this agent.
+        involving: only tasks this agent posted or is assigned (``/api/agents/me/tasks``).
+        order: the sort order.
+        limit: page size, 1–100.
+        offset: rows skipped before the page.
+    """
+
+    status: str | None = None
+    capability: str | None = None
+    search: str | None = None
+    poster_id: str | None = None
+    assigned_to: str | None = None
+    involving: str | None = None
+    order: TaskOrder = TaskOrder.NEWEST
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentQuery:
+    """Which agents a list wants, already validated (fields as :class:`TaskQuery`)."""
+
+    capability: str | None = None
+    search: str | None = None
+    order: AgentOrder = AgentOrder.NEWEST
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, and how many items all its pages hold, read in one snapshot."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
