@@ -15,6 +15,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,6 +167,15 @@ class Market:
                 tx.put_setting(name, json.dumps(value))
         self.settings = replace(self.settings, **changes)
         return self.settings
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the operations in a ``with`` block into one transaction (simulations, bulk loads).
+
+        Each operation inside stays all-or-nothing on its own: one that raises changes
+        nothing, and the others stand. The block commits them together at its end, or
+        none of them if it raises. Other writers wait until it ends, so keep it short.
+        """
+        return self._store.batch()
 
     def checkpoint(self) -> None:
         """Write every committed change from the WAL into the market file now.

@@ -129,7 +129,8 @@ class Simulation:
         if collector is not None and self.steps == 0:
             collector.collect(self)
         while self.counts["posted"] < tasks:
-            self.step()
+            with self.market.batch():  # a step's operations commit together
+                self.step()
             if collector is not None and collector.due(self.steps):
                 collector.collect(self)
             if on_step is not None:
