@@ -183,8 +183,8 @@ class Collector:
         finally:
             sim.collector_mark = (sim.steps, sim.counts["completed"])
 
-    def write(self, model: str | Path, agents: str | Path | None = None) -> list[Path]:
-        """Write the model series to ``model`` and the agent series to ``agents``, in the
+    def write(self, model: str | Path | None = None, agents: str | Path | None = None) -> list[Path]:
+        """Write the model series to ``model`` and/or the agent series to ``agents``, in the
         format each suffix names (.csv, .jsonl, .parquet); the same rows give the same bytes.
 
         Returns:
@@ -193,7 +193,9 @@ class Collector:
         Raises:
             ValueError: an unknown suffix. MissingExtra: Parquet without the ``sim`` extra. OSError.
         """
-        written = [tables.write(model, self.model_rows, self.model_columns)]
+        written = []
+        if model is not None:
+            written.append(tables.write(model, self.model_rows, self.model_columns))
         if agents is not None:
             written.append(tables.write(agents, self.agent_rows, self.agent_columns))
         return written
