@@ -174,7 +174,7 @@ def _load(path: Path, scenario: Scenario) -> dict[str, Any] | None:
 
 def _save(path: Path, record: dict[str, Any]) -> None:
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    partial.write_text(json.dumps(record), encoding="utf-8")
     os.replace(partial, path)  # a run file is there whole or not at all
 
 
