@@ -4,7 +4,8 @@ It uses the ``anthropic`` SDK, which reads ``ANTHROPIC_API_KEY`` and ``ANTHROPIC
 (point the latter at a gateway or a local stand-in). The model is ``AGENTMARKET_MODEL``,
 as for prompt agents. Answers are cached per question, so a run asks each distinct
 question once; an answer that cannot be read, or a failed call, falls back to the
-balanced strategy's rule and is counted in ``failures``.
+balanced strategy's rule; ``failures`` counts the decisions that fell back. A run repeats exactly only if
+the model answers the same questions the same way (a stand-in does; a live model may not).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class ClaudeStrategy(Strategy):
             self.calls += 1
             try:
                 message = self.client.messages.create(
-                    model=self.model, max_tokens=16, temperature=0.0,
+                    model=self.model, max_tokens=16,
                     messages=[{"role": "user", "content": question}],
                 )
                 self._answers[question] = "".join(b.text for b in message.content if b.type == "text").strip()
