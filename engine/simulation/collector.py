@@ -129,6 +129,7 @@ class Collector:
         model: extra model-level measures, ``name -> f(sim)``.
         agents: extra agent-level measures, ``name -> f(sim, agent)``.
         agent_level: record agent rows at all (they are many in long runs).
+        on_sample: called with each new model row as it is taken (live views).
 
     Raises:
         ValueError: ``every`` below 1, or a measure name that is taken.
@@ -141,6 +142,7 @@ class Collector:
         model: Mapping[str, ModelMeasure] | None = None,
         agents: Mapping[str, AgentMeasure] | None = None,
         agent_level: bool = True,
+        on_sample: Callable[[dict[str, Value]], None] | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1 step")
@@ -151,6 +153,7 @@ class Collector:
         self.every = every
         self.model_measures = {**MODEL_MEASURES, **(model or {})}
         self.agent_measures = {**AGENT_MEASURES, **(agents or {})} if agent_level else {}
+        self.on_sample = on_sample
         self.model_rows: list[dict[str, Value]] = []
         self.agent_rows: list[dict[str, Value]] = []
 
@@ -182,6 +185,8 @@ class Collector:
                 self.agent_rows.append(agent_row)
         finally:
             sim.collector_mark = (sim.steps, sim.counts["completed"])
+        if self.on_sample is not None:
+            self.on_sample(row)
 
     def write(self, model: str | Path | None = None, agents: str | Path | None = None) -> list[Path]:
         """Write the model series to ``model`` and/or the agent series to ``agents``, in the
