@@ -262,7 +262,3 @@ def _indexed(job: tuple[int, Scenario]) -> tuple[int, dict[str, Any]]:
     index, scenario = job
     return index, run_one(scenario)
 
-
-def load(out: str | Path) -> list[dict[str, Any]]:
-    """The run records kept under ``out/runs`` (in file-name order)."""
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((Path(out) / "runs").glob("*.json"))]
