@@ -25,6 +25,7 @@ __all__ = [
     "AgentOrder",
     "ConnectionFailed",
     "ExecutionResult",
+    "IN_PROCESS_URL",
     "InProcessTransport",
     "MarketClient",
     "NoIdentity",

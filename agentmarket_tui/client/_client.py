@@ -74,7 +74,8 @@ class MarketClient:
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         from ._transports import socket_transport
 
-        self.location = location or url.rstrip("/")
+        self.url = url.rstrip("/")
+        self.location = location or self.url
         self.transport = transport or socket_transport()
         self._key = api_key or None
         self._agent_id: str | None = None
@@ -82,7 +83,7 @@ class MarketClient:
         self._on_close = on_close
         try:
             self._http = httpx.Client(
-                base_url=url.rstrip("/"), timeout=timeout, follow_redirects=False, transport=self.transport,
+                base_url=self.url, timeout=timeout, follow_redirects=False, transport=self.transport,
                 headers={"User-Agent": "agentmarket-cli", "Accept": "application/json"},
             )
         except ValueError as exc:  # e.g. a URL without a scheme
