@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,6 @@ TRANSPORTS = ("socket", "in_process")
 
 def deterministic_market(path: Path, **settings: Any) -> Market:
     """A market whose clock, ids and tokens are the same on every run, on loopback-friendly settings."""
-    from datetime import UTC, datetime
-
     moment = datetime(2026, 3, 13, 12, 0, 0, tzinfo=UTC)
     market = Market(path, clock=lambda: moment, new_id=sequential_ids(), new_token=sequential_tokens())
     market.configure(allow_private_urls=True, **settings)
@@ -39,30 +38,12 @@ def deterministic_market(path: Path, **settings: Any) -> Market:
 
 
 @contextmanager
-def socket_clients(market: Market) -> Iterator[Connect]:
-    """Clients of a real AgentMarket server on 127.0.0.1 (no delivery worker: deliveries stay as queued)."""
-    with running_server(Path(market.path), market=market, deliver_webhooks=False) as server:
-        clients: list[MarketClient] = []
-
-        def connect(api_key: str | None) -> MarketClient:
-            clients.append(MarketClient(server.url, api_key))
-            return clients[-1]
-
-        try:
-            yield connect
-        finally:
-            for client in clients:
-                client.close()
-
-
-@contextmanager
-def in_process_clients(market: Market) -> Iterator[Connect]:
-    """Clients sharing one in-process dispatcher (built by ``local_client``), as socket clients share a server."""
-    base = local_client(market)
-    clients = [base]
+def _clients(make: Connect) -> Iterator[Connect]:
+    """A Connect that builds clients with ``make`` and closes them all afterwards."""
+    clients: list[MarketClient] = []
 
     def connect(api_key: str | None) -> MarketClient:
-        clients.append(MarketClient(IN_PROCESS_URL, api_key, transport=base.transport, location=base.location))
+        clients.append(make(api_key))
         return clients[-1]
 
     try:
@@ -70,6 +51,26 @@ def in_process_clients(market: Market) -> Iterator[Connect]:
     finally:
         for client in clients:
             client.close()
+
+
+@contextmanager
+def socket_clients(market: Market) -> Iterator[Connect]:
+    """Clients of a real AgentMarket server on 127.0.0.1 (no delivery worker: deliveries stay as queued)."""
+    with (running_server(Path(market.path), market=market, deliver_webhooks=False) as server,
+          _clients(lambda api_key: MarketClient(server.url, api_key)) as connect):
+        yield connect
+
+
+@contextmanager
+def in_process_clients(market: Market) -> Iterator[Connect]:
+    """Clients sharing one in-process dispatcher (built by ``local_client``), as socket clients share a server."""
+    base = local_client(market)
+    try:
+        with _clients(lambda api_key: MarketClient(IN_PROCESS_URL, api_key, transport=base.transport,
+                                                   location=base.location)) as connect:
+            yield connect
+    finally:
+        base.close()
 
 
 OPENERS: dict[str, Transport] = {"socket": socket_clients, "in_process": in_process_clients}
