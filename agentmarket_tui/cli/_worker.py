@@ -9,7 +9,7 @@ from collections.abc import Callable
 from engine import Agent, Task, TaskStatus
 from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask, RateLimited
 
-from ..client import MarketClient, ConnectionFailed
+from ..client import ConnectionFailed, MarketClient, TaskOrder
 
 from ._runners import Runner, WorkFailed
 
@@ -39,7 +39,7 @@ class Worker:
     def candidates(self) -> list[Task]:
         """Open tasks of others that need only capabilities this agent has, oldest first."""
         mine = set(self.me.capabilities)
-        page = self.client.list_tasks(status="open", order="oldest", limit=POLL_SIZE)
+        page = self.client.list_tasks(status=TaskStatus.OPEN, order=TaskOrder.OLDEST, limit=POLL_SIZE)
         return [t for t in page.items if t.poster_id != self.me.id and t.id not in self._failed
                 and mine.issuperset(t.required_capabilities)]
 

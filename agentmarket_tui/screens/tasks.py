@@ -24,7 +24,8 @@ STATUSES = [("Any status", "")] + [(status.value.capitalize(), status.value) for
 ORDERS = [(order.label, order.value) for order in TaskOrder]
 MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned")]
 COLUMNS = ("Title", "Status", "Budget", "Capabilities", "Posted")
-STATUS_STYLES = {"open": "green", "assigned": "yellow", "completed": "cyan", "cancelled": "dim", "failed": "red"}
+STATUS_STYLES = {TaskStatus.OPEN: "green", TaskStatus.ASSIGNED: "yellow", TaskStatus.COMPLETED: "cyan",
+                 TaskStatus.CANCELLED: "dim", TaskStatus.FAILED: "red"}
 
 
 def status_text(status: str) -> Text:
