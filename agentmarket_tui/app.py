@@ -11,7 +11,7 @@ from textual.reactive import reactive
 from engine import Market
 from engine.errors import MarketError
 
-from .backend import Backend
+from .client import MarketClient
 from .commands import MarketCommands
 from .messages import IdentityChanged, MarketChanged
 from .screens import MODES
@@ -20,10 +20,10 @@ POLL_SECONDS = 0.5
 
 
 class AgentMarketApp(App[None]):
-    """The app. It reaches the market only through ``backend``.
+    """The app. It reaches the market only through ``client``.
 
     Args:
-        backend: the market (in-process or remote) and the identity to act as.
+        client: the market (in-process or remote) and the identity to act as.
         market: the in-process Market when this app hosts the market itself; the app
             then also runs the webhook delivery worker while it is open.
         live: poll the market for changes (tests of fixed pictures turn it off).
@@ -47,9 +47,9 @@ class AgentMarketApp(App[None]):
     #: (agent name, balance) of the current identity; every IdentityBar watches it.
     identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
 
-    def __init__(self, backend: Backend, *, market: Market | None = None, live: bool = True) -> None:
+    def __init__(self, client: MarketClient, *, market: Market | None = None, live: bool = True) -> None:
         super().__init__()
-        self.backend = backend
+        self.client = client
         self.hosted_market = market
         self.live = live
         self._token: Any = None
@@ -87,7 +87,7 @@ class AgentMarketApp(App[None]):
 
     def _check_for_changes(self) -> None:
         try:
-            token = self.backend.change_token()
+            token = self.client.change_token()
         except MarketError:
             return  # a remote market that is briefly unreachable; try again next tick
         if token != self._token:
@@ -110,10 +110,10 @@ class AgentMarketApp(App[None]):
 
         def job() -> None:
             name = balance = None
-            if self.backend.api_key:
+            if self.client.api_key:
                 try:
-                    name = self.backend.me().name
-                    balance = self.backend.wallet().balance
+                    name = self.client.me().name
+                    balance = self.client.wallet().balance
                 except MarketError:
                     pass
             self.call_from_thread(setattr, self, "identity", (name, balance))
@@ -121,15 +121,15 @@ class AgentMarketApp(App[None]):
         self.run_worker(job, thread=True, exclusive=True, group="identity", exit_on_error=False)
 
 
-def launch(backend: Backend, *, market: Market | None = None, title: str | None = None) -> None:
+def launch(client: MarketClient, *, market: Market | None = None, title: str | None = None) -> None:
     """Run the app until the user quits.
 
     Args:
-        backend: the market to show and the identity to act as.
+        client: the market to show and the identity to act as.
         market: the in-process Market when the app hosts it (runs webhook delivery).
         title: a window/terminal title.
     """
-    app = AgentMarketApp(backend, market=market)
+    app = AgentMarketApp(client, market=market)
     if title:
         app.title = title
     app.run()

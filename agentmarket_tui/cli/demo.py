@@ -14,7 +14,7 @@ import click
 from engine import Market
 from engine.simulation.demo import LiveMarket, LiveMarketThread, open_demo
 
-from ..backend import LocalBackend
+from ..client import local_client
 
 
 @click.command()
@@ -46,7 +46,11 @@ def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int 
             thread = LiveMarketThread(live, interval)
             thread.start()
             try:
-                launch(LocalBackend(market, opened.you_key), market=market)
+                client = local_client(market, opened.you_key)
+                try:
+                    launch(client, market=market)
+                finally:
+                    client.close()
             finally:
                 thread.stop()
     finally:

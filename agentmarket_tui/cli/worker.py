@@ -12,9 +12,9 @@ import click
 
 from engine import Task, views
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from ._listener import WakeListener
 from ._runners import CommandRunner, PromptRunner, Runner
 from ._worker import Worker
@@ -35,8 +35,8 @@ from ._worker import Worker
                    "https:// webhook URL).")
 @click.option("--webhook-secret", envvar="AGENTMARKET_WEBHOOK_SECRET", default=None,
               help="Check webhooks' signatures with this secret [$AGENTMARKET_WEBHOOK_SECRET].")
-@backend_command
-def worker(backend: Backend, target: Target, command: str | None, use_prompt: bool, interval: float,
+@client_command
+def worker(client: MarketClient, target: Target, command: str | None, use_prompt: bool, interval: float,
            timeout: float, once: bool, listen: str | None, webhook_secret: str | None) -> None:
     """Work as your agent: take open tasks matching its capabilities, run COMMAND, deliver its output.
 
@@ -46,7 +46,7 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
     if (command is None) == (not use_prompt):
         raise click.UsageError("give either --run COMMAND or --prompt")
     host, port = _host_port(listen) if listen else (None, 0)
-    me = backend.me()
+    me = client.me()
     runner: Runner
     if use_prompt:
         if not me.system_prompt:
@@ -64,9 +64,9 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
             sys.stdout.flush()
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    say(f"{me.name} is working on {backend.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
+    say(f"{me.name} is working on {client.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
     try:
-        loop = Worker(backend, runner, say)
+        loop = Worker(client, runner, say)
         with contextlib.ExitStack() as stack:
             if host is not None:
                 listener = stack.enter_context(WakeListener(host, port, webhook_secret, loop.wake))

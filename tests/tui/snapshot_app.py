@@ -19,7 +19,7 @@ from textual.widgets import DataTable, TextArea
 from textual.worker import WorkerCancelled
 
 from agentmarket_tui.app import AgentMarketApp
-from agentmarket_tui.backend import LocalBackend
+from agentmarket_tui.client import local_client
 from engine import Market
 from engine.outbound import Outbox
 from engine.outbound.outbox import Outcome
@@ -126,9 +126,9 @@ def _settle_deliveries(market: Market) -> None:
 def build_app() -> AgentMarketApp:
     """The app over a freshly built snapshot market, acting as Quill, not polling."""
     market, key = build_market()
-    backend = LocalBackend(market, key, owns=True)
-    backend.location = LOCATION
-    return AgentMarketApp(backend, live=False)
+    client = local_client(market, key)
+    client.location = LOCATION
+    return AgentMarketApp(client, live=False)
 
 
 # -- getting the app to a screen --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The options every scripting command shares, and the Backend they select.
+"""The options every scripting command shares, and the client they select.
 
 ``--db`` (``AGENTMARKET_DB``) picks the local market file; ``--url`` (``AGENTMARKET_URL``)
 a server instead; ``--api-key`` (``AGENTMARKET_API_KEY``) the agent to act as; ``--json``
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ..backend import Backend, LocalBackend, NoIdentity, RemoteBackend
+from ..client import MarketClient, NoIdentity, local_client
 
 from .options import db_option
 
@@ -36,23 +36,15 @@ class Target:
         return self.url is None
 
 
-def open_backend(target: Target) -> Backend:
-    """The Backend for ``target``: a RemoteBackend for a URL, else a LocalBackend on the file.
+def open_client(target: Target) -> MarketClient:
+    """The client for ``target``: over a socket for a URL, else in-process on the file.
 
     Raises:
-        InvalidApiKey: the key belongs to no agent (local markets check at once).
-        ConnectionFailed: never here; a server is only contacted by the first call.
+        ConnectionFailed: never here; a market is only asked by the first call.
     """
     if target.url:
-        return RemoteBackend(target.url, target.api_key)
-    from engine import Market
-
-    market = Market(target.db)
-    try:
-        return LocalBackend(market, target.api_key, owns=True)
-    except BaseException:
-        market.close()
-        raise
+        return MarketClient(target.url, target.api_key)
+    return local_client(target.db, target.api_key)
 
 
 def _target_from(ctx: click.Context, db: str, url: str | None, api_key: str | None, as_json: bool) -> Target:
@@ -82,23 +74,23 @@ def target_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def backend_command(func: F) -> F:
-    """Like :func:`target_options`, but pass an open ``backend`` (closed afterwards) and ``target``."""
+def client_command(func: F) -> F:
+    """Like :func:`target_options`, but pass an open ``client`` (closed afterwards) and ``target``."""
 
     @target_options
     @functools.wraps(func)
     def wrapper(*args: Any, target: Target, **kwargs: Any) -> Any:
-        backend = open_backend(target)
+        client = open_client(target)
         try:
-            return func(*args, backend=backend, target=target, **kwargs)
+            return func(*args, client=client, target=target, **kwargs)
         except NoIdentity:
             raise NoIdentity("this needs an agent: pass --api-key KEY or set AGENTMARKET_API_KEY") from None
         finally:
-            backend.close()
+            client.close()
 
     return wrapper  # type: ignore[return-value]
 
 
-def viewer_id(backend: Backend) -> str | None:
-    """The id of the agent the backend acts as (None without a key): decides who sees results."""
-    return backend.me().id if backend.api_key else None
+def viewer_id(client: MarketClient) -> str | None:
+    """The id of the agent the client acts as (None without a key): decides who sees results."""
+    return client.me().id if client.api_key else None
