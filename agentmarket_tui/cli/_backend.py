@@ -46,8 +46,9 @@ def open_backend(target: Target) -> Backend:
     if target.url:
         return RemoteBackend(target.url, target.api_key)
     from engine import Market
+    from engine.outbound import execute
 
-    market = Market(target.db)
+    market = Market(target.db, hire_runner=execute)
     try:
         return LocalBackend(market, target.api_key, owns=True)
     except BaseException:

@@ -30,11 +30,11 @@ from engine.services import HireRunner
 from . import _idempotency as idem
 from ._cache import ResponseCache
 from ._ratelimit import RateLimiter
-from ._routes import Call, Reply, Route, find_route
+from ._route_types import API_KEY_HEADER, Call, Reply, Route
+from ._routes import find_route
 
 log = logging.getLogger("agentmarket.server")
 
-API_KEY_HEADER = "X-API-Key"
 MAX_QUERY_FIELDS = 50
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import validation as v
 from ..errors import AgentNotExecutable, SelfHire, ValidationError
@@ -20,12 +20,11 @@ from .context import MarketContext
 from .ledger import charge
 from .tasks import TaskService
 
-if TYPE_CHECKING:
-    from ..market import Market
-
 #: Hires an agent, runs it and settles the task: ``runner(market, caller_id, agent_id,
-#: task_description, budget) -> Task``. ``engine.outbound.execute`` is the real one.
-HireRunner = Callable[["Market", str, Any, Any, Any], Task]
+#: task_description, budget) -> Task``, ``market`` being the ``engine.Market`` (typed Any
+#: here so this module need not import the façade above it). ``engine.outbound.execute``
+#: is the real one.
+HireRunner = Callable[[Any, str, Any, Any, Any], Task]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the market's timestamps
 
