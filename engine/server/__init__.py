@@ -52,6 +52,8 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
 
     ``AGENTMARKET_RESPONSE_CACHE=0`` turns off the cache of anonymous GET answers.
     """
+    from engine.outbound import execute  # the running of a hire, composed here above engine and outbound
+
     _log_to_stderr()
     with Market(db) as market:
         changes: dict[str, object] = {}
@@ -62,7 +64,7 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
         if changes:
             market.configure(**changes)
         cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
-        server = MarketServer(market, host, port, cache_responses=cache)
+        server = MarketServer(market, host, port, cache_responses=cache, hire_runner=execute)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

@@ -129,8 +129,8 @@ class MarketServer:
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
         deliver_webhooks: run the webhook delivery worker while serving.
         cache_responses: reuse answers to anonymous GETs while the market is unchanged.
-        hire_runner: runs ``POST /api/execute``; by default ``engine.outbound.execute``
-            (the server composes the engine with outbound, as it does for the delivery worker).
+        hire_runner: runs ``POST /api/execute`` (``engine.outbound.execute``); without one
+            that route answers 503. The server does not choose it: its maker does.
 
     Use ``start()``/``stop()`` (a background thread, for tests and embedding) or
     ``serve_until(event)`` (the calling thread, for ``agentmarket serve``).
@@ -141,8 +141,7 @@ class MarketServer:
                  hire_runner: HireRunner | None = None) -> None:
         self._owns_market = not isinstance(market, Market)
         self.market = Market(market) if not isinstance(market, Market) else market
-        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses,
-                                     hire_runner=hire_runner or _outbound_runner())
+        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses, hire_runner=hire_runner)
         self.http = MarketHTTPServer((host, port), self.dispatcher)
         self.host, self.port = self.http.server_address[:2]
         self._deliver_webhooks = deliver_webhooks
@@ -207,12 +206,3 @@ class MarketServer:
             self._worker.stop()
             self._worker = None
 
-
-def _outbound_runner() -> HireRunner | None:
-    """``engine.outbound.execute``, or None when the outbound package is not available."""
-    try:
-        from engine.outbound import execute
-    except ImportError:
-        log.warning("engine.outbound is not available: /api/execute will answer 503")
-        return None
-    return execute

@@ -110,3 +110,11 @@ def test_no_cycle_between_server_modules() -> None:
 
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_server_is_handed_the_hire_runner_rather_than_importing_it() -> None:
+    # Only the ``serve`` factory (the package's __init__) composes the server with outbound's runner.
+    graph = _graph([f for f in (ENGINE / "server").glob("*.py") if f.name != "__init__.py"])
+    offences = sorted(f"{m} imports {n}" for m, names in graph.items() for n in names
+                      if n.startswith(("engine.outbound.execute", "engine.outbound.execution")))
+    assert offences == []
