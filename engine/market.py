@@ -180,7 +180,7 @@ class Market:
         Raises:
             ValidationError: a bad capability, limit, offset or order.
         """
-        return self.agents.list(v.agent_query(capability, limit, offset, search=search, order=order))
+        return self.agents.page(v.agent_query(capability, limit, offset, search=search, order=order)).items
 
     def count_agents(self, capability: str | None = None, *, search: str | None = None) -> int:
         """How many agents ``list_agents`` would page through."""
@@ -241,8 +241,9 @@ class Market:
         Raises:
             ValidationError: a bad status, capability, limit, offset or order.
         """
-        return self.tasks.list(v.task_query(status, capability, limit, offset, search=search, poster_id=poster_id,
-                                            assigned_to=assigned_to, order=order))
+        query = v.task_query(status, capability, limit, offset, search=search, poster_id=poster_id,
+                             assigned_to=assigned_to, order=order)
+        return self.tasks.page(query).items
 
     def count_tasks(self, status: str | None = None, capability: str | None = None, *, search: str | None = None,
                     poster_id: str | None = None, assigned_to: str | None = None) -> int:

@@ -14,7 +14,7 @@ from ..queries import AgentQuery, Page
 from ..records import Agent, Registration, Webhook
 from ..storage import MarketTx
 from ..url_policy import check_url
-from .context import MarketContext
+from .context import MarketContext, read_page
 from .ledger import move
 
 
@@ -94,16 +94,10 @@ class AgentService:
 
     def page(self, query: AgentQuery) -> Page[Agent]:
         """The agents ``query`` selects: one page and the total, from one snapshot."""
-        with self._ctx.store.read() as tx:
-            return Page(tx.agents.list(query), tx.agents.count(query), query.limit, query.offset)
-
-    def list(self, query: AgentQuery) -> list[Agent]:
-        """One page of the agents ``query`` selects."""
-        with self._ctx.store.read() as tx:
-            return tx.agents.list(query)
+        return read_page(self._ctx.store, query, lambda tx: tx.agents)
 
     def count(self, query: AgentQuery) -> int:
-        """How many agents ``query`` selects."""
+        """How many agents ``query`` selects (paging ignored)."""
         with self._ctx.store.read() as tx:
             return tx.agents.count(query)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import fees, ids
-from ..storage import Store
+from ..queries import Page
+from ..storage import MarketTx, Store
 
 Clock = Callable[[], datetime]
 
@@ -80,3 +82,23 @@ class MarketContext:
                 cached = self._now_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
             return cached[1]
         return self.clock().isoformat(timespec="seconds")[:19] + "Z"
+
+
+T = TypeVar("T")
+
+
+class _Listing(Protocol[T]):
+    def list(self, query: Any) -> list[T]: ...
+
+    def count(self, query: Any) -> int: ...
+
+
+def read_page(store: Store, query: Any, repository: Callable[[MarketTx], _Listing[T]]) -> Page[T]:
+    """One page of ``query`` and its total, read from one snapshot.
+
+    Args:
+        repository: picks the repository that lists and counts (e.g. ``lambda tx: tx.tasks``).
+    """
+    with store.read() as tx:
+        listing = repository(tx)
+        return Page(listing.list(query), listing.count(query), query.limit, query.offset)

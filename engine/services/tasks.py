@@ -13,7 +13,7 @@ from ..queries import Page, TaskQuery
 from ..records import Event, Task, TaskChange
 from ..states import ESCROWED, Action, TaskStatus, authorize
 from ..storage import MarketTx
-from .context import MarketContext
+from .context import MarketContext, read_page
 from .ledger import charge, pay_out, refund
 from .outbox import OutboxService
 
@@ -134,16 +134,10 @@ class TaskService:
 
     def page(self, query: TaskQuery) -> Page[Task]:
         """The tasks ``query`` selects: one page and the total, from one snapshot."""
-        with self._ctx.store.read() as tx:
-            return Page(tx.tasks.list(query), tx.tasks.count(query), query.limit, query.offset)
-
-    def list(self, query: TaskQuery) -> list[Task]:
-        """One page of the tasks ``query`` selects."""
-        with self._ctx.store.read() as tx:
-            return tx.tasks.list(query)
+        return read_page(self._ctx.store, query, lambda tx: tx.tasks)
 
     def count(self, query: TaskQuery) -> int:
-        """How many tasks ``query`` selects."""
+        """How many tasks ``query`` selects (paging ignored)."""
         with self._ctx.store.read() as tx:
             return tx.tasks.count(query)
 

@@ -24,6 +24,11 @@ _ORDER_SQL = {
     AgentOrder.NAME: "a.name_key ASC",
 }
 _ALL = AgentQuery()
+# In the order of Agent's fields, with rating_sum for the reputation (see _agent).
+_COLUMNS = (
+    "a.id, a.name, a.description, a.capabilities, a.price_per_task, a.owner_email, a.endpoint_url,"
+    " a.system_prompt, a.webhook_url, a.rating_sum, a.rating_count, a.total_tasks, a.created_at"
+)
 
 
 class SQLiteAgents:
@@ -58,10 +63,10 @@ class SQLiteAgents:
         )
 
     def get(self, agent_id: str) -> Agent | None:
-        return _agent(self.conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.id = ?", (agent_id,)).fetchone())
 
     def by_key_hash(self, key_hash: str) -> Agent | None:
-        return _agent(self.conn.execute("SELECT * FROM agents WHERE api_key_hash = ?", (key_hash,)).fetchone())
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone())
 
     def id_by_name(self, name: str) -> str | None:
         row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name.casefold(),)).fetchone()
@@ -105,7 +110,7 @@ class SQLiteAgents:
     def list(self, query: AgentQuery) -> list[Agent]:
         where, args = _filter(query)
         rows = self.conn.execute(
-            f"SELECT a.* FROM agents a{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
+            f"SELECT {_COLUMNS} FROM agents a{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
             (*args, query.limit, query.offset),
         ).fetchall()
         return [_agent(r) for r in rows]
@@ -149,18 +154,5 @@ def _receivers_sql(count: int) -> str:
 def _agent(row: sqlite3.Row | None) -> Agent | None:
     if row is None:
         return None
-    return Agent(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        capabilities=tuple(json.loads(row["capabilities"])),
-        price_per_task=row["price_per_task"],
-        owner_email=row["owner_email"],
-        endpoint_url=row["endpoint_url"],
-        system_prompt=row["system_prompt"],
-        webhook_url=row["webhook_url"],
-        reputation_score=fees.reputation(row["rating_sum"], row["rating_count"]),
-        rating_count=row["rating_count"],
-        total_tasks=row["total_tasks"],
-        created_at=row["created_at"],
-    )
+    # The columns come in Agent's field order, rating_sum standing where reputation_score goes.
+    return Agent(*row[:3], tuple(json.loads(row[3])), *row[4:9], fees.reputation(row[9], row[10]), *row[10:13])

@@ -10,10 +10,12 @@ from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
 from ._like import contains_pattern
 
+# In the order of Task's fields (see _task).
 _COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
-    " t.assigned_to, t.result, t.rating, t.created_at, t.updated_at,"
-    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow"
+    " t.assigned_to, t.result, t.rating,"
+    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
+    " t.created_at, t.updated_at"
 )
 _ORDER_SQL = {
     TaskOrder.NEWEST: "t.rowid DESC",
@@ -103,21 +105,16 @@ class SQLiteTasks:
 
 def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
     where, args = [], []
-    if query.status:
-        where.append("t.status = ?")
-        args.append(query.status)
-    if query.capability:
-        where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")
-        args.append(query.capability)
-    if query.search:
-        where.append("t.title LIKE ? ESCAPE '\\'")
-        args.append(contains_pattern(query.search))
-    if query.poster_id:
-        where.append("t.poster_id = ?")
-        args.append(query.poster_id)
-    if query.assigned_to:
-        where.append("t.assigned_to = ?")
-        args.append(query.assigned_to)
+    for value, condition in (
+        (query.status, "t.status = ?"),
+        (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
+        (query.search and contains_pattern(query.search), "t.title LIKE ? ESCAPE '\\'"),
+        (query.poster_id, "t.poster_id = ?"),
+        (query.assigned_to, "t.assigned_to = ?"),
+    ):
+        if value:
+            where.append(condition)
+            args.append(value)
     if query.involving:
         # Two indexed lookups rather than an OR, which would scan every task.
         where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"
@@ -127,19 +124,5 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
 
 
 def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        title=row["title"],
-        description=row["description"],
-        budget=row["budget"],
-        required_capabilities=tuple(json.loads(row["required_capabilities"])),
-        status=row["status"],
-        kind=row["kind"],
-        poster_id=row["poster_id"],
-        assigned_to=row["assigned_to"],
-        result=row["result"],
-        rating=row["rating"],
-        escrow=row["escrow"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    # The columns come in Task's field order; only the capabilities need decoding.
+    return Task(*row[:4], tuple(json.loads(row[4])), *row[5:14])
