@@ -71,7 +71,7 @@ class HiringService:
     def finish(self, task_id: str, result: Any) -> Task:
         """Settle a direct task that produced ``result``: paid out as ``fees.split`` says, completed."""
         result = v.RESULT.validate({"result": result})["result"]
-        return self._tasks.change(task_id, Action.SUCCEED, None, changes={"result": result})
+        return self._tasks.change(task_id, Action.SUCCEED, None, result=result)
 
     def fail(self, task_id: str, reason: str) -> Task:
         """Settle a direct task whose agent failed: status failed, whole escrow refunded."""

@@ -4,7 +4,6 @@ state through one helper, :meth:`TaskService.change`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from .. import validation as v
@@ -21,16 +20,6 @@ from .outbox import OutboxService
 Effect = Callable[[MarketTx, TaskChange, Task, str], None]
 
 _POSTER, _RECEIVERS = "poster", "receivers"
-#: action -> (the event it records, whom its webhook goes to)
-_ANNOUNCE: dict[Action, tuple[str, str | None]] = {
-    Action.ACCEPT: ("task.assigned", _POSTER),
-    Action.COMPLETE: ("task.completed", _POSTER),
-    Action.CANCEL: ("task.cancelled", _RECEIVERS),  # the agents that were told of the task
-    Action.RELEASE: ("task.released", _POSTER),
-    Action.RATE: ("task.rated", None),
-    Action.SUCCEED: ("task.completed", None),
-    Action.FAIL: ("task.failed", None),
-}
 
 
 def _pay(tx: MarketTx, change: TaskChange, task: Task, now: str) -> None:
@@ -41,9 +30,17 @@ def _refund(tx: MarketTx, change: TaskChange, task: Task, now: str) -> None:
     refund(tx, task, now)
 
 
-_EFFECTS: dict[Action, Effect] = {
-    Action.COMPLETE: _pay, Action.SUCCEED: _pay, Action.CANCEL: _refund, Action.FAIL: _refund,
+#: action -> (the event it records, whom its webhook goes to, what it does with the credits)
+_STEPS: dict[Action, tuple[str, str | None, Effect | None]] = {
+    Action.ACCEPT: ("task.assigned", _POSTER, None),
+    Action.COMPLETE: ("task.completed", _POSTER, _pay),
+    Action.CANCEL: ("task.cancelled", _RECEIVERS, _refund),  # told to the agents that were told of the task
+    Action.RELEASE: ("task.released", _POSTER, None),
+    Action.RATE: ("task.rated", None, None),
+    Action.SUCCEED: ("task.completed", None, _pay),
+    Action.FAIL: ("task.failed", None, _refund),
 }
+_KEEP: Any = object()
 
 
 class TaskService:
@@ -54,16 +51,16 @@ class TaskService:
         self._outbox = outbox
 
     # -- the one way a task changes state ------------------------------------------------
-    def change(self, task_id: str, action: Action, actor: str | None, *, changes: Mapping[str, Any] | None = None,
-               effect: Effect | None = None, event_data: Mapping[str, Any] | None = None,
-               acceptor_id: str | None = None) -> Task:
+    def change(self, task_id: str, action: Action, actor: str | None, *, assigned_to: str | None = _KEEP,
+               result: str = _KEEP, rating: int = _KEEP, effect: Effect | None = None,
+               event_data: Mapping[str, Any] | None = None, acceptor_id: str | None = None) -> Task:
         """Apply ``action`` to a task in one transaction: find it, check the state machine and
         the actor's role (``states.authorize``), run the action's effects (credits), store it,
         record its event and queue its webhooks.
 
         Args:
             actor: the acting agent; None when the market itself acts (settling a hire).
-            changes: Task fields the action sets besides status, escrow and updated_at.
+            assigned_to, result, rating: what the action sets besides status, escrow and updated_at.
             effect: an extra step after the checks (e.g. a refusal of its own).
             event_data: the event's data.
             acceptor_id: read this agent's capabilities too (it must exist).
@@ -81,17 +78,19 @@ class TaskService:
                 raise NotFound(f"no task with id {task_id!r}")
             if acceptor_id is not None and found.acceptor_capabilities is None:
                 raise NotFound(f"no agent with id {acceptor_id!r}")
-            task = found.task
-            after = authorize(action, task.kind, task.status, actor, task.poster_id, task.assigned_to)
-            task = replace(task, **(changes or {}), status=after, escrow=task.budget if after in ESCROWED else 0,
-                           updated_at=now)
+            t = found.task
+            after = authorize(action, t.kind, t.status, actor, t.poster_id, t.assigned_to)
+            task = Task(  # positional: dataclasses.replace costs more than the rest of this method
+                t.id, t.title, t.description, t.budget, t.required_capabilities, after, t.kind, t.poster_id,
+                t.assigned_to if assigned_to is _KEEP else assigned_to, t.result if result is _KEEP else result,
+                t.rating if rating is _KEEP else rating, t.budget if after in ESCROWED else 0, t.created_at, now,
+            )
+            event, audience, money = _STEPS[action]
             if effect is not None:
                 effect(tx, found, task, now)
-            standard = _EFFECTS.get(action)
-            if standard is not None:
-                standard(tx, found, task, now)
+            if money is not None:
+                money(tx, found, task, now)
             tx.tasks.update(task)
-            event, audience = _ANNOUNCE[action]
             tx.events.add(event, task_id, actor or task.assigned_to, now, event_data or {})
             if audience == _POSTER and found.poster_has_webhook:
                 self._outbox.notify(tx, event, task, [task.poster_id], now)
@@ -155,7 +154,7 @@ class TaskService:
             NotFound; InvalidState (409) unless open; OwnTask (403) for the poster;
             MissingCapabilities (403) when the agent lacks a required capability.
         """
-        return self.change(task_id, Action.ACCEPT, agent_id, changes={"assigned_to": agent_id},
+        return self.change(task_id, Action.ACCEPT, agent_id, assigned_to=agent_id,
                            effect=_require_capabilities, acceptor_id=agent_id)
 
     def complete(self, task_id: str, agent_id: str, result: Any) -> Task:
@@ -166,7 +165,7 @@ class TaskService:
             InvalidState (409) unless assigned.
         """
         result = v.RESULT.validate({"result": result})["result"]
-        return self.change(task_id, Action.COMPLETE, agent_id, changes={"result": result})
+        return self.change(task_id, Action.COMPLETE, agent_id, result=result)
 
     def cancel(self, task_id: str, agent_id: str) -> Task:
         """The poster withdraws an open task; its whole escrow goes back to the poster.
@@ -182,7 +181,7 @@ class TaskService:
         Raises:
             NotFound; NotAssignee (403); InvalidState (409) unless assigned (market tasks only).
         """
-        return self.change(task_id, Action.RELEASE, agent_id, changes={"assigned_to": None})
+        return self.change(task_id, Action.RELEASE, agent_id, assigned_to=None)
 
     def rate(self, task_id: str, agent_id: str, rating: Any) -> Task:
         """The poster rates a completed task once, 1–5; the assignee's reputation follows.
@@ -198,7 +197,7 @@ class TaskService:
                 raise AlreadyRated("this task has been rated already")
             tx.agents.add_rating(task.assigned_to or "", rating)
 
-        return self.change(task_id, Action.RATE, agent_id, changes={"rating": rating}, effect=add_rating,
+        return self.change(task_id, Action.RATE, agent_id, rating=rating, effect=add_rating,
                            event_data={"rating": rating})
 
 

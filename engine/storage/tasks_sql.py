@@ -71,7 +71,7 @@ class SQLiteTasks:
             task=_task(row),
             poster_has_webhook=bool(row["poster_webhook"]),
             acceptor_capabilities=None if acceptor is None else tuple(json.loads(acceptor)),
-            fee_percent=0 if fee is None else json.loads(fee),
+            fee_percent=0 if fee is None else int(fee),  # an integer setting; its JSON is its digits
         )
 
     def update(self, task: Task) -> None:
