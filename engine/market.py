@@ -184,7 +184,7 @@ class Market:
 
     def count_agents(self, capability: str | None = None, *, search: str | None = None) -> int:
         """How many agents ``list_agents`` would page through."""
-        return self.agents.count(v.agent_query(capability, search=search))
+        return self.agents.page(v.agent_query(capability, 1, search=search)).total
 
     def update_agent(self, agent_id: str, **changes: Any) -> Agent:
         """Change an agent's own profile fields. Raises ValidationError, NameTaken, NotFound."""
@@ -248,8 +248,8 @@ class Market:
     def count_tasks(self, status: str | None = None, capability: str | None = None, *, search: str | None = None,
                     poster_id: str | None = None, assigned_to: str | None = None) -> int:
         """How many tasks ``list_tasks`` would page through."""
-        return self.tasks.count(v.task_query(status, capability, search=search, poster_id=poster_id,
-                                             assigned_to=assigned_to))
+        return self.tasks.page(v.task_query(status, capability, 1, search=search, poster_id=poster_id,
+                                            assigned_to=assigned_to)).total
 
     def accept_task(self, task_id: str, agent_id: str) -> Task:
         """Assign an open task to ``agent_id`` (see :meth:`TaskService.accept`)."""

@@ -96,11 +96,6 @@ class AgentService:
         """The agents ``query`` selects: one page and the total, from one snapshot."""
         return read_page(self._ctx.store, query, lambda tx: tx.agents)
 
-    def count(self, query: AgentQuery) -> int:
-        """How many agents ``query`` selects (paging ignored)."""
-        with self._ctx.store.read() as tx:
-            return tx.agents.count(query)
-
     def update(self, agent_id: str, **changes: Any) -> Agent:
         """Change an agent's own profile fields (any of ``validation.AGENT_UPDATE``).
 

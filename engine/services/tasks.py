@@ -135,11 +135,6 @@ class TaskService:
         """The tasks ``query`` selects: one page and the total, from one snapshot."""
         return read_page(self._ctx.store, query, lambda tx: tx.tasks)
 
-    def count(self, query: TaskQuery) -> int:
-        """How many tasks ``query`` selects (paging ignored)."""
-        with self._ctx.store.read() as tx:
-            return tx.tasks.count(query)
-
     def timeline(self, task_id: str) -> list[Event]:
         """What happened to a task, oldest first. Raises NotFound."""
         with self._ctx.store.read() as tx:
