@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from engine import Market
+from engine.outbound import execute
 from engine.simulation.demo import LiveMarket, LiveMarketThread, open_demo
 
 from ..client import local_client
@@ -35,7 +36,7 @@ def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int 
     """
     launch = None if headless else _app_launcher()
     path = db or str(Path(tempfile.mkdtemp(prefix="agentmarket-demo-")) / "demo.db")
-    market = Market(path)
+    market = Market(path, hire_runner=execute)
     try:
         opened = open_demo(market, seed)
         live = LiveMarket(market, opened.agents, random.Random(seed + 1))

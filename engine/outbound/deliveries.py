@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .execution import recover_interrupted_executions
-from .outbox import Claim, Outbox, Outcome
+from ..services.outbox import Claim, Outcome
 from .signing import signature_headers
 from .transport import checked_client
 
@@ -114,7 +114,7 @@ class DeliveryWorker:
         self.claim_seconds = 4 * timeout + 5 if claim_seconds is None else claim_seconds
         self.poll_interval = poll_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._outbox = Outbox(market)
+        self._outbox = market.outbox
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._claims: queue.Queue[Claim | None] = queue.Queue()

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentFailed, InvalidState, LLMNotConfigured, ValidationError
 from ..records import Task
 from .agent_calls import AgentCallFailed, CallSettings, run_agent
-from .outbox import Outbox
 
 if TYPE_CHECKING:
     from ..market import Market
@@ -92,7 +91,7 @@ def recover_interrupted_executions(market: Market, settings: CallSettings | None
     settings = settings or CallSettings.from_env()
     running_for = 3 * settings.timeout + 60  # a call, one SDK retry, and slack
     failed = []
-    for task_id in Outbox(market).direct_tasks_running_since(running_for):
+    for task_id in market.hiring.running_since(running_for):
         try:
             failed.append(market.fail_hire(task_id, "the execution was interrupted"))
         except InvalidState:

@@ -4,6 +4,7 @@
 >>> with MarketServer("market.db", port=0) as server:   # doctest: +SKIP
 ...     print(server.url)
 
+- ``_route_types``: Call, Reply, Route (the table's shapes);
 - ``_routes``: the route table, each endpoint's engine call;
 - ``_dispatch``: routing, auth, rate limits, idempotency, the JSON envelope;
 - ``_handler``: HTTP/1.1 framing and defensive body reading;
@@ -19,16 +20,23 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from engine import Market
 
 from ._dispatch import Dispatcher
 from ._handler import MAX_BODY_BYTES
-from ._openapi import openapi_document
-from ._routes import ROUTES, Route
+from . import _openapi
+from ._route_types import Route
+from ._routes import ROUTES
 from ._server import MarketServer
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "openapi_document", "serve"]
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of this API."""
+    return _openapi.openapi_document(ROUTES)
 
 
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_url: str | None = None,
@@ -44,6 +52,8 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
 
     ``AGENTMARKET_RESPONSE_CACHE=0`` turns off the cache of anonymous GET answers.
     """
+    from engine.outbound import execute  # the running of a hire, composed here above engine and outbound
+
     _log_to_stderr()
     with Market(db) as market:
         changes: dict[str, object] = {}
@@ -54,7 +64,7 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
         if changes:
             market.configure(**changes)
         cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
-        server = MarketServer(market, host, port, cache_responses=cache)
+        server = MarketServer(market, host, port, cache_responses=cache, hire_runner=execute)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import Market
+from engine.services import HireRunner
 
 from ._dispatch import Dispatcher
 from ._handler import MarketRequestHandler
@@ -128,16 +129,19 @@ class MarketServer:
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
         deliver_webhooks: run the webhook delivery worker while serving.
         cache_responses: reuse answers to anonymous GETs while the market is unchanged.
+        hire_runner: runs ``POST /api/execute`` (``engine.outbound.execute``); without one
+            that route answers 503. The server does not choose it: its maker does.
 
     Use ``start()``/``stop()`` (a background thread, for tests and embedding) or
     ``serve_until(event)`` (the calling thread, for ``agentmarket serve``).
     """
 
     def __init__(self, market: Market | str | Path, host: str = "127.0.0.1", port: int = 8080, *,
-                 deliver_webhooks: bool = True, cache_responses: bool = True) -> None:
+                 deliver_webhooks: bool = True, cache_responses: bool = True,
+                 hire_runner: HireRunner | None = None) -> None:
         self._owns_market = not isinstance(market, Market)
         self.market = Market(market) if not isinstance(market, Market) else market
-        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses)
+        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses, hire_runner=hire_runner)
         self.http = MarketHTTPServer((host, port), self.dispatcher)
         self.host, self.port = self.http.server_address[:2]
         self._deliver_webhooks = deliver_webhooks
@@ -201,3 +205,4 @@ class MarketServer:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+

@@ -33,6 +33,7 @@ import httpx
 import pytest
 
 from engine import Market
+from engine.outbound import execute
 from engine.server import MarketServer
 
 _URL_LINE = re.compile(r"AgentMarket API on (http://\S+)")
@@ -76,7 +77,7 @@ def running_server(
     market = market or Market(db)
     try:
         market.configure(allow_private_urls=allow_private_urls, **(settings or {}))
-        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks).start()
+        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks, hire_runner=execute).start()
         try:
             yield RunningServer(server.url, Path(db), market, server)
         finally:

@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import Markdown, Static, TextArea
 
 from engine import Market
+from engine.outbound import execute
 
 pytest.importorskip("agentmarket_tui.app", reason="the app's screens are not all written yet")
 
@@ -42,6 +43,7 @@ def open_market(market: Market, monkeypatch: pytest.MonkeyPatch) -> Market:
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     market.configure(allow_private_urls=True)
+    market.hire_runner = execute
     return market
 
 
