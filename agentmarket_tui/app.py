@@ -8,7 +8,6 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
-from engine import Market
 from engine.errors import MarketError
 
 from .client import MarketClient
@@ -23,9 +22,8 @@ class AgentMarketApp(App[None]):
     """The app. It reaches the market only through ``client``.
 
     Args:
-        client: the market (in-process or remote) and the identity to act as.
-        market: the in-process Market when this app hosts the market itself; the app
-            then also runs the webhook delivery worker while it is open.
+        client: the market (in-process or remote) and the identity to act as. Whoever
+            opened a local market runs its background work (``engine.runtime.open_market``).
         live: poll the market for changes (tests of fixed pictures turn it off).
     """
 
@@ -47,33 +45,18 @@ class AgentMarketApp(App[None]):
     #: (agent name, balance) of the current identity; every IdentityBar watches it.
     identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
 
-    def __init__(self, client: MarketClient, *, market: Market | None = None, live: bool = True) -> None:
+    def __init__(self, client: MarketClient, *, live: bool = True) -> None:
         super().__init__()
         self.client = client
-        self.hosted_market = market
         self.live = live
         self._token: Any = None
-        self._delivery_worker: Any = None
 
     def on_mount(self) -> None:
         self.refresh_identity()
         if self.live:
             self.set_interval(POLL_SECONDS, self._poll)
-        self._start_delivery_worker()
-
-    def _start_delivery_worker(self) -> None:
-        if self.hosted_market is None:
-            return
-        try:
-            from engine.outbound import DeliveryWorker
-        except ImportError:
-            return
-        self._delivery_worker = DeliveryWorker(self.hosted_market)
-        self._delivery_worker.start()
 
     async def action_quit(self) -> None:
-        if self._delivery_worker is not None:
-            self._delivery_worker.stop()
         self.exit()
 
     def action_identity(self) -> None:
@@ -121,15 +104,14 @@ class AgentMarketApp(App[None]):
         self.run_worker(job, thread=True, exclusive=True, group="identity", exit_on_error=False)
 
 
-def launch(client: MarketClient, *, market: Market | None = None, title: str | None = None) -> None:
+def launch(client: MarketClient, *, title: str | None = None) -> None:
     """Run the app until the user quits.
 
     Args:
         client: the market to show and the identity to act as.
-        market: the in-process Market when the app hosts it (runs webhook delivery).
         title: a window/terminal title.
     """
-    app = AgentMarketApp(client, market=market)
+    app = AgentMarketApp(client)
     if title:
         app.title = title
     app.run()

@@ -31,7 +31,6 @@ from .records import (
 from .services import (
     AgentService,
     EventService,
-    HireRunner,
     HiringService,
     IdempotencyService,
     LedgerService,
@@ -63,8 +62,6 @@ class Market:
         clock: returns the current time (UTC); tests pass a fixed clock.
         new_id: returns a fresh id for agents, tasks and deliveries (time-ordered UUIDs by default).
         new_token: returns 64 hex characters of secret randomness (API keys, secrets).
-        hire_runner: runs a direct hire for :meth:`execute` (``engine.outbound.execute``);
-            the engine itself never calls an agent.
 
     Attributes:
         agents, tasks, hiring, ledger, outbox, idempotency, events_feed: the services.
@@ -78,12 +75,10 @@ class Market:
         clock: Clock | None = None,
         new_id: Callable[[], str] | None = None,
         new_token: Callable[[], str] | None = None,
-        hire_runner: HireRunner | None = None,
     ) -> None:
         self.path = str(path)
         store = SQLiteStore(path)
         self.context = ctx = MarketContext(store, Settings(), clock=clock, new_id=new_id, new_token=new_token)
-        self.hire_runner = hire_runner
         self.ledger = LedgerService(ctx)
         self.outbox = OutboxService(ctx)
         self.agents = AgentService(ctx)
@@ -287,19 +282,6 @@ class Market:
     def fail_hire(self, task_id: str, reason: str) -> Task:
         """Settle a direct task whose agent failed: failed, whole escrow refunded."""
         return self.hiring.fail(task_id, reason)
-
-    def execute(self, caller_id: str, agent_id: Any, task_description: Any, budget: Any) -> Task:
-        """Hire an agent and run it once with this market's ``hire_runner``.
-
-        Kept for callers that hold only a Market; the running is composed above the engine
-        (``engine.outbound.execute(market, ...)``).
-
-        Raises:
-            ServiceUnavailable: the market was opened without a hire runner; and what the runner raises.
-        """
-        if self.hire_runner is None:
-            raise ServiceUnavailable("direct execution is not available here (no hire runner)")
-        return self.hire_runner(self, caller_id, agent_id, task_description, budget)
 
     # -- credits --------------------------------------------------------------------
     def balance(self, agent_id: str) -> int:

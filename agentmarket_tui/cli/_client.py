@@ -17,7 +17,7 @@ from click.core import ParameterSource
 
 from ..client import MarketClient, NoIdentity, local_client
 
-from .options import db_option
+from .options import db_option, edge_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,15 +36,20 @@ class Target:
         return self.url is None
 
 
-def open_client(target: Target) -> MarketClient:
+def open_client(target: Target, *, background: bool = False) -> MarketClient:
     """The client for ``target``: over a socket for a URL, else in-process on the file.
+
+    Args:
+        background: for a local file, run its webhook deliveries and sweeps while the client
+            is open (long-lived commands: the terminal app, the worker).
 
     Raises:
         ConnectionFailed: never here; a market is only asked by the first call.
+        ValidationError: a configuration variable that does not parse.
     """
     if target.url:
         return MarketClient(target.url, target.api_key)
-    return local_client(target.db, target.api_key)
+    return local_client(target.db, target.api_key, config=edge_config(), background=background)
 
 
 def _target_from(ctx: click.Context, db: str, url: str | None, api_key: str | None, as_json: bool) -> Target:
@@ -74,21 +79,28 @@ def target_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def client_command(func: F) -> F:
-    """Like :func:`target_options`, but pass an open ``client`` (closed afterwards) and ``target``."""
+def client_command(func: F | None = None, *, background: bool = False) -> Any:
+    """Like :func:`target_options`, but pass an open ``client`` (closed afterwards) and ``target``.
 
-    @target_options
-    @functools.wraps(func)
-    def wrapper(*args: Any, target: Target, **kwargs: Any) -> Any:
-        client = open_client(target)
-        try:
-            return func(*args, client=client, target=target, **kwargs)
-        except NoIdentity:
-            raise NoIdentity("this needs an agent: pass --api-key KEY or set AGENTMARKET_API_KEY") from None
-        finally:
-            client.close()
+    Use bare (``@client_command``) for one-shot commands, or ``@client_command(background=True)``
+    for a long-lived one that should also deliver webhooks and sweep a local market.
+    """
 
-    return wrapper  # type: ignore[return-value]
+    def decorate(func: F) -> F:
+        @target_options
+        @functools.wraps(func)
+        def wrapper(*args: Any, target: Target, **kwargs: Any) -> Any:
+            client = open_client(target, background=background)
+            try:
+                return func(*args, client=client, target=target, **kwargs)
+            except NoIdentity:
+                raise NoIdentity("this needs an agent: pass --api-key KEY or set AGENTMARKET_API_KEY") from None
+            finally:
+                client.close()
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
 
 
 def viewer_id(client: MarketClient) -> str | None:

@@ -17,12 +17,11 @@ from .options import db_option
 def tui(db: str, url: str | None, api_key: str | None) -> None:
     """Open the terminal app (the default command)."""
     from ..app import launch
-    from ..client import hosted_market
     from ..config import resume_last_agent
 
-    client = open_client(Target(db=db, url=url or None, api_key=api_key or None, as_json=False))
+    client = open_client(Target(db=db, url=url or None, api_key=api_key or None, as_json=False), background=True)
     try:
         resume_last_agent(client)
-        launch(client, market=hosted_market(client))
+        launch(client)
     finally:
         client.close()

@@ -11,6 +11,7 @@ from types import FrameType
 import click
 
 from engine import Task, views
+from engine.runtime import call_settings
 
 from ..client import MarketClient
 
@@ -18,6 +19,7 @@ from ._client import Target, client_command
 from ._listener import WakeListener
 from ._runners import CommandRunner, PromptRunner, Runner
 from ._worker import Worker
+from .options import edge_config
 
 
 @click.command()
@@ -35,7 +37,7 @@ from ._worker import Worker
                    "https:// webhook URL).")
 @click.option("--webhook-secret", envvar="AGENTMARKET_WEBHOOK_SECRET", default=None,
               help="Check webhooks' signatures with this secret [$AGENTMARKET_WEBHOOK_SECRET].")
-@client_command
+@client_command(background=True)
 def worker(client: MarketClient, target: Target, command: str | None, use_prompt: bool, interval: float,
            timeout: float, once: bool, listen: str | None, webhook_secret: str | None) -> None:
     """Work as your agent: take open tasks matching its capabilities, run COMMAND, deliver its output.
@@ -51,7 +53,7 @@ def worker(client: MarketClient, target: Target, command: str | None, use_prompt
     if use_prompt:
         if not me.system_prompt:
             raise click.UsageError(f"{me.name} has no system prompt to run (set one, or use --run)")
-        runner = PromptRunner(me, timeout)
+        runner = PromptRunner(me, call_settings(edge_config()), timeout)
     else:
         runner = CommandRunner(command or "", timeout)
 

@@ -9,12 +9,12 @@ A local file is served in-process by the server's own dispatcher, so both answer
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from engine import Market
+from engine.config import Config
 from engine.queries import AgentOrder, Page, TaskOrder
-from engine.server import Dispatcher
+from engine.runtime import RunningMarket, open_market
 
 from ._client import MINE, ExecutionResult, MarketClient
 from ._errors import ConnectionFailed, NoIdentity
@@ -40,27 +40,24 @@ __all__ = [
 IN_PROCESS_URL = "http://agentmarket.in-process"
 
 
-def local_client(market: Market | str | Path, api_key: str | None = None) -> MarketClient:
-    """A client on a market in this process, answered by the API server's dispatcher.
-
-    The one place a local market's client is built (the composition root will take it over).
+def local_client(market: RunningMarket | Market | str | Path, api_key: str | None = None, *,
+                 config: Config | None = None, background: bool = False) -> MarketClient:
+    """A client on a market in this process, answered by the API server's own dispatcher.
 
     Args:
-        market: an open Market (left open by ``close``), or a market file to open (closed by ``close``).
+        market: a running market (``engine.runtime.open_market``; the caller keeps it), an
+            open Market (left open by ``close``), or a market file (opened here, closed by ``close``).
+            A Market or file is opened without background work: whoever runs the app starts that.
         api_key: act as this agent (checked by the first call that needs it).
+        config: this process's configuration, when ``market`` is not running yet.
     """
-    owned = not isinstance(market, Market)
-    opened = Market(market) if owned else market
-    try:
-        # As `agentmarket serve` builds it: anonymous reads cached while the market is unchanged.
-        cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
-        dispatcher = Dispatcher(opened, cache_responses=cache)
-        return MarketClient(IN_PROCESS_URL, api_key, transport=InProcessTransport(dispatcher),
-                            location=opened.path, on_close=opened.close if owned else None)
-    except BaseException:
-        if owned:
-            opened.close()
-        raise
+    if isinstance(market, RunningMarket):
+        running, on_close = market, None
+    else:
+        running = open_market(market, config, background=False)
+        on_close = running.close
+    return MarketClient(IN_PROCESS_URL, api_key, transport=InProcessTransport(running.dispatcher()),
+                        location=running.market.path, on_close=on_close)
 
 
 def hosted_market(client: MarketClient) -> Market | None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import httpx
 
 from engine.errors import PayloadTooLarge
-from engine.server import MAX_BODY_BYTES, Dispatcher
-from engine.server._dispatch import error_response  # noqa: PLC2701 (the server's own envelope)
+from engine.server import MAX_BODY_BYTES, Dispatcher, error_response
 
 #: What the socket server adds to every answer, so an in-process answer reads the same.
 _RESPONSE_HEADERS = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"))

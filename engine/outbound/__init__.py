@@ -3,7 +3,7 @@
 - :class:`DeliveryWorker` sends the webhook outbox (``agentmarket serve`` and the
   terminal app start one; a lease lets only one process deliver at a time).
 - :func:`execute` hires an agent, runs it (its endpoint, or Claude with its prompt)
-  and settles the task: the hire runner the server and ``Market(hire_runner=...)`` take.
+  and settles the task: the hire runner that ``engine.runtime`` hands the server.
 - :mod:`.signing` has the signature helpers, also for receivers.
 
 Outbound depends on the engine (its outbox service holds the deliveries as data, and

@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "engine"
 #: Packages above the engine core: they may import the engine, never the other way round.
-UPPER = ("engine.outbound", "engine.server", "engine.simulation", "agentmarket_tui")
+#: ``engine.runtime`` is the composition root: it alone wires the engine, outbound and server.
+UPPER = ("engine.outbound", "engine.server", "engine.simulation", "engine.runtime", "agentmarket_tui")
 
 
 def _module(path: Path) -> str:
@@ -113,8 +114,15 @@ def test_the_cycle_finder_finds_one() -> None:
 
 
 def test_the_server_is_handed_the_hire_runner_rather_than_importing_it() -> None:
-    # Only the ``serve`` factory (the package's __init__) composes the server with outbound's runner.
-    graph = _graph([f for f in (ENGINE / "server").glob("*.py") if f.name != "__init__.py"])
+    # Only the composition root (engine.runtime) puts the server and outbound's runner together.
+    graph = _graph(list((ENGINE / "server").glob("*.py")))
     offences = sorted(f"{m} imports {n}" for m, names in graph.items() for n in names
                       if n.startswith(("engine.outbound.execute", "engine.outbound.execution")))
+    assert offences == []
+
+
+def test_nothing_but_the_faces_imports_the_composition_root() -> None:
+    below = _core_files() + [f for f in ENGINE.rglob("*.py") if _module(f).startswith(("engine.outbound", "engine.server"))]
+    offences = sorted(f"{m} imports {n}" for m, names in _graph(below).items() for n in names
+                      if n.startswith("engine.runtime"))
     assert offences == []

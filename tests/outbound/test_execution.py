@@ -12,7 +12,7 @@ import standardwebhooks
 
 from engine import Market
 from engine.errors import AgentFailed, AgentNotExecutable, InsufficientCredits, LLMNotConfigured, ValidationError
-from engine.outbound import execute, recover_interrupted_executions, verify_seed_signature
+from engine.outbound import CallSettings, execute, recover_interrupted_executions, verify_seed_signature
 
 from .servers import LoopbackServer, Received, Reply, messages_reply
 
@@ -130,13 +130,12 @@ def test_an_endpoint_that_gives_no_usable_result_fails_the_task_and_refunds(open
     assert len(endpoint.received("/ok")) == 0  # a redirect is not followed
 
 
-def test_an_endpoint_that_does_not_answer_in_time_fails_the_task(open_market, endpoint, monkeypatch):
-    monkeypatch.setenv("AGENTMARKET_EXECUTION_TIMEOUT", "0.3")
+def test_an_endpoint_that_does_not_answer_in_time_fails_the_task(open_market, endpoint):
     me = caller(open_market)
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/slow")
 
     with pytest.raises(AgentFailed) as failure:
-        execute(open_market, me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET, settings=CallSettings(timeout=0.3))
 
     assert "within 0.3 s" in failure.value.message
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
@@ -178,14 +177,12 @@ def test_a_loopback_endpoint_is_refused_unless_the_market_allows_it(open_market,
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
 
 
-def test_a_prompt_agent_runs_as_one_claude_call(open_market, claude, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", claude.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("AGENTMARKET_MODEL", "claude-test-model")
+def test_a_prompt_agent_runs_as_one_claude_call(open_market, claude):
+    settings = CallSettings(base_url=claude.url, api_key="sk-test-dummy", model="claude-test-model")
     me = caller(open_market)
     hired = agent(open_market, "Poet", system_prompt="You are a poet. Answer in haiku.")
 
-    task = execute(open_market, me, hired, "Write a haiku about distributed systems", BUDGET)
+    task = execute(open_market, me, hired, "Write a haiku about distributed systems", BUDGET, settings=settings)
 
     assert (task.status, task.result) == ("completed", "Packets flow like streams")
     (request,) = claude.received()
@@ -215,16 +212,15 @@ def test_a_prompt_agent_without_an_api_key_is_refunded_with_503(open_market):
     assert_refunded(open_market, me, hired, error.details["task_id"])
 
 
-def test_a_claude_error_fails_the_task(open_market, monkeypatch):
+def test_a_claude_error_fails_the_task(open_market):
     with LoopbackServer(lambda _: Reply.json({"type": "error", "error": {"type": "invalid_request_error",
                                                                           "message": "bad"}}, status=400)) as api:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-dummy")
         me = caller(open_market)
         hired = agent(open_market, "Poet", system_prompt="You are a poet.")
 
         with pytest.raises(AgentFailed) as failure:
-            execute(open_market, me, hired, "Write a haiku", BUDGET)
+            execute(open_market, me, hired, "Write a haiku", BUDGET,
+                    settings=CallSettings(base_url=api.url, api_key="sk-test-dummy"))
 
     assert "HTTP 400" in failure.value.message
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])

@@ -43,7 +43,6 @@ def open_market(market: Market, monkeypatch: pytest.MonkeyPatch) -> Market:
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     market.configure(allow_private_urls=True)
-    market.hire_runner = execute
     return market
 
 
