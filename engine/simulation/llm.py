@@ -1,8 +1,8 @@
 """A strategy that asks Claude: whether to accept a task, and what to charge.
 
-It uses the ``anthropic`` SDK, which reads ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``
-(point the latter at a gateway or a local stand-in). The model is ``AGENTMARKET_MODEL``,
-as for prompt agents. Answers are cached per question, so a run asks each distinct
+It uses the ``anthropic`` SDK with the key, base URL and model of :class:`engine.config.Config`
+(by default read as the command line does: ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` for
+a gateway or a local stand-in, ``AGENTMARKET_MODEL``), as prompt agents do. Answers are cached per question, so a run asks each distinct
 question once; an answer that cannot be read, or a failed call, falls back to the
 balanced strategy's rule; ``failures`` counts the decisions that fell back. A run repeats exactly only if
 the model answers the same questions the same way (a stand-in does; a live model may not).
@@ -15,6 +15,7 @@ import random
 import re
 from typing import Any
 
+from ..config import Config, load_config
 from ..records import Task
 from .strategy import SimAgent, Strategy
 
@@ -33,27 +34,27 @@ class ClaudeStrategy(Strategy):
     """Accepts tasks and sets its price as Claude answers; everything else as the balanced strategy.
 
     Args:
-        model: the Claude model (default: ``AGENTMARKET_MODEL``, else the prompt agents' default).
-        client: an ``anthropic.Anthropic`` client to use (default: one from the environment).
+        config: the key, base URL and model to use (default: ``load_config`` over the environment).
+        client: an ``anthropic.Anthropic`` client to use instead of one made from ``config``.
         reprice_every: ask about the price on every this many of the agent's turns (0: never).
 
     Raises:
-        ValueError: no client given and ``ANTHROPIC_API_KEY`` is not set.
+        ValueError: no client given and no Anthropic API key configured.
     """
 
     name = "claude"
 
-    def __init__(self, model: str | None = None, client: Any = None, reprice_every: int = 10) -> None:
-        from ..outbound.agent_calls import DEFAULT_MODEL, MODEL_ENV
-
+    def __init__(self, config: Config | None = None, client: Any = None, reprice_every: int = 10) -> None:
+        config = config if config is not None else load_config(environ=os.environ)
         if client is None:
-            if not os.environ.get("ANTHROPIC_API_KEY"):
+            if not config.anthropic_api_key:
                 raise ValueError("ClaudeStrategy needs ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for a stand-in)")
             import anthropic  # heavy; only this strategy needs it
 
-            client = anthropic.Anthropic(max_retries=1, timeout=30.0)
+            client = anthropic.Anthropic(api_key=config.anthropic_api_key, base_url=config.anthropic_base_url,
+                                         max_retries=1, timeout=config.execution_timeout)
         self.client = client
-        self.model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+        self.model = config.model
         self.reprice_every = reprice_every
         self.calls = 0
         self.failures = 0

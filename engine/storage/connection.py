@@ -1,4 +1,4 @@
-"""SQLite connections and transactions: WAL, a busy timeout, one connection per thread."""
+"""SQLite connections and transactions (:class:`~.repositories.Store`): WAL, a busy timeout,\none connection per thread."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .checkpointer import Checkpointer
-from .queries import SQLiteTx
+from .transaction import SQLiteTx
 from .schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
@@ -35,6 +35,7 @@ class SQLiteStore:
         self._all_lock = threading.Lock()
         self._memory_lock = threading.RLock()
         self._memory_conn: sqlite3.Connection | None = None
+        self._memory_tx: SQLiteTx | None = None
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         conn = self._connection()
@@ -66,11 +67,17 @@ class SQLiteStore:
         if self.memory:
             if self._memory_conn is None:
                 self._memory_conn = self._open()
+                self._memory_tx = SQLiteTx(self._memory_conn)
             return self._memory_conn
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._open()
+            self._local.tx = SQLiteTx(conn)
         return conn
+
+    def _repositories(self) -> SQLiteTx:
+        """The repositories on the connection :meth:`_connection` returned last in this thread."""
+        return self._memory_tx if self.memory else self._local.tx  # type: ignore[return-value]
 
     def write(self) -> _WriteTransaction:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error.
@@ -106,11 +113,11 @@ class SQLiteStore:
         with self._guard():
             conn = self._connection()
             if conn.in_transaction:  # inside a batch: its transaction is the snapshot
-                yield SQLiteTx(conn)
+                yield self._repositories()
                 return
             conn.execute("BEGIN")
             try:
-                yield SQLiteTx(conn)
+                yield self._repositories()
             finally:
                 conn.execute("COMMIT")
 
@@ -151,6 +158,7 @@ class SQLiteStore:
             except sqlite3.ProgrammingError:
                 pass  # made in another thread; it closes when that thread's local dies
         self._memory_conn = None
+        self._memory_tx = None
         self._local = threading.local()
 
 
@@ -178,7 +186,7 @@ class _WriteTransaction:
             if self._lock is not None:
                 self._lock.release()
             raise
-        return SQLiteTx(conn)
+        return self._store._repositories()
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         try:

@@ -33,6 +33,8 @@ import httpx
 import pytest
 
 from engine import Market
+from engine.config import load_config
+from engine.runtime import open_market
 from engine.server import MarketServer
 
 _URL_LINE = re.compile(r"AgentMarket API on (http://\S+)")
@@ -68,7 +70,7 @@ def running_server(
     Args:
         db: the market file (created if missing).
         allow_private_urls: let agents use loopback endpoint and webhook URLs (tests' receivers).
-        deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does.
+        deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does (sweeps always run).
         settings: more market settings (``Market.configure``), e.g. ``{"rate_limit_per_minute": 5}``.
         market: serve this Market (e.g. one with a fixed clock) instead of opening ``db``.
     """
@@ -76,11 +78,13 @@ def running_server(
     market = market or Market(db)
     try:
         market.configure(allow_private_urls=allow_private_urls, **(settings or {}))
-        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks).start()
-        try:
-            yield RunningServer(server.url, Path(db), market, server)
-        finally:
-            server.stop(grace=5.0)
+        # The test is the edge here: it reads the environment as `agentmarket serve` does.
+        with open_market(market, load_config({}, os.environ), deliver_webhooks=deliver_webhooks) as running:
+            server = MarketServer(running.dispatcher(), "127.0.0.1", 0).start()
+            try:
+                yield RunningServer(server.url, Path(db), market, server)
+            finally:
+                server.stop(grace=5.0)
     finally:
         if own:
             market.close()
