@@ -142,7 +142,7 @@ class Simulation:
         """One agent's turn to (re)price and post; then one waiting task gets another chance."""
         self.steps += 1
         if self.clock is not None:
-            self.clock.advance(STEP_SECONDS)
+            self.clock.advance(self.step_seconds)
         poster = self.rng.choice(self.agents)
         price = poster.strategy.reprice(poster, self.rng)
         if price is not None and price != poster.price:
