@@ -20,6 +20,8 @@ from engine.errors import (
     AlreadyRated,
     InsufficientCredits,
     InvalidState,
+    InviteInvalid,
+    InviteRequired,
     LLMNotConfigured,
     MissingCapabilities,
     NameTaken,
@@ -27,6 +29,7 @@ from engine.errors import (
     NotFound,
     NotPoster,
     OwnTask,
+    RegistrationLimited,
     SelfHire,
     ServiceUnavailable,
 )
@@ -57,7 +60,7 @@ def _enum_param(name: str, values: type[StrEnum], description: str) -> QueryPara
 
 # -- handlers: agents --------------------------------------------------------------------
 def register_agent(call: Call) -> Reply:
-    registration = call.market.register_agent(**call.body)
+    registration = call.market.register_agent(**call.body, origin=call.origin)
     return Reply(views.registration(registration), status=201, balance=registration.balance)
 
 
@@ -191,8 +194,10 @@ _TASK_WRITE_ERRORS = (NotFound, InvalidState)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
-          "the registration credits.", body=v.AGENT_REGISTRATION, response="Registration", status=201,
-          errors=(NameTaken,)),
+          "the registration credits (once per owner email). Honours Idempotency-Key (at least 16 "
+          "characters): a retry gets the first answer, API key included.", body=v.AGENT_REGISTRATION,
+          idempotent=True, origin=True, response="Registration", status=201,
+          errors=(NameTaken, InviteRequired, InviteInvalid, RegistrationLimited)),
     Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
           query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), LIMIT, OFFSET),
           response="AgentPublic", many=True, paged=True),
