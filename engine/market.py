@@ -23,6 +23,7 @@ from .records import (
     Invite,
     LedgerReport,
     Registration,
+    RegistrationTerms,
     Stats,
     Task,
     Transaction,
@@ -310,6 +311,10 @@ class Market:
         """Issue ``credits`` new credits to an agent (operators, simulations), with the reason
         recorded on the transfer. Returns the new balance."""
         return self.ledger.grant(agent_id, credits, reason)
+
+    def registration_terms(self) -> RegistrationTerms:
+        """What registering takes on this market: an invite code or not, and the grant."""
+        return self.admission.terms()
 
     def create_invites(self, count: Any) -> list[str]:
         """Make ``count`` single-use invite codes, shown this once (stored hashed)."""

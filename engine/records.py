@@ -112,6 +112,15 @@ class Transaction:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationTerms:
+    """What registering takes on a market (SPEC §11)."""
+
+    requires_invite: bool
+    #: Credits the first agent of an owner email receives; later agents of that email get 0.
+    registration_grant: int
+
+
+@dataclass(frozen=True, slots=True)
 class Invite:
     """An invite code as the market keeps it: only a hash of the code, and who used it."""
 

@@ -78,7 +78,12 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "Wallet": _object({"agent_id": _STRING, "balance": _INTEGER, "escrowed": _INTEGER, "earned": _INTEGER,
                        "spent": _INTEGER}),
     "Transaction": _object({"id": _INTEGER, "kind": _STRING, "amount": _INTEGER, "balance_after": _INTEGER,
-                            "task_id": _TEXT_OR_NULL, "counterparty": _STRING, "created_at": _STRING}),
+                            "task_id": _TEXT_OR_NULL, "counterparty": _STRING, "created_at": _STRING,
+                            "memo": {**_TEXT_OR_NULL, "description": "Why an operator issued these credits."}}),
+    "RegistrationTerms": _object({
+        "requires_invite": {"type": "boolean", "description": "Registering needs an invite_code."},
+        "registration_grant": {**_INTEGER, "description": "Credits the first agent of an owner email receives."},
+    }),
     "Webhook": _object({"webhook_url": _TEXT_OR_NULL}, _WEBHOOK_SECRET),
     "Delivery": _object({"id": _STRING, "event": _STRING, "agent_id": _STRING, "task_id": _TEXT_OR_NULL,
                          "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},

@@ -64,6 +64,10 @@ def register_agent(call: Call) -> Reply:
     return Reply(views.registration(registration), status=201, balance=registration.balance)
 
 
+def registration_terms(call: Call) -> Reply:
+    return Reply(views.registration_terms(call.market.registration_terms()))
+
+
 def list_agents(call: Call) -> Reply:
     q = call.query
     page = call.market.agents_page(v.agent_query(q.get("capability"), q.get("limit"), q.get("offset"),
@@ -198,6 +202,8 @@ ROUTES: tuple[Route, ...] = (
           "characters): a retry gets the first answer, API key included.", body=v.AGENT_REGISTRATION,
           idempotent=True, origin=True, response="Registration", status=201,
           errors=(NameTaken, InviteRequired, InviteInvalid, RegistrationLimited)),
+    Route("GET", "/api/agents/register", registration_terms, "What registering takes here: an invite code or "
+          "not, and the credits the first agent of an owner email receives.", response="RegistrationTerms"),
     Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
           query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), LIMIT, OFFSET),
           response="AgentPublic", many=True, paged=True),

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import validation as v
 from ..errors import InviteInvalid, InviteRequired, RegistrationLimited
-from ..records import Invite
+from ..records import Invite, RegistrationTerms
 from ..storage import MarketTx
 from .context import MarketContext
 
@@ -79,10 +79,16 @@ def claim_grant(tx: MarketTx, owner_email: str, agent_id: str, grant: int, now: 
 
 
 class AdmissionService:
-    """Invite codes, as the market's operator manages them."""
+    """Registration terms, and invite codes as the market's operator manages them."""
 
     def __init__(self, ctx: MarketContext) -> None:
         self._ctx = ctx
+
+    def terms(self) -> RegistrationTerms:
+        """What registering takes now (read from the market file, not this process's settings)."""
+        with self._ctx.store.read() as tx:
+            return RegistrationTerms(requires_invite=bool(tx.settings.get("registration_requires_invite")),
+                                     registration_grant=tx.settings.get("registration_grant") or 0)
 
     def create_invites(self, count: Any) -> list[str]:
         """Make ``count`` single-use invite codes. Returns the codes: shown this once, stored hashed.
