@@ -27,7 +27,7 @@ class SQLiteRegistrations:
 
     def recent_origins(self, address: str, since: float) -> tuple[int, float | None]:
         count, oldest = self.conn.execute(
-            "SELECT count(*), min(at) FROM registration_origins WHERE address = ? AND at >= ?", (address, since)
+            "SELECT count(*), min(at) FROM registration_origins WHERE address = ? AND at > ?", (address, since)
         ).fetchone()
         return count, oldest
 

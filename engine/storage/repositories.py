@@ -284,7 +284,7 @@ class RegistrationRepository(Protocol):
         """Record that ``email_key`` got its registration grant. False when it already had one."""
 
     def recent_origins(self, address: str, since: float) -> tuple[int, float | None]:
-        """How many registrations came from ``address`` at or after ``since``, and the oldest's time."""
+        """How many registrations came from ``address`` after ``since``, and the oldest one's time."""
 
     def add_origin(self, address: str, at: float, forget_before: float) -> None:
         """Record a registration from ``address``; forget every one older than ``forget_before``."""
