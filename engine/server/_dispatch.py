@@ -179,6 +179,11 @@ class Dispatcher:
         try:
             response = self._run(route, call)
         except MarketError as exc:
+            if exc.status == 429:
+                # Nothing ran (a limit refused it before the market acted): free the key, as
+                # Stripe does, so a retry once the limit allows it is a first attempt.
+                self.keys.release(agent_id, key)
+                raise
             response = error_response(exc, self._balance(call.caller))
         # Left claimed on any other error: the request's outcome is unknown (see engine.services.idempotency).
         self.keys.finish(agent_id, key, response.status, response.body)

@@ -108,6 +108,12 @@ class IdempotencyService:
         with self._ctx.store.write() as tx:
             tx.idempotency.finish(scope, stored_key, status, response)
 
+    def release(self, agent_id: str | None, key: str) -> None:
+        """Forget the claim on ``key`` of a request that was refused before it ran (a limit)."""
+        scope, stored_key = _where(agent_id, key)
+        with self._ctx.store.write() as tx:
+            tx.idempotency.release(scope, stored_key)
+
     def _maybe_purge(self, now: datetime) -> None:
         if time.monotonic() < self._next_purge or not self._purge_lock.acquire(blocking=False):
             return

@@ -269,6 +269,9 @@ class IdempotencyRepository(Protocol):
     def finish(self, agent_id: str, key: str, status_code: int, response: str) -> None:
         """Store the response to the request that claimed the key."""
 
+    def release(self, agent_id: str, key: str) -> None:
+        """Forget a claim that is still running (its request was refused before it ran)."""
+
     def purge(self, before: str) -> int:
         """Delete records created before ``before``.
 

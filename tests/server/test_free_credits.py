@@ -247,3 +247,18 @@ def test_hostile_invite_codes_are_refused_naming_the_field(served: RunningServer
     assert answer.status_code == status
     assert answer.json()["error"] == {**answer.json()["error"], "code": "validation_error", "field": "invite_code"}
     assert served.market.count_agents() == 0
+
+
+def test_a_registration_refused_by_the_limit_leaves_its_idempotency_key_free(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2026, 5, 1, 12, 0, tzinfo=UTC)]
+    key = str(uuid.uuid4())
+    with (Market(tmp_path / "m.db", clock=lambda: now[0]) as market,
+          running_server(tmp_path / "m.db", market=market, registrations_per_hour=1) as server,
+          server.client() as http):
+        assert http.post(REGISTER, json=_body("First")).status_code == 201
+        assert http.post(REGISTER, json=_body("Later"), headers={"Idempotency-Key": key}).status_code == 429
+        now[0] += timedelta(hours=1)
+        retried = http.post(REGISTER, json=_body("Later"), headers={"Idempotency-Key": key})
+        assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
