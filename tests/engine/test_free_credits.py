@@ -69,7 +69,7 @@ def test_a_refused_registration_spends_no_invite(market: Market) -> None:
     assert _register(market, "Other", "u@example.com", invite_code=fresh) == 100
 
 
-def test_the_address_limit_follows_the_markets_clock(tmp_path: object) -> None:
+def test_the_address_limit_follows_the_markets_clock() -> None:
     now = [datetime(2026, 5, 1, 12, 0, tzinfo=UTC)]
     with Market(":memory:", clock=lambda: now[0]) as market:
         origin = Origin("192.0.2.1", 2)
