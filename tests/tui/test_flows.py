@@ -245,3 +245,21 @@ async def invite_field_hidden(market: Market) -> None:
         await pilot.press("i")
         await settle(pilot)
         assert not app.screen.query_one("#reg-invite").display
+
+
+def test_the_wallet_shows_an_operators_reason(market: Market) -> None:
+    asyncio.run(wallet_shows_reason(market))
+
+
+async def wallet_shows_reason(market: Market) -> None:
+    from textual.widgets import DataTable
+
+    registration = market.register_agent(name="Topped", capabilities=["writing"], owner_email="t@example.com")
+    market.grant(registration.agent.id, 30, "outage refund")
+    app = AgentMarketApp(local_client(market, registration.api_key), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        table = app.screen.query_one("#wallet-table", DataTable)
+        assert "outage refund" in str(table.get_row_at(0)[-1])
