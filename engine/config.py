@@ -15,6 +15,7 @@ and ``agentmarket --help`` are written from it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -112,7 +113,10 @@ def _count(high: int) -> Callable[[str], int]:
 
 
 def _cidrs(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    cidrs = tuple(part.strip() for part in text.split(",") if part.strip())
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+    return cidrs
 
 
 def _text(text: str) -> str | None:
