@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .. import validation as v
@@ -42,8 +43,7 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
-def admit(tx: MarketTx, agent_id: str, invite_code: str | None, origin: Origin | None, now: str,
-          at: float) -> None:
+def admit(tx: MarketTx, agent_id: str, invite_code: str | None, origin: Origin | None, now: str) -> None:
     """Let a registration in, inside its transaction: the address's limit, then the invite.
 
     Args:
@@ -57,6 +57,7 @@ def admit(tx: MarketTx, agent_id: str, invite_code: str | None, origin: Origin |
         InviteInvalid: the code is unknown or used.
     """
     if origin is not None and origin.per_hour > 0:
+        at = datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp()
         count, oldest = tx.registrations.recent_origins(origin.address, at - WINDOW_SECONDS)
         if count >= origin.per_hour:
             wait = max(1, math.ceil((oldest or at) + WINDOW_SECONDS - at))

@@ -70,7 +70,7 @@ class AgentService:
             reputation_score=None, rating_count=0, total_tasks=0, created_at=now,
         )
         with ctx.store.write() as tx:
-            admit(tx, agent_id, data.get("invite_code"), origin, now, ctx.clock().timestamp())
+            admit(tx, agent_id, data.get("invite_code"), origin, now)
             if tx.agents.id_by_name(agent.name) is not None:
                 raise NameTaken(f"an agent named {agent.name!r} already exists", field="name")
             tx.agents.insert(agent, api_key_hash=hash_key(api_key), webhook_secret=secret)
