@@ -40,6 +40,9 @@ class Config:
         anthropic_api_key: the key for Claude calls; prompt agents cannot run without it.
         anthropic_base_url: a gateway or local stand-in for the Messages API.
         sweep_seconds: seconds between two housekeeping sweeps of a running market.
+        max_streams: live event streams (``GET /api/events/stream``) served at once.
+        stream_heartbeat_seconds: seconds of silence after which a stream sends a heartbeat.
+        cors_origins: browser origins allowed to call the API (CORS); empty: none.
     """
 
     public_url: str | None = None
@@ -51,6 +54,9 @@ class Config:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
+    max_streams: int = 64
+    stream_heartbeat_seconds: float = 15.0
+    cors_origins: tuple[str, ...] = ()
 
     def with_stored(self, stored: Mapping[str, Any]) -> Config:
         """This config with what it leaves open taken from the market's stored settings."""
@@ -99,6 +105,33 @@ def _text(text: str) -> str | None:
     return text.strip() or None
 
 
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """A comma-separated allowlist of origins, each ``http(s)://host[:port]`` with no path.
+
+    Raises:
+        ValueError: an entry that is not such an origin.
+    """
+    origins = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        scheme, sep, rest = entry.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+            raise ValueError(f"{entry[:80]!r} is not an origin like https://app.example.com")
+        origins.append(entry)
+    return tuple(origins)
+
+
 SOURCES: tuple[Source, ...] = (
     Source("public_url", "AGENTMARKET_PUBLIC_URL", _text, "The market's public address, sent in webhooks."),
     Source("allow_private_urls", "AGENTMARKET_ALLOW_PRIVATE_URLS", _flag,
@@ -111,6 +144,11 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
+    Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(1, 10_000), "Live event streams served at once."),
+    Source("stream_heartbeat_seconds", "AGENTMARKET_STREAM_HEARTBEAT", _seconds(0, 3600),
+           "Seconds between heartbeats of a quiet live event stream."),
+    Source("cors_origins", "AGENTMARKET_CORS_ORIGINS", parse_origins,
+           "Comma-separated browser origins allowed to call the API (CORS); none by default."),
 )
 _BY_NAME = {source.name: source for source in SOURCES}
 assert set(_BY_NAME) == {f.name for f in fields(Config)}, "every Config field has one Source"

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
 from engine.services import HireRunner
+
+if TYPE_CHECKING:
+    from ._live import LiveEvents
 
 #: The header that carries an agent's API key.
 API_KEY_HEADER = "X-API-Key"
@@ -28,6 +31,8 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     hire_runner: HireRunner | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    live: LiveEvents | None = None
 
     @property
     def me(self) -> Agent:
@@ -78,6 +83,8 @@ class Route:
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
         enveloped: false for the one answer that is a bare document (OpenAPI).
+        streamed: the reply's data is an iterator of byte chunks sent as
+            ``text/event-stream`` until it ends (never cached, never enveloped).
     """
 
     method: str
@@ -95,6 +102,7 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    streamed: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
