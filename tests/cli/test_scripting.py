@@ -105,8 +105,8 @@ def test_webhook_set_get_clear(cli: Cli) -> None:
     data = cli.json("webhook", "set", "https://hooked.example.com/agentmarket", key=key)
     assert data["webhook_url"] == "...gentmarket"
     assert data["webhook_secret"].startswith("whsec_")
-    assert cli.json("webhook", "get", key=key) == {"webhook_url": "...gentmarket"}
-    assert cli.json("webhook", "clear", key=key) == {"webhook_url": None}
+    assert cli.json("webhook", "get", key=key)["webhook_url"] == "...gentmarket"
+    assert cli.json("webhook", "clear", key=key)["webhook_url"] is None
 
 
 def test_environment_variables_select_market_and_agent(cli: Cli, monkeypatch) -> None:
