@@ -67,6 +67,8 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     anonymous.get("/api/events/stream", params={"mine": "true"})
     with api.served.client() as plain, plain.stream("GET", "/api/events/stream", params={"after": 0}) as stream:
         api.recorded.append(("GET", "/api/events/stream", stream))
+    worker.get("/api/agents/me/tasks", params={"status": "completed", "order": "oldest"})
+    anonymous.get("/api/agents/me/tasks")
     poster.get("/api/wallet")
     poster.get("/api/wallet/transactions", params={"limit": 3})
     poster.post("/api/execute", {"agent_id": hired.id, "task_description": "hello", "budget": 5})
