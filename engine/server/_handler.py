@@ -8,6 +8,7 @@ event stream, is written chunk by chunk until it ends, and the connection then c
 
 from __future__ import annotations
 
+import socket
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -31,6 +32,8 @@ class ConnectionHost(Protocol):
     def untrack(self, handler: MarketRequestHandler) -> None: ...
 
 MAX_BODY_BYTES = 1024 * 1024
+#: The socket send buffer of a live stream.
+STREAM_SEND_BUFFER_BYTES = 64 * 1024
 #: Seconds a client may stay silent mid-request or between keep-alive requests.
 CLIENT_TIMEOUT_SECONDS = 15.0
 
@@ -145,6 +148,9 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
         assert response.stream is not None
         self.close_connection = True
         try:
+            # The kernel's buffer is a buffer too: keep it small, so a reader that stops
+            # reading blocks the writer (and is dropped) after a bounded amount.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER_BYTES)
             self.connection.settimeout(self.server.dispatcher.live.write_timeout)
             self.wfile.write(self._head(response, None))
             if not head_only:
