@@ -26,7 +26,7 @@ class _StreamedBody(httpx.SyncByteStream):
         self._stream = stream
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._stream
+        return (chunk for chunk in self._stream if chunk)  # ticks are for sockets
 
     def close(self) -> None:
         self._stream.close()

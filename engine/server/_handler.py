@@ -8,6 +8,7 @@ event stream, is written chunk by chunk until it ends, and the connection then c
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from email.utils import formatdate
@@ -155,11 +156,22 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(self._head(response, None))
             if not head_only:
                 for chunk in response.stream:
-                    self.wfile.write(chunk)
+                    if chunk:
+                        self.wfile.write(chunk)
+                    elif self._peer_closed():
+                        break
         except OSError:  # gone, or too slow to read (TimeoutError): drop it
             pass
         finally:
             response.stream.close()
+
+    def _peer_closed(self) -> bool:
+        """Whether the client has closed its end (it sends nothing else on a stream)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer what ``http.server`` could not parse with a JSON error, never its HTML page."""

@@ -26,6 +26,8 @@ from engine.records import Event
 BATCH = 200
 #: What a browser's EventSource waits before reconnecting, in ms.
 RETRY_MS = 2000
+#: Yielded after each quiet look: nothing to send, but the sender may check its reader is still there.
+TICK = b""
 
 
 class LiveEvents:
@@ -99,7 +101,8 @@ class LiveEvents:
 
 
 class EventStream:
-    """One open stream: an iterator of SSE byte chunks. Close it to free its place."""
+    """One open stream: an iterator of SSE byte chunks (an empty one, :data:`TICK`, after
+    each quiet look, so the sender can notice a reader that left). Close it to free its place."""
 
     def __init__(self, live: LiveEvents, cursor: int, types: tuple[str, ...] | None, involving: str | None) -> None:
         self._live = live
@@ -146,6 +149,7 @@ class EventStream:
                 if notified or now_version != version:
                     version = now_version
                     break
+                yield TICK
 
 
 def sse(event: Event) -> bytes:

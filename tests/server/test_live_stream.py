@@ -120,9 +120,20 @@ def test_streams_are_bounded_and_a_closed_one_frees_its_place(served: RunningSer
             refused = client.get("/api/events/stream")
             assert_error(refused, 503, "service_unavailable")
             assert refused.headers["retry-after"] == "5"
-        wait_until(lambda: live.open_streams == 0)  # the next heartbeat finds the readers gone
+        wait_until(lambda: live.open_streams == 0)  # the server notices the readers left
         with client.stream("GET", "/api/events/stream") as again:
             assert again.status_code == 200
+
+
+def test_a_reader_that_leaves_frees_its_place_before_any_heartbeat(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTMARKET_STREAM_HEARTBEAT", "3600")
+    with running_server(tmp_path / "m.db") as served:
+        live = served.server.dispatcher.live
+        with httpx.stream("GET", f"{served.url}/api/events/stream", timeout=10) as stream:
+            next(stream.iter_lines())
+            assert live.open_streams == 1
+        wait_until(lambda: live.open_streams == 0)  # an hour before the first heartbeat would find out
 
 
 def test_a_reader_that_stops_reading_is_dropped(served: RunningServer) -> None:
