@@ -100,10 +100,12 @@ class OutboxService:
         if receivers:
             self.notify(tx, event, task, receivers, now)
 
-    def notify_poster(self, tx: MarketTx, event: str, task: Task, now: str) -> None:
-        """Queue ``event`` for the task's poster, if its webhook subscribes to it."""
-        if tx.agents.subscribes(task.poster_id, event):
-            self.notify(tx, event, task, [task.poster_id], now)
+    def notify_subscribed(self, tx: MarketTx, event: str, task: Task, agent_ids: Iterable[str], now: str) -> None:
+        """Queue ``event`` for those of ``agent_ids`` (the task's poster, its assignee, ...) whose
+        webhook subscribes to it. Every event sent to named agents goes through here."""
+        receivers = [agent_id for agent_id in agent_ids if tx.agents.subscribes(agent_id, event)]
+        if receivers:
+            self.notify(tx, event, task, receivers, now)
 
     # -- an agent's own requests ---------------------------------------------------------
     def ping(self, agent_id: str) -> Delivery:
