@@ -15,6 +15,7 @@ and ``agentmarket --help`` are written from it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -43,6 +44,10 @@ class Config:
         max_streams: live event streams (``GET /api/events/stream``) served at once.
         stream_heartbeat_seconds: seconds of silence after which a stream sends a heartbeat.
         cors_origins: browser origins allowed to call the API (CORS); empty: none.
+        registrations_per_hour: agents one client address may register per hour through a
+            server (0: no limit); counted in the market file, shared by every server on it.
+        trusted_proxies: CIDR networks of reverse proxies whose ``X-Forwarded-For`` names the
+            client (the right-most address not in one of them).
     """
 
     public_url: str | None = None
@@ -57,6 +62,8 @@ class Config:
     max_streams: int = 64
     stream_heartbeat_seconds: float = 15.0
     cors_origins: tuple[str, ...] = ()
+    registrations_per_hour: int = 10
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_stored(self, stored: Mapping[str, Any]) -> Config:
         """This config with what it leaves open taken from the market's stored settings."""
@@ -101,11 +108,7 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _text(text: str) -> str | None:
-    return text.strip() or None
-
-
-def _count(low: int, high: int) -> Callable[[str], int]:
+def _count(high: int, low: int = 0) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not low <= value <= high:
@@ -113,6 +116,17 @@ def _count(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    cidrs = tuple(part.strip() for part in text.split(",") if part.strip())
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+    return cidrs
+
+
+def _text(text: str) -> str | None:
+    return text.strip() or None
 
 
 def parse_origins(text: str) -> tuple[str, ...]:
@@ -144,11 +158,15 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
-    Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(1, 10_000), "Live event streams served at once."),
+    Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(10_000, low=1), "Live event streams served at once."),
     Source("stream_heartbeat_seconds", "AGENTMARKET_STREAM_HEARTBEAT", _seconds(0, 3600),
            "Seconds between heartbeats of a quiet live event stream."),
     Source("cors_origins", "AGENTMARKET_CORS_ORIGINS", parse_origins,
            "Comma-separated browser origins allowed to call the API (CORS); none by default."),
+    Source("registrations_per_hour", "AGENTMARKET_REGISTRATIONS_PER_HOUR", _count(1_000_000),
+           "Registrations one client address may make per hour (0: no limit)."),
+    Source("trusted_proxies", "AGENTMARKET_TRUSTED_PROXIES", _cidrs,
+           "Comma-separated CIDRs of proxies whose X-Forwarded-For names the client."),
 )
 _BY_NAME = {source.name: source for source in SOURCES}
 assert set(_BY_NAME) == {f.name for f in fields(Config)}, "every Config field has one Source"

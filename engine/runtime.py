@@ -24,7 +24,7 @@ from .outbound.agent_calls import CallSettings
 from .outbound.deliveries import DeliveryWorker
 from .outbound.execution import execute, recover_interrupted_executions
 from .records import Task
-from .server import Dispatcher
+from .server import Dispatcher, parse_networks
 
 log = logging.getLogger("agentmarket.runtime")
 
@@ -52,7 +52,10 @@ class RunningMarket:
         if self._dispatcher is None:
             config = self.config
             self._dispatcher = Dispatcher(self.market, cache_responses=config.response_cache,
-                                          hire_runner=self.run_hire, max_streams=config.max_streams,
+                                          hire_runner=self.run_hire,
+                                          registrations_per_hour=config.registrations_per_hour,
+                                          trusted_proxies=parse_networks(config.trusted_proxies),
+                                          max_streams=config.max_streams,
                                           heartbeat_seconds=config.stream_heartbeat_seconds,
                                           cors_origins=config.cors_origins)
         return self._dispatcher

@@ -23,6 +23,7 @@ import sys
 import threading
 from typing import Any
 
+from ._client_address import parse_networks
 from ._dispatch import Dispatcher, Stream, error_response
 from ._handler import MAX_BODY_BYTES
 from . import _openapi
@@ -31,7 +32,7 @@ from ._routes import ROUTES
 from ._server import MarketServer
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "Stream", "error_response",
-           "openapi_document", "serve"]
+           "openapi_document", "parse_networks", "serve"]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
-from engine.services import HireRunner
+from engine.services import HireRunner, Origin
 
 if TYPE_CHECKING:
     from ._live import LiveEvents
@@ -31,6 +31,8 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     hire_runner: HireRunner | None = None
+    #: The client as the server saw it (registrations are limited per address); None in-process.
+    origin: Origin | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     live: LiveEvents | None = None
 
@@ -85,6 +87,7 @@ class Route:
         enveloped: false for the one answer that is a bare document (OpenAPI).
         streamed: the reply's data is an iterator of byte chunks sent as
             ``text/event-stream`` until it ends (never cached, never enveloped).
+        origin: the handler gets the client's address (``Call.origin``), for per-address limits.
     """
 
     method: str
@@ -103,6 +106,7 @@ class Route:
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
     streamed: bool = False
+    origin: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
