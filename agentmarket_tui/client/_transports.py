@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from engine.errors import PayloadTooLarge
-from engine.server import MAX_BODY_BYTES, Dispatcher, error_response
+from engine.server import MAX_BODY_BYTES, Dispatcher
 
 #: What the socket server adds to every answer, so an in-process answer reads the same.
 _RESPONSE_HEADERS = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"))
@@ -35,11 +35,11 @@ class InProcessTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` through the dispatcher (the server's 1 MiB body limit included)."""
         body = request.read()
+        target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
         if len(body) > MAX_BODY_BYTES:
-            answer = error_response(PayloadTooLarge(
+            answer = self.dispatcher.refuse(request.method, target, PayloadTooLarge(
                 f"the request body is {len(body):,} bytes; the most is {MAX_BODY_BYTES:,}"))
         else:
-            target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
             answer = self.dispatcher.handle(request.method, target, request.headers, body)
         content = b"" if request.method == "HEAD" else answer.body
         return httpx.Response(answer.status, headers=[*_RESPONSE_HEADERS, *answer.headers], content=content,

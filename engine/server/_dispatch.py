@@ -92,6 +92,7 @@ class Dispatcher:
             body: the request body, already read whole.
         """
         caller: Agent | None = None
+        route: Route | None = None
         try:
             path, _, query = target.partition("?")
             route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
@@ -101,23 +102,36 @@ class Dispatcher:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
-            if (self.cache is not None and route.method == "GET" and route.auth == "none" and not body
-                    and API_KEY_HEADER not in headers):
+            if (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
+                    and not body and API_KEY_HEADER not in headers):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
-            call = self._call(caller, params, query, _body(route, body))
+            call = self._call(caller, params, query, {} if route.raw_body else _body(route, body), headers,
+                              body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and caller is not None:
                 return self._once(route, call, idem.check_key(key), method, path, call.body)
             return self._run(route, call)
         except MarketError as exc:
-            return error_response(exc, self._balance(caller))
+            return self._refusal(route, exc, caller)
         except Exception:
             log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
-            return error_response(ServiceUnavailable("the server could not finish this request; retry later"))
+            return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
         finally:
             if self.cache is not None and method not in ("GET", "HEAD"):
                 self.cache.bump()  # it may have written through this thread's connection
+
+    def refuse(self, method: str, target: str, exc: MarketError) -> Response:
+        """The answer to a request refused before it could be read (e.g. an oversize body), in
+        the protocol of the route it was for (the market's envelope unless the route says otherwise)."""
+        route, _, _ = find_route(method, target.partition("?")[0])
+        return self._refusal(route, exc)
+
+    def _refusal(self, route: Route | None, exc: MarketError, caller: Agent | None = None) -> Response:
+        if route is not None and route.fault is not None:
+            reply = route.fault(exc)
+            return Response(reply.status, encode(reply.data))
+        return error_response(exc, self._balance(caller))
 
     def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
         """An anonymous GET, answered from the cache when the market has not changed since."""
@@ -131,9 +145,10 @@ class Dispatcher:
             self.cache.put(target, version, response.body)
         return response
 
-    def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any]) -> Call:
+    def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any],
+              headers: Mapping[str, str] | None = None, raw: bytes = b"") -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body, self.hire_runner)
+                    body, self.hire_runner, headers if headers is not None else {}, raw)
 
     def _caller(self, headers: Mapping[str, str], *, required: bool) -> Agent | None:
         """The agent whose key the request carries (rate limited per key), if any.

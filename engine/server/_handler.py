@@ -76,7 +76,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body()
         except MarketError as exc:
             self.close_connection = True  # the rest of the body is unread or unreadable
-            response = error_response(exc)
+            response = self.server.dispatcher.refuse(method, self.path, exc)
         else:
             response = self.server.dispatcher.handle(method, self.path, self.headers, body)
         if self.server.closing:

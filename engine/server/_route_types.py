@@ -28,6 +28,10 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     hire_runner: HireRunner | None = None
+    #: The request headers (case-insensitive lookup).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: The body's bytes, for routes with ``raw_body`` (their ``body`` is ``{}``).
+    raw: bytes = b""
 
     @property
     def me(self) -> Agent:
@@ -77,7 +81,12 @@ class Route:
         response: the name of the response data's schema in the OpenAPI document.
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
-        enveloped: false for the one answer that is a bare document (OpenAPI).
+        enveloped: false for answers that are not the market's envelope (OpenAPI, A2A).
+        raw_body: hand the handler the body's bytes (``Call.raw``) unparsed: it speaks its own protocol.
+        cacheable: an anonymous GET may be answered from the response cache (false when the
+            answer depends on more than the path and the market, e.g. the Host header).
+        fault: renders a refusal met outside the handler (a bad key, a rate limit, an oversize
+            body) in the route's own protocol; None: the market's error envelope.
     """
 
     method: str
@@ -95,6 +104,9 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    raw_body: bool = False
+    cacheable: bool = True
+    fault: Callable[[MarketError], Reply] | None = None
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
