@@ -19,6 +19,7 @@ from .agents import agents
 from .demo import demo
 from .execute import execute
 from .ledger import ledger
+from .mcp import mcp
 from .register import register
 from .serve import serve
 from .simulate import simulate
@@ -54,7 +55,8 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(tui)
 
 
-for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger):
+for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
+                mcp):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
