@@ -71,7 +71,7 @@ def send_message(call: Call) -> Reply:
         text, metadata, context_id = _message(request.get("params"), version)
         caller = call.me
         agent = call.market.get_agent(call.path["id"])
-        budget = metadata.get("budget", max(agent.price_per_task, 1))
+        budget = _whole(metadata.get("budget", max(agent.price_per_task, 1)))
         if call.hire_runner is None:
             raise ServiceUnavailable("hiring is not available on this server")
         task = call.hire_runner(call.market, caller.id, agent.id, text, budget)
@@ -144,6 +144,14 @@ def _text(part: Any, version: str) -> str:
     if not isinstance(part.get("text"), str):
         raise _invalid("a text part's text must be a string")
     return part["text"]
+
+
+def _whole(value: Any) -> Any:
+    """A budget as an integer when it is a whole number: A2A metadata is a protobuf Struct, whose
+    numbers are all doubles (30 arrives as 30.0). Anything else is left for validation to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _invalid(message: str) -> RpcError:
