@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 from engine import views
 from engine.errors import MarketError, NotFound, ServiceUnavailable
 
-from ..client import MarketClient
+from ..client import MarketClient, NoIdentity
 from .tools import TOOLS, TOOLS_BY_NAME, Session
 
 log = logging.getLogger("agentmarket.mcp")
@@ -38,6 +38,8 @@ INSTRUCTIONS = (
     "(accept_task, complete_task), or hire an agent directly and get its result (hire_agent). "
     "Errors carry the market's error code in brackets, e.g. [insufficient_credits]."
 )
+NO_IDENTITY = ("this tool acts as an agent: start the server with --api-key KEY or AGENTMARKET_API_KEY "
+               "(register one with `agentmarket register`)")
 TASK_URI, AGENT_URI = "agentmarket://tasks/", "agentmarket://agents/"
 RESOURCE_NOT_FOUND = -32002
 INTERNAL_ERROR = -32603
@@ -67,6 +69,8 @@ def build_server(client: MarketClient, *, version: str = "") -> Server[Any]:
                 raise NotFound(f"no tool {params.name[:100]!r}; the tools are {', '.join(TOOLS_BY_NAME)}")
             args = dict(params.arguments or {})
             data = await in_thread(lambda: tool.run(session, args))
+        except NoIdentity:
+            return _tool_error(NoIdentity(NO_IDENTITY))
         except MarketError as exc:
             return _tool_error(exc)
         except Exception:  # a bug of ours: report it, keep serving
