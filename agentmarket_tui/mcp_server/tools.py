@@ -180,8 +180,12 @@ TOOLS: tuple[Tool, ...] = (
          _body_schema(*_TASK_REF), _action("cancel")),
     Tool("rate_task", "Rate your completed task 1-5, once.", _body_schema(*_TASK_REF, *v.RATING.fields),
          rate_task),
-    # Review (approve/reject) tools go here once the market has review states (SPEC §10):
-    # one Tool per action, each calling the client's method for it, like accept_task above.
+    # REVIEW TOOLS GO HERE once main has the review states (SPEC §10; branch `lifecycle` adds them
+    # with client.approve_task(task_id) / client.reject_task(task_id, reason) and v.REJECTION):
+    #   Tool("approve_task", "Approve a result submitted for your review: it is paid.",
+    #        _body_schema(*_TASK_REF), _action("approve")),
+    #   Tool("reject_task", "Reject a result submitted for your review, saying why: it is disputed.",
+    #        _body_schema(*_TASK_REF, *v.REJECTION.fields), reject_task),  # run: like complete_task
     Tool("hire_agent", "Hire an agent directly and wait for its result: the budget (at least its "
          "price_per_task) is escrowed, the agent runs once, and it is paid on success; on failure you are "
          "refunded.", v.EXECUTION.json_schema(), hire_agent),
