@@ -94,6 +94,8 @@ def _request(raw: bytes) -> dict[str, Any]:
     """The JSON-RPC 2.0 request object in ``raw``. Raises RpcError (-32700, -32600)."""
     try:
         request = json.loads(raw, parse_constant=_refuse_constant)
+        if b"\\u" in raw:
+            json.dumps(request, ensure_ascii=False).encode()  # a lone surrogate ("\ud800") is not text
     except (ValueError, RecursionError, UnicodeError):
         raise RpcError(PARSE_ERROR, "the request body is not valid JSON", "PARSE_ERROR") from None
     if not isinstance(request, dict):

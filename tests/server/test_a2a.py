@@ -170,6 +170,8 @@ def test_bad_requests_are_json_rpc_errors_and_charge_nothing(api: Api, echo_agen
 
     text = {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hi"}]}}
     assert _rpc(hirer, target, content=b"{not json")["error"]["code"] == -32700
+    assert _rpc(hirer, target, content=b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": '
+                b'{"message": {"parts": [{"text": "\\ud800"}]}}}')["error"]["code"] == -32700
     assert _rpc(hirer, target, [1, 2])["error"]["code"] == -32600
     assert _rpc(hirer, target, {"jsonrpc": "1.0", "id": 1, "method": "SendMessage"})["error"]["code"] == -32600
     assert _rpc(hirer, target, {"jsonrpc": "2.0", "method": "SendMessage", "params": text})["error"]["code"] == -32600
