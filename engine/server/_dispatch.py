@@ -110,7 +110,8 @@ class Dispatcher:
                               body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and caller is not None:
-                return self._once(route, call, idem.check_key(key), method, path, call.body)
+                return self._once(route, call, idem.check_key(key), method, path,
+                                  call.raw if route.raw_body else encode_canonical(call.body))
             return self._run(route, call)
         except MarketError as exc:
             return self._refusal(route, exc, caller)
@@ -170,10 +171,10 @@ class Dispatcher:
             return Response(reply.status, encode(reply.data))
         return Response(reply.status, encode(self._envelope(reply, call.caller)))
 
-    def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: dict[str, Any]) -> Response:
-        """Run an idempotent request at most once per (caller, key)."""
+    def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
+        """Run an idempotent request at most once per (caller, key); ``body``: the request's canonical bytes."""
         agent_id = call.me.id
-        stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, encode_canonical(body)))
+        stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, body))
         if stored is not None:
             return Response(stored.status, stored.body, (("Idempotent-Replayed", "true"),))
         try:

@@ -277,7 +277,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/a2a/agents/{id}", a2a.send_message, "Hire an agent over A2A JSON-RPC (SendMessage of A2A "
           "1.0, message/send of 0.3) with your X-API-Key, escrowed as /api/execute; the answer is a completed "
           "A2A Task, or a JSON-RPC error (the hirer refunded). Not enveloped.", response="JsonRpcResponse",
-          enveloped=False, raw_body=True, fault=a2a.fault),
+          enveloped=False, raw_body=True, idempotent=True, fault=a2a.fault),
     Route("GET", "/api/openapi.json", openapi, "This API as an OpenAPI 3.1 document (not enveloped).",
           response="OpenAPI", enveloped=False),
 )

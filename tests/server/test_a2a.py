@@ -222,3 +222,18 @@ def test_a_fractional_budget_is_refused_by_name(api: Api, echo_agent: Any) -> No
                                                  metadata=metadata))
     with pytest.raises(InvalidParamsError, match="budget must be an integer"):
         asyncio.run(_hire(api.url, worker.id, hirer.key, request))
+
+
+def test_an_idempotency_key_hires_once_as_api_execute_does(api: Api, echo_agent: Any) -> None:
+    hirer = api.register("Hirer", "coding")
+    worker = api.register("Worker", "research", price_per_task=5, endpoint_url=echo_agent.url)
+    target = f"/a2a/agents/{worker.id}"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+            "params": {"message": {"parts": [{"text": "once"}]}}}
+    first = hirer.post(target, body, headers={"Idempotency-Key": "hire-1"})
+    again = hirer.post(target, body, headers={"Idempotency-Key": "hire-1"})
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(echo_agent.requests) == 1
+    other = hirer.post(target, {**body, "id": 2}, headers={"Idempotency-Key": "hire-1"}).json()
+    assert other["error"]["code"] == -32000 and "[idempotency_conflict]" in other["error"]["message"]
+    assert hirer.get("/api/wallet").json()["data"]["balance"] == 95
