@@ -77,8 +77,9 @@ def test_cards_describe_the_market_and_each_agent_without_private_fields(api: Ap
     parsed = _strict_card(card.json())
     assert parsed.name == "Researcher" and parsed.description == "Reads papers."
     assert [s.id for s in parsed.skills] == ["research", "summaries"]
+    endpoint = f"{api.url}/a2a/agents/{worker.id}"
     assert {(i.url, i.protocol_binding, i.protocol_version) for i in parsed.supported_interfaces} == {
-        (f"{api.url}/a2a/agents/{worker.id}", "JSONRPC", "1.0"), (f"{api.url}/a2a/agents/{worker.id}", "JSONRPC", "0.3")}
+        (endpoint, "JSONRPC", "1.0"), (endpoint, "JSONRPC", "0.3")}
     [extension] = [e for e in parsed.capabilities.extensions if e.uri == MARKET_EXTENSION]
     assert extension.params["price_per_task"] == 7 and extension.params["currency"] == "credits"
     text = card.text
