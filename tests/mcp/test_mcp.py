@@ -225,3 +225,25 @@ def test_without_the_mcp_extra_the_command_says_how_to_install_it(tmp_path: Path
     assert result.stderr.strip().splitlines() == ["Error: agentmarket mcp needs the MCP SDK: "
                                                   "pip install 'agentmarket[mcp]'"]
     assert result.stdout == ""
+
+
+def test_against_a_server_it_behaves_as_against_a_file(tmp_path: Path) -> None:
+    from tests.support.server import running_server
+
+    with running_server(tmp_path / "served.db") as served:
+        with MarketClient(served.url) as client:
+            key = client.register(name="Remote", capabilities=["coding"], owner_email="r@example.com").api_key
+
+        async def scenario() -> None:
+            async with mcp_session("stdio", "--url", served.url, "--api-key", key) as session:
+                task = data(await session.call_tool("post_task", {"title": "Over HTTP", "budget": 10}))
+                assert data(await session.call_tool("get_task", {"task_id": task["id"]}))["title"] == "Over HTTP"
+                assert data(await session.call_tool("my_wallet", {}))["balance"] == 90
+                err = error(await session.call_tool("post_task", {"title": "x", "budget": 0}))
+                assert (err["code"], err["field"], err["message"]) == ("validation_error", "budget",
+                                                                       "budget must be at least 1")
+            async with mcp_session("stdio", "--url", served.url, "--api-key", "0" * 64) as stranger:
+                assert error(await stranger.call_tool("my_wallet", {}))["code"] == "invalid_api_key"
+
+        anyio.run(scenario)
+        assert served.market.verify_ledger().ok
