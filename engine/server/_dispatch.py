@@ -149,7 +149,7 @@ class Dispatcher:
     def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any],
               headers: Mapping[str, str] | None = None, raw: bytes = b"") -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body, self.hire_runner, headers if headers is not None else {}, raw)
+                    body, self.hire_runner, headers=headers if headers is not None else {}, raw=raw)
 
     def _caller(self, headers: Mapping[str, str], *, required: bool) -> Agent | None:
         """The agent whose key the request carries (rate limited per key), if any.
