@@ -37,8 +37,9 @@ class InProcessTransport(httpx.BaseTransport):
         body = request.read()
         target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
         if len(body) > MAX_BODY_BYTES:
-            answer = self.dispatcher.refuse(request.method, target, PayloadTooLarge(
-                f"the request body is {len(body):,} bytes; the most is {MAX_BODY_BYTES:,}"))
+            answer = self.dispatcher.refusal(PayloadTooLarge(
+                f"the request body is {len(body):,} bytes; the most is {MAX_BODY_BYTES:,}"),
+                request.headers, request.method, target)
         else:
             answer = self.dispatcher.handle(request.method, target, request.headers, body)
         content = b"" if request.method == "HEAD" else answer.body

@@ -122,9 +122,9 @@ class Dispatcher:
             if self.cache is not None and method not in ("GET", "HEAD"):
                 self.cache.bump()  # it may have written through this thread's connection
 
-    def refuse(self, method: str, target: str, exc: MarketError) -> Response:
-        """The answer to a request refused before it could be read (e.g. an oversize body), in
-        the protocol of the route it was for (the market's envelope unless the route says otherwise)."""
+    def refusal(self, exc: MarketError, headers: Mapping[str, str], method: str = "", target: str = "") -> Response:
+        """The answer to a request refused before dispatch (e.g. an oversize body), in the protocol
+        of the route ``method target`` names (the market's envelope unless the route says otherwise)."""
         route, _, _ = find_route(method, target.partition("?")[0])
         return self._refusal(route, exc)
 

@@ -76,7 +76,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body()
         except MarketError as exc:
             self.close_connection = True  # the rest of the body is unread or unreadable
-            response = self.server.dispatcher.refuse(method, self.path, exc)
+            response = self.server.dispatcher.refusal(exc, self.headers, method, self.path)
         else:
             response = self.server.dispatcher.handle(method, self.path, self.headers, body)
         if self.server.closing:
