@@ -292,16 +292,19 @@ class MarketClient:
         return high if newer_than(low) else low
 
     # -- acting as the current agent ---------------------------------------------------
-    def post_task(self, *, title: Any, budget: Any, description: Any = None,
-                  required_capabilities: Any = None) -> Task:
-        """Post a task, escrowing its budget (fields left None are not sent: the API's defaults apply).
+    def post_task(self, *, title: Any, budget: Any, description: Any = None, required_capabilities: Any = None,
+                  **fields: Any) -> Task:
+        """Post a task, escrowing its budget. Fields left None are not sent: the API's defaults apply.
+
+        Args:
+            fields: more of ``POST /api/tasks``'s fields, as the API names them.
 
         Raises:
             ValidationError, InsufficientCredits, NoIdentity.
         """
         body = {"title": title, "description": description, "budget": budget,
                 "required_capabilities": list(required_capabilities)
-                if isinstance(required_capabilities, tuple) else required_capabilities}
+                if isinstance(required_capabilities, tuple) else required_capabilities, **fields}
         return parse.task_from(self._data("POST", "/api/tasks", body={k: v for k, v in body.items() if v is not None},
                                           auth=True, idempotent=True))
 
