@@ -18,6 +18,8 @@ from engine.errors import MarketError
 from .agents import agents
 from .demo import demo
 from .execute import execute
+from .grant import grant
+from .invites import invites
 from .ledger import ledger
 from .mcp import mcp
 from .register import register
@@ -56,7 +58,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
-                mcp):
+                invites, grant, mcp):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

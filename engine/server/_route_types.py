@@ -12,7 +12,7 @@ from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
-from engine.services import HireRunner
+from engine.services import HireRunner, Origin
 
 #: The header that carries an agent's API key.
 API_KEY_HEADER = "X-API-Key"
@@ -28,6 +28,8 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     hire_runner: HireRunner | None = None
+    #: The client as the server saw it (registrations are limited per address); None in-process.
+    origin: Origin | None = None
     #: The request headers (case-insensitive lookup).
     headers: Mapping[str, str] = field(default_factory=dict)
     #: The body's bytes, for routes with ``raw_body`` (their ``body`` is ``{}``).
@@ -82,6 +84,7 @@ class Route:
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
         enveloped: false for answers that are not the market's envelope (OpenAPI, A2A).
+        origin: the handler gets the client's address (``Call.origin``), for per-address limits.
         raw_body: hand the handler the body's bytes (``Call.raw``) unparsed: it speaks its own protocol.
         cacheable: an anonymous GET may be answered from the response cache (false when the
             answer depends on more than the path and the market, e.g. the Host header).
@@ -104,6 +107,7 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    origin: bool = False
     raw_body: bool = False
     cacheable: bool = True
     fault: Callable[[MarketError], Reply] | None = None

@@ -31,6 +31,8 @@ class Settings:
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
         allow_private_urls: let agents' URLs point at private or loopback addresses
             (local development and tests only).
+        registration_requires_invite: registering needs a single-use invite code (read in
+            the registration's transaction, so it applies at once everywhere).
     """
 
     fee_percent: int = fees.DEFAULT_FEE_PERCENT
@@ -38,6 +40,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     rate_limit_per_minute: int = 0
     allow_private_urls: bool = False
+    registration_requires_invite: bool = False
 
 
 def utc_now() -> datetime:
