@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
 from engine.services import HireRunner, Origin
+
+if TYPE_CHECKING:
+    from ._live import LiveEvents
 
 #: The header that carries an agent's API key.
 API_KEY_HEADER = "X-API-Key"
@@ -32,6 +35,7 @@ class Call:
     origin: Origin | None = None
     #: The request headers (case-insensitive lookup).
     headers: Mapping[str, str] = field(default_factory=dict)
+    live: LiveEvents | None = None
     #: The body's bytes, for routes with ``raw_body`` (their ``body`` is ``{}``).
     raw: bytes = b""
 
@@ -83,7 +87,9 @@ class Route:
         response: the name of the response data's schema in the OpenAPI document.
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
-        enveloped: false for answers that are not the market's envelope (OpenAPI, A2A).
+        enveloped: false for answers that are not the market's envelope (OpenAPI, the live stream, A2A).
+        streamed: the reply's data is an iterator of byte chunks sent as
+            ``text/event-stream`` until it ends (never cached, never enveloped).
         origin: the handler gets the client's address (``Call.origin``), for per-address limits.
         raw_body: hand the handler the body's bytes (``Call.raw``) unparsed: it speaks its own protocol.
         cacheable: an anonymous GET may be answered from the response cache (false when the
@@ -107,6 +113,7 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    streamed: bool = False
     origin: bool = False
     raw_body: bool = False
     cacheable: bool = True
