@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +39,8 @@ class Field:
     """One input field and its bounds.
 
     ``kind`` is one of ``text`` (a string), ``integer``, ``slugs`` (a list of
-    capability slugs), ``email`` or ``url``.
+    capability slugs), ``email``, ``url`` or ``time`` (an RFC 3339 date-time with an offset,
+    cleaned to a UTC ``datetime``; its bounds relative to now are :func:`deadline`'s).
     """
 
     name: str
@@ -141,10 +143,21 @@ class Field:
         del port
         return value
 
+    def _clean_time(self, value: Any) -> datetime:
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise ValidationError(self.name, f"{self.name} must be an RFC 3339 time like 2026-01-31T12:00:00Z")
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(self.name, f"{self.name} is not a valid time") from None
+        return parsed.astimezone(UTC)
+
     def json_schema(self) -> dict[str, Any]:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
         schema: dict[str, Any]
-        if self.kind == "text":
+        if self.kind == "time":
+            schema = {"type": "string", "format": "date-time"}
+        elif self.kind == "text":
             schema = {"type": "string", "minLength": self.min_length}
             if self.max_length is not None:
                 schema["maxLength"] = self.max_length
@@ -184,7 +197,9 @@ _CLEANERS = {
     "slugs": Field._clean_slugs,
     "email": Field._clean_email,
     "url": Field._clean_url,
+    "time": Field._clean_time,
 }
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +275,18 @@ AGENT_UPDATE = Schema(
 WEBHOOK = Schema("WebhookUpdate", (Field("webhook_url", "url", required=True, nullable=True, schemes=("https",)),))
 
 BUDGET = Field("budget", "integer", required=True, minimum=1, maximum=1_000_000)
+#: SPEC §10: a deadline lies this far ahead at least and at most; the default is the market's
+#: ``default_task_ttl`` setting.
+DEADLINE_MIN = timedelta(minutes=1)
+DEADLINE_MAX = timedelta(days=90)
+DEADLINE = Field("deadline", "time", description="RFC 3339 time after which the task, while open, expires: "
+                 "1 minute to 90 days ahead (default: the market's default_task_ttl, 7 days).")
+CLAIM_SECONDS = Field("claim_seconds", "integer", minimum=60, maximum=30 * 86_400,
+                      description="How long an assignee has to complete after accepting (default 86400).")
+REVIEW_HOURS = Field("review_hours", "integer", minimum=0, maximum=720,
+                     description="0: paid on complete. Over 0: the poster reviews within this window.")
+EVALUATOR_ID = Field("evaluator_id", "text", nullable=True, min_length=1, max_length=100, single_line=True,
+                     description="An agent (not the poster, not the assignee) who settles a dispute.")
 TASK = Schema(
     "TaskPost",
     (
@@ -267,10 +294,21 @@ TASK = Schema(
         Field("description", "text", max_length=100_000),
         BUDGET,
         Field("required_capabilities", "slugs", max_items=20),
+        DEADLINE,
+        CLAIM_SECONDS,
+        REVIEW_HOURS,
+        EVALUATOR_ID,
     ),
 )
+
 RESULT = Schema("TaskResult", (Field("result", "text", required=True, min_length=1, max_length=200_000),))
 RATING = Schema("TaskRating", (Field("rating", "integer", required=True, minimum=1, maximum=5),))
+REJECTION = Schema("TaskRejection", (Field("reason", "text", required=True, min_length=1, max_length=2_000),))
+RESOLUTION = Schema("TaskResolution", (
+    Field("worker_share", "integer", required=True, minimum=0, maximum=100,
+          description="Percent of the budget the worker's side gets (before the platform fee)."),
+    Field("note", "text", max_length=2_000),
+))
 EXECUTION = Schema(
     "Execution",
     (
@@ -282,7 +320,8 @@ EXECUTION = Schema(
 
 #: Every schema, by name, for the OpenAPI document.
 SCHEMAS: dict[str, Schema] = {
-    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, TASK, RESULT, RATING, EXECUTION)
+    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, TASK, RESULT, RATING, REJECTION, RESOLUTION,
+                        EXECUTION)
 }
 
 LIMIT_DEFAULT = 20
@@ -319,6 +358,22 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
+def deadline(value: datetime | None, now: datetime, default_ttl_seconds: int) -> datetime:
+    """A task's deadline: ``value`` (already cleaned by :data:`DEADLINE`) if 1 minute to 90 days
+    after ``now``, else ``now`` plus the market's default.
+
+    Raises:
+        ValidationError: naming ``deadline``.
+    """
+    if value is None:
+        return now + timedelta(seconds=default_ttl_seconds)
+    if value < now + DEADLINE_MIN:
+        raise ValidationError("deadline", "deadline must be at least 1 minute ahead")
+    if value > now + DEADLINE_MAX:
+        raise ValidationError("deadline", "deadline must be at most 90 days ahead")
+    return value
+
+
 def strip_control_characters(text: str) -> str:
     """``text`` without the control characters that text fields refuse (tab, newline and CR stay).
 
@@ -346,7 +401,7 @@ def _choice(name: str, value: Any, choices: type[StrEnum], default: StrEnum | No
 
 def task_query(status: Any = None, capability: Any = None, limit: Any = None, offset: Any = None, *,
                search: Any = None, poster_id: Any = None, assigned_to: Any = None, involving: Any = None,
-               order: Any = None) -> TaskQuery:
+               order: Any = None, evaluator_id: Any = None) -> TaskQuery:
     """Clean a task list's parameters (as given, or as query strings) into a :class:`TaskQuery`.
 
     Raises:
@@ -360,6 +415,7 @@ def task_query(status: Any = None, capability: Any = None, limit: Any = None, of
         poster_id=poster_id or None,
         assigned_to=assigned_to or None,
         involving=involving or None,
+        evaluator_id=evaluator_id or None,
         order=_choice("order", order, TaskOrder, TaskOrder.NEWEST),
         limit=limit,
         offset=offset,
