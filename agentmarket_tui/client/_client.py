@@ -224,6 +224,19 @@ class MarketClient:
             params[MINE[mine]] = self._my_id()
         return self._page("/api/tasks", params, parse.task_from)
 
+    def my_tasks(self, *, status: str | None = None, capability: str | None = None, search: str | None = None,
+                 order: str = TaskOrder.NEWEST, limit: int = 20, offset: int = 0) -> Page[Task]:
+        """A page of the current agent's tasks, as poster or as assignee (``GET /api/agents/me/tasks``).
+
+        Args: as :meth:`list_tasks`, without ``mine``.
+
+        Raises:
+            ValidationError: a bad filter. NoIdentity: no agent selected.
+        """
+        params = {"status": status, "capability": capability, "q": search or None, "order": order, "limit": limit,
+                  "offset": offset}
+        return self._page("/api/agents/me/tasks", params, parse.task_from, auth=True)
+
     def get_task(self, task_id: str) -> Task:
         """One task (its result only for its poster and assignee). Raises NotFound."""
         return parse.task_from(self._data("GET", f"/api/tasks/{_segment(task_id)}"))

@@ -103,10 +103,18 @@ def post_task(call: Call) -> Reply:
 
 
 def list_tasks(call: Call) -> Reply:
+    return _task_page(call, poster_id=call.query.get("poster_id"), assigned_to=call.query.get("assigned_to"))
+
+
+def my_tasks(call: Call) -> Reply:
+    return _task_page(call, involving=call.me.id)
+
+
+def _task_page(call: Call, **only: Any) -> Reply:
+    """A page of tasks by the common list parameters, narrowed by ``only`` (``TaskQuery`` fields)."""
     q = call.query
     page = call.market.tasks_page(v.task_query(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
-                                               search=q.get("q"), poster_id=q.get("poster_id"),
-                                               assigned_to=q.get("assigned_to"), order=q.get("order")))
+                                               search=q.get("q"), order=q.get("order"), **only))
     viewer = call.caller.id if call.caller else None
     return _page(page, [views.task(t, viewer) for t in page.items])
 
@@ -189,6 +197,13 @@ def _page(page: Page[Any], items: list[Any]) -> Reply:
 _TASK_ID = "{id}"
 _TASK_WRITE_ERRORS = (NotFound, InvalidState)
 
+_TASK_FILTERS = (
+    _enum_param("status", TaskStatus, "Only tasks in this state."),
+    CAPABILITY,
+    QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
+    _enum_param("order", TaskOrder, "Sort order."),
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
           "the registration credits.", body=v.AGENT_REGISTRATION, response="Registration", status=201,
@@ -208,14 +223,15 @@ ROUTES: tuple[Route, ...] = (
           "the signing secret is shown.", auth="required", body=v.WEBHOOK, response="Webhook"),
     Route("GET", "/api/agents/me/webhook/deliveries", webhook_deliveries, "Your recent webhook deliveries, "
           "newest first.", auth="required", query=(LIMIT,), response="Delivery", many=True),
+    Route("GET", "/api/agents/me/tasks", my_tasks, "Your tasks, as poster or as assignee, newest first by "
+          "default; results included.", auth="required", query=(*_TASK_FILTERS, LIMIT, OFFSET), response="Task",
+          many=True, paged=True),
     Route("GET", "/api/agents/{id}", get_agent, "An agent's public profile.", response="AgentPublic",
           errors=(NotFound,)),
     Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
           body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits,)),
     Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
-          query=(_enum_param("status", TaskStatus, "Only tasks in this state."), CAPABILITY,
-                 QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
-                 _enum_param("order", TaskOrder, "Sort order."),
+          query=(*_TASK_FILTERS,
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
                  QueryParam("assigned_to", {"type": "string"}, "Only tasks assigned to this agent."),
                  LIMIT, OFFSET),

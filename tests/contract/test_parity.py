@@ -150,6 +150,11 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("list my assigned tasks", lambda: bob.list_tasks(mine="assigned"))
     log("list open assigned to me", lambda: bob.list_tasks(mine="assigned", status=TaskStatus.OPEN))
     log("list mine as nobody", lambda: anon.list_tasks(mine="posted"))
+    log("my tasks as poster", ann.my_tasks)
+    log("my tasks as assignee", bob.my_tasks)
+    log("my tasks, open, a page", lambda: ann.my_tasks(status=TaskStatus.OPEN, limit=1, order=TaskOrder.OLDEST))
+    log("my tasks, bad status", lambda: ann.my_tasks(status="lost"))
+    log("my tasks as nobody", anon.my_tasks)
     log("list mine, unknown", lambda: ann.list_tasks(mine="theirs"))
     log("list tasks, bad limit", lambda: anon.list_tasks(limit=0))
     log("list tasks, bad status", lambda: anon.list_tasks(status="lost"))
@@ -250,6 +255,7 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         "transactions, bad limit": "ValidationError", "wallet as nobody": "NoIdentity",
         "transactions as nobody": "NoIdentity", "set webhook invalid": "ValidationError",
         "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
+        "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
     }
     assert {label: error(label) for label in expected_errors} == expected_errors
     assert steps["still the previous agent"]["name"] == "Bob"
@@ -283,6 +289,11 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["list my posted tasks"]["total"] == 4
     assert [t["title"] for t in steps["list my assigned tasks"]["items"]] == ["Port to Rust", "Fix the parser"]
     assert steps["list open assigned to me"]["total"] == 0
+    assert steps["my tasks as poster"]["total"] == 4
+    assert [t["title"] for t in steps["my tasks as assignee"]["items"]] == ["Port to Rust", "Fix the parser"]
+    assert steps["my tasks as assignee"]["items"][1]["result"] == "Fixed: the parser now reads tabs."
+    assert (steps["my tasks, open, a page"]["total"], len(steps["my tasks, open, a page"]["items"])) == (1, 1)
+    assert steps["my tasks, bad status"]["field"] == "status"
     names = [a["name"] for a in steps[f"list agents {AgentOrder.NAME}"]["items"]]
     assert names == sorted(names)
     assert steps["list agents, a page"]["total"] == 6 and len(steps["list agents, a page"]["items"]) == 2
