@@ -31,6 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 MAX_URL_LENGTH = 2048
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the market writes every time
 MAX_EMAIL_LENGTH = 254
 
 
@@ -40,7 +41,8 @@ class Field:
 
     ``kind`` is one of ``text`` (a string), ``integer``, ``slugs`` (a list of
     capability slugs), ``email``, ``url`` or ``time`` (an RFC 3339 date-time with an offset,
-    cleaned to a UTC ``datetime``; its bounds relative to now are :func:`deadline`'s).
+    cleaned to the market's form ``YYYY-MM-DDTHH:MM:SSZ`` in UTC; bounds relative to now are
+    :func:`deadline`'s).
     """
 
     name: str
@@ -143,14 +145,14 @@ class Field:
         del port
         return value
 
-    def _clean_time(self, value: Any) -> datetime:
+    def _clean_time(self, value: Any) -> str:
         if not isinstance(value, str) or not _RFC3339.match(value):
             raise ValidationError(self.name, f"{self.name} must be an RFC 3339 time like 2026-01-31T12:00:00Z")
         try:
             parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError(self.name, f"{self.name} is not a valid time") from None
-        return parsed.astimezone(UTC)
+        return parsed.astimezone(UTC).strftime(TIME_FORMAT)
 
     def json_schema(self) -> dict[str, Any]:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
@@ -358,18 +360,23 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
-def deadline(value: datetime | None, now: datetime, default_ttl_seconds: int) -> datetime:
+def later(now: str, seconds: int) -> str:
+    """The market time ``seconds`` after ``now`` (both in the market's form)."""
+    return (datetime.fromisoformat(now[:19]) + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+
+
+def deadline(value: str | None, now: str, default_ttl_seconds: int) -> str:
     """A task's deadline: ``value`` (already cleaned by :data:`DEADLINE`) if 1 minute to 90 days
-    after ``now``, else ``now`` plus the market's default.
+    after ``now``, or, when None, ``now`` plus the market's default.
 
     Raises:
         ValidationError: naming ``deadline``.
     """
     if value is None:
-        return now + timedelta(seconds=default_ttl_seconds)
-    if value < now + DEADLINE_MIN:
+        return later(now, default_ttl_seconds)
+    if value < later(now, int(DEADLINE_MIN.total_seconds())):
         raise ValidationError("deadline", "deadline must be at least 1 minute ahead")
-    if value > now + DEADLINE_MAX:
+    if value > later(now, int(DEADLINE_MAX.total_seconds())):
         raise ValidationError("deadline", "deadline must be at most 90 days ahead")
     return value
 

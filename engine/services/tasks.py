@@ -4,7 +4,7 @@ state through one helper, :meth:`TaskService.change`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import fees
@@ -42,9 +42,6 @@ from .outbox import OutboxService
 Effect = Callable[[MarketTx, TaskChange, Task, str], None]
 #: What is checked of the stored task before the state machine is: ``check(task, now)``.
 Check = Callable[[Task, str], None]
-
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the market's timestamps
-
 
 def _pay(tx: MarketTx, change: TaskChange, task: Task, now: str) -> None:
     pay_out(tx, task, change.fee_percent, now)
@@ -106,11 +103,7 @@ class _NotDue(Exception):
 
 def market_time(moment: datetime) -> str:
     """``moment`` as the market stores times: ISO 8601 UTC to the second."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
-
-
-def _later(now: str, seconds: int) -> str:
-    return (datetime.fromisoformat(now[:19]) + timedelta(seconds=seconds)).strftime(_TIME_FORMAT)
+    return moment.astimezone(UTC).strftime(v.TIME_FORMAT)
 
 
 class TaskService:
@@ -169,9 +162,9 @@ class TaskService:
                 t.assigned_to if assigned_to is _KEEP else assigned_to, t.result if result is _KEEP else result,
                 t.rating if rating is _KEEP else rating, t.budget if after in ESCROWED else 0, t.created_at, now,
                 t.deadline, t.claim_seconds, t.review_hours, t.evaluator_id,
-                _later(now, t.claim_seconds) if after == TaskStatus.ASSIGNED and timed else None,
+                v.later(now, t.claim_seconds) if after == TaskStatus.ASSIGNED and timed else None,
                 now if after == TaskStatus.SUBMITTED else t.submitted_at,
-                _later(now, t.review_hours * 3600) if after == TaskStatus.SUBMITTED else t.review_ends_at,
+                v.later(now, t.review_hours * 3600) if after == TaskStatus.SUBMITTED else t.review_ends_at,
                 t.dispute_reason if dispute_reason is _KEEP else dispute_reason, share,
                 t.resolution_note if resolution_note is _KEEP else resolution_note,
             )
@@ -221,8 +214,7 @@ class TaskService:
         ctx = self._ctx
         task_id = ctx.new_id()
         now = ctx.now()
-        deadline = v.deadline(data.get("deadline"), datetime.fromisoformat(now[:19]).replace(tzinfo=UTC),
-                              ctx.settings.default_task_ttl)
+        deadline = v.deadline(data.get("deadline"), now, ctx.settings.default_task_ttl)
         evaluator_id = data.get("evaluator_id")
         if evaluator_id is not None and evaluator_id == poster_id:
             raise ValidationError("evaluator_id", "evaluator_id must not be the poster")
@@ -230,7 +222,7 @@ class TaskService:
             id=task_id, title=data["title"], description=data.get("description", ""), budget=budget,
             required_capabilities=data.get("required_capabilities", ()), status=TaskStatus.OPEN, kind="market",
             poster_id=poster_id, assigned_to=None, result=None, rating=None, escrow=budget, created_at=now,
-            updated_at=now, deadline=market_time(deadline), claim_seconds=data.get("claim_seconds", 86_400),
+            updated_at=now, deadline=deadline, claim_seconds=data.get("claim_seconds", 86_400),
             review_hours=data.get("review_hours", 0), evaluator_id=evaluator_id,
         )
         with ctx.store.write() as tx:
