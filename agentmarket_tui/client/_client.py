@@ -34,7 +34,7 @@ EXECUTE_TIMEOUT = 180.0
 #: Events read per request while catching up (the server's maximum).
 EVENTS_PAGE = 1000
 #: The ``mine`` filter of :meth:`MarketClient.list_tasks`: its value -> the API's query parameter.
-MINE = {"posted": "poster_id", "assigned": "assigned_to"}
+MINE = {"posted": "poster_id", "assigned": "assigned_to", "evaluating": "evaluator_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ class MarketClient:
             capability: only tasks that require this capability.
             search: only tasks whose title contains this text (any case).
             order: a ``TaskOrder`` value.
-            mine: "posted" or "assigned": the current agent's own tasks.
+            mine: "posted", "assigned" or "evaluating": the current agent's own tasks.
             limit: 1–100.
             offset: how many to skip.
 
@@ -220,7 +220,7 @@ class MarketClient:
                                   "order": order, "limit": limit, "offset": offset}
         if mine is not None:
             if mine not in MINE:
-                raise ValidationError("mine", "mine must be 'posted' or 'assigned'")
+                raise ValidationError("mine", "mine must be one of " + ", ".join(MINE))
             params[MINE[mine]] = self._my_id()
         return self._page("/api/tasks", params, parse.task_from)
 
@@ -292,11 +292,18 @@ class MarketClient:
         return high if newer_than(low) else low
 
     # -- acting as the current agent ---------------------------------------------------
-    def post_task(self, *, title: Any, description: Any, budget: Any, required_capabilities: Any) -> Task:
-        """Post a task, escrowing its budget. Raises ValidationError, InsufficientCredits, NoIdentity."""
+    def post_task(self, *, title: Any, description: Any, budget: Any, required_capabilities: Any,
+                  **timers: Any) -> Task:
+        """Post a task, escrowing its budget. Raises ValidationError, InsufficientCredits, NoIdentity.
+
+        Args:
+            timers: ``deadline`` (RFC 3339), ``claim_seconds``, ``review_hours``, ``evaluator_id``
+                (SPEC §10); None values are left out (the market's defaults apply).
+        """
         body = {"title": title, "description": description, "budget": budget,
                 "required_capabilities": list(required_capabilities)
-                if isinstance(required_capabilities, tuple) else required_capabilities}
+                if isinstance(required_capabilities, tuple) else required_capabilities,
+                **{name: value for name, value in timers.items() if value is not None}}
         return parse.task_from(self._data("POST", "/api/tasks", body=body, auth=True, idempotent=True))
 
     def _task_action(self, task_id: str, action: str, body: dict[str, Any] | None = None) -> Task:
@@ -322,6 +329,19 @@ class MarketClient:
     def rate_task(self, task_id: str, rating: int) -> Task:
         """Rate an own completed task 1–5, once. Raises NotPoster, InvalidState, AlreadyRated."""
         return self._task_action(task_id, "rate", {"rating": rating})
+
+    def approve_task(self, task_id: str) -> Task:
+        """Approve a result submitted for your review: it is paid. Raises NotPoster, InvalidState."""
+        return self._task_action(task_id, "approve")
+
+    def reject_task(self, task_id: str, reason: str) -> Task:
+        """Reject a result submitted for your review: disputed. Raises NotPoster, InvalidState, ValidationError."""
+        return self._task_action(task_id, "reject", {"reason": reason})
+
+    def resolve_task(self, task_id: str, worker_share: int, note: str = "") -> Task:
+        """Settle a dispute you evaluate (``worker_share`` 0–100). Raises NotEvaluator, InvalidState,
+        ValidationError."""
+        return self._task_action(task_id, "resolve", {"worker_share": worker_share, "note": note})
 
     def execute(self, agent_id: str, task_description: str, budget: int) -> ExecutionResult:
         """Hire an agent directly and wait for its result.
