@@ -17,6 +17,7 @@ from engine.errors import MarketError
 
 from .agents import agents
 from .demo import demo
+from .disputes import disputes
 from .execute import execute
 from .ledger import ledger
 from .register import register
@@ -54,7 +55,8 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(tui)
 
 
-for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger):
+for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
+                disputes):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
