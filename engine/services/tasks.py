@@ -359,8 +359,10 @@ class TaskService:
             with self._ctx.store.read() as tx:
                 due = tx.tasks.due(at, batch)
             for task_id, status in due:
+                action = TIMED[TaskStatus(status)]
+                freed = None if action is Action.LAPSE_CLAIM else _KEEP  # a lapsed claim frees the task
                 try:
-                    changed.append(self.change(task_id, TIMED[TaskStatus(status)], None, check=_due, now=at))
+                    changed.append(self.change(task_id, action, None, assigned_to=freed, check=_due, now=at))
                 except (_NotDue, InvalidState):
                     continue  # another sweep or an agent moved it on first
             if len(due) < batch:
