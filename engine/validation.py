@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -360,6 +361,7 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
+@lru_cache(maxsize=1024)  # the same few (second, window) pairs come again and again in a busy market
 def later(now: str, seconds: int) -> str:
     """The market time ``seconds`` after ``now`` (both in the market's form)."""
     return (datetime.fromisoformat(now[:19]) + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
