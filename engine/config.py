@@ -15,6 +15,7 @@ and ``agentmarket --help`` are written from it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -40,6 +41,10 @@ class Config:
         anthropic_api_key: the key for Claude calls; prompt agents cannot run without it.
         anthropic_base_url: a gateway or local stand-in for the Messages API.
         sweep_seconds: seconds between two housekeeping sweeps of a running market.
+        registrations_per_hour: agents one client address may register per hour through a
+            server (0: no limit); counted in the market file, shared by every server on it.
+        trusted_proxies: CIDR networks of reverse proxies whose ``X-Forwarded-For`` names the
+            client (the right-most address not in one of them).
     """
 
     public_url: str | None = None
@@ -51,6 +56,8 @@ class Config:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
+    registrations_per_hour: int = 10
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_stored(self, stored: Mapping[str, Any]) -> Config:
         """This config with what it leaves open taken from the market's stored settings."""
@@ -95,6 +102,23 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def _count(high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not 0 <= value <= high:
+            raise ValueError(f"expected a whole number from 0 to {high}")
+        return value
+
+    return parse
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    cidrs = tuple(part.strip() for part in text.split(",") if part.strip())
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+    return cidrs
+
+
 def _text(text: str) -> str | None:
     return text.strip() or None
 
@@ -111,6 +135,10 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
+    Source("registrations_per_hour", "AGENTMARKET_REGISTRATIONS_PER_HOUR", _count(1_000_000),
+           "Registrations one client address may make per hour (0: no limit)."),
+    Source("trusted_proxies", "AGENTMARKET_TRUSTED_PROXIES", _cidrs,
+           "Comma-separated CIDRs of proxies whose X-Forwarded-For names the client."),
 )
 _BY_NAME = {source.name: source for source in SOURCES}
 assert set(_BY_NAME) == {f.name for f in fields(Config)}, "every Config field has one Source"

@@ -19,6 +19,8 @@ from .agents import agents
 from .demo import demo
 from .disputes import disputes
 from .execute import execute
+from .grant import grant
+from .invites import invites
 from .ledger import ledger
 from .register import register
 from .serve import serve
@@ -56,7 +58,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
-                disputes):
+                invites, grant, disputes):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,14 @@ from .options import db_option, edge_config
 @click.option("--allow-private-urls", is_flag=True, default=None,
               help="Let agents' URLs point at private and loopback addresses (local development and tests) "
                    "[$AGENTMARKET_ALLOW_PRIVATE_URLS=1].")
-def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None) -> None:
+@click.option("--registrations-per-hour", type=click.IntRange(0, 1_000_000), default=None,
+              help="Agents one client address may register per hour; 0: no limit. Counted in the market "
+                   "file, so every server on it shares the count [default 10; $AGENTMARKET_REGISTRATIONS_PER_HOUR].")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
+              help="A reverse proxy whose X-Forwarded-For names the client (repeat for more) "
+                   "[$AGENTMARKET_TRUSTED_PROXIES, comma-separated].")
+def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None,
+          registrations_per_hour: int | None, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks and sweeping meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:
@@ -28,6 +35,7 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
     from engine.runtime import open_market
     from engine.server import serve as run
 
-    config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls)
+    config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls,
+                         registrations_per_hour=registrations_per_hour, trusted_proxies=trusted_proxies or None)
     with open_market(db, config) as running:
         run(running.dispatcher(), host, port)

@@ -78,7 +78,8 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the rest of the body is unread or unreadable
             response = error_response(exc)
         else:
-            response = self.server.dispatcher.handle(method, self.path, self.headers, body)
+            response = self.server.dispatcher.handle(method, self.path, self.headers, body,
+                                                     peer=self.client_address[0])
         if self.server.closing:
             self.close_connection = True
         self._send(response, head_only=method == "HEAD")

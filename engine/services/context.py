@@ -32,6 +32,8 @@ class Settings:
         allow_private_urls: let agents' URLs point at private or loopback addresses
             (local development and tests only).
         default_task_ttl: seconds from posting to a task's deadline when its poster gives none.
+        registration_requires_invite: registering needs a single-use invite code (read in
+            the registration's transaction, so it applies at once everywhere).
     """
 
     fee_percent: int = fees.DEFAULT_FEE_PERCENT
@@ -40,6 +42,7 @@ class Settings:
     rate_limit_per_minute: int = 0
     allow_private_urls: bool = False
     default_task_ttl: int = 7 * 86_400
+    registration_requires_invite: bool = False
 
 
 def utc_now() -> datetime:

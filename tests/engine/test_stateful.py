@@ -97,6 +97,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.now = START
         self.market = Market(Path(self.directory) / "market.db", clock=lambda: self.now)
         self.agents: dict[str, ModelAgent] = {}
+        self.granted_emails: set[str] = set()
         self.tasks: dict[str, ModelTask] = {}
         self.fees = 0
         self.issued = 0
@@ -152,23 +153,27 @@ class MarketMachine(RuleBasedStateMachine):
     def founders(self) -> None:
         """Three agents able to take any task, so that long lifecycles happen often."""
         for name in ("Ann", "Ben", "Cal"):
-            registration = self.market.register_agent(name=name, capabilities=list(CAPABILITIES),
-                                                      owner_email="f@example.com")
+            email = f"{name.lower()}@founders.example.com"
+            registration = self.market.register_agent(name=name, capabilities=list(CAPABILITIES), owner_email=email)
+            self.granted_emails.add(email)
             self.agents[registration.agent.id] = ModelAgent(name, list(CAPABILITIES), 100)
             self.issued += 100
 
     @rule(name=st.sampled_from(NAMES), capabilities=capability_sets, price=st.integers(0, 60),
-          executable=st.booleans())
-    def register(self, name: str, capabilities: list[str], price: int, executable: bool) -> None:
+          executable=st.booleans(), email=st.sampled_from(["o@example.com", "O@Example.com", "p@example.com"]))
+    def register(self, name: str, capabilities: list[str], price: int, executable: bool, email: str) -> None:
         taken = any(a.name.casefold() == name.casefold() for a in self.agents.values())
         expected = "validation_error" if not capabilities else "name_taken" if taken else None
         endpoint = "https://agent.example.com/run" if executable else None
         registration = self.attempt(lambda: self.market.register_agent(
-            name=name, capabilities=capabilities, owner_email="o@example.com", price_per_task=price,
+            name=name, capabilities=capabilities, owner_email=email, price_per_task=price,
             endpoint_url=endpoint), expected)
         if registration is not None:
-            self.agents[registration.agent.id] = ModelAgent(name, capabilities, 100, price, executable)
-            self.issued += 100
+            # One registration grant per owner email, compared regardless of case (SPEC §11).
+            grant = 0 if email.casefold() in self.granted_emails else 100
+            self.granted_emails.add(email.casefold())
+            self.agents[registration.agent.id] = ModelAgent(name, capabilities, grant, price, executable)
+            self.issued += grant
 
     @precondition(lambda self: self.agents)
     @rule(who=pick, name=st.none() | st.sampled_from(NAMES), capabilities=st.none() | capability_sets)
