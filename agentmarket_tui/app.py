@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -45,10 +48,12 @@ class AgentMarketApp(App[None]):
     #: (agent name, balance) of the current identity; every IdentityBar watches it.
     identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
 
-    def __init__(self, client: MarketClient, *, live: bool = True) -> None:
+    def __init__(self, client: MarketClient, *, live: bool = True,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__()
         self.client = client
         self.live = live
+        self.clock = clock  # what countdowns count from (snapshots fix it)
         self._token: Any = None
 
     def on_mount(self) -> None:

@@ -95,6 +95,7 @@ WEBHOOK_EVENTS: dict[str, str] = {
 }
 WEBHOOK_EVENTS["task.approved"] = "poster (when approved on its own), assignee"
 _KEEP: Any = object()
+_AUTO = {"auto": True}  # an approval the market made when the review window lapsed
 
 
 class _NotDue(Exception):
@@ -362,7 +363,8 @@ class TaskService:
                 action = TIMED[TaskStatus(status)]
                 freed = None if action is Action.LAPSE_CLAIM else _KEEP  # a lapsed claim frees the task
                 try:
-                    changed.append(self.change(task_id, action, None, assigned_to=freed, check=_due, now=at))
+                    changed.append(self.change(task_id, action, None, assigned_to=freed, check=_due, now=at,
+                                               event_data=_AUTO if action is Action.AUTO_APPROVE else None))
                 except (_NotDue, InvalidState):
                     continue  # another sweep or an agent moved it on first
             if len(due) < batch:
