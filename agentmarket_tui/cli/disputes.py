@@ -6,9 +6,11 @@ as ``engine.states.OPERATOR``, who may settle any dispute (SPEC §10).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
-from engine import Market, views
+from engine import Market, Task, views
 from engine.queries import TaskOrder
 from engine.states import OPERATOR, TaskStatus
 from engine.validation import task_query
@@ -17,6 +19,16 @@ from .options import db_option
 from .output import emit, footer, print_table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
+
+
+def settle_as_operator(db: str) -> Callable[[str, int, str], Task]:
+    """``settle(task_id, worker_share, note)``: resolve a dispute on the market file ``db`` as its operator."""
+
+    def settle(task_id: str, worker_share: int, note: str) -> Task:
+        with Market(db) as market:
+            return market.resolve_task(task_id, OPERATOR, worker_share, note)
+
+    return settle
 
 
 @click.group()
@@ -52,7 +64,6 @@ def list_disputes(db: str, limit: int, offset: int, as_json: bool) -> None:
 @_JSON
 def resolve_dispute(task_id: str, worker_share: int, note: str, db: str, as_json: bool) -> None:
     """Settle a dispute: p = floor(budget * share / 100) to the worker (less the fee), the rest to the poster."""
-    with Market(db) as market:
-        task = market.resolve_task(task_id, OPERATOR, worker_share, note)
+    task = settle_as_operator(db)(task_id, worker_share, note)
     emit(as_json, views.task(task, task.poster_id),
          lambda: click.echo(f"Resolved task {task.id}: {task.status} ({worker_share}% to the worker)."))

@@ -179,3 +179,11 @@ class TestActivity:
     def test_activity_feed(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """The live feed of everything that happened, as sentences."""
         assert snap(snap_compare, size, keys("v"))
+
+
+@SIZES
+@needs_screen("disputes")
+class TestDisputes:
+    def test_open_disputes(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The operator's view of open disputes (d), oldest first, with the poster's reason."""
+        assert snap(snap_compare, size, keys("d"))
