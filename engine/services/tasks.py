@@ -68,7 +68,7 @@ def _settle(tx: MarketTx, change: TaskChange, task: Task, now: str) -> None:
 _POSTER, _ASSIGNEE, _EVALUATOR, _RECEIVERS = "poster", "assignee", "evaluator", "receivers"
 
 #: action -> (the event it records, whom its webhook goes to, what it does with the credits).
-#: This is the webhook catalog: ``WEBHOOK_EVENTS`` below and the OpenAPI document derive from it.
+#: Every event is a row of ``engine/event_catalog.py`` too.
 _STEPS: dict[Action, tuple[str, tuple[str, ...], Effect | None]] = {
     Action.ACCEPT: ("task.assigned", (_POSTER,), None),
     Action.COMPLETE: ("task.completed", (_POSTER,), _pay),  # with a review window: task.submitted
@@ -86,14 +86,6 @@ _STEPS: dict[Action, tuple[str, tuple[str, ...], Effect | None]] = {
 }
 _SUBMITTED: tuple[str, tuple[str, ...], Effect | None] = ("task.submitted", (_POSTER,), None)
 
-#: Every webhook event about tasks -> whom it is sent to (SPEC §7, §10).
-WEBHOOK_EVENTS: dict[str, str] = {
-    "task.posted": "agents with a webhook whose capabilities overlap the task's",
-    "task.cancelled": "the agents that were told the task was posted",
-    **{event: ", ".join(audience) for event, audience, _ in (*_STEPS.values(), _SUBMITTED)
-       if audience and audience != (_RECEIVERS,)},
-}
-WEBHOOK_EVENTS["task.approved"] = "poster (when approved on its own), assignee"
 _KEEP: Any = object()
 _AUTO = {"auto": True}  # an approval the market made when the review window lapsed
 
@@ -188,15 +180,14 @@ class TaskService:
     def _notify(self, tx: MarketTx, found: TaskChange, event: str, audience: tuple[str, ...], task: Task,
                 now: str) -> None:
         if audience == (_POSTER,):
-            if found.poster_has_webhook:
-                self._outbox.notify(tx, event, task, [task.poster_id], now)
+            if found.poster_has_webhook:  # the seed's common case, without another read
+                self._outbox.notify_subscribed(tx, event, task, [task.poster_id], now)
         elif audience == (_RECEIVERS,):
             self._outbox.notify_receivers(tx, event, task, task.poster_id, now)
         elif audience:
             whom = {_POSTER: task.poster_id, _ASSIGNEE: found.task.assigned_to, _EVALUATOR: task.evaluator_id}
-            receivers = tx.agents.with_webhooks([whom[a] or "" for a in audience])
-            if receivers:
-                self._outbox.notify(tx, event, task, receivers, now)
+            named = list(dict.fromkeys(agent_id for agent_id in (whom[a] for a in audience) if agent_id))
+            self._outbox.notify_subscribed(tx, event, task, named, now)
 
     # -- posting and reading ---------------------------------------------------------------
     def post(self, poster_id: str, **fields: Any) -> Task:

@@ -221,7 +221,18 @@ def _m004_free_credits(db: Database) -> None:
     db.execute("ALTER TABLE transfers ADD COLUMN memo TEXT")
 
 
-def _m005_task_timers(db: Database) -> None:
+def _m005_webhook_choices(db: Database) -> None:
+    # What an agent's webhook subscribes to (a JSON list; NULL: the default), whether it is
+    # told of every task, and the secret a rotation replaced, still signing until a time.
+    for column, kind in (("webhook_events", "TEXT"), ("webhook_all_tasks", "INTEGER NOT NULL DEFAULT 0"),
+                         ("webhook_previous_secret", "TEXT"), ("webhook_previous_until", "REAL")):
+        db.execute(f"ALTER TABLE agents ADD COLUMN {column} {kind}")
+    # Read on every post: the few agents that hear of every task.
+    db.execute("CREATE INDEX idx_agents_all_tasks ON agents(id)"
+               " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
+
+
+def _m006_task_timers(db: Database) -> None:
     # SPEC §10: deadlines, claim windows, review and disputes. ``due_at`` is the time the
     # timer of the task's current status lapses (deadline, claim or review end): one
     # partial index finds every lapsed timer for a sweep.
@@ -237,7 +248,8 @@ def _m005_task_timers(db: Database) -> None:
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [
-    _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_task_timers,
+    _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
+    _m006_task_timers,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -217,8 +217,10 @@ def test_a_disputed_task_waits_for_its_settlement(timed: Timed) -> None:
 
 def test_webhooks_go_to_whom_the_spec_says(timed: Timed) -> None:
     m = timed.market
+    every_task_event = ["task.assigned", "task.expired", "task.claim_expired", "task.submitted", "task.approved",
+                        "task.disputed", "task.resolved"]
     for agent_id in (timed.poster, timed.worker, timed.judge):
-        m.set_webhook(agent_id, f"https://{agent_id[-6:]}.example.com/hook")
+        m.set_webhook(agent_id, f"https://{agent_id[-6:]}.example.com/hook", events=every_task_event)
 
     def received(agent_id: str) -> list[str]:
         return [d.event for d in reversed(m.webhook_deliveries(agent_id, 100))]
