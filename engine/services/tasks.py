@@ -169,7 +169,7 @@ class TaskService:
             money = steps[0][2]
             if money is not None:
                 money(tx, found, task, now)
-            tx.tasks.update(task)
+            tx.tasks.update(task, t)
             agent = actor if actor != OPERATOR else None
             for event, audience, _ in steps:
                 tx.events.add(event, task_id, agent or (t.assigned_to if actor is None else None), now,

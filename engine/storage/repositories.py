@@ -123,9 +123,10 @@ class TaskRepository(Protocol):
             acceptor_id: also read this agent's capabilities.
         """
 
-    def update(self, task: Task) -> None:
+    def update(self, task: Task, before: Task | None = None) -> None:
         """Store the task's changeable fields: status, assigned_to, result, rating, updated_at,
-        the timers (claim_expires_at, submitted_at, review_ends_at, and ``due_at``) and the dispute's."""
+        the timers (claim_expires_at, submitted_at, review_ends_at, and ``due_at``) and the dispute's;
+        given the task as it was (``before``), only those that differ."""
 
     def due(self, now: str, limit: int) -> list[tuple[str, str]]:
         """``(id, status)`` of up to ``limit`` tasks whose current timer lapsed at or before ``now``, soonest first."""
