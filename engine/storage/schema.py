@@ -232,8 +232,25 @@ def _m005_webhook_choices(db: Database) -> None:
                " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits, _m005_webhook_choices]
+def _m006_task_timers(db: Database) -> None:
+    # SPEC §10: deadlines, claim windows, review and disputes. ``due_at`` is the time the
+    # timer of the task's current status lapses (deadline, claim or review end): one
+    # partial index finds every lapsed timer for a sweep.
+    for column in ("deadline TEXT", "claim_seconds INTEGER NOT NULL DEFAULT 86400",
+                   "review_hours INTEGER NOT NULL DEFAULT 0", "evaluator_id TEXT REFERENCES agents(id)",
+                   "claim_expires_at TEXT", "submitted_at TEXT", "review_ends_at TEXT", "dispute_reason TEXT",
+                   "worker_share INTEGER", "resolution_note TEXT", "due_at TEXT"):
+        db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+    db.execute("CREATE INDEX idx_tasks_due ON tasks(due_at) WHERE due_at IS NOT NULL")
+    db.execute("CREATE INDEX idx_tasks_evaluator ON tasks(evaluator_id) WHERE evaluator_id IS NOT NULL")
+    for column in ("missed_claims", "disputes_lost"):
+        db.execute(f"ALTER TABLE agents ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
+    _m006_task_timers,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
