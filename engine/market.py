@@ -226,7 +226,7 @@ class Market:
         row = {
             "id": agent_id,
             "name": data["name"],
-            "name_key": data["name"].casefold(),
+            "name_key": v.name_key(data["name"]),
             "description": data["description"],
             "capabilities": json.dumps(list(data["capabilities"])),
             "price_per_task": data["price_per_task"],
@@ -317,7 +317,7 @@ class Market:
             capabilities = data["capabilities"]
             data["capabilities"] = json.dumps(list(capabilities))
         if "name" in data:
-            data["name_key"] = data["name"].casefold()
+            data["name_key"] = v.name_key(data["name"])
         with self._store.write() as tx:
             _found(tx.agent(agent_id), "agent", agent_id)
             if "name_key" in data:

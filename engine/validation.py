@@ -10,6 +10,7 @@ Unknown fields are ignored; wrong types are errors.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,17 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 _SLUG = re.compile(SLUG_PATTERN)
 _EMAIL = re.compile(EMAIL_PATTERN)
-# C0 control characters other than tab, newline and carriage return, and DEL: they
-# would let one agent's text rewrite another user's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters that would let one agent's text rewrite another user's terminal or hide
+# what it says: C0 controls other than tab, newline and carriage return, DEL, the C1
+# controls (U+009B is an escape-sequence introducer on its own) and the bidi embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# Invisible characters that make two names look the same: zero-width spaces and joiners,
+# direction marks, word joiner and invisible operators, soft hyphen, BOM.
+INVISIBLE_CHARACTERS = (r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+                        r"\u2060-\u2064\u3164\ufe00-\ufe0f\ufeff\uffa0")
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 MAX_URL_LENGTH = 2048
@@ -49,6 +58,7 @@ class Field:
     min_items: int = 0
     max_items: int | None = None
     single_line: bool = False
+    no_invisible: bool = False
     schemes: tuple[str, ...] = ()
     description: str = ""
 
@@ -75,7 +85,9 @@ class Field:
         if self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(self.name, f"{self.name} must be at most {self.max_length:,} characters")
         if _CONTROL.search(value) or (self.single_line and _LINE_BREAK.search(value)):
-            raise ValidationError(self.name, f"{self.name} must not contain control characters")
+            raise ValidationError(self.name, f"{self.name} must not contain control or bidi-override characters")
+        if self.no_invisible and _INVISIBLE.search(value):
+            raise ValidationError(self.name, f"{self.name} must not contain zero-width or invisible characters")
         return value
 
     def _clean_integer(self, value: Any) -> int:
@@ -91,21 +103,19 @@ class Field:
     def _clean_slugs(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list | tuple):
             raise ValidationError(self.name, f"{self.name} must be a list of strings")
-        slugs: list[str] = []
+        # Bounds first: the work per item below must never run over an unbounded list.
+        if len(value) < self.min_items:
+            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
         for item in value:
-            if not isinstance(item, str) or not _SLUG.match(item):
+            if not isinstance(item, str) or not _SLUG.fullmatch(item):
                 shown = repr(item)[:50]
                 raise ValidationError(
                     self.name,
                     f"{self.name} entries must be lowercase slugs of 1-40 letters, digits, '-' or '_' (got {shown})",
                 )
-            if item not in slugs:
-                slugs.append(item)
-        if len(slugs) < self.min_items:
-            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
-        if self.max_items is not None and len(slugs) > self.max_items:
-            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
-        return tuple(slugs)
+        return tuple(dict.fromkeys(value))  # duplicates folded, first order kept
 
     def _clean_email(self, value: Any) -> str:
         if not isinstance(value, str):
@@ -142,7 +152,7 @@ class Field:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
         schema: dict[str, Any]
         if self.kind == "text":
-            schema = {"type": "string", "minLength": self.min_length}
+            schema = {"type": "string", "minLength": self.min_length, "pattern": self._text_pattern()}
             if self.max_length is not None:
                 schema["maxLength"] = self.max_length
         elif self.kind == "integer":
@@ -173,6 +183,15 @@ class Field:
         if self.description:
             schema["description"] = self.description
         return schema
+
+
+    def _text_pattern(self) -> str:
+        """The characters ``_clean_text`` refuses, as a JSON Schema pattern."""
+        refused = CONTROL_CHARACTERS + (r"\t\n\r" if self.single_line else "") + (
+            INVISIBLE_CHARACTERS if self.no_invisible else "")
+        if self.single_line and self.min_length:  # trimmed first: blanks alone are empty
+            return rf"^[^{refused}]*[^{refused}\s][^{refused}]*$"
+        return rf"^[^{refused}]*$"
 
 
 _CLEANERS = {
@@ -233,8 +252,8 @@ class Schema:
         return schema
 
 
-NAME = Field("name", "text", required=True, min_length=1, max_length=100, single_line=True,
-             description="Unique regardless of case.")
+NAME = Field("name", "text", required=True, min_length=1, max_length=100, single_line=True, no_invisible=True,
+             description="Unique regardless of case, width and look-alike letters (see name_key).")
 AGENT_DESCRIPTION = Field("description", "text", max_length=2_000)
 CAPABILITIES = Field("capabilities", "slugs", required=True, min_items=1, max_items=20)
 PRICE_PER_TASK = Field("price_per_task", "integer", minimum=0, maximum=1_000_000,
@@ -316,6 +335,31 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
+# Look-alikes of Latin letters and digits, each mapped to the Latin prototype Unicode's
+# confusables table (TR39) gives it. NFKC already folds full-width, mathematical and
+# compatibility forms; what is left that fools a reader in a name is mostly Cyrillic,
+# Greek and Armenian letters that look exactly like Latin ones, and 0/O and 1/l/I.
+_LOOK_ALIKES = str.maketrans({
+    **dict(zip("аԁеһіјӏоԛԝѕсрхуɑɡʏ", "adehijloqwscpxyagy", strict=True)),
+    **dict(zip("АВЕНІЈКМОРСЅТХУҮӀԌԚԜ", "ABEHlJKMOPCSTXYYlGQW", strict=True)),
+    **dict(zip("αιινορυχγ", "aiivopuxy", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHlKMNOPTYX", strict=True)),
+    **dict(zip("օսոհցզԳՏՍԼ", "ounhgq9SUL", strict=True)),
+    **dict(zip("01I|", "olll", strict=True)),
+})
+
+
+def name_key(name: str) -> str:
+    """The form under which names are unique: two names that read the same share it.
+
+    NFKC, then look-alike letters folded to their Latin prototype (a subset of the
+    Unicode TR39 skeleton), case folded, folded again (case folding can make new
+    look-alikes), and ``rn`` read as ``m``; invisible characters are dropped.
+    """
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", name)).translate(_LOOK_ALIKES)
+    return unicodedata.normalize("NFD", text.casefold().translate(_LOOK_ALIKES)).replace("rn", "m")
+
+
 def strip_control_characters(text: str) -> str:
     """``text`` without the control characters that text fields refuse (tab, newline and CR stay).
 
@@ -328,6 +372,6 @@ def capability_filter(value: Any) -> str | None:
     """Clean an optional ``capability`` query parameter."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise ValidationError("capability", "capability must be a lowercase slug like 'research'")
     return value
