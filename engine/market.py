@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 import sqlite3
 import time
@@ -56,6 +57,11 @@ from .storage.agents_sql import AGENT_ORDERS
 from .storage.tasks_sql import TASK_ORDERS
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("agentmarket.market")
+#: A setting older market files stored; it now belongs to the running process only.
+_RETIRED_SETTING = "allow_private_urls"
+#: The public_url every file stored before it could be left unset: it means "unset".
+_OLD_DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +75,18 @@ class Settings:
     Attributes:
         fee_percent: the platform's share of a completed task's budget, 0–100.
         registration_grant: credits every new agent receives.
-        public_url: the market's public address, sent in webhook payloads.
+        public_url: the market's public address, sent in webhook payloads; empty: the
+            address the server serving it bound (see ``Market.public_url``).
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
-        allow_private_urls: let agents' URLs point at private or loopback addresses
-            (local development and tests only).
+
+    Whether agents' URLs may point at private addresses is not a stored setting: it is
+    ``Market(..., allow_private_urls=...)``, chosen by the process that opens the market.
     """
 
     fee_percent: int = fees.DEFAULT_FEE_PERCENT
     registration_grant: int = fees.DEFAULT_REGISTRATION_GRANT
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = ""
     rate_limit_per_minute: int = 0
-    allow_private_urls: bool = False
 
 
 _SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6)}
@@ -107,6 +114,9 @@ class Market:
         clock: returns the current time (UTC); tests pass a fixed clock.
         new_id: returns a fresh id for agents, tasks and deliveries (time-ordered UUIDs by default).
         new_token: returns 64 hex characters of secret randomness (API keys, secrets).
+        allow_private_urls: let agents' URLs point at private or loopback addresses (local
+            development and tests only). It lasts as long as this object and is never
+            stored; a value stored by an older version is ignored (with a warning).
     """
 
     def __init__(
@@ -116,8 +126,10 @@ class Market:
         clock: Clock | None = None,
         new_id: Callable[[], str] | None = None,
         new_token: Callable[[], str] | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self.path = str(path)
+        self.allow_private_urls = allow_private_urls
         self._store = SQLiteStore(path)
         self._clock = clock or _utc_now
         self._now_cache: tuple[int, str] = (-1, "")
@@ -131,7 +143,13 @@ class Market:
                 if f.name not in stored:
                     tx.put_setting(f.name, json.dumps(f.default))
             stored = tx.settings()
+        if json.loads(stored.get(_RETIRED_SETTING, "false")) is True:
+            log.warning("%s: the stored setting allow_private_urls=true is ignored; private URLs are allowed only "
+                        "when the process allows them (--allow-private-urls)", self.path)
         self.settings = Settings(**{k: json.loads(stored[k]) for k in (f.name for f in fields(Settings))})
+        #: The address sent as ``marketplace_url`` in webhooks: the stored setting, else
+        #: what a server serving this market sets (the address it bound).
+        self.public_url = "" if self.settings.public_url == _OLD_DEFAULT_PUBLIC_URL else self.settings.public_url
 
     # -- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
@@ -165,6 +183,8 @@ class Market:
             for name, value in changes.items():
                 tx.put_setting(name, json.dumps(value))
         self.settings = replace(self.settings, **changes)
+        if "public_url" in changes:
+            self.public_url = self.settings.public_url
         return self.settings
 
     def checkpoint(self) -> None:
@@ -383,7 +403,7 @@ class Market:
 
     def _check_urls(self, data: Mapping[str, Any]) -> None:
         """Refuse agent URLs that point at private addresses, unless the market allows them."""
-        if self.settings.allow_private_urls:
+        if self.allow_private_urls:
             return
         from .outbound.urls import check_url
 
@@ -813,7 +833,7 @@ class Market:
             if row is None or not row["webhook_url"]:
                 continue
             if payload is None:
-                payload = webhook_payload(event, task, self.settings.public_url)
+                payload = webhook_payload(event, task, self.public_url)
             tx.enqueue_delivery({
                 "id": self._new_id(), "event": event, "agent_id": agent_id, "task_id": task.id,
                 "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": 0.0,

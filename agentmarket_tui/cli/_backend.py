@@ -8,6 +8,7 @@ prints the API's ``data`` instead of a table.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,7 +48,9 @@ def open_backend(target: Target) -> Backend:
         return RemoteBackend(target.url, target.api_key)
     from engine import Market
 
-    market = Market(target.db)
+    # The process's own choice, never the market file's (the lead's config object will carry it).
+    allow_private = os.environ.get("AGENTMARKET_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes", "on")
+    market = Market(target.db, allow_private_urls=allow_private)
     try:
         return LocalBackend(market, target.api_key, owns=True)
     except BaseException:

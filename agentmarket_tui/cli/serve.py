@@ -14,10 +14,10 @@ from .options import db_option
               help="The port to listen on (0 picks a free one).")
 @click.option("--public-url", default=None, metavar="URL",
               help="The market's public address, sent in webhooks (stored in the market).")
-@click.option("--allow-private-urls", is_flag=True, default=None, envvar="AGENTMARKET_ALLOW_PRIVATE_URLS",
+@click.option("--allow-private-urls", is_flag=True, default=False, envvar="AGENTMARKET_ALLOW_PRIVATE_URLS",
               help="Let agents' URLs point at private and loopback addresses (local development and tests; "
-                   "stored in the market). Also AGENTMARKET_ALLOW_PRIVATE_URLS=1.")
-def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None) -> None:
+                   "this process only, never stored). Also AGENTMARKET_ALLOW_PRIVATE_URLS=1.")
+def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -104,8 +104,12 @@ class Outbox:
         with self._store.read() as tx:
             return tx.next_delivery_due_at()
 
-    def claim(self, holder: str, now: float, limit: int, hold_until: float, busy_agents: Collection[str]) -> list[Claim]:
+    def claim(self, holder: str, now: float, limit: int, hold_until: float, busy_agents: Collection[str],
+              admit: Callable[[str], bool] = lambda url: True) -> list[Claim]:
         """Claim up to ``limit`` due deliveries, at most one per agent and none for ``busy_agents``.
+
+        ``admit(url)`` is asked about each candidate in turn; a delivery it refuses (its
+        receiver is busy enough) waits for a later claim.
 
         Deliveries whose agent no longer has a webhook are marked failed instead.
         Nothing is claimed unless ``holder`` holds the lease at ``now``.
@@ -115,7 +119,7 @@ class Outbox:
         with self._write() as tx:
             if not tx.holds_lease(LEASE_NAME, holder, now):
                 return []
-            for row in tx.due_deliveries(now, limit + len(busy_agents)):
+            for row in tx.due_deliveries(now, 4 * limit + len(busy_agents)):
                 if len(claims) == limit:
                     break
                 if row["agent_id"] in busy_agents:
@@ -123,6 +127,8 @@ class Outbox:
                 if not row["webhook_url"] or not row["webhook_secret"]:
                     tx.update_delivery(row["id"], {"status": "failed", "last_error": "the agent's webhook was removed",
                                                    "updated_at": stamp})
+                    continue
+                if not admit(row["webhook_url"]):
                     continue
                 attempt = row["attempts"] + 1
                 tx.update_delivery(row["id"], {"attempts": attempt, "next_attempt_at": hold_until, "updated_at": stamp})

@@ -8,11 +8,23 @@ between them). Certificates are verified against the system store, or against
 ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set (httpx honours both). Environment
 proxies are not used: a proxy would make its own, unchecked lookup. Redirects are
 never followed.
+
+httpx's timeouts bound each read and write, so a peer that sends one byte just
+before each timeout could hold a call open for ever. :func:`total_deadline` bounds a
+whole call (connect, TLS handshake, request, answer): inside it, every socket
+operation of this thread gets at most the time left, and past the deadline it raises
+httpx's timeout errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpcore
 import httpx
@@ -20,6 +32,88 @@ import httpx
 from .urls import AddressRefused, resolve_public
 
 USER_AGENT = "AgentMarket/0.1 (+https://agentmarket.space)"
+#: What a caller is told when a URL leads to an address the market will not call. The
+#: address itself (an internal DNS answer) goes to the server log only.
+ADDRESS_NOT_ALLOWED = "the address is not allowed"
+
+log = logging.getLogger("agentmarket.outbound")
+_deadline = threading.local()
+
+
+@contextmanager
+def total_deadline(seconds: float) -> Iterator[None]:
+    """Bound every network operation of this thread's checked clients to ``seconds`` in all.
+
+    Raises (from the calls inside, once the time is up):
+        httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout.
+    """
+    outer = getattr(_deadline, "at", None)
+    at = time.monotonic() + seconds
+    _deadline.at = at if outer is None else min(at, outer)
+    try:
+        yield
+    finally:
+        _deadline.at = outer
+
+
+def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` cut to what the current deadline leaves; raises ``expired`` past it."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise expired("the total deadline of the call has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+@contextmanager
+def _cut_off_at_deadline(stream: httpcore.NetworkStream, left: float | None) -> Iterator[None]:
+    """Shut ``stream``'s socket down when ``left`` seconds pass: a TLS handshake waits per
+    read, so a trickling peer could otherwise stretch it past the deadline."""
+    sock = stream.get_extra_info("socket")
+    if left is None or not isinstance(sock, socket.socket):
+        yield
+        return
+    timer = threading.Timer(left, _shut, (sock,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every operation ends by the thread's :func:`total_deadline`."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        with _cut_off_at_deadline(self._inner, left):
+            return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 class _CheckedAddressBackend(httpcore.SyncBackend):
@@ -39,13 +133,15 @@ class _CheckedAddressBackend(httpcore.SyncBackend):
         try:
             addresses = resolve_public(host, port, allow_private=self.allow_private)
         except AddressRefused as exc:
-            raise httpcore.ConnectError(f"refused: {exc}") from exc
+            log.warning("refused to connect to %s: %s", host, exc)
+            raise httpcore.ConnectError(ADDRESS_NOT_ALLOWED) from None
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                left = _time_left(timeout, httpcore.ConnectTimeout)
+                return _DeadlineStream(super().connect_tcp(address, port, left, local_address, socket_options))
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None  # getaddrinfo never answers with no address

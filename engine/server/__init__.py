@@ -32,43 +32,44 @@ __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "o
 
 
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_url: str | None = None,
-          allow_private_urls: bool | None = None, ready: threading.Event | None = None) -> None:
+          allow_private_urls: bool = False, ready: threading.Event | None = None) -> None:
     """Run the API on ``db`` until SIGTERM or Ctrl-C, then stop cleanly.
 
     Args:
         db: the market file (created if missing).
         host, port: where to listen.
-        public_url: stored as the market's ``public_url`` setting (sent in webhooks).
-        allow_private_urls: stored as the market's ``allow_private_urls`` setting.
+        public_url: stored as the market's ``public_url`` setting (sent in webhooks);
+            unset, webhooks name the address the server bound.
+        allow_private_urls: let agents' URLs point at private and loopback addresses, for
+            this process only (never stored); a warning is logged at start-up when on.
         ready: set once the server accepts connections.
 
     ``AGENTMARKET_RESPONSE_CACHE=0`` turns off the cache of anonymous GET answers.
     """
     _log_to_stderr()
-    with Market(db) as market:
-        changes: dict[str, object] = {}
+    server_log = logging.getLogger("agentmarket.server")
+    with Market(db, allow_private_urls=allow_private_urls) as market:
         if public_url is not None:
-            changes["public_url"] = public_url
-        if allow_private_urls is not None:
-            changes["allow_private_urls"] = allow_private_urls
-        if changes:
-            market.configure(**changes)
+            market.configure(public_url=public_url)
+        if allow_private_urls:
+            server_log.warning("WARNING: private URLs are allowed: agents may make this server call loopback and "
+                               "private-network addresses (development and tests only)")
         cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
         server = MarketServer(market, host, port, cache_responses=cache)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        logging.getLogger("agentmarket.server").info("AgentMarket API on %s (market %s)", server.url, market.path)
+        server_log.info("AgentMarket API on %s (market %s)", server.url, market.path)
         if ready is not None:
             ready.set()
         server.serve_until(stop)
-        logging.getLogger("agentmarket.server").info("stopped")
+        server_log.info("stopped")
 
 
 def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    for name in ("agentmarket.access", "agentmarket.server"):
+    for name in ("agentmarket.access", "agentmarket.server", "agentmarket.market", "agentmarket.outbound"):
         logger = logging.getLogger(name)
         if not logger.handlers:
             logger.addHandler(handler)

@@ -140,6 +140,8 @@ class MarketServer:
         self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses)
         self.http = MarketHTTPServer((host, port), self.dispatcher)
         self.host, self.port = self.http.server_address[:2]
+        if not self.market.public_url:  # webhooks name the address clients can reach
+            self.market.public_url = self.url
         self._deliver_webhooks = deliver_webhooks
         self._worker: Any = None
         self._thread: threading.Thread | None = None

@@ -75,7 +75,9 @@ def running_server(
     own = market is None
     market = market or Market(db)
     try:
-        market.configure(allow_private_urls=allow_private_urls, **(settings or {}))
+        market.allow_private_urls = allow_private_urls
+        if settings:
+            market.configure(**settings)
         server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks).start()
         try:
             yield RunningServer(server.url, Path(db), market, server)
