@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import httpcore
@@ -68,7 +69,7 @@ def _time_left(timeout: float | None, expired: type[Exception]) -> float | None:
 
 
 @contextmanager
-def _cut_off_at_deadline(stream: httpcore.NetworkStream, left: float | None) -> Iterator[None]:
+def _cut_off_at_deadline(stream: Any, left: float | None) -> Iterator[None]:
     """Shut ``stream``'s socket down when ``left`` seconds pass: a TLS handshake waits per
     read, so a trickling peer could otherwise stretch it past the deadline."""
     sock = stream.get_extra_info("socket")
@@ -91,45 +92,60 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every operation ends by the thread's :func:`total_deadline`."""
+class _DeadlineStream:
+    """A network stream whose every operation ends by the thread's :func:`total_deadline`.
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+    ``core`` is the httpcore module the stream belongs to (httpx's ``httpcore``, or the
+    Anthropic SDK's ``httpcore2``): its timeout errors are the ones its client understands.
+    """
+
+    def __init__(self, inner: Any, core: ModuleType) -> None:
         self._inner = inner
+        self._core = core
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+        return self._inner.read(max_bytes, _time_left(timeout, self._core.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+        self._inner.write(buffer, _time_left(timeout, self._core.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        left = _time_left(timeout, httpcore.ConnectTimeout)
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        left = _time_left(timeout, self._core.ConnectTimeout)
         with _cut_off_at_deadline(self._inner, left):
-            return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left))
+            return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left), self._core)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
 
-class _CheckedAddressBackend(httpcore.SyncBackend):
+class _DeadlineBackend:
+    """Wraps a network backend so that its connections end by the thread's :func:`total_deadline`."""
+
+    def __init__(self, inner: Any, core: ModuleType) -> None:
+        self._inner = inner
+        self._core = core
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> Any:
+        left = _time_left(timeout, self._core.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, left, local_address, socket_options), self._core)
+
+    def __getattr__(self, name: str) -> Any:  # connect_unix_socket, sleep: as the inner backend
+        return getattr(self._inner, name)
+
+
+class _CheckedAddressBackend(_DeadlineBackend):
     """Opens TCP connections only to addresses :func:`resolve_public` approved."""
 
     def __init__(self, *, allow_private: bool) -> None:
+        super().__init__(httpcore.SyncBackend(), httpcore)
         self.allow_private = allow_private
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> Any:
         try:
             addresses = resolve_public(host, port, allow_private=self.allow_private)
         except AddressRefused as exc:
@@ -140,8 +156,7 @@ class _CheckedAddressBackend(httpcore.SyncBackend):
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:
             try:
-                left = _time_left(timeout, httpcore.ConnectTimeout)
-                return _DeadlineStream(super().connect_tcp(address, port, left, local_address, socket_options))
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None  # getaddrinfo never answers with no address
@@ -149,7 +164,7 @@ class _CheckedAddressBackend(httpcore.SyncBackend):
 
 
 class _CheckedTransport(httpx.HTTPTransport):
-    def __init__(self, *, allow_private: bool, max_connections: int) -> None:
+    def __init__(self, backend: _CheckedAddressBackend, max_connections: int) -> None:
         # httpx's transport offers no way to choose the network backend, so the pool
         # it builds is replaced by one with ours (same settings, TLS context from httpx).
         super().__init__(http1=True, http2=False)
@@ -158,7 +173,7 @@ class _CheckedTransport(httpx.HTTPTransport):
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,
-            network_backend=_CheckedAddressBackend(allow_private=allow_private),
+            network_backend=backend,
         )
 
 
@@ -167,13 +182,24 @@ def checked_client(*, allow_private: bool, timeout: float, max_connections: int 
 
     Args:
         allow_private: also allow private and loopback addresses (development, tests).
-        timeout: seconds for each of connect, write, read and waiting for a connection.
+        timeout: seconds for each of connect, write, read and waiting for a connection
+            (wrap calls in :func:`total_deadline` to bound them as a whole).
         max_connections: the pool's size; keep it at least the number of threads sharing it.
     """
     return httpx.Client(
-        transport=_CheckedTransport(allow_private=allow_private, max_connections=max_connections),
+        transport=_CheckedTransport(_CheckedAddressBackend(allow_private=allow_private), max_connections),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
         headers={"User-Agent": USER_AGENT},
     )
+
+
+
+def bound_by_deadline(client: Any, core: ModuleType) -> Any:
+    """``client`` (an httpx-like client of httpcore module ``core``) with its direct
+    connections bounded by :func:`total_deadline`. For the Anthropic SDK's own client,
+    whose defaults (TLS trust, limits) are kept."""
+    pool = client._transport._pool
+    pool._network_backend = _DeadlineBackend(pool._network_backend, core)
+    return client

@@ -38,6 +38,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip: float = 0.0  # send the answer one byte every ``drip`` seconds (a slowloris peer)
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Reply:
@@ -85,6 +86,9 @@ class LoopbackServer:
                 reply = server.responder(received)
                 if reply.delay:
                     server.release.wait(reply.delay)
+                if reply.drip:
+                    self._drip(reply)
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -94,6 +98,18 @@ class LoopbackServer:
                     self.wfile.write(reply.body)
                 except OSError:
                     pass  # the caller gave up (a timeout test) or was killed
+
+            def _drip(self, reply: Reply) -> None:
+                head = f"HTTP/1.1 {reply.status} OK\r\nContent-Length: {len(reply.body)}\r\n\r\n".encode()
+                self.close_connection = True
+                try:
+                    for byte in head + reply.body:
+                        if server.release.wait(reply.drip):
+                            return  # the test is over
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the caller hung up (its deadline passed)
 
             def log_message(self, *args: Any) -> None:
                 pass
