@@ -17,7 +17,11 @@ from .options import db_option
 @click.option("--allow-private-urls", is_flag=True, default=False, envvar="AGENTMARKET_ALLOW_PRIVATE_URLS",
               help="Let agents' URLs point at private and loopback addresses (local development and tests; "
                    "this process only, never stored). Also AGENTMARKET_ALLOW_PRIVATE_URLS=1.")
-def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool) -> None:
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=256, show_default=True,
+              envvar="AGENTMARKET_MAX_CONNECTIONS",
+              help="Clients served at once; beyond it an idle client is closed or the newcomer gets a 503.")
+def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool,
+          max_connections: int) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:
@@ -25,4 +29,4 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
     """
     from engine.server import serve as run
 
-    run(db, host, port, public_url=public_url, allow_private_urls=allow_private_urls)
+    run(db, host, port, public_url=public_url, allow_private_urls=allow_private_urls, max_connections=max_connections)

@@ -26,13 +26,14 @@ from ._dispatch import Dispatcher
 from ._handler import MAX_BODY_BYTES
 from ._openapi import openapi_document
 from ._routes import ROUTES, Route
-from ._server import MarketServer
+from ._server import DEFAULT_MAX_CONNECTIONS, MarketServer
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "openapi_document", "serve"]
 
 
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_url: str | None = None,
-          allow_private_urls: bool = False, ready: threading.Event | None = None) -> None:
+          allow_private_urls: bool = False, max_connections: int = DEFAULT_MAX_CONNECTIONS,
+          ready: threading.Event | None = None) -> None:
     """Run the API on ``db`` until SIGTERM or Ctrl-C, then stop cleanly.
 
     Args:
@@ -42,6 +43,7 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
             unset, webhooks name the address the server bound.
         allow_private_urls: let agents' URLs point at private and loopback addresses, for
             this process only (never stored); a warning is logged at start-up when on.
+        max_connections: clients served at once (capped by the open-file limit).
         ready: set once the server accepts connections.
 
     ``AGENTMARKET_RESPONSE_CACHE=0`` turns off the cache of anonymous GET answers.
@@ -55,7 +57,7 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8080, *, public_u
             server_log.warning("WARNING: private URLs are allowed: agents may make this server call loopback and "
                                "private-network addresses (development and tests only)")
         cache = os.environ.get("AGENTMARKET_RESPONSE_CACHE", "1") != "0"
-        server = MarketServer(market, host, port, cache_responses=cache)
+        server = MarketServer(market, host, port, cache_responses=cache, max_connections=max_connections)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

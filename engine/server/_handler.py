@@ -46,8 +46,11 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
     timeout = CLIENT_TIMEOUT_SECONDS
     disable_nagle_algorithm = True  # TCP_NODELAY: a keep-alive response must not wait ~40 ms
     busy = False
+    evicted = False  # closed to make room for a new client
+    idle_since = 0.0  # monotonic time it last finished a request (or connected)
 
     def handle(self) -> None:
+        self.idle_since = time.monotonic()
         self.server.track(self)
         try:
             super().handle()
@@ -59,6 +62,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             super().handle_one_request()
         finally:
             self.busy = False
+            self.idle_since = time.monotonic()
 
     def _serve(self) -> None:
         self.busy = True

@@ -1,7 +1,8 @@
-"""SQLite connections and transactions: WAL, a busy timeout, one connection per thread."""
+"""SQLite connections and transactions: WAL, a busy timeout, a bounded pool of connections."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,10 @@ from .queries import SQLiteTx
 from .schema import migrate
 
 BUSY_TIMEOUT_MS = 30_000
+#: Connections a file store opens at most; a transaction waits for a free one.
+POOL_SIZE = 16
+#: Owner read and write only: the file holds webhook secrets, emails and prompts.
+FILE_MODE = 0o600
 #: The writers' own checkpoint, a safety net should the background checkpointer fall behind.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
@@ -22,23 +27,32 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 class SQLiteStore:
     """Owns the connections to one market database.
 
-    A file market gives every thread its own connection (SQLite connections must not
-    be shared across threads mid-transaction); ``":memory:"`` has a single connection
-    guarded by a lock, since each new in-memory connection would be a new database.
+    A file market lends each transaction a connection from a pool of at most
+    ``pool_size`` (a connection is never shared mid-transaction), so the number of open
+    files does not grow with the number of threads (e.g. a server's idle clients).
+    ``":memory:"`` has a single connection guarded by a lock, since each new in-memory
+    connection would be a new database.
+
+    The file and its ``-wal`` and ``-shm`` files are created with mode 0600, and an
+    existing file is tightened to it.
     """
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, pool_size: int = POOL_SIZE) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:"
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._memory_lock = threading.RLock()
         self._memory_conn: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connection()
-        migrate(Database(conn))
+            _private_files(self.path)
+        with self._lent() as conn:
+            migrate(Database(conn))
         # Copying WAL pages back into the file is this thread's work, not the writers'.
         self._checkpointer = None if self.memory else Checkpointer(self.path, self)
 
@@ -62,15 +76,41 @@ class SQLiteStore:
             self._all.append(conn)
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
+    def _borrow(self) -> sqlite3.Connection:
+        """A connection for one transaction; give it back with :meth:`_give_back`.
+
+        Raises:
+            sqlite3.OperationalError: no connection came free within the busy timeout.
+        """
         if self.memory:
             if self._memory_conn is None:
                 self._memory_conn = self._open()
             return self._memory_conn
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
-        return conn
+        if not self._slots.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("every database connection stayed busy")
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        try:
+            return self._open()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if not self.memory:
+            self._idle.append(conn)
+            self._slots.release()
+
+    @contextmanager
+    def _lent(self) -> Iterator[sqlite3.Connection]:
+        with self._guard():
+            conn = self._borrow()
+            try:
+                yield conn
+            finally:
+                self._give_back(conn)
 
     def write(self) -> _WriteTransaction:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
@@ -79,8 +119,7 @@ class SQLiteStore:
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: one consistent snapshot for every query inside it."""
-        with self._guard():
-            conn = self._connection()
+        with self._lent() as conn:
             conn.execute("BEGIN")
             try:
                 yield SQLiteTx(conn)
@@ -98,18 +137,23 @@ class SQLiteStore:
     def data_version(self) -> int:
         """A number that changes whenever another connection commits a change.
 
-        Cheap enough to poll many times a second; used to refresh live views.
-        Changes made through this thread's own connection do not bump it.
+        Cheap enough to poll many times a second; used to refresh live views. It is read
+        on a connection of its own that never writes, so every commit bumps it.
         """
-        with self._guard():
-            return self._connection().execute("PRAGMA data_version").fetchone()[0]
+        if self.memory:
+            with self._guard():
+                return self._borrow().execute("PRAGMA data_version").fetchone()[0]
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = self._open()
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     def checkpoint(self) -> None:
         """Copy every committed change from the WAL into the database file now."""
-        with self._guard():
-            if self._checkpointer is None:
-                return  # in memory: there is no WAL
-            self._checkpointer.run_now(self._connection())
+        if self._checkpointer is None:
+            return  # in memory: there is no WAL
+        with self._lent() as conn:
+            self._checkpointer.run_now(conn)
 
     def close(self) -> None:
         """Close every connection this store opened (after a last checkpoint)."""
@@ -119,12 +163,10 @@ class SQLiteStore:
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.ProgrammingError:
-                pass  # made in another thread; it closes when that thread's local dies
+            conn.close()
         self._memory_conn = None
-        self._local = threading.local()
+        self._watch = None
+        self._idle = []
 
 
 class _WriteTransaction:
@@ -143,10 +185,13 @@ class _WriteTransaction:
     def __enter__(self) -> SQLiteTx:
         if self._lock is not None:
             self._lock.acquire()
+        conn = None
         try:
-            conn = self._conn = self._store._connection()
+            conn = self._conn = self._store._borrow()
             conn.execute("BEGIN IMMEDIATE")
         except BaseException:
+            if conn is not None:
+                self._store._give_back(conn)
             if self._lock is not None:
                 self._lock.release()
             raise
@@ -156,6 +201,22 @@ class _WriteTransaction:
         try:
             self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
         finally:
+            self._store._give_back(self._conn)
             if self._lock is not None:
                 self._lock.release()
         return False
+
+
+def _private_files(path: str) -> None:
+    """Create the market file 0600 if missing and tighten it and its WAL and SHM files.
+
+    SQLite creates ``-wal`` and ``-shm`` with the main file's permissions, so a 0600
+    main file gives 0600 companions.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    os.close(fd)
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            os.chmod(name, FILE_MODE)
+        except FileNotFoundError:
+            pass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -114,7 +115,8 @@ class ServerProcess:
 
 @contextmanager
 def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
-                   env: dict[str, str] | None = None, settings_from_env: bool = False) -> Iterator[ServerProcess]:
+                   env: dict[str, str] | None = None, settings_from_env: bool = False,
+                   open_files: int | None = None) -> Iterator[ServerProcess]:
     """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
 
     Args:
@@ -124,6 +126,7 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
         env: extra environment variables for the child.
         settings_from_env: give the file and ``allow_private_urls`` as ``AGENTMARKET_DB`` and
             ``AGENTMARKET_ALLOW_PRIVATE_URLS=1`` instead of options.
+        open_files: the child's limit on open files (``ulimit -n``), if given.
     """
     log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
@@ -136,8 +139,10 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
         args += ["--db", str(db), *(["--allow-private-urls"] if allow_private_urls else [])]
     child_env.update(env or {})
     with log.open("wb") as sink:
+        limit = None if open_files is None else (
+            lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files)))
         process = subprocess.Popen([sys.executable, "-c", "from agentmarket_tui.cli import main; main()", *args],
-                                   stdout=subprocess.DEVNULL, stderr=sink, env=child_env)
+                                   stdout=subprocess.DEVNULL, stderr=sink, env=child_env, preexec_fn=limit)
     try:
         url = _wait_for_url(process, log)
         yield ServerProcess(url, Path(db), process, log)
