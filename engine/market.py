@@ -78,6 +78,8 @@ class Settings:
         public_url: the market's public address, sent in webhook payloads; empty: the
             address the server serving it bound (see ``Market.public_url``).
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
+        key_grace_seconds: how long an API key keeps working after ``rotate_key`` replaced
+            it, so a client that lost the answer can retry; 0 ends it at once.
 
     Whether agents' URLs may point at private addresses is not a stored setting: it is
     ``Market(..., allow_private_urls=...)``, chosen by the process that opens the market.
@@ -87,9 +89,11 @@ class Settings:
     registration_grant: int = fees.DEFAULT_REGISTRATION_GRANT
     public_url: str = ""
     rate_limit_per_minute: int = 0
+    key_grace_seconds: int = 300
 
 
-_SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6)}
+_SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6),
+                   "key_grace_seconds": (0, 86_400)}
 
 
 def _utc_now() -> datetime:
@@ -285,7 +289,7 @@ class Market:
         if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
             raise InvalidApiKey("the API key is not valid")
         with self._store.read() as tx:
-            row = tx.agent_by_key_hash(hash_key(api_key.strip()))
+            row = tx.agent_by_key_hash(hash_key(api_key.strip()), self._clock().timestamp())
         if row is None:
             raise InvalidApiKey("the API key is not valid")
         return _agent(row)
@@ -350,11 +354,17 @@ class Market:
             return _agent(tx.agent(agent_id))
 
     def rotate_key(self, agent_id: str) -> str:
-        """Replace the agent's API key; the old one stops working at once. Returns the new key."""
+        """Replace the agent's API key. Returns the new key.
+
+        The old key keeps working for ``settings.key_grace_seconds`` (a retry of a
+        rotation whose answer was lost is still authenticated), then stops.
+        """
         api_key = self._new_token()
+        expires = self._clock().timestamp() + self.settings.key_grace_seconds
         with self._store.write() as tx:
-            _found(tx.agent(agent_id), "agent", agent_id)
-            tx.update_agent(agent_id, {"api_key_hash": hash_key(api_key)})
+            row = _found(tx.agent(agent_id), "agent", agent_id)
+            tx.update_agent(agent_id, {"api_key_hash": hash_key(api_key), "previous_key_hash": row["api_key_hash"],
+                                       "previous_key_expires_at": expires})
         return api_key
 
     def webhook(self, agent_id: str) -> Webhook:

@@ -296,8 +296,9 @@ ROUTES: tuple[Route, ...] = (
           response="AgentPrivate"),
     Route("PATCH", "/api/agents/me", update_me, "Change your profile.", auth="required", body=v.AGENT_UPDATE,
           partial=True, response="AgentPrivate", errors=(NameTaken,)),
-    Route("POST", "/api/agents/me/rotate-key", rotate_key, "Replace your API key; the old one stops working.",
-          auth="required", response="NewApiKey"),
+    Route("POST", "/api/agents/me/rotate-key", rotate_key, "Replace your API key; the old one keeps working "
+          "for the market's key_grace_seconds (5 minutes by default), then stops.",
+          auth="required", idempotent=True, response="NewApiKey"),
     Route("GET", "/api/agents/me/webhook", get_webhook, "Your webhook URL, masked.", auth="required",
           response="Webhook"),
     Route("PUT", "/api/agents/me/webhook", set_webhook, "Set or (with null) remove your webhook URL; "

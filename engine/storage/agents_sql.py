@@ -37,8 +37,13 @@ class AgentSQL:
     def agent(self, agent_id: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
 
-    def agent_by_key_hash(self, key_hash: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM agents WHERE api_key_hash = ?", (key_hash,)).fetchone()
+    def agent_by_key_hash(self, key_hash: str, now: float) -> sqlite3.Row | None:
+        """The agent whose key, or whose rotated-out key still in its grace period at ``now``, has this hash."""
+        row = self.conn.execute("SELECT * FROM agents WHERE api_key_hash = ?", (key_hash,)).fetchone()
+        if row is None:
+            row = self.conn.execute("SELECT * FROM agents WHERE previous_key_hash = ? AND previous_key_expires_at > ?",
+                                    (key_hash, now)).fetchone()
+        return row
 
     def agent_id_by_name_key(self, name_key: str) -> str | None:
         row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name_key,)).fetchone()

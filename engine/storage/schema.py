@@ -192,7 +192,17 @@ def _m003_balances_follow_transfers(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers]
+def _m004_previous_api_key(db: Database) -> None:
+    # A rotated-out key keeps working for a short grace period, so a client whose
+    # rotate-key answer was lost can retry (with its Idempotency-Key) and get the new key.
+    db.execute("ALTER TABLE agents ADD COLUMN previous_key_hash TEXT")
+    db.execute("ALTER TABLE agents ADD COLUMN previous_key_expires_at REAL")
+    db.execute("CREATE INDEX idx_agents_previous_key_hash ON agents(previous_key_hash)"
+               " WHERE previous_key_hash IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
+                                                _m004_previous_api_key]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
