@@ -9,6 +9,7 @@ Unknown fields are ignored; wrong types are errors.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -36,6 +37,12 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 MAX_URL_LENGTH = 2048
+# A URL the market will store: the scheme, a host of ASCII letters, digits, '-', '_' and
+# dots (international names in their xn-- form) or a bracketed IPv6 address, a port of
+# at most 65535, then a path, query or fragment without spaces or control characters.
+_HOST = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+_PORT = r"6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
+_URL_REST = rf"({_HOST}|\[[0-9A-Fa-f:.]+\])(:({_PORT})?)?([/?#][^{CONTROL_CHARACTERS}\s]*)?$"
 MAX_EMAIL_LENGTH = 254
 
 
@@ -128,11 +135,10 @@ class Field:
     def _clean_url(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError(self.name, f"{self.name} must be a string")
-        value = value.strip()
         allowed = " or ".join(f"{s}://" for s in self.schemes)
         if len(value) > MAX_URL_LENGTH:
             raise ValidationError(self.name, f"{self.name} must be at most {MAX_URL_LENGTH} characters")
-        if _CONTROL.search(value) or _LINE_BREAK.search(value) or " " in value:
+        if _CONTROL.search(value) or re.search(r"\s", value):
             raise ValidationError(self.name, f"{self.name} must not contain spaces or control characters")
         try:
             parts = urlsplit(value)
@@ -146,7 +152,16 @@ class Field:
         if parts.username or parts.password:
             raise ValidationError(self.name, f"{self.name} must not carry credentials")
         del port
+        if not re.fullmatch(self.url_pattern(), value) or (parts.netloc.startswith("[") and not _ipv6(parts.hostname)):
+            raise ValidationError(self.name, f"{self.name} must name a host of letters, digits, '-' and '.' "
+                                             "(or an IP address) and may add a port, path and query")
         return value
+
+    def url_pattern(self) -> str:
+        """What ``_clean_url`` accepts, as a regular expression (also the OpenAPI ``pattern``)."""
+        schemes = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in scheme)
+                           for scheme in self.schemes)
+        return rf"^({schemes})://{_URL_REST}"
 
     def json_schema(self) -> dict[str, Any]:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
@@ -172,12 +187,7 @@ class Field:
         elif self.kind == "email":
             schema = {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}
         else:
-            schema = {
-                "type": "string",
-                "format": "uri",
-                "maxLength": MAX_URL_LENGTH,
-                "pattern": "^(" + "|".join(self.schemes) + ")://",
-            }
+            schema = {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH, "pattern": self.url_pattern()}
         if self.nullable:
             schema["type"] = [schema["type"], "null"]
         if self.description:
@@ -333,6 +343,14 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
         raise ValidationError(name, f"{name} must be an integer from {low} to {high:,}")
     return value
+
+
+def _ipv6(host: str | None) -> bool:
+    try:
+        ipaddress.IPv6Address((host or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 # Look-alikes of Latin letters and digits, each mapped to the Latin prototype Unicode's

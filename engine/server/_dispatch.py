@@ -22,6 +22,7 @@ from engine.errors import (
     MarketError,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
 )
 from engine.records import Agent
@@ -92,8 +93,9 @@ class Dispatcher:
             path, _, query = target.partition("?")
             route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
             if route is None:
-                caller = self._caller(headers, required=False)  # so a key holder still sees a balance
-                if allowed:
+                caller = self._known_caller(headers)  # so a key holder still sees a balance
+                if allowed:  # decided before authentication: a wrong method is wrong for everyone
+                    allowed = [*allowed, "HEAD"] if "GET" in allowed else allowed
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
@@ -106,6 +108,8 @@ class Dispatcher:
             if key is not None and caller is not None:
                 return self._once(route, call, idem.check_key(key), method, path, call.body)
             return self._run(route, call)
+        except _WithBalance as refused:
+            return error_response(refused.error, refused.balance)
         except MarketError as exc:
             return error_response(exc, self._balance(caller))
         except Exception:
@@ -131,6 +135,21 @@ class Dispatcher:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
                     body)
 
+    def refusal(self, exc: MarketError, headers: Mapping[str, str]) -> Response:
+        """The error envelope for a request refused before dispatch (e.g. a body too large),
+        with the balance when it carries a valid key."""
+        return error_response(exc, self._balance(self._known_caller(headers)))
+
+    def _known_caller(self, headers: Mapping[str, str]) -> Agent | None:
+        """The agent whose valid key the request carries, if any; never raises, never rate limits."""
+        api_key = headers.get(API_KEY_HEADER)
+        if api_key is None:
+            return None
+        try:
+            return self.market.authenticate(api_key)
+        except MarketError:
+            return None
+
     def _caller(self, headers: Mapping[str, str], *, required: bool) -> Agent | None:
         """The agent whose key the request carries (rate limited per key), if any.
 
@@ -142,7 +161,10 @@ class Dispatcher:
             if required:
                 raise AuthRequired(f"this endpoint needs your API key in the {API_KEY_HEADER} header")
             return None
-        self.limiter.check(api_key)
+        try:
+            self.limiter.check(api_key)
+        except RateLimited as exc:  # every answer to a valid key shows its balance (SPEC §4)
+            raise _WithBalance(exc, self._balance(self._known_caller(headers))) from None
         return self.market.authenticate(api_key)
 
     def _run(self, route: Route, call: Call) -> Response:
@@ -183,17 +205,27 @@ class Dispatcher:
             return None
 
 
+class _WithBalance(Exception):
+    """A refusal that already knows the caller's balance (the caller itself is not known yet)."""
+
+    def __init__(self, error: MarketError, balance: int | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.balance = balance
+
+
 def encode_canonical(value: Any) -> bytes:
     """JSON that is the same for equal values, whatever their key order or spacing."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _query(query: str) -> dict[str, str]:
-    """The query parameters, first value of each."""
+    """The query parameters, first value of each. An empty value (``?status=``) is the same
+    as an absent parameter, for every parameter."""
     if not query:
         return {}
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        pairs = parse_qsl(query, keep_blank_values=False, max_num_fields=MAX_QUERY_FIELDS)
     except ValueError:
         raise BadRequest(f"at most {MAX_QUERY_FIELDS} query parameters") from None
     params: dict[str, str] = {}

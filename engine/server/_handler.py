@@ -72,7 +72,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body()
         except MarketError as exc:
             self.close_connection = True  # the rest of the body is unread or unreadable
-            response = error_response(exc)
+            response = self.server.dispatcher.refusal(exc, self.headers)
         else:
             response = self.server.dispatcher.handle(method, self.path, self.headers, body)
         if self.server.closing:
@@ -82,6 +82,14 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
                            (time.perf_counter() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def handle_expect_100(self) -> bool:
+        """Send ``100 Continue`` only for a body that will be read: a body over the limit
+        gets its 413 without the client sending it."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return True  # _serve answers 413 and closes
+        return super().handle_expect_100()
 
     def _read_body(self) -> bytes:
         """The request body, by its Content-Length.
