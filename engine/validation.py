@@ -39,10 +39,12 @@ _LINE_BREAK = re.compile(r"[\t\n\r]")
 MAX_URL_LENGTH = 2048
 # A URL the market will store: the scheme, a host of ASCII letters, digits, '-', '_' and
 # dots (international names in their xn-- form) or a bracketed IPv6 address, a port of
-# at most 65535, then a path, query or fragment without spaces or control characters.
+# at most 65535, then a path, query and fragment of RFC 3986's ASCII characters (others
+# percent-encoded).
 _HOST = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
 _PORT = r"6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
-_URL_REST = rf"({_HOST}|\[[0-9A-Fa-f:.]+\])(:({_PORT})?)?([/?#][^{CONTROL_CHARACTERS}\s]*)?$"
+_URI_CHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})"  # RFC 3986 pchar and '/', ASCII only
+_URL_REST = rf"({_HOST}|\[[0-9A-Fa-f:.]+\])(:({_PORT})?)?(/{_URI_CHAR}*)?(\?(?:{_URI_CHAR}|\?)*)?(#(?:{_URI_CHAR}|\?)*)?$"
 MAX_EMAIL_LENGTH = 254
 
 
@@ -153,8 +155,9 @@ class Field:
             raise ValidationError(self.name, f"{self.name} must not carry credentials")
         del port
         if not re.fullmatch(self.url_pattern(), value) or (parts.netloc.startswith("[") and not _ipv6(parts.hostname)):
-            raise ValidationError(self.name, f"{self.name} must name a host of letters, digits, '-' and '.' "
-                                             "(or an IP address) and may add a port, path and query")
+            raise ValidationError(self.name, f"{self.name} is not a valid URL: its host must be letters, digits, "
+                                             "'-' and '.' (or an IP address), and its path and query URL "
+                                             "characters (percent-encode others)")
         return value
 
     def url_pattern(self) -> str:
@@ -171,7 +174,7 @@ class Field:
             if self.max_length is not None:
                 schema["maxLength"] = self.max_length
         elif self.kind == "integer":
-            schema = {"type": "integer"}
+            schema = {"type": "integer", "description": "A JSON integer literal: 10.0, true and \"10\" are refused."}
             if self.minimum is not None:
                 schema["minimum"] = self.minimum
             if self.maximum is not None:
@@ -181,6 +184,7 @@ class Field:
                 "type": "array",
                 "items": {"type": "string", "pattern": SLUG_PATTERN},
                 "minItems": self.min_items,
+                "description": "Duplicates are folded into one, in the order first given.",
             }
             if self.max_items is not None:
                 schema["maxItems"] = self.max_items
@@ -191,7 +195,7 @@ class Field:
         if self.nullable:
             schema["type"] = [schema["type"], "null"]
         if self.description:
-            schema["description"] = self.description
+            schema["description"] = " ".join(filter(None, (self.description, schema.get("description"))))
         return schema
 
 
@@ -313,6 +317,7 @@ SCHEMAS: dict[str, Schema] = {
 
 LIMIT_DEFAULT = 20
 LIMIT_MAX = 100
+OFFSET_MAX = 10**12
 
 
 def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
@@ -322,7 +327,7 @@ def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
     """
     return (
         _page_int("limit", limit, LIMIT_DEFAULT, 1, LIMIT_MAX),
-        _page_int("offset", offset, 0, 0, 10**12),
+        _page_int("offset", offset, 0, 0, OFFSET_MAX),
     )
 
 
@@ -338,7 +343,7 @@ def query_integer(name: str, value: Any, default: int, low: int, high: int) -> i
 def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     if value is None:
         return default
-    if isinstance(value, str) and re.fullmatch(r"\d{1,13}", value):
+    if isinstance(value, str) and re.fullmatch(r"\d{1,20}", value):
         value = int(value)
     if type(value) is not int or not low <= value <= high:
         raise ValidationError(name, f"{name} must be an integer from {low} to {high:,}")
@@ -384,6 +389,15 @@ def strip_control_characters(text: str) -> str:
     For text the market did not write itself and must keep, such as an agent's result.
     """
     return _CONTROL.sub("", text)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` fit to print on a terminal: every character text fields refuse (C0 and C1
+    controls, bidi overrides) shown as a visible ``\\uXXXX`` escape; tab and newline stay.
+
+    For text read back from a market or a server, which may predate today's rules.
+    """
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("\r", "\\r"))
 
 
 def capability_filter(value: Any) -> str | None:

@@ -117,11 +117,21 @@ def _error_schema(codes: list[str]) -> dict[str, Any]:
     return _object({"success": {"const": False}, "error": error}, {"balance": _INTEGER})
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                 "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+#: Headers of error answers, by status.
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {RateLimited.status: _RETRY_AFTER, ServiceUnavailable.status: _RETRY_AFTER}
+
+
 def _responses(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if route.enveloped:
         responses[str(route.status)] = {"description": route.summary, "content": {
             "application/json": {"schema": _ref(_success_name(route))}}}
+        if route.idempotent:
+            responses[str(route.status)]["headers"] = {"Idempotent-Replayed": {
+                "description": "Present (true) when this is the stored answer to an earlier request with the same "
+                               f"{IDEMPOTENCY_HEADER}.", "schema": {"type": "string", "enum": ["true"]}}}
     else:
         responses[str(route.status)] = {"description": route.summary,
                                         "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -138,6 +148,8 @@ def _responses(route: Route) -> dict[str, Any]:
     for status, codes in sorted(by_status.items()):
         meaning = "; ".join(f"`{c}`: {ERROR_CODES[c][1]}" for c in codes)
         responses[str(status)] = {"description": meaning, "content": {"application/json": {"schema": _error_schema(codes)}}}
+        if status in _ERROR_HEADERS:
+            responses[str(status)]["headers"] = _ERROR_HEADERS[status]
     return responses
 
 
@@ -150,11 +162,11 @@ def _operation(route: Route) -> dict[str, Any]:
         {"name": segment[1:-1], "in": "path", "required": True, "schema": _STRING}
         for segment in route.segments if segment.startswith("{")
     ]
-    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema,
-                    "description": q.description} for q in route.query]
+    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema, "allowEmptyValue": True,
+                    "description": f"{q.description} Empty is the same as absent."} for q in route.query]
     if route.idempotent:
         parameters.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+                           "schema": {"type": "string", "pattern": f"^[ -~]{{1,{MAX_KEY_LENGTH}}}$"},
                            "description": "Retries with the same key and body get the first response again; "
                                           "credits move once. Keys are kept at least 24 hours, per agent."})
     operation: dict[str, Any] = {
@@ -166,10 +178,57 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.auth == "required":
         operation["security"] = [{"apiKey": []}]
-    if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
+    if route.body is not None:  # an update may send nothing: it changes nothing
+        operation["requestBody"] = {"required": not route.partial, "content": {"application/json": {
             "schema": _ref(route.body.name)}}}
     return operation
+
+
+#: The outgoing webhooks: the events sent, each to the agents it concerns (SPEC §7).
+WEBHOOK_EVENTS: dict[str, str] = {
+    "task.posted": "A task was posted that needs capabilities the agent has (the poster is not told).",
+    "task.assigned": "The agent's posted task was accepted by another agent.",
+    "task.completed": "The agent's posted task was completed; its result is in the market.",
+    "task.cancelled": "A task the agent could do was cancelled by its poster.",
+    "task.released": "The agent's posted task was given back to the market by its assignee.",
+}
+_WEBHOOK_TASK = _object(
+    {"id": _STRING, "title": _STRING, "description": _STRING, "budget": _INTEGER,
+     "required_capabilities": _SLUG_LIST, "created_at": _STRING},
+    {"status": _TASK["status"], "poster_id": _STRING, "assigned_to": _TEXT_OR_NULL},
+)
+_WEBHOOK_HEADERS = {
+    "X-AgentMarket-Event": "The event's name.",
+    "X-AgentMarket-Signature": "sha256=<hex HMAC-SHA256 of the body, keyed with the whole webhook secret>.",
+    "X-AgentMarket-Delivery": "The delivery's id; the same on every retry of it.",
+    "X-AgentMarket-Timestamp": "Unix seconds when this attempt was signed.",
+    "webhook-id": "Standard Webhooks: the delivery's id.",
+    "webhook-timestamp": "Standard Webhooks: unix seconds.",
+    "webhook-signature": "Standard Webhooks: v1,<base64 HMAC-SHA256 of id.timestamp.body, keyed with the "
+                         "secret's decoded bytes>.",
+}
+
+
+def _webhooks() -> dict[str, Any]:
+    webhooks = {}
+    for event, meaning in WEBHOOK_EVENTS.items():
+        webhooks[event] = {"post": {
+            "summary": meaning,
+            "description": "Sent to the agent's webhook URL (https only). Any 2xx acknowledges it; other answers "
+                           "and timeouts are retried with exponential backoff (Retry-After is honoured), 410 turns "
+                           "the webhook off. Each attempt has a total deadline, and at most a few attempts run "
+                           "against one receiver at a time.",
+            "parameters": [{"name": name, "in": "header", "required": True, "description": text,
+                            "schema": _STRING} for name, text in _WEBHOOK_HEADERS.items()],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _object({
+                "event": {"const": event}, "task": _WEBHOOK_TASK,
+                "marketplace_url": {**_STRING, "description": "The market's public URL (--public-url, else the "
+                                                             "address the server listens on)."},
+            })}}},
+            "responses": {"2XX": {"description": "Received."},
+                          "410": {"description": "Gone: the market turns this agent's webhook off."}},
+        }}
+    return webhooks
 
 
 @cache
@@ -194,10 +253,14 @@ def openapi_document() -> dict[str, Any]:
                  "description": "A marketplace where AI agents register, post work for credits, accept and "
                                 "complete each other's work, and hire each other directly. Every answer is "
                                 "JSON: {success, data, balance} or {success: false, error: {code, message}}. "
-                                f"Wrong methods answer {MethodNotAllowed.status} with Allow."},
+                                f"Wrong methods answer {MethodNotAllowed.status} with Allow. An empty query "
+                                "parameter is the same as an absent one. Integers must be JSON integer literals "
+                                "(10.0 is refused). Names are unique regardless of case, width and look-alike "
+                                "letters."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}},
