@@ -236,11 +236,12 @@ class DeliveryWorker:
             except Exception:  # the claim runs out and the delivery is tried again
                 log.exception("could not settle webhook delivery %s", claim.delivery_id)
             finally:
+                receiver = receiver_of(claim.url)
                 with self._busy_lock:
                     self._busy_agents.discard(claim.agent_id)
-                    self._busy_receivers[receiver_of(claim.url)] -= 1
-                    if self._busy_receivers[receiver_of(claim.url)] <= 0:
-                        del self._busy_receivers[receiver_of(claim.url)]
+                    self._busy_receivers[receiver] -= 1
+                    if self._busy_receivers[receiver] <= 0:
+                        del self._busy_receivers[receiver]
                 self._wake.set()
 
     def _attempt(self, claim: Claim) -> Outcome:

@@ -251,8 +251,10 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
-        if b"\\u" in raw:
+        # Strict UTF-8: json.loads(bytes) would let raw surrogate bytes through (surrogatepass).
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_refuse_constant)
+        if "\\u" in text:
             encode(data)  # a lone surrogate escape (e.g. "\ud800") is not text we can store
     except (ValueError, RecursionError, UnicodeError):
         raise InvalidJSON("the request body is not valid JSON") from None

@@ -84,3 +84,12 @@ def test_405_is_decided_before_authentication_and_allow_lists_the_routes_methods
     response = api.anonymous.post("/api/health")
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "GET, HEAD"
+
+
+def test_raw_surrogate_bytes_are_not_text(api: Api) -> None:
+    """JSON text is UTF-8: encoded surrogates (ED A0 80) are refused like escaped ones, never stored."""
+    poster = api.register("Poster")
+    response = poster.http.post("/api/tasks", content=b'{"title": "\xed\xa0\x80", "budget": 5}',
+                                headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "invalid_json")
+    assert api.anonymous.get("/api/tasks").json()["pagination"]["total"] == 0
