@@ -91,3 +91,31 @@ def test_list_bounds_are_checked_before_the_items(market: Market, items: list[st
 def test_a_slug_with_a_trailing_newline_is_refused(value: Any) -> None:
     with pytest.raises(Exception, match="lowercase slugs"):
         TASK.field("required_capabilities").clean([value])
+
+
+def test_an_older_market_gets_look_alike_name_keys_and_keeps_both_of_a_look_alike_pair(tmp_path) -> None:
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from engine.storage.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    for version, migration in enumerate(MIGRATIONS[:4], start=1):  # before names folded look-alikes
+        migration(db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    for agent_id, name in (("a1", "Agent1"), ("a2", "Agentl"), ("a3", "Bot")):
+        conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                     " VALUES (?, ?, ?, '[\"x\"]', 'o@example.com', ?, '2026-01-01T00:00:00Z')",
+                     (agent_id, name, name.casefold(), f"hash-{agent_id}"))
+        conn.execute("INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, 'wallet', ?, 0)",
+                     (f"wallet:{agent_id}", agent_id))
+    conn.close()
+
+    with Market(path) as market:
+        assert {a.name for a in market.list_agents(limit=10)} == {"Agent1", "Agentl", "Bot"}
+        for taken in ("Agent1", "AGENTI", "B0t"):
+            assert_refused(market, lambda: market.register_agent(**{**AGENT, "name": taken}), "name_taken", 409,
+                           "name")
