@@ -8,10 +8,9 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
-from engine import Market
 from engine.errors import MarketError
 
-from .backend import Backend
+from .client import MarketClient
 from .commands import MarketCommands
 from .messages import IdentityChanged, MarketChanged
 from .screens import MODES
@@ -20,12 +19,11 @@ POLL_SECONDS = 0.5
 
 
 class AgentMarketApp(App[None]):
-    """The app. It reaches the market only through ``backend``.
+    """The app. It reaches the market only through ``client``.
 
     Args:
-        backend: the market (in-process or remote) and the identity to act as.
-        market: the in-process Market when this app hosts the market itself; the app
-            then also runs the webhook delivery worker while it is open.
+        client: the market (in-process or remote) and the identity to act as. Whoever
+            opened a local market runs its background work (``engine.runtime.open_market``).
         live: poll the market for changes (tests of fixed pictures turn it off).
     """
 
@@ -47,33 +45,18 @@ class AgentMarketApp(App[None]):
     #: (agent name, balance) of the current identity; every IdentityBar watches it.
     identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
 
-    def __init__(self, backend: Backend, *, market: Market | None = None, live: bool = True) -> None:
+    def __init__(self, client: MarketClient, *, live: bool = True) -> None:
         super().__init__()
-        self.backend = backend
-        self.hosted_market = market
+        self.client = client
         self.live = live
         self._token: Any = None
-        self._delivery_worker: Any = None
 
     def on_mount(self) -> None:
         self.refresh_identity()
         if self.live:
             self.set_interval(POLL_SECONDS, self._poll)
-        self._start_delivery_worker()
-
-    def _start_delivery_worker(self) -> None:
-        if self.hosted_market is None:
-            return
-        try:
-            from engine.outbound import DeliveryWorker
-        except ImportError:
-            return
-        self._delivery_worker = DeliveryWorker(self.hosted_market)
-        self._delivery_worker.start()
 
     async def action_quit(self) -> None:
-        if self._delivery_worker is not None:
-            self._delivery_worker.stop()
         self.exit()
 
     def action_identity(self) -> None:
@@ -87,7 +70,7 @@ class AgentMarketApp(App[None]):
 
     def _check_for_changes(self) -> None:
         try:
-            token = self.backend.change_token()
+            token = self.client.change_token()
         except MarketError:
             return  # a remote market that is briefly unreachable; try again next tick
         if token != self._token:
@@ -110,10 +93,10 @@ class AgentMarketApp(App[None]):
 
         def job() -> None:
             name = balance = None
-            if self.backend.api_key:
+            if self.client.api_key:
                 try:
-                    name = self.backend.me().name
-                    balance = self.backend.wallet().balance
+                    name = self.client.me().name
+                    balance = self.client.wallet().balance
                 except MarketError:
                     pass
             self.call_from_thread(setattr, self, "identity", (name, balance))
@@ -121,15 +104,14 @@ class AgentMarketApp(App[None]):
         self.run_worker(job, thread=True, exclusive=True, group="identity", exit_on_error=False)
 
 
-def launch(backend: Backend, *, market: Market | None = None, title: str | None = None) -> None:
+def launch(client: MarketClient, *, title: str | None = None) -> None:
     """Run the app until the user quits.
 
     Args:
-        backend: the market to show and the identity to act as.
-        market: the in-process Market when the app hosts it (runs webhook delivery).
+        client: the market to show and the identity to act as.
         title: a window/terminal title.
     """
-    app = AgentMarketApp(backend, market=market)
+    app = AgentMarketApp(client)
     if title:
         app.title = title
     app.run()

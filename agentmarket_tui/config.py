@@ -12,7 +12,7 @@ from platformdirs import user_config_dir
 
 from engine.errors import MarketError
 
-from .backend import Backend
+from .client import MarketClient
 
 CONFIG_DIR_ENV = "AGENTMARKET_CONFIG_DIR"
 
@@ -75,17 +75,17 @@ class KeyStore:
         self._write(data)
 
 
-def resume_last_agent(backend: Backend, keys: KeyStore | None = None) -> None:
-    """Act as the agent last used at this backend's market, unless it already has an identity.
+def resume_last_agent(client: MarketClient, keys: KeyStore | None = None) -> None:
+    """Act as the agent last used at this client's market, unless it already has an identity.
 
     A remembered key the market no longer accepts is ignored: the app then starts as nobody.
     """
-    if backend.api_key:
+    if client.api_key:
         return
-    last = (keys or KeyStore()).last_used(backend.location)
+    last = (keys or KeyStore()).last_used(client.location)
     if last is None:
         return
     try:
-        backend.use_key(last.api_key)
+        client.use_key(last.api_key)
     except MarketError:
-        backend.use_key(None)
+        client.use_key(None)

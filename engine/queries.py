@@ -14,48 +14,35 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class TaskOrder(StrEnum):
+class _Order(StrEnum):
+    """A sort order: its value is the API's spelling, ``label`` a short human name."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> _Order:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+
+class TaskOrder(_Order):
     """How a task list is sorted."""
 
-    NEWEST = "newest"
-    OLDEST = "oldest"
-    BUDGET_HIGH = "budget_high"
-    BUDGET_LOW = "budget_low"
-
-    @property
-    def label(self) -> str:
-        """A short human label (terminal app, CLI help)."""
-        return _TASK_ORDER_LABELS[self]
+    NEWEST = "newest", "Newest"
+    OLDEST = "oldest", "Oldest"
+    BUDGET_HIGH = "budget_high", "Budget ↓"
+    BUDGET_LOW = "budget_low", "Budget ↑"
 
 
-class AgentOrder(StrEnum):
+class AgentOrder(_Order):
     """How an agent list is sorted."""
 
-    NEWEST = "newest"
-    REPUTATION = "reputation"
-    PRICE = "price"
-    TASKS = "tasks"
-    NAME = "name"
-
-    @property
-    def label(self) -> str:
-        """A short human label (terminal app, CLI help)."""
-        return _AGENT_ORDER_LABELS[self]
-
-
-_TASK_ORDER_LABELS = {
-    TaskOrder.NEWEST: "Newest",
-    TaskOrder.OLDEST: "Oldest",
-    TaskOrder.BUDGET_HIGH: "Budget ↓",
-    TaskOrder.BUDGET_LOW: "Budget ↑",
-}
-_AGENT_ORDER_LABELS = {
-    AgentOrder.NEWEST: "Newest",
-    AgentOrder.REPUTATION: "Reputation",
-    AgentOrder.PRICE: "Price",
-    AgentOrder.TASKS: "Tasks done",
-    AgentOrder.NAME: "Name",
-}
+    NEWEST = "newest", "Newest"
+    REPUTATION = "reputation", "Reputation"
+    PRICE = "price", "Price"
+    TASKS = "tasks", "Tasks done"
+    NAME = "name", "Name"
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,3 +156,67 @@ class LedgerReport:
 
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.holds]
+
+
+# -- rows the storage repositories hand to the services ----------------------------------
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """Everything a change of a task needs, read at once in the changing transaction.
+
+    Attributes:
+        task: the task as stored now.
+        poster_has_webhook: whether its poster has a webhook URL (to notify).
+        acceptor_capabilities: the would-be acceptor's capabilities; None when no acceptor
+            was asked for, or there is no such agent.
+        fee_percent: the market's ``fee_percent`` setting as stored now.
+    """
+
+    task: Task
+    poster_has_webhook: bool
+    acceptor_capabilities: tuple[str, ...] | None
+    fee_percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletFigures:
+    """Sums behind a wallet view."""
+
+    escrowed: int  # held now in the escrow of the agent's open and assigned tasks
+    earned: int  # paid out to the agent
+    escrowed_ever: int  # moved from the wallet into escrows
+    refunded: int  # moved back from escrows
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A pending delivery that is due, with its agent's current webhook URL and secret."""
+
+    id: str
+    event: str
+    agent_id: str
+    payload: str
+    attempts: int
+    webhook_url: str | None
+    webhook_secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One recorded attempt of a webhook delivery."""
+
+    attempt: int
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What the market holds for one (agent, Idempotency-Key)."""
+
+    fingerprint: str
+    state: str  # running | done
+    status_code: int | None
+    response: str | None
+    created_at: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .errors import InvalidState
+from .errors import InvalidState, NotAssignee, NotPoster, OwnTask
 
 
 class TaskStatus(StrEnum):
@@ -63,6 +63,56 @@ def transition(action: Action, kind: str, status: str) -> TaskStatus:
     if status != needed:
         raise InvalidState(f"task is {status}; only {needed} tasks can be {_past(action)}")
     return after
+
+
+class Role(StrEnum):
+    """Who may take an action on a task."""
+
+    POSTER = "poster"
+    ASSIGNEE = "assignee"
+    NOT_POSTER = "not_poster"  # any agent but the poster
+    MARKET = "market"  # the market itself (settling a direct execution)
+
+
+#: action -> (who may take it, whether that is checked before the state). The seed answers
+#: a stranger's cancel or rate with 403 whatever the state, and the others with 409 first.
+ROLES: dict[Action, tuple[Role, bool]] = {
+    Action.ACCEPT: (Role.NOT_POSTER, False),
+    Action.COMPLETE: (Role.ASSIGNEE, False),
+    Action.CANCEL: (Role.POSTER, True),
+    Action.RELEASE: (Role.ASSIGNEE, False),
+    Action.RATE: (Role.POSTER, True),
+    Action.SUCCEED: (Role.MARKET, False),
+    Action.FAIL: (Role.MARKET, False),
+}
+
+
+def authorize(action: Action, kind: str, status: str, actor: str | None, poster_id: str,
+              assigned_to: str | None) -> TaskStatus:
+    """The status ``action`` by ``actor`` leads to: :func:`transition` plus the role check, in the rule's order.
+
+    Args:
+        actor: the agent acting (None for the market itself).
+
+    Raises:
+        InvalidState; NotPoster, NotAssignee or OwnTask (403) when ``actor`` may not act.
+    """
+    role, role_first = ROLES[action]
+    if role_first:
+        _check_role(action, role, actor, poster_id, assigned_to)
+    after = transition(action, kind, status)
+    if not role_first:
+        _check_role(action, role, actor, poster_id, assigned_to)
+    return after
+
+
+def _check_role(action: Action, role: Role, actor: str | None, poster_id: str, assigned_to: str | None) -> None:
+    if role is Role.POSTER and actor != poster_id:
+        raise NotPoster(f"only the poster can {action.value} a task")
+    if role is Role.ASSIGNEE and actor != assigned_to:
+        raise NotAssignee(f"only the agent the task is assigned to can {action.value} it")
+    if role is Role.NOT_POSTER and actor == poster_id:
+        raise OwnTask("an agent cannot accept its own task")
 
 
 def allowed_actions(kind: str, status: str) -> list[Action]:

@@ -14,10 +14,13 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
+from .queries import AgentOrder, AgentQuery, TaskOrder, TaskQuery
+from .states import TaskStatus
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
@@ -407,3 +410,45 @@ def capability_filter(value: Any) -> str | None:
     if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise ValidationError("capability", "capability must be a lowercase slug like 'research'")
     return value
+
+
+def _choice(name: str, value: Any, choices: type[StrEnum], default: StrEnum | None) -> Any:
+    if value in (None, ""):
+        return default
+    if value not in choices.__members__.values():
+        raise ValidationError(name, f"{name} must be one of " + ", ".join(choices))
+    return choices(value)
+
+
+def task_query(status: Any = None, capability: Any = None, limit: Any = None, offset: Any = None, *,
+               search: Any = None, poster_id: Any = None, assigned_to: Any = None, involving: Any = None,
+               order: Any = None) -> TaskQuery:
+    """Clean a task list's parameters (as given, or as query strings) into a :class:`TaskQuery`.
+
+    Raises:
+        ValidationError: a bad limit, offset, status, capability or order (checked in that order).
+    """
+    limit, offset = page(limit, offset)
+    return TaskQuery(
+        status=_choice("status", status, TaskStatus, None),
+        capability=capability_filter(capability),
+        search=search or None,
+        poster_id=poster_id or None,
+        assigned_to=assigned_to or None,
+        involving=involving or None,
+        order=_choice("order", order, TaskOrder, TaskOrder.NEWEST),
+        limit=limit,
+        offset=offset,
+    )
+
+
+def agent_query(capability: Any = None, limit: Any = None, offset: Any = None, *, search: Any = None,
+                order: Any = None) -> AgentQuery:
+    """Clean an agent list's parameters into an :class:`AgentQuery`.
+
+    Raises:
+        ValidationError: a bad limit, offset, capability or order (checked in that order).
+    """
+    limit, offset = page(limit, offset)
+    return AgentQuery(capability=capability_filter(capability), search=search or None,
+                      order=_choice("order", order, AgentOrder, AgentOrder.NEWEST), limit=limit, offset=offset)

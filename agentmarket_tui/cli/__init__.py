@@ -1,7 +1,9 @@
 """The ``agentmarket`` command: the terminal app by default, and every other face.
 
-Each group of commands lives in its own module and is registered here. Errors the
-market raises become one line on stderr and exit code 1 (click's usage errors: 2).
+Each group of commands lives in its own module and is registered here, explicitly: a
+module that fails to import fails the whole command loudly rather than hiding its
+command. Errors the market raises become one line on stderr and exit code 1 (click's
+usage errors: 2).
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ import click
 
 from engine.errors import MarketError
 
+from .agents import agents
+from .demo import demo
+from .execute import execute
 from .ledger import ledger
+from .register import register
+from .serve import serve
+from .simulate import simulate
+from .tasks import tasks
+from .tui import tui
+from .wallet import wallet
+from .webhook import webhook
+from .worker import worker
 
 
 class MarketGroup(click.Group):
@@ -38,39 +51,11 @@ def main(ctx: click.Context) -> None:
     With no command, opens the terminal app on your local market.
     """
     if ctx.invoked_subcommand is None:
-        from .tui import tui
-
         ctx.invoke(tui)
 
 
-main.add_command(ledger)
-
-
-def _register_optional() -> None:
-    """Commands whose modules other parts of the work add; each is optional until it lands."""
-    import importlib
-
-    for module, name in [
-        ("tui", "tui"),
-        ("serve", "serve"),
-        ("register", "register"),
-        ("agents", "agents"),
-        ("tasks", "tasks"),
-        ("wallet", "wallet"),
-        ("execute", "execute"),
-        ("webhook", "webhook"),
-        ("demo", "demo"),
-        ("simulate", "simulate"),
-        ("worker", "worker"),
-    ]:
-        try:
-            command = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        except ImportError:
-            continue
-        main.add_command(command)
-
-
-_register_optional()
+for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger):
+    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -65,12 +65,15 @@ class PromptRunner:
     """Asks Claude, as the market does for hired prompt agents (``engine.outbound``): the
     agent's system prompt as system, the task's title and description as the message.
 
-    Reads ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` and ``AGENTMARKET_MODEL``.
+    Args:
+        agent: the agent whose system prompt answers.
+        settings: model, key and address of the Messages API (``engine.runtime.call_settings``).
+        timeout: seconds one task may take.
     """
 
-    def __init__(self, agent: Agent, timeout: float = 300.0) -> None:
+    def __init__(self, agent: Agent, settings: CallSettings, timeout: float = 300.0) -> None:
         self.agent = agent
-        self.settings = replace(CallSettings.from_env(), timeout=timeout)
+        self.settings = replace(settings, timeout=timeout)
         if not self.settings.api_key:
             raise LLMNotConfigured("--prompt needs ANTHROPIC_API_KEY to be set")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from engine import Agent, Task, TaskStatus
 from engine.errors import InvalidState, MarketError, MissingCapabilities, OwnTask, RateLimited
 
-from ..backend import Backend, ConnectionFailed
+from ..client import ConnectionFailed, MarketClient, TaskOrder
 
 from ._runners import Runner, WorkFailed
 
@@ -20,26 +20,26 @@ DELIVERY_RETRY_PAUSES = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class Worker:
-    """Takes tasks for the backend's agent and does them with ``runner``.
+    """Takes tasks for the client's agent and does them with ``runner``.
 
     Args:
-        backend: acts as the worker's agent (it needs an API key).
+        client: acts as the worker's agent (it needs an API key).
         runner: does a task; raises WorkFailed.
         say: where progress lines go.
     """
 
-    def __init__(self, backend: Backend, runner: Runner, say: Callable[[str], None]) -> None:
-        self.backend = backend
+    def __init__(self, client: MarketClient, runner: Runner, say: Callable[[str], None]) -> None:
+        self.client = client
         self.runner = runner
         self.say = say
-        self.me: Agent = backend.me()
+        self.me: Agent = client.me()
         self._failed: set[str] = set()  # tasks this worker gave back: not retried in this run
         self.wake = threading.Event()  # set to poll now instead of at the next interval
 
     def candidates(self) -> list[Task]:
         """Open tasks of others that need only capabilities this agent has, oldest first."""
         mine = set(self.me.capabilities)
-        page = self.backend.list_tasks(status="open", order="oldest", limit=POLL_SIZE)
+        page = self.client.list_tasks(status=TaskStatus.OPEN, order=TaskOrder.OLDEST, limit=POLL_SIZE)
         return [t for t in page.items if t.poster_id != self.me.id and t.id not in self._failed
                 and mine.issuperset(t.required_capabilities)]
 
@@ -47,7 +47,7 @@ class Worker:
         """Take and do one task. Returns it completed, or released when the work failed; None if none was free."""
         for task in self.candidates():
             try:
-                task = self.backend.accept_task(task.id)
+                task = self.client.accept_task(task.id)
             except (InvalidState, OwnTask, MissingCapabilities):
                 continue  # someone else took it first, or it changed: try the next
             self.say(f"accepted {task.id}: {task.title} ({task.budget} credits)")
@@ -60,7 +60,7 @@ class Worker:
         except WorkFailed as failure:
             self.say(f"releasing {task.id}: {failure}")
             self._failed.add(task.id)
-            return self.backend.release_task(task.id)
+            return self.client.release_task(task.id)
         except BaseException:  # interrupted mid-task: give the task back before stopping
             self._release_quietly(task)
             raise
@@ -72,20 +72,20 @@ class Worker:
         """Complete ``task``, retrying while the server cannot be reached (the work is done: keep it)."""
         for pause in DELIVERY_RETRY_PAUSES:
             try:
-                return self.backend.complete_task(task.id, result)
+                return self.client.complete_task(task.id, result)
             except ConnectionFailed as exc:
                 self.say(f"could not deliver {task.id} ({exc.message}); retrying in {pause:g} s")
                 time.sleep(pause)
             except InvalidState:
-                current = self.backend.get_task(task.id)
+                current = self.client.get_task(task.id)
                 if current.status == TaskStatus.COMPLETED and current.assigned_to == self.me.id:
                     return current  # an earlier attempt got through; only its answer was lost
                 raise
-        return self.backend.complete_task(task.id, result)
+        return self.client.complete_task(task.id, result)
 
     def _release_quietly(self, task: Task) -> None:
         try:
-            self.backend.release_task(task.id)
+            self.client.release_task(task.id)
             self.say(f"released {task.id} on the way out")
         except MarketError as exc:
             self.say(f"could not release {task.id}: {exc.message}")

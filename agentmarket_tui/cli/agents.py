@@ -6,9 +6,9 @@ import click
 
 from engine import views
 
-from ..backend import Backend
+from ..client import AgentOrder, MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from .output import emit, footer, print_record, print_table
 
 
@@ -23,15 +23,15 @@ def agents(ctx: click.Context) -> None:
 @agents.command("list")
 @click.option("--capability", default=None, help="Only agents with this capability.")
 @click.option("--search", default=None, help="Only agents whose name contains this.")
-@click.option("--order", default="newest", show_default=True,
-              type=click.Choice(["newest", "reputation", "price", "tasks", "name"]))
+@click.option("--order", default=AgentOrder.NEWEST.value, show_default=True,
+              type=click.Choice([o.value for o in AgentOrder]))
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-@backend_command
-def list_agents(backend: Backend, target: Target, capability: str | None, search: str | None, order: str,
+@client_command
+def list_agents(client: MarketClient, target: Target, capability: str | None, search: str | None, order: str,
                 limit: int, offset: int) -> None:
     """List agents' public profiles."""
-    page = backend.list_agents(capability=capability, search=search, order=order, limit=limit, offset=offset)
+    page = client.list_agents(capability=capability, search=search, order=order, limit=limit, offset=offset)
 
     def human() -> None:
         print_table(
@@ -46,16 +46,16 @@ def list_agents(backend: Backend, target: Target, capability: str | None, search
 
 @agents.command("show")
 @click.argument("agent_id")
-@backend_command
-def show_agent(backend: Backend, target: Target, agent_id: str) -> None:
+@client_command
+def show_agent(client: MarketClient, target: Target, agent_id: str) -> None:
     """Show one agent's public profile."""
-    data = views.agent_public(backend.get_agent(agent_id))
+    data = views.agent_public(client.get_agent(agent_id))
     emit(target.as_json, data, lambda: print_record(data))
 
 
 @agents.command("me")
-@backend_command
-def show_me(backend: Backend, target: Target) -> None:
+@client_command
+def show_me(client: MarketClient, target: Target) -> None:
     """Show your own profile, private fields included (needs --api-key)."""
-    data = views.agent_private(backend.me())
+    data = views.agent_private(client.me())
     emit(target.as_json, data, lambda: print_record(data))

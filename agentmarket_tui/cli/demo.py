@@ -12,9 +12,12 @@ from typing import Any
 import click
 
 from engine import Market
+from engine.runtime import open_market
 from engine.simulation.demo import LiveMarket, LiveMarketThread, open_demo
 
-from ..backend import LocalBackend
+from ..client import local_client
+
+from .options import edge_config
 
 
 @click.command()
@@ -35,8 +38,8 @@ def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int 
     """
     launch = None if headless else _app_launcher()
     path = db or str(Path(tempfile.mkdtemp(prefix="agentmarket-demo-")) / "demo.db")
-    market = Market(path)
-    try:
+    with open_market(path, edge_config()) as running:
+        market = running.market
         opened = open_demo(market, seed)
         live = LiveMarket(market, opened.agents, random.Random(seed + 1))
         click.echo(f"Demo market: {path}", err=True)
@@ -46,11 +49,10 @@ def demo(db: str | None, seed: int, interval: float, headless: bool, steps: int 
             thread = LiveMarketThread(live, interval)
             thread.start()
             try:
-                launch(LocalBackend(market, opened.you_key), market=market)
+                with local_client(running, opened.you_key) as client:
+                    launch(client)
             finally:
                 thread.stop()
-    finally:
-        market.close()
 
 
 def _run_headless(market: Market, live: LiveMarket, interval: float, steps: int | None,

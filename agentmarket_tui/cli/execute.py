@@ -6,9 +6,9 @@ import click
 
 from engine.validation import terminal_safe
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from .output import emit
 
 
@@ -16,10 +16,10 @@ from .output import emit
 @click.option("--agent", "agent_id", required=True, metavar="ID", help="The agent to hire.")
 @click.option("--description", required=True, help="The task for the agent.")
 @click.option("--budget", type=int, required=True, help="Credits to pay (at least the agent's price).")
-@backend_command
-def execute(backend: Backend, target: Target, agent_id: str, description: str, budget: int) -> None:
+@client_command
+def execute(client: MarketClient, target: Target, agent_id: str, description: str, budget: int) -> None:
     """Hire an agent: pay on success, refunded if the agent fails."""
-    outcome = backend.execute(agent_id, description, budget)
+    outcome = client.execute(agent_id, description, budget)
     data = {"task_id": outcome.task_id, "result": outcome.result}
 
     def human() -> None:

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
+
+from engine.config import Config, load_config
+
+
+def edge_config(**options: Any) -> Config:
+    """This process's configuration: the command's ``options`` (None: not given) over the environment.
+
+    The one place the command line reads configuration variables (see ``engine.config``).
+
+    Raises:
+        ValidationError: a variable that does not parse (one line, exit 1).
+    """
+    return load_config(options, os.environ)
 
 
 def default_db_path() -> str:

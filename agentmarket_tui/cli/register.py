@@ -6,9 +6,9 @@ import click
 
 from engine import views
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from .output import emit
 
 
@@ -22,12 +22,12 @@ from .output import emit
 @click.option("--endpoint-url", default=None, help="Where direct hires POST their task (http/https).")
 @click.option("--system-prompt", default=None, help="Run hires through Claude with this prompt instead.")
 @click.option("--webhook-url", default=None, help="An https:// URL told about matching new tasks.")
-@backend_command
-def register(backend: Backend, target: Target, name: str, capabilities: tuple[str, ...], owner_email: str,
+@client_command
+def register(client: MarketClient, target: Target, name: str, capabilities: tuple[str, ...], owner_email: str,
              description: str, price: int, endpoint_url: str | None, system_prompt: str | None,
              webhook_url: str | None) -> None:
     """Register a new agent; prints its API key, which is shown only this once."""
-    registration = backend.register(
+    registration = client.register(
         name=name, capabilities=list(capabilities), owner_email=owner_email, description=description,
         price_per_task=price, endpoint_url=endpoint_url, system_prompt=system_prompt, webhook_url=webhook_url,
     )

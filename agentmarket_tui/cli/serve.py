@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import db_option
+from .options import db_option, edge_config
 
 
 @click.command()
@@ -13,20 +13,25 @@ from .options import db_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="The port to listen on (0 picks a free one).")
 @click.option("--public-url", default=None, metavar="URL",
-              help="The market's public address, sent in webhooks (stored in the market).")
-@click.option("--allow-private-urls", is_flag=True, default=False, envvar="AGENTMARKET_ALLOW_PRIVATE_URLS",
-              help="Let agents' URLs point at private and loopback addresses (local development and tests; "
-                   "this process only, never stored). Also AGENTMARKET_ALLOW_PRIVATE_URLS=1.")
-@click.option("--max-connections", type=click.IntRange(1, 100_000), default=256, show_default=True,
-              envvar="AGENTMARKET_MAX_CONNECTIONS",
-              help="Clients served at once; beyond it an idle client is closed or the newcomer gets a 503.")
-def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool,
-          max_connections: int) -> None:
-    """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks meanwhile.
+              help="The market's public address, sent in webhooks (stored in the market) "
+                   "[$AGENTMARKET_PUBLIC_URL].")
+@click.option("--allow-private-urls", is_flag=True, default=None,
+              help="Let agents' URLs point at private and loopback addresses (local development and tests) "
+                   "[$AGENTMARKET_ALLOW_PRIVATE_URLS=1].")
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=None,
+              help="Clients served at once (default 256); beyond it the longest-idle client is closed, or the "
+                   "newcomer gets a 503 [$AGENTMARKET_MAX_CONNECTIONS].")
+def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None,
+          max_connections: int | None) -> None:
+    """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks and sweeping meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:
     ``Market(path).configure(rate_limit_per_minute=N)``, then restart (0, the default, is off).
+    Every other setting, and its environment variable, is listed in ``engine/config.py``.
     """
+    from engine.runtime import open_market
     from engine.server import serve as run
 
-    run(db, host, port, public_url=public_url, allow_private_urls=allow_private_urls, max_connections=max_connections)
+    config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls, max_connections=max_connections)
+    with open_market(db, config) as running:
+        run(running.dispatcher(), host, port, max_connections=config.max_connections)

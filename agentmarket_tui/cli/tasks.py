@@ -9,9 +9,9 @@ import click
 from engine import Task, views
 from engine.states import TaskStatus
 
-from ..backend import Backend
+from ..client import MINE, MarketClient, TaskOrder
 
-from ._backend import Target, backend_command, viewer_id
+from ._client import Target, client_command, viewer_id
 from .output import emit, footer, print_record, print_table
 
 
@@ -24,18 +24,18 @@ def tasks() -> None:
 @click.option("--status", type=click.Choice([s.value for s in TaskStatus]), default=None)
 @click.option("--capability", default=None, help="Only tasks that require this capability.")
 @click.option("--search", default=None, help="Only tasks whose title contains this.")
-@click.option("--mine", type=click.Choice(["posted", "assigned"]), default=None,
+@click.option("--mine", type=click.Choice(list(MINE)), default=None,
               help="Only tasks you posted, or that are assigned to you.")
-@click.option("--order", type=click.Choice(["newest", "oldest", "budget_high", "budget_low"]), default="newest",
+@click.option("--order", type=click.Choice([o.value for o in TaskOrder]), default=TaskOrder.NEWEST.value,
               show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-@backend_command
-def list_tasks(backend: Backend, target: Target, status: str | None, capability: str | None,
+@client_command
+def list_tasks(client: MarketClient, target: Target, status: str | None, capability: str | None,
                search: str | None, mine: str | None, order: str, limit: int, offset: int) -> None:
     """List tasks, newest first."""
-    page = backend.list_tasks(status=status, capability=capability, search=search, mine=mine, order=order,
-                              limit=limit, offset=offset)
+    page = client.list_tasks(status=status, capability=capability, search=search, mine=mine, order=order,
+                             limit=limit, offset=offset)
 
     def human() -> None:
         print_table(
@@ -45,16 +45,16 @@ def list_tasks(backend: Backend, target: Target, status: str | None, capability:
         )
         footer(len(page.items), page.total, offset)
 
-    viewer = viewer_id(backend) if target.as_json else None
+    viewer = viewer_id(client) if target.as_json else None
     emit(target.as_json, [views.task(t, viewer) for t in page.items], human)
 
 
 @tasks.command("show")
 @click.argument("task_id")
-@backend_command
-def show_task(backend: Backend, target: Target, task_id: str) -> None:
+@client_command
+def show_task(client: MarketClient, target: Target, task_id: str) -> None:
     """Show one task (its result only to its poster and assignee)."""
-    _print_task(backend, target, backend.get_task(task_id))
+    _print_task(client, target, client.get_task(task_id))
 
 
 @tasks.command("post")
@@ -63,24 +63,24 @@ def show_task(backend: Backend, target: Target, task_id: str) -> None:
 @click.option("--budget", type=int, required=True, help="Credits to pay, escrowed now (a whole number).")
 @click.option("--capability", "capabilities", multiple=True, metavar="SLUG",
               help="A capability the worker needs (repeat for more).")
-@backend_command
-def post_task(backend: Backend, target: Target, title: str, description: str, budget: int,
+@client_command
+def post_task(client: MarketClient, target: Target, title: str, description: str, budget: int,
               capabilities: tuple[str, ...]) -> None:
     """Post a task; its budget moves from your wallet into escrow at once."""
-    task = backend.post_task(title=title, description=description, budget=budget,
-                             required_capabilities=list(capabilities))
-    _print_task(backend, target, task, f"Posted task {task.id} with {task.budget} credits in escrow.")
+    task = client.post_task(title=title, description=description, budget=budget,
+                            required_capabilities=list(capabilities))
+    _print_task(client, target, task, f"Posted task {task.id} with {task.budget} credits in escrow.")
 
 
-def _action(name: str, summary: str, done: str, act: Callable[[Backend, str], Task]) -> None:
+def _action(name: str, summary: str, done: str, act: Callable[[MarketClient, str], Task]) -> None:
     """Register ``tasks NAME ID``: one action on one task, printing ``done`` or the task's JSON."""
 
     @tasks.command(name, help=summary)
     @click.argument("task_id")
-    @backend_command
-    def command(backend: Backend, target: Target, task_id: str) -> None:
-        task = act(backend, task_id)
-        _print_task(backend, target, task, done.format(task=task))
+    @client_command
+    def command(client: MarketClient, target: Target, task_id: str) -> None:
+        task = act(client, task_id)
+        _print_task(client, target, task, done.format(task=task))
 
 
 _action("accept", "Accept an open task (you need every capability it requires).",
@@ -94,24 +94,24 @@ _action("release", "Give a task assigned to you back to the market.",
 @tasks.command("complete")
 @click.argument("task_id")
 @click.option("--result", required=True, help="The finished work.")
-@backend_command
-def complete_task(backend: Backend, target: Target, task_id: str, result: str) -> None:
+@client_command
+def complete_task(client: MarketClient, target: Target, task_id: str, result: str) -> None:
     """Complete a task assigned to you; you are paid its budget less the platform fee."""
-    task = backend.complete_task(task_id, result)
-    _print_task(backend, target, task, f"Completed task {task.id}.")
+    task = client.complete_task(task_id, result)
+    _print_task(client, target, task, f"Completed task {task.id}.")
 
 
 @tasks.command("rate")
 @click.argument("task_id")
 @click.option("--rating", type=int, required=True, help="1 to 5.")
-@backend_command
-def rate_task(backend: Backend, target: Target, task_id: str, rating: int) -> None:
+@client_command
+def rate_task(client: MarketClient, target: Target, task_id: str, rating: int) -> None:
     """Rate the work on your completed task, once."""
-    task = backend.rate_task(task_id, rating)
-    _print_task(backend, target, task, f"Rated task {task.id}: {rating}/5.")
+    task = client.rate_task(task_id, rating)
+    _print_task(client, target, task, f"Rated task {task.id}: {rating}/5.")
 
 
-def _print_task(backend: Backend, target: Target, task: Task, done: str | None = None) -> None:
+def _print_task(client: MarketClient, target: Target, task: Task, done: str | None = None) -> None:
     """Print ``task`` as the API shows it to this agent (JSON), or a line/record for people."""
-    data = views.task(task, viewer_id(backend))
+    data = views.task(task, viewer_id(client))
     emit(target.as_json, data, (lambda: click.echo(done)) if done else (lambda: print_record(data)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._backend import Target, open_backend
+from ._client import Target, open_client
 from .options import db_option
 
 
@@ -19,9 +19,9 @@ def tui(db: str, url: str | None, api_key: str | None) -> None:
     from ..app import launch
     from ..config import resume_last_agent
 
-    backend = open_backend(Target(db=db, url=url or None, api_key=api_key or None, as_json=False))
+    client = open_client(Target(db=db, url=url or None, api_key=api_key or None, as_json=False), background=True)
     try:
-        resume_last_agent(backend)
-        launch(backend, market=getattr(backend, "market", None))
+        resume_last_agent(client)
+        launch(client)
     finally:
-        backend.close()
+        client.close()

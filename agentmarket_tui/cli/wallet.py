@@ -6,9 +6,9 @@ import click
 
 from engine import views
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from .output import emit, footer, print_record, print_table
 
 
@@ -16,14 +16,14 @@ from .output import emit, footer, print_record, print_table
 @click.option("--transactions", is_flag=True, help="List the wallet's transfers, newest first.")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
-@backend_command
-def wallet(backend: Backend, target: Target, transactions: bool, limit: int, offset: int) -> None:
+@client_command
+def wallet(client: MarketClient, target: Target, transactions: bool, limit: int, offset: int) -> None:
     """Show your balance, escrowed, earned and spent credits (needs --api-key)."""
     if not transactions:
-        data = views.wallet(backend.wallet())
+        data = views.wallet(client.wallet())
         emit(target.as_json, data, lambda: print_record(data))
         return
-    page = backend.transactions(limit=limit, offset=offset)
+    page = client.transactions(limit=limit, offset=offset)
 
     def human() -> None:
         print_table(

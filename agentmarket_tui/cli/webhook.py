@@ -6,9 +6,9 @@ import click
 
 from engine import views
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from .output import emit, print_record, print_table
 
 
@@ -18,26 +18,26 @@ def webhook() -> None:
 
 
 @webhook.command("get")
-@backend_command
-def get_webhook(backend: Backend, target: Target) -> None:
+@client_command
+def get_webhook(client: MarketClient, target: Target) -> None:
     """Show the webhook URL (masked, as the API shows it)."""
-    data = views.webhook(backend.webhook())
+    data = views.webhook(client.webhook())
     emit(target.as_json, data, lambda: print_record(data))
 
 
 @webhook.command("set")
 @click.argument("webhook_url", metavar="URL")
-@backend_command
-def set_webhook(backend: Backend, target: Target, webhook_url: str) -> None:
+@client_command
+def set_webhook(client: MarketClient, target: Target, webhook_url: str) -> None:
     """Set the webhook URL (https only); prints the signing secret."""
-    _show_set(target, views.webhook(backend.set_webhook(webhook_url)))
+    _show_set(target, views.webhook(client.set_webhook(webhook_url)))
 
 
 @webhook.command("clear")
-@backend_command
-def clear_webhook(backend: Backend, target: Target) -> None:
+@client_command
+def clear_webhook(client: MarketClient, target: Target) -> None:
     """Stop webhook deliveries."""
-    _show_set(target, views.webhook(backend.set_webhook(None)))
+    _show_set(target, views.webhook(client.set_webhook(None)))
 
 
 def _show_set(target: Target, data: dict[str, object]) -> None:
@@ -51,10 +51,10 @@ def _show_set(target: Target, data: dict[str, object]) -> None:
 
 @webhook.command("deliveries")
 @click.option("--limit", type=int, default=20, show_default=True)
-@backend_command
-def deliveries(backend: Backend, target: Target, limit: int) -> None:
+@client_command
+def deliveries(client: MarketClient, target: Target, limit: int) -> None:
     """Recent webhook deliveries to your agent and how they went, newest first."""
-    items = backend.webhook_deliveries(limit)
+    items = client.webhook_deliveries(limit)
 
     def human() -> None:
         print_table(

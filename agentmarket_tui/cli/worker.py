@@ -11,13 +11,15 @@ from types import FrameType
 import click
 
 from engine import Task, views
+from engine.runtime import call_settings
 
-from ..backend import Backend
+from ..client import MarketClient
 
-from ._backend import Target, backend_command
+from ._client import Target, client_command
 from ._listener import WakeListener
 from ._runners import CommandRunner, PromptRunner, Runner
 from ._worker import Worker
+from .options import edge_config
 
 
 @click.command()
@@ -35,8 +37,8 @@ from ._worker import Worker
                    "https:// webhook URL).")
 @click.option("--webhook-secret", envvar="AGENTMARKET_WEBHOOK_SECRET", default=None,
               help="Check webhooks' signatures with this secret [$AGENTMARKET_WEBHOOK_SECRET].")
-@backend_command
-def worker(backend: Backend, target: Target, command: str | None, use_prompt: bool, interval: float,
+@client_command(background=True)
+def worker(client: MarketClient, target: Target, command: str | None, use_prompt: bool, interval: float,
            timeout: float, once: bool, listen: str | None, webhook_secret: str | None) -> None:
     """Work as your agent: take open tasks matching its capabilities, run COMMAND, deliver its output.
 
@@ -46,12 +48,12 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
     if (command is None) == (not use_prompt):
         raise click.UsageError("give either --run COMMAND or --prompt")
     host, port = _host_port(listen) if listen else (None, 0)
-    me = backend.me()
+    me = client.me()
     runner: Runner
     if use_prompt:
         if not me.system_prompt:
             raise click.UsageError(f"{me.name} has no system prompt to run (set one, or use --run)")
-        runner = PromptRunner(me, timeout)
+        runner = PromptRunner(me, call_settings(edge_config()), timeout)
     else:
         runner = CommandRunner(command or "", timeout)
 
@@ -64,9 +66,9 @@ def worker(backend: Backend, target: Target, command: str | None, use_prompt: bo
             sys.stdout.flush()
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    say(f"{me.name} is working on {backend.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
+    say(f"{me.name} is working on {client.location} ({', '.join(me.capabilities)}); Ctrl-C stops")
     try:
-        loop = Worker(backend, runner, say)
+        loop = Worker(client, runner, say)
         with contextlib.ExitStack() as stack:
             if host is not None:
                 listener = stack.enter_context(WakeListener(host, port, webhook_secret, loop.wake))

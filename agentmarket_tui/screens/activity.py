@@ -47,7 +47,7 @@ class ActivityScreen(MarketScreen):
         start = after = self.last_seq
         events: list[Event] = []
         while True:
-            batch = self.backend.events(after=after, limit=BATCH)
+            batch = self.client.events(after=after, limit=BATCH)
             events.extend(batch)
             if batch:
                 after = batch[-1].seq
@@ -78,7 +78,7 @@ class ActivityScreen(MarketScreen):
             return "someone"
         if agent_id not in self._agent_names:
             try:
-                self._agent_names[agent_id] = self.backend.get_agent(agent_id).name
+                self._agent_names[agent_id] = self.client.get_agent(agent_id).name
             except MarketError:
                 self._agent_names[agent_id] = "an agent"
         return self._agent_names[agent_id]
@@ -88,7 +88,7 @@ class ActivityScreen(MarketScreen):
             return "a task"
         if task_id not in self._task_titles:
             try:
-                self._task_titles[task_id] = self.backend.get_task(task_id).title
+                self._task_titles[task_id] = self.client.get_task(task_id).title
             except MarketError:
                 self._task_titles[task_id] = "a task"
         return f"'{shorten(self._task_titles[task_id], TITLE_WIDTH)}'"

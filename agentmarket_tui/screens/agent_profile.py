@@ -40,7 +40,7 @@ class AgentProfileScreen(MarketScreen):
             yield Button("Back (esc)", id="back")
 
     def load(self) -> Agent:
-        return self.backend.get_agent(self.agent_id)
+        return self.client.get_agent(self.agent_id)
 
     def show(self, agent: Agent) -> None:
         self.agent = agent

@@ -11,12 +11,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label, Select
 
-from ..backend.base import Page
+from ..client import AgentOrder, Page
 from .formatting import reputation_text
 from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 20
-ORDERS = [("Newest", "newest"), ("Reputation", "reputation"), ("Price", "price"), ("Tasks done", "tasks"), ("Name", "name")]
+ORDERS = [(order.label, order.value) for order in AgentOrder]
 COLUMNS = ("Name", "Capabilities", "Price", "Reputation", "Tasks", "Hireable")
 
 
@@ -38,7 +38,7 @@ class AgentsScreen(PagedScreen):
         with Horizontal(classes="toolbar"):
             yield Input(placeholder="search name", id="agent-search")
             yield Input(placeholder="capability", id="agent-capability")
-            yield Select(ORDERS, value="newest", allow_blank=False, id="agent-order")
+            yield Select(ORDERS, value=AgentOrder.NEWEST.value, allow_blank=False, id="agent-order")
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="agents-table")
         table.add_columns(*COLUMNS)
         yield table
@@ -48,7 +48,7 @@ class AgentsScreen(PagedScreen):
         search = self.query_one("#agent-search", Input).value.strip() or None
         capability = self.query_one("#agent-capability", Input).value.strip() or None
         order = str(self.query_one("#agent-order", Select).value)
-        return self.backend.list_agents(
+        return self.client.list_agents(
             capability=capability, search=search, order=order, limit=PAGE_SIZE, offset=self.pager.offset
         )
 

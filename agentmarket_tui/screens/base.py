@@ -1,4 +1,4 @@
-"""What every top-level screen shares: the backend, background loading and live reloads."""
+"""What every top-level screen shares: the client, background loading and live reloads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.widgets import Footer
 
 from engine.errors import MarketError
 
-from ..backend import Backend
+from ..client import MarketClient
 from ..messages import MarketChanged
 from ..widgets.identity_bar import IdentityBar
 
@@ -22,13 +22,13 @@ class MarketScreen(Screen):
     """A screen that shows market data.
 
     Subclasses implement :meth:`compose_body`, :meth:`load` (runs in a worker thread, may block on the
-    backend) and :meth:`show` (runs on the UI thread with what ``load`` returned).
+    client) and :meth:`show` (runs on the UI thread with what ``load`` returned).
     The app calls :meth:`reload` when the market changes, so screens stay live.
     """
 
     @property
-    def backend(self) -> Backend:
-        return self.app.backend  # type: ignore[attr-defined,no-any-return]
+    def client(self) -> MarketClient:
+        return self.app.client  # type: ignore[attr-defined,no-any-return]
 
     def compose(self) -> ComposeResult:
         yield IdentityBar(classes="identity-bar")
@@ -50,7 +50,7 @@ class MarketScreen(Screen):
 
     def reload(self) -> None:
         """Load this screen's data in the background and show it when it arrives."""
-        self.call_backend(self.load, on_done=self.show, group="load")
+        self.call_market(self.load, on_done=self.show, group="load")
 
     def load(self) -> Any:
         """Fetch the screen's data (worker thread). The default loads nothing."""
@@ -59,7 +59,7 @@ class MarketScreen(Screen):
     def show(self, data: Any) -> None:
         """Render what :meth:`load` returned (UI thread)."""
 
-    def call_backend(
+    def call_market(
         self,
         fn: Callable[..., T],
         *args: Any,
@@ -70,7 +70,7 @@ class MarketScreen(Screen):
         """Run ``fn(*args)`` in a worker thread; never blocks the UI.
 
         Args:
-            fn: a backend call (or anything that may block).
+            fn: a client call (or anything that may block).
             on_done: called on the UI thread with the result.
             group: workers in one group replace each other (the newest wins).
             success: a notification to show when it succeeds.

@@ -10,10 +10,13 @@ from engine.records import Event
 
 
 def reputation_text(score: float | None, ratings: int) -> Text:
-    """A reputation as stars and a figure, or 'new' when nobody rated the agent yet."""
+    """A reputation as stars and a figure (and how many ratings, when known), or 'new' when unrated.
+
+    The API shows the number of ratings only to the agent itself: 0 for a rated agent means unknown.
+    """
     if score is None:
         return Text("new", style="dim")
-    return Text.assemble(("★", "yellow"), f" {score:.1f} ", (f"({ratings})", "dim"))
+    return Text.assemble(("★", "yellow"), f" {score:.1f}", (f" ({ratings})" if ratings else "", "dim"))
 
 
 def signed_credits(amount: int) -> Text:

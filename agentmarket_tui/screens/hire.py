@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, LoadingIndicator, Markdown, St
 from engine.errors import MarketError
 from engine.records import Agent
 
-from ..backend.base import ExecutionResult
+from ..client import ExecutionResult
 
 #: error code -> what it means for the person hiring
 EXPLANATIONS = {
@@ -82,7 +82,7 @@ class HireScreen(ModalScreen[ExecutionResult | None]):
     @work(thread=True, exclusive=True, group="hire", exit_on_error=False)
     def _run_hire(self, description: str, budget: int) -> None:
         try:
-            outcome = self.app.backend.execute(self.agent.id, description, budget)  # type: ignore[attr-defined]
+            outcome = self.app.client.execute(self.agent.id, description, budget)  # type: ignore[attr-defined]
         except MarketError as exc:
             self.app.call_from_thread(self._failed, exc)
             return

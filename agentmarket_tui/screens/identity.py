@@ -37,8 +37,8 @@ class IdentityScreen(ModalScreen[None]):
         self.keys = keys or KeyStore()
 
     @property
-    def backend(self) -> Any:
-        return self.app.backend  # type: ignore[attr-defined]
+    def client(self) -> Any:
+        return self.app.client  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         rules = validation.AGENT_REGISTRATION
@@ -73,7 +73,7 @@ class IdentityScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         options = self.query_one("#identity-agents", OptionList)
         options.add_option(Option(Text("nobody (just browse)", style="italic"), id=NOBODY))
-        for agent in reversed(self.keys.agents(self.backend.location)):
+        for agent in reversed(self.keys.agents(self.client.location)):
             options.add_option(Option(Text(agent.name), id=agent.api_key))
         self.query_one("#reg-name Input", Input).focus()
 
@@ -91,12 +91,12 @@ class IdentityScreen(ModalScreen[None]):
         """Act as the owner of ``api_key`` (None: nobody) and remember it as the latest used."""
         def job() -> None:
             try:
-                agent = self.backend.use_key(api_key)
+                agent = self.client.use_key(api_key)
             except MarketError as exc:
                 self.app.call_from_thread(self.notify, exc.message, title=exc.code, severity="error", markup=False)
                 return
             if agent is not None and api_key:
-                self.keys.remember(self.backend.location, RememberedAgent(agent.name, agent.id, api_key))
+                self.keys.remember(self.client.location, RememberedAgent(agent.name, agent.id, api_key))
             name = agent.name if agent else "nobody"
             self.app.call_from_thread(self._switched, f"Now acting as {name}")
 
@@ -126,12 +126,12 @@ class IdentityScreen(ModalScreen[None]):
 
         def job() -> None:
             try:
-                registration = self.backend.register(**fields)
+                registration = self.client.register(**fields)
             except MarketError as exc:
                 self.app.call_from_thread(self.notify, exc.message, title=exc.code, severity="error", markup=False)
                 return
             agent = registration.agent
-            self.keys.remember(self.backend.location, RememberedAgent(agent.name, agent.id, registration.api_key))
+            self.keys.remember(self.client.location, RememberedAgent(agent.name, agent.id, registration.api_key))
             self.app.call_from_thread(self._registered, registration)
 
         self.run_worker(job, thread=True, exclusive=True, group="register", exit_on_error=False)

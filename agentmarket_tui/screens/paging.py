@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from ..backend.base import Page
+from ..client import Page
 from .base import MarketScreen
 
 #: The same paging keys on every paged screen.

@@ -55,7 +55,7 @@ class PostTaskScreen(MarketScreen):
 
     def load(self) -> list[str]:
         """The capabilities agents in the market offer (the 100 newest agents'), sorted."""
-        agents = self.backend.list_agents(limit=100).items
+        agents = self.client.list_agents(limit=100).items
         return sorted({capability for agent in agents for capability in agent.capabilities})
 
     def show(self, capabilities: list[str]) -> None:
@@ -99,7 +99,7 @@ class PostTaskScreen(MarketScreen):
         except MarketError as exc:
             self.notify(exc.message, title="Cannot post yet", severity="error")
             return
-        self.call_backend(lambda: self.backend.post_task(**fields), on_done=self._posted, group="post")
+        self.call_market(lambda: self.client.post_task(**fields), on_done=self._posted, group="post")
 
     def _posted(self, task: Task) -> None:
         from .task_detail import TaskDetailScreen

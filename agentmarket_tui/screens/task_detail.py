@@ -94,20 +94,20 @@ class TaskDetailScreen(MarketScreen):
             yield Button("Rate ^t", id="rate", variant="primary", compact=True)
 
     def load(self) -> TaskView:
-        task = self.backend.get_task(self.task_id)
+        task = self.client.get_task(self.task_id)
         me = None
-        if self.backend.api_key:
+        if self.client.api_key:
             try:
-                me = self.backend.me().id
+                me = self.client.me().id
             except MarketError:
                 me = None
         names = {}
         for agent_id in filter(None, {task.poster_id, task.assigned_to}):
             try:
-                names[agent_id] = self.backend.get_agent(agent_id).name
+                names[agent_id] = self.client.get_agent(agent_id).name
             except MarketError:
                 pass  # an agent we may not see: its id will do
-        return TaskView(task, self.backend.task_timeline(self.task_id), me, names)
+        return TaskView(task, self.client.task_timeline(self.task_id), me, names)
 
     def show(self, view: TaskView) -> None:
         task = view.task
@@ -161,23 +161,23 @@ class TaskDetailScreen(MarketScreen):
         if action not in self.actions:
             return
         calls: dict[Action, tuple[Any, ...]] = {
-            Action.ACCEPT: (self.backend.accept_task, self.task_id),
-            Action.CANCEL: (self.backend.cancel_task, self.task_id),
-            Action.RELEASE: (self.backend.release_task, self.task_id),
+            Action.ACCEPT: (self.client.accept_task, self.task_id),
+            Action.CANCEL: (self.client.cancel_task, self.task_id),
+            Action.RELEASE: (self.client.release_task, self.task_id),
         }
         if action is Action.COMPLETE:
-            self.app.push_screen(ResultDialog(), lambda result: self._answered(self.backend.complete_task, result))
+            self.app.push_screen(ResultDialog(), lambda result: self._answered(self.client.complete_task, result))
             return
         if action is Action.RATE:
-            self.app.push_screen(RatingDialog(), lambda rating: self._answered(self.backend.rate_task, rating))
+            self.app.push_screen(RatingDialog(), lambda rating: self._answered(self.client.rate_task, rating))
             return
         fn, *args = calls[action]
-        self.call_backend(fn, *args, on_done=self._done, success=f"Task {action.value} done")
+        self.call_market(fn, *args, on_done=self._done, success=f"Task {action.value} done")
 
     def _answered(self, fn: Any, answer: object) -> None:
         """Call ``fn(task_id, answer)`` once a dialog was answered (None: it was cancelled)."""
         if answer is not None:
-            self.call_backend(fn, self.task_id, answer, on_done=self._done, success="Done")
+            self.call_market(fn, self.task_id, answer, on_done=self._done, success="Done")
 
     def _done(self, _: Task) -> None:
         self.app.refresh_identity()  # type: ignore[attr-defined]

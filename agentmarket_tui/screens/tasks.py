@@ -14,17 +14,18 @@ from textual.widgets import DataTable, Input, Label, Select
 
 from engine.states import TaskStatus
 
-from ..backend.base import Page
+from ..client import Page, TaskOrder
 from .formatting import short_time
 from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 50
 SEARCH_DELAY_SECONDS = 0.3
 STATUSES = [("Any status", "")] + [(status.value.capitalize(), status.value) for status in TaskStatus]
-ORDERS = [("Newest", "newest"), ("Oldest", "oldest"), ("Budget ↓", "budget_high"), ("Budget ↑", "budget_low")]
+ORDERS = [(order.label, order.value) for order in TaskOrder]
 MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned")]
 COLUMNS = ("Title", "Status", "Budget", "Capabilities", "Posted")
-STATUS_STYLES = {"open": "green", "assigned": "yellow", "completed": "cyan", "cancelled": "dim", "failed": "red"}
+STATUS_STYLES = {TaskStatus.OPEN: "green", TaskStatus.ASSIGNED: "yellow", TaskStatus.COMPLETED: "cyan",
+                 TaskStatus.CANCELLED: "dim", TaskStatus.FAILED: "red"}
 
 
 def status_text(status: str) -> Text:
@@ -53,7 +54,7 @@ class TasksScreen(PagedScreen):
             yield Input(placeholder="search titles", id="task-search", compact=True)
             yield Input(placeholder="capability", id="task-capability", compact=True)
             yield Select(STATUSES, value="", allow_blank=False, id="task-status", compact=True)
-            yield Select(ORDERS, value="newest", allow_blank=False, id="task-order", compact=True)
+            yield Select(ORDERS, value=TaskOrder.NEWEST.value, allow_blank=False, id="task-order", compact=True)
             yield Select(MINE, value="", allow_blank=False, id="task-mine", compact=True)
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="tasks-table")
         table.add_columns(*COLUMNS)
@@ -61,7 +62,7 @@ class TasksScreen(PagedScreen):
         yield Label("", id="tasks-page", classes="muted")
 
     def load(self) -> Page[Any]:
-        return self.backend.list_tasks(
+        return self.client.list_tasks(
             status=str(self.query_one("#task-status", Select).value) or None,
             capability=self.query_one("#task-capability", Input).value.strip() or None,
             search=self.query_one("#task-search", Input).value.strip() or None,

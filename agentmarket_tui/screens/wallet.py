@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Digits, Label, Sparkline, Static
 from engine.errors import MarketError
 from engine.records import Transaction, Wallet
 
-from ..backend.base import Page
+from ..client import Page
 from .formatting import short_time, shorten, signed_credits
 from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
@@ -66,14 +66,14 @@ class WalletScreen(PagedScreen):
             yield Label("", id="wallet-page", classes="muted")
 
     def load(self) -> WalletView:
-        if not self.backend.api_key:
+        if not self.client.api_key:
             return WalletView(None)
         try:
-            wallet = self.backend.wallet()
+            wallet = self.client.wallet()
         except MarketError:
             return WalletView(None)
-        page = self.backend.transactions(limit=PAGE_SIZE, offset=self.pager.offset)
-        recent = self.backend.transactions(limit=CHART_SPAN).items
+        page = self.client.transactions(limit=PAGE_SIZE, offset=self.pager.offset)
+        recent = self.client.transactions(limit=CHART_SPAN).items
         history = tuple(t.balance_after for t in reversed(recent))  # oldest first
         return WalletView(wallet, page, history, self._titles(page.items))
 
@@ -82,7 +82,7 @@ class WalletScreen(PagedScreen):
         titles: dict[str, str] = {}
         for task_id in {t.task_id for t in transactions if t.task_id}:
             try:
-                titles[task_id] = self.backend.get_task(task_id).title
+                titles[task_id] = self.client.get_task(task_id).title
             except MarketError:
                 titles[task_id] = task_id
         return titles

@@ -49,10 +49,10 @@ class WebhookScreen(MarketScreen):
             yield table
 
     def load(self) -> WebhookView:
-        if not self.backend.api_key:
+        if not self.client.api_key:
             return WebhookView(None)
         try:
-            return WebhookView(self.backend.webhook(), tuple(self.backend.webhook_deliveries(limit=50)))
+            return WebhookView(self.client.webhook(), tuple(self.client.webhook_deliveries(limit=50)))
         except MarketError:
             return WebhookView(None)
 
@@ -91,7 +91,7 @@ class WebhookScreen(MarketScreen):
     def _change(self, url: str | None) -> None:
         def job() -> None:
             try:
-                webhook = self.backend.set_webhook(url)
+                webhook = self.client.set_webhook(url)
             except MarketError as exc:
                 self.app.call_from_thread(self._message, Text(exc.message, style="bold red"))
                 return

@@ -15,7 +15,7 @@ class IdentityBar(Static):
     balance: reactive[int | None] = reactive(None)
 
     def on_mount(self) -> None:
-        self.location = self.app.backend.location  # type: ignore[attr-defined]
+        self.location = self.app.client.location  # type: ignore[attr-defined]
         self.watch(self.app, "identity", self._show, init=True)
 
     def _show(self, identity: tuple[str | None, int | None]) -> None:

@@ -7,7 +7,6 @@ why, in a sentence fit for the caller. Nothing here touches the market's databas
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,15 +14,13 @@ from typing import Any
 
 import httpx
 
+from ..config import DEFAULT_MODEL
 from ..errors import LLMNotConfigured
 from ..records import Agent, Task
 from ..validation import strip_control_characters
 from .signing import signature_headers
 from .transport import bound_by_deadline, checked_client, total_deadline
 
-MODEL_ENV = "AGENTMARKET_MODEL"
-DEFAULT_MODEL = "claude-sonnet-5-5"  # the anthropic SDK's own examples use it; not deprecated
-TIMEOUT_ENV = "AGENTMARKET_EXECUTION_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_TOKENS = 4096
@@ -35,13 +32,13 @@ class AgentCallFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CallSettings:
-    """How agents are called. ``from_env`` reads them from the environment.
+    """How agents are called (``engine.runtime`` builds it from the process's ``Config``).
 
     Attributes:
-        timeout: seconds one call may take in all (``AGENTMARKET_EXECUTION_TIMEOUT``).
-        model: the Claude model for prompt agents (``AGENTMARKET_MODEL``).
-        api_key: ``ANTHROPIC_API_KEY``; prompt agents cannot run without it.
-        base_url: ``ANTHROPIC_BASE_URL``, for a gateway or a local stand-in.
+        timeout: seconds one call may take in all.
+        model: the Claude model for prompt agents.
+        api_key: the Anthropic API key; prompt agents cannot run without it.
+        base_url: a gateway or a local stand-in for the Messages API.
     """
 
     timeout: float = DEFAULT_TIMEOUT_SECONDS
@@ -49,18 +46,6 @@ class CallSettings:
     api_key: str | None = None
     base_url: str | None = None
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> CallSettings:
-        try:
-            timeout = float(environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS))
-        except ValueError:
-            timeout = DEFAULT_TIMEOUT_SECONDS
-        return cls(
-            timeout=timeout if timeout > 0 else DEFAULT_TIMEOUT_SECONDS,
-            model=environ.get(MODEL_ENV) or DEFAULT_MODEL,
-            api_key=environ.get("ANTHROPIC_API_KEY") or None,
-            base_url=environ.get("ANTHROPIC_BASE_URL") or None,
-        )
 
 
 def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings,

@@ -29,8 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .execution import recover_interrupted_executions
-from .outbox import Claim, Outbox, Outcome
+from ..services.outbox import Claim, Outcome
 from .signing import signature_headers
 from .transport import checked_client, total_deadline
 
@@ -39,21 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKOFF_ENV = "AGENTMARKET_WEBHOOK_BACKOFF"
 DEFAULT_BACKOFF_SECONDS = 5.0
 MAX_DELAY_SECONDS = 3600.0
 GONE = 410
-RECOVERY_INTERVAL_SECONDS = 60.0
 MAX_DRAINED_BYTES = 64 * 1024  # of a receiver's answer, which is otherwise ignored
-
-
-def backoff_from_env() -> float:
-    """The base retry delay in seconds: ``AGENTMARKET_WEBHOOK_BACKOFF``, or 5 if unset or invalid."""
-    try:
-        value = float(os.environ.get(BACKOFF_ENV, DEFAULT_BACKOFF_SECONDS))
-    except ValueError:
-        return DEFAULT_BACKOFF_SECONDS
-    return value if 0 < value <= MAX_DELAY_SECONDS else DEFAULT_BACKOFF_SECONDS
 
 
 def retry_delay(attempt: int, base: float, retry_after: float | None = None) -> float:
@@ -91,7 +79,7 @@ class DeliveryWorker:
         per_receiver: attempts run at once against one receiver (scheme, host and port).
         timeout: seconds one attempt may take in all (connect, TLS, request and answer).
         max_attempts: attempts before a delivery is marked failed.
-        backoff: base retry delay in seconds; ``AGENTMARKET_WEBHOOK_BACKOFF`` when None.
+        backoff: base retry delay in seconds (5 when None; ``Config.webhook_backoff``).
         lease_seconds: how long the delivery lease lasts unless renewed; after a crash,
             another process takes over within this time.
         claim_seconds: how long one attempt's claim lasts; a claim left by a crash is
@@ -119,12 +107,12 @@ class DeliveryWorker:
         self.per_receiver = per_receiver
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self.backoff = backoff_from_env() if backoff is None else backoff
+        self.backoff = DEFAULT_BACKOFF_SECONDS if backoff is None else backoff
         self.lease_seconds = lease_seconds
         self.claim_seconds = 2 * timeout + 5 if claim_seconds is None else claim_seconds
         self.poll_interval = poll_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._outbox = Outbox(market)
+        self._outbox = market.outbox
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._claims: queue.Queue[Claim | None] = queue.Queue()
@@ -134,7 +122,6 @@ class DeliveryWorker:
         self._lease_until = 0.0
         self._threads: list[threading.Thread] = []
         self._client: httpx.Client | None = None
-        self._next_recovery = 0.0
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self) -> DeliveryWorker:
@@ -200,10 +187,6 @@ class DeliveryWorker:
             self._lease_until = expires if self._outbox.take_lease(self.holder, now, expires) else 0.0
         if not self.is_leader:
             return
-        if now >= self._next_recovery:
-            # Market-wide housekeeping that exactly one process should do.
-            self._next_recovery = now + RECOVERY_INTERVAL_SECONDS
-            recover_interrupted_executions(self.market)
         with self._busy_lock:
             busy = set(self._busy_agents)
             load = Counter(self._busy_receivers)

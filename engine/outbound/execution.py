@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AgentFailed, InvalidState, LLMNotConfigured, ValidationError
 from ..records import Task
 from .agent_calls import AgentCallFailed, CallSettings, run_agent
-from .outbox import Outbox
 
 if TYPE_CHECKING:
     from ..market import Market
@@ -33,7 +32,7 @@ def execute(
     """Hire ``agent_id`` for ``task_description``, run it once and settle the task.
 
     Args:
-        settings: how agents are called; read from the environment when None.
+        settings: how agents are called (``engine.runtime`` passes the process's); defaults when None.
 
     Returns:
         The completed task, its result set; the agent was paid as ``fees.split`` says.
@@ -44,7 +43,7 @@ def execute(
         LLMNotConfigured (503): a prompt agent and no Anthropic key; the task failed and was refunded.
         Both carry ``task_id`` in their details.
     """
-    settings = settings or CallSettings.from_env()
+    settings = settings or CallSettings()
     task = market.hire(caller_id, agent_id, task_description, budget)
     try:
         agent = market.get_agent(task.assigned_to or "")
@@ -89,10 +88,10 @@ def recover_interrupted_executions(market: Market, settings: CallSettings | None
     Returns:
         The tasks failed now.
     """
-    settings = settings or CallSettings.from_env()
+    settings = settings or CallSettings()
     running_for = 3 * settings.timeout + 60  # a call, one SDK retry, and slack
     failed = []
-    for task_id in Outbox(market).direct_tasks_running_since(running_for):
+    for task_id in market.hiring.running_since(running_for):
         try:
             failed.append(market.fail_hire(task_id, "the execution was interrupted"))
         except InvalidState:

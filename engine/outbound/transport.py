@@ -1,7 +1,7 @@
 """An httpx client that connects only to checked addresses.
 
 The connection pool's network backend resolves each host once, checks every address
-(:func:`urls.resolve_public`) and opens the socket to one of those very addresses.
+(:func:`engine.url_policy.resolve_public`) and opens the socket to one of those very addresses.
 TLS still uses the URL's host name for SNI and certificate verification, and the Host
 header is untouched, so the check and the connection cannot disagree (no DNS rebinding
 between them). Certificates are verified against the system store, or against
@@ -30,7 +30,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from .urls import AddressRefused, resolve_public
+from ..url_policy import AddressRefused, resolve_public
 
 USER_AGENT = "AgentMarket/0.1 (+https://agentmarket.space)"
 #: What a caller is told when a URL leads to an address the market will not call. The

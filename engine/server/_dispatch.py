@@ -26,15 +26,16 @@ from engine.errors import (
     ServiceUnavailable,
 )
 from engine.records import Agent
+from engine.services import HireRunner
 
 from . import _idempotency as idem
 from ._cache import ResponseCache
 from ._ratelimit import RateLimiter
-from ._routes import Call, Reply, Route, find_route
+from ._route_types import API_KEY_HEADER, Call, Reply, Route
+from ._routes import find_route
 
 log = logging.getLogger("agentmarket.server")
 
-API_KEY_HEADER = "X-API-Key"
 MAX_QUERY_FIELDS = 50
 
 
@@ -71,12 +72,15 @@ class Dispatcher:
     Args:
         market: the market (shared by all threads; each gets its own connection).
         cache_responses: reuse answers to anonymous GETs while the market is unchanged.
+        hire_runner: runs ``POST /api/execute`` (``engine.outbound.execute``); without one
+            that route answers 503.
     """
 
-    def __init__(self, market: Market, *, cache_responses: bool = True) -> None:
+    def __init__(self, market: Market, *, cache_responses: bool = True, hire_runner: HireRunner | None = None) -> None:
         self.market = market
+        self.hire_runner = hire_runner
         self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
-        self.keys = idem.IdempotencyKeys(market)
+        self.keys = market.idempotency
         self.cache = ResponseCache(market.data_version) if cache_responses else None
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -133,7 +137,7 @@ class Dispatcher:
 
     def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any]) -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body)
+                    body, self.hire_runner)
 
     def refusal(self, exc: MarketError, headers: Mapping[str, str]) -> Response:
         """The error envelope for a request refused before dispatch (e.g. a body too large),
@@ -183,7 +187,7 @@ class Dispatcher:
             response = self._run(route, call)
         except MarketError as exc:
             response = error_response(exc, self._balance(call.caller))
-        # Left claimed on any other error: the request's outcome is unknown (see _idempotency).
+        # Left claimed on any other error: the request's outcome is unknown (see engine.services.idempotency).
         self.keys.finish(agent_id, key, response.status, response.body)
         return response
 

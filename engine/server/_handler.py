@@ -11,15 +11,23 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine.errors import BadRequest, MarketError, PayloadTooLarge
 
 from . import _access_log
-from ._dispatch import Response, error_response
+from ._dispatch import Dispatcher, Response, error_response
 
-if TYPE_CHECKING:
-    from ._server import MarketHTTPServer
+
+class ConnectionHost(Protocol):
+    """What a handler needs of its server (``_server.MarketHTTPServer``)."""
+
+    dispatcher: Dispatcher
+    closing: bool
+
+    def track(self, handler: MarketRequestHandler) -> None: ...
+
+    def untrack(self, handler: MarketRequestHandler) -> None: ...
 
 MAX_BODY_BYTES = 1024 * 1024
 #: Seconds a client may stay silent mid-request or between keep-alive requests.
@@ -38,9 +46,9 @@ def _http_date() -> str:
 
 
 class MarketRequestHandler(BaseHTTPRequestHandler):
-    """Serves one client connection (many keep-alive requests) for a :class:`MarketHTTPServer`."""
+    """Serves one client connection (many keep-alive requests) for a ``MarketHTTPServer``."""
 
-    server: MarketHTTPServer
+    server: ConnectionHost  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
     server_version = "AgentMarket"
     timeout = CLIENT_TIMEOUT_SECONDS

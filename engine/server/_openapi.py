@@ -8,7 +8,6 @@ to a view that is not made here fails the tests instead of drifting.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from engine import validation as v
@@ -28,10 +27,9 @@ from engine.errors import (
 )
 from engine.states import TaskStatus
 
-from ._dispatch import API_KEY_HEADER
 from ._idempotency import HEADER as IDEMPOTENCY_HEADER
 from ._idempotency import MAX_KEY_LENGTH
-from ._routes import ROUTES, Route
+from ._route_types import API_KEY_HEADER, Route
 
 API_VERSION = "1.0.0"
 _STRING = {"type": "string"}
@@ -231,11 +229,21 @@ def _webhooks() -> dict[str, Any]:
     return webhooks
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
+_DOCUMENTS: dict[int, dict[str, Any]] = {}
+
+
+def openapi_document(routes: tuple[Route, ...]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``routes`` (the route table), built once per table."""
+    document = _DOCUMENTS.get(id(routes))
+    if document is None:
+        document = _DOCUMENTS[id(routes)] = _document(routes)
+    return document
+
+
+def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (built once; the route table does not change at run time)."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     schemas: dict[str, Any] = {name: s.json_schema(partial=name == v.AGENT_UPDATE.name)
                                for name, s in v.SCHEMAS.items()}
@@ -244,7 +252,7 @@ def openapi_document() -> dict[str, Any]:
         raise RuntimeError(f"schema names used twice: {sorted(clashes)}")
     schemas.update(DATA_SCHEMAS)
     schemas["Pagination"] = _PAGINATION
-    for route in ROUTES:
+    for route in routes:
         if route.enveloped:
             schemas[_success_name(route)] = _success_schema(route)
     return {

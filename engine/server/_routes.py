@@ -9,21 +9,18 @@ The dispatcher, the OpenAPI document and the tests all read this one table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-from engine import Market, views
+from engine import views
 from engine import validation as v
 from engine.errors import (
     AgentFailed,
     AgentNotExecutable,
     AlreadyRated,
-    AuthRequired,
     InsufficientCredits,
     InvalidState,
     LLMNotConfigured,
-    MarketError,
     MissingCapabilities,
     NameTaken,
     NotAssignee,
@@ -31,106 +28,19 @@ from engine.errors import (
     NotPoster,
     OwnTask,
     SelfHire,
+    ServiceUnavailable,
 )
-from engine.records import Agent
+from engine.queries import AgentOrder, Page, TaskOrder
+from engine.states import TaskStatus
+
+from ._openapi import openapi_document
+from ._route_types import Call, QueryParam, Reply, Route
+
+__all__ = ["EVENTS_LIMIT_MAX", "ROUTES", "Call", "QueryParam", "Reply", "Route", "find_route"]
 
 #: The most events one /api/events call returns.
 EVENTS_LIMIT_MAX = 1000
 EVENTS_AFTER_MAX = 2**62
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One request as a handler sees it."""
-
-    market: Market
-    caller: Agent | None
-    path: Mapping[str, str]
-    query: Mapping[str, str]
-    body: dict[str, Any]
-
-    @property
-    def me(self) -> Agent:
-        """The authenticated caller (routes with ``auth="required"`` always have one).
-
-        Raises:
-            AuthRequired: there is none.
-        """
-        if self.caller is None:
-            raise AuthRequired("this endpoint needs your API key")
-        return self.caller
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What a handler answers: the envelope's ``data`` and how to send it."""
-
-    data: Any
-    status: int = 200
-    pagination: dict[str, int] | None = None
-    #: The balance to show when the caller is not the one authenticated (a new registration).
-    balance: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueryParam:
-    """A query parameter, for the OpenAPI document."""
-
-    name: str
-    schema: dict[str, Any]
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One endpoint.
-
-    Attributes:
-        method, path: e.g. ``POST`` and ``/api/tasks/{id}/accept``.
-        handler: the engine call.
-        summary: one line for the OpenAPI document.
-        auth: ``none`` (a key is still checked when sent), or ``required``.
-        body: the request body's schema; the handler gets ``body.validate(...)``'s result.
-        partial: validate the body with no field required (updates).
-        query: the query parameters it reads.
-        idempotent: honours ``Idempotency-Key`` (POSTs that move credits or change state).
-        response: the name of the response data's schema in the OpenAPI document.
-        many: the data is a list of ``response``; ``paged`` adds ``pagination``.
-        errors: the refusals particular to this route (common ones are added for all).
-        enveloped: false for the one answer that is a bare document (OpenAPI).
-    """
-
-    method: str
-    path: str
-    handler: Callable[[Call], Reply]
-    summary: str
-    auth: Literal["none", "required"] = "none"
-    body: v.Schema | None = None
-    partial: bool = False
-    query: tuple[QueryParam, ...] = ()
-    idempotent: bool = False
-    response: str = ""
-    many: bool = False
-    paged: bool = False
-    status: int = 200
-    errors: tuple[type[MarketError], ...] = ()
-    enveloped: bool = True
-    segments: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", tuple(self.path.strip("/").split("/")))
-
-    def match(self, segments: list[str]) -> dict[str, str] | None:
-        """The path parameters if ``segments`` fit this route's path, else None."""
-        if len(segments) != len(self.segments):
-            return None
-        params: dict[str, str] = {}
-        for pattern, segment in zip(self.segments, segments, strict=True):
-            if pattern.startswith("{"):
-                params[pattern[1:-1]] = segment
-            elif pattern != segment:
-                return None
-        return params
 
 
 # -- query parameters ------------------------------------------------------------------
@@ -142,8 +52,8 @@ CAPABILITY = QueryParam("capability", {"type": "string", "pattern": v.SLUG_PATTE
 SEARCH = QueryParam("q", {"type": "string"}, "Only items whose name or title contains this text (any case).")
 
 
-def _enum_param(name: str, values: Any, description: str) -> QueryParam:
-    return QueryParam(name, {"type": "string", "enum": list(values)}, description)
+def _enum_param(name: str, values: type[StrEnum], description: str) -> QueryParam:
+    return QueryParam(name, {"type": "string", "enum": [value.value for value in values]}, description)
 
 
 # -- handlers: agents --------------------------------------------------------------------
@@ -154,10 +64,9 @@ def register_agent(call: Call) -> Reply:
 
 def list_agents(call: Call) -> Reply:
     q = call.query
-    agents = call.market.list_agents(q.get("capability"), q.get("limit"), q.get("offset"), search=q.get("q"),
-                                     order=q.get("order") or "newest")
-    total = call.market.count_agents(q.get("capability"), search=q.get("q"))
-    return _page([views.agent_public(a) for a in agents], q, total)
+    page = call.market.agents_page(v.agent_query(q.get("capability"), q.get("limit"), q.get("offset"),
+                                                 search=q.get("q"), order=q.get("order")))
+    return _page(page, [views.agent_public(a) for a in page.items])
 
 
 def get_agent(call: Call) -> Reply:
@@ -195,13 +104,20 @@ def post_task(call: Call) -> Reply:
 
 
 def list_tasks(call: Call) -> Reply:
+    return _task_page(call, poster_id=call.query.get("poster_id"), assigned_to=call.query.get("assigned_to"))
+
+
+def my_tasks(call: Call) -> Reply:
+    return _task_page(call, involving=call.me.id)
+
+
+def _task_page(call: Call, **only: Any) -> Reply:
+    """A page of tasks by the common list parameters, narrowed by ``only`` (``TaskQuery`` fields)."""
     q = call.query
-    filters = {"search": q.get("q"), "poster_id": q.get("poster_id"), "assigned_to": q.get("assigned_to")}
-    tasks = call.market.list_tasks(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
-                                   order=q.get("order") or "newest", **filters)
-    total = call.market.count_tasks(q.get("status"), q.get("capability"), **filters)
+    page = call.market.tasks_page(v.task_query(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
+                                               search=q.get("q"), order=q.get("order"), **only))
     viewer = call.caller.id if call.caller else None
-    return _page([views.task(t, viewer) for t in tasks], q, total)
+    return _page(page, [views.task(t, viewer) for t in page.items])
 
 
 def get_task(call: Call) -> Reply:
@@ -233,7 +149,9 @@ def rate_task(call: Call) -> Reply:
 
 
 def execute(call: Call) -> Reply:
-    task = call.market.execute(call.me.id, **call.body)
+    if call.hire_runner is None:
+        raise ServiceUnavailable("direct execution is not available on this server")
+    task = call.hire_runner(call.market, call.me.id, **call.body)
     return Reply({"task_id": task.id, "result": task.result})
 
 
@@ -244,8 +162,8 @@ def get_wallet(call: Call) -> Reply:
 
 def wallet_transactions(call: Call) -> Reply:
     q = call.query
-    rows = call.market.transactions(call.me.id, q.get("limit"), q.get("offset"))
-    return _page([views.transaction(t) for t in rows], q, call.market.count_transactions(call.me.id))
+    page = call.market.ledger.transactions_page(call.me.id, q.get("limit"), q.get("offset"))
+    return _page(page, [views.transaction(t) for t in page.items])
 
 
 def health(call: Call) -> Reply:
@@ -264,9 +182,7 @@ def events(call: Call) -> Reply:
 
 
 def openapi(call: Call) -> Reply:
-    from ._openapi import openapi_document  # the document is built from this very table
-
-    return Reply(openapi_document())
+    return Reply(openapi_document(ROUTES))  # the document is built from this very table
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -274,24 +190,27 @@ def _task_reply(call: Call, task: Any) -> Reply:
     return Reply(views.task(task, call.caller.id if call.caller else None))
 
 
-def _page(items: list[Any], query: Mapping[str, str], total: int) -> Reply:
-    limit, offset = v.page(query.get("limit"), query.get("offset"))
-    return Reply(items, pagination={"limit": limit, "offset": offset, "total": total})
+def _page(page: Page[Any], items: list[Any]) -> Reply:
+    return Reply(items, pagination={"limit": page.limit, "offset": page.offset, "total": page.total})
 
 
 # -- the table ------------------------------------------------------------------------------------
 _TASK_ID = "{id}"
 _TASK_WRITE_ERRORS = (NotFound, InvalidState)
-_STATUSES = ("open", "assigned", "completed", "cancelled", "failed")
-_AGENT_ORDERS = ("newest", "reputation", "price", "tasks", "name")
-_TASK_ORDERS = ("newest", "oldest", "budget_high", "budget_low")
+
+_TASK_FILTERS = (
+    _enum_param("status", TaskStatus, "Only tasks in this state."),
+    CAPABILITY,
+    QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
+    _enum_param("order", TaskOrder, "Sort order."),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
           "the registration credits.", body=v.AGENT_REGISTRATION, response="Registration", status=201,
           errors=(NameTaken,)),
     Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
-          query=(CAPABILITY, SEARCH, _enum_param("order", _AGENT_ORDERS, "Sort order."), LIMIT, OFFSET),
+          query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), LIMIT, OFFSET),
           response="AgentPublic", many=True, paged=True),
     Route("GET", "/api/agents/me", get_me, "Your own profile, with its private fields.", auth="required",
           response="AgentPrivate"),
@@ -306,14 +225,15 @@ ROUTES: tuple[Route, ...] = (
           "the signing secret is shown.", auth="required", body=v.WEBHOOK, response="Webhook"),
     Route("GET", "/api/agents/me/webhook/deliveries", webhook_deliveries, "Your recent webhook deliveries, "
           "newest first.", auth="required", query=(LIMIT,), response="Delivery", many=True),
+    Route("GET", "/api/agents/me/tasks", my_tasks, "Your tasks, as poster or as assignee, newest first by "
+          "default; results included.", auth="required", query=(*_TASK_FILTERS, LIMIT, OFFSET), response="Task",
+          many=True, paged=True),
     Route("GET", "/api/agents/{id}", get_agent, "An agent's public profile.", response="AgentPublic",
           errors=(NotFound,)),
     Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
           body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits,)),
     Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
-          query=(_enum_param("status", _STATUSES, "Only tasks in this state."), CAPABILITY,
-                 QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
-                 _enum_param("order", _TASK_ORDERS, "Sort order."),
+          query=(*_TASK_FILTERS,
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
                  QueryParam("assigned_to", {"type": "string"}, "Only tasks assigned to this agent."),
                  LIMIT, OFFSET),

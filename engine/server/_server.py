@@ -24,10 +24,10 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from engine import Market
+from engine.config import Config
 
 from ._dispatch import Dispatcher
 from ._handler import MarketRequestHandler
@@ -36,8 +36,8 @@ log = logging.getLogger("agentmarket.server")
 
 Job = Callable[[], None]
 
-#: Clients served at once unless the server is told otherwise.
-DEFAULT_MAX_CONNECTIONS = 256
+#: Clients served at once unless the server is told otherwise (``Config.max_connections``).
+DEFAULT_MAX_CONNECTIONS = Config().max_connections
 #: File handles kept for everything but clients: the database pool (3 files per
 #: connection), the webhook worker's sockets, logs.
 RESERVED_FILES = 128
@@ -192,32 +192,36 @@ def _close_reading(connection: socket.socket) -> None:
 
 
 class MarketServer:
-    """The AgentMarket HTTP API on one market, with its webhook delivery worker.
+    """The AgentMarket HTTP API over a dispatcher: sockets, threads and a clean stop.
+
+    The server is a skin: what runs beside a market (webhook delivery, sweeps, the
+    running of hires) is composed by ``engine.runtime.open_market``, whose
+    ``dispatcher()`` it serves.
 
     Args:
-        market: a :class:`~engine.Market`, or the path of a market file to open (and close).
+        dispatcher: answers each request (``engine.runtime.RunningMarket.dispatcher()``).
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
-        deliver_webhooks: run the webhook delivery worker while serving.
-        cache_responses: reuse answers to anonymous GETs while the market is unchanged.
         max_connections: clients served at once (see :class:`MarketHTTPServer`).
+
+    When the market has no stored ``public_url``, webhooks name this server's address.
 
     Use ``start()``/``stop()`` (a background thread, for tests and embedding) or
     ``serve_until(event)`` (the calling thread, for ``agentmarket serve``).
     """
 
-    def __init__(self, market: Market | str | Path, host: str = "127.0.0.1", port: int = 8080, *,
-                 deliver_webhooks: bool = True, cache_responses: bool = True,
+    def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
-        self._owns_market = not isinstance(market, Market)
-        self.market = Market(market) if not isinstance(market, Market) else market
-        self.dispatcher = Dispatcher(self.market, cache_responses=cache_responses)
+        self.dispatcher = dispatcher
         self.http = MarketHTTPServer((host, port), self.dispatcher, max_connections=max_connections)
         self.host, self.port = self.http.server_address[:2]
         if not self.market.public_url:  # webhooks name the address clients can reach
             self.market.public_url = self.url
-        self._deliver_webhooks = deliver_webhooks
-        self._worker: Any = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def market(self) -> Market:
+        """The market this server answers for."""
+        return self.dispatcher.market
 
     @property
     def url(self) -> str:
@@ -226,8 +230,7 @@ class MarketServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> MarketServer:
-        """Serve in a background thread (and start delivering webhooks). Returns self."""
-        self._start_worker()
+        """Serve in a background thread. Returns self."""
         self._thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="http-accept", daemon=True)
         self._thread.start()
@@ -243,36 +246,16 @@ class MarketServer:
             self.stop()
 
     def stop(self, grace: float = 10.0) -> None:
-        """Stop accepting, finish requests in flight (up to ``grace`` seconds), stop the worker."""
+        """Stop accepting, and finish requests in flight (up to ``grace`` seconds)."""
         if self._thread is not None:
             self.http.shutdown()
             self._thread.join()
             self._thread = None
         self.http.server_close()
         self.http.drain(grace)
-        self._stop_worker()
-        if self._owns_market:
-            self.market.close()
 
     def __enter__(self) -> MarketServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # -- the webhook delivery worker ------------------------------------------------
-    def _start_worker(self) -> None:
-        """Start ``engine.outbound.DeliveryWorker`` here, beside the HTTP server, when enabled."""
-        if not self._deliver_webhooks:
-            return
-        try:
-            from engine.outbound import DeliveryWorker
-        except ImportError:  # the outbound package is optional for the API itself
-            log.warning("engine.outbound is not available: webhooks will not be delivered")
-            return
-        self._worker = DeliveryWorker(self.market).start()
-
-    def _stop_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None

@@ -1,11 +1,14 @@
 """The storage layer: all of the market's SQL lives in this package.
 
-The engine opens a :class:`SQLiteStore` and runs each operation inside
-``store.write()`` (one ``BEGIN IMMEDIATE`` transaction) or ``store.read()``.
+The services open a transaction with ``store.write()`` (one ``BEGIN IMMEDIATE``
+transaction) or ``store.read()`` and use its repositories (``tx.agents``, ``tx.tasks``,
+...), whose Protocols are in :mod:`.repositories`; the SQLite classes are the ``*_sql``
+modules.
 """
 
 from .connection import SQLiteStore
-from .queries import SQLiteTx
+from .repositories import MarketTx, Store
 from .schema import SCHEMA_VERSION
+from .transaction import SQLiteTx
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "SQLiteTx"]
+__all__ = ["SCHEMA_VERSION", "MarketTx", "SQLiteStore", "SQLiteTx", "Store"]

@@ -6,12 +6,6 @@ from functools import lru_cache
 
 
 @lru_cache(maxsize=64)
-def insert(table: str, columns: tuple[str, ...]) -> str:
-    """``INSERT INTO table (columns) VALUES (?, ...)``."""
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
-@lru_cache(maxsize=64)
 def update(table: str, columns: tuple[str, ...]) -> str:
     """``UPDATE table SET column = ?, ... WHERE id = ?``: the values, then the id."""
     return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"

@@ -1,57 +1,108 @@
-"""SQL for agents and their capabilities."""
+"""SQLite: agents and their capabilities (:class:`~.repositories.AgentRepository`)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from .. import fees
+from ..validation import name_key
+from ..errors import NameTaken
+from ..queries import AgentOrder, AgentQuery
+from ..records import Agent
 from . import _sql
 from ._like import contains_pattern
 
-_AGENT_ORDER = {
-    "newest": "a.rowid DESC",
-    "reputation": "CASE WHEN a.rating_count = 0 THEN 1 ELSE 0 END,"
+_ORDER_SQL = {
+    AgentOrder.NEWEST: "a.rowid DESC",
+    AgentOrder.REPUTATION: "CASE WHEN a.rating_count = 0 THEN 1 ELSE 0 END,"
     " CAST(a.rating_sum AS REAL) / MAX(a.rating_count, 1) DESC, a.rowid DESC",
-    "price": "a.price_per_task ASC, a.rowid DESC",
-    "tasks": "a.total_tasks DESC, a.rowid DESC",
-    "name": "a.name_key ASC",
+    AgentOrder.PRICE: "a.price_per_task ASC, a.rowid DESC",
+    AgentOrder.TASKS: "a.total_tasks DESC, a.rowid DESC",
+    AgentOrder.NAME: "a.name_key ASC",
 }
-AGENT_ORDERS = tuple(_AGENT_ORDER)
+_ALL = AgentQuery()
+# In the order of Agent's fields, with rating_sum for the reputation (see _agent).
+_COLUMNS = (
+    "a.id, a.name, a.description, a.capabilities, a.price_per_task, a.owner_email, a.endpoint_url,"
+    " a.system_prompt, a.webhook_url, a.rating_sum, a.rating_count, a.total_tasks, a.created_at"
+)
 
 
-class AgentSQL:
-    conn: sqlite3.Connection
+class SQLiteAgents:
+    """Agents in table ``agents``; capabilities as a JSON list there and indexed in ``agent_capabilities``."""
 
-    def insert_agent(self, row: dict[str, Any]) -> None:
-        self.conn.execute(_sql.insert("agents", tuple(row)), tuple(row.values()))
+    __slots__ = ("conn",)
 
-    def set_agent_capabilities(self, agent_id: str, capabilities: Iterable[str]) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def insert(self, agent: Agent, *, api_key_hash: str, webhook_secret: str | None) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO agents (id, name, name_key, description, capabilities, price_per_task, owner_email,"
+                " endpoint_url, system_prompt, webhook_url, webhook_secret, api_key_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (agent.id, agent.name, name_key(agent.name), agent.description, json.dumps(list(agent.capabilities)),
+                 agent.price_per_task, agent.owner_email, agent.endpoint_url, agent.system_prompt, agent.webhook_url,
+                 webhook_secret, api_key_hash, agent.created_at),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "name_key" in str(exc):
+                raise NameTaken(f"an agent named {agent.name!r} already exists", field="name") from None
+            raise
+        self._index_capabilities(agent.id, agent.capabilities)
+
+    def _index_capabilities(self, agent_id: str, capabilities: Sequence[str]) -> None:
         self.conn.execute("DELETE FROM agent_capabilities WHERE agent_id = ?", (agent_id,))
         self.conn.executemany(
             "INSERT INTO agent_capabilities (capability, agent_id) VALUES (?, ?)",
             [(c, agent_id) for c in capabilities],
         )
 
-    def agent(self, agent_id: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    def get(self, agent_id: str) -> Agent | None:
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.id = ?", (agent_id,)).fetchone())
 
-    def agent_by_key_hash(self, key_hash: str, now: float) -> sqlite3.Row | None:
-        """The agent whose key, or whose rotated-out key still in its grace period at ``now``, has this hash."""
-        row = self.conn.execute("SELECT * FROM agents WHERE api_key_hash = ?", (key_hash,)).fetchone()
-        if row is None:
-            row = self.conn.execute("SELECT * FROM agents WHERE previous_key_hash = ? AND previous_key_expires_at > ?",
-                                    (key_hash, now)).fetchone()
-        return row
+    def by_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        found = self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone()
+        if found is None:  # a rotated-out key, still in its grace period
+            found = self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.previous_key_hash = ?"
+                                      " AND a.previous_key_expires_at > ?", (key_hash, now)).fetchone()
+        return _agent(found)
 
-    def agent_id_by_name_key(self, name_key: str) -> str | None:
-        row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name_key,)).fetchone()
+    def id_by_name(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name_key(name),)).fetchone()
         return None if row is None else row[0]
 
-    def update_agent(self, agent_id: str, fields: dict[str, Any]) -> None:
-        if fields:
-            self.conn.execute(_sql.update("agents", tuple(fields)), (*fields.values(), agent_id))
+    def update(self, agent_id: str, changes: Mapping[str, Any]) -> None:
+        columns = dict(changes)
+        if "capabilities" in columns:
+            columns["capabilities"] = json.dumps(list(changes["capabilities"]))
+        if "name" in columns:
+            columns["name_key"] = name_key(columns["name"])
+        if columns:
+            self.conn.execute(_sql.update("agents", tuple(columns)), (*columns.values(), agent_id))
+        if "capabilities" in changes:
+            self._index_capabilities(agent_id, changes["capabilities"])
+
+    def set_key_hash(self, agent_id: str, key_hash: str, previous_expires_at: float) -> None:
+        self.conn.execute("UPDATE agents SET previous_key_hash = api_key_hash, previous_key_expires_at = ?,"
+                          " api_key_hash = ? WHERE id = ?", (previous_expires_at, key_hash, agent_id))
+
+    def webhook_secret(self, agent_id: str) -> str | None:
+        row = self.conn.execute("SELECT webhook_secret FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_webhook(self, agent_id: str, url: str | None, secret: str | None) -> None:
+        self.conn.execute("UPDATE agents SET webhook_url = ?, webhook_secret = ? WHERE id = ?", (url, secret, agent_id))
+
+    def turn_webhook_off(self, agent_id: str, url: str) -> bool:
+        return self.conn.execute(
+            "UPDATE agents SET webhook_url = NULL WHERE id = ? AND webhook_url = ?", (agent_id, url)
+        ).rowcount == 1
 
     def add_rating(self, agent_id: str, rating: int) -> None:
         self.conn.execute(
@@ -62,32 +113,19 @@ class AgentSQL:
     def count_completed(self, agent_id: str) -> None:
         self.conn.execute("UPDATE agents SET total_tasks = total_tasks + 1 WHERE id = ?", (agent_id,))
 
-    def _agent_filter(self, capability: str | None, search: str | None) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if capability:
-            where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")
-            args.append(capability)
-        if search:
-            where.append("(a.name LIKE ? ESCAPE '\\' OR a.description LIKE ? ESCAPE '\\')")
-            pattern = contains_pattern(search)
-            args += [pattern, pattern]
-        return (" WHERE " + " AND ".join(where) if where else ""), args
-
-    def list_agents(
-        self, capability: str | None, search: str | None, order: str, limit: int, offset: int
-    ) -> list[sqlite3.Row]:
-        where, args = self._agent_filter(capability, search)
-        return self.conn.execute(
-            f"SELECT a.* FROM agents a{where} ORDER BY {_AGENT_ORDER[order]} LIMIT ? OFFSET ?",
-            (*args, limit, offset),
+    def list(self, query: AgentQuery) -> list[Agent]:
+        where, args = _filter(query)
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM agents a{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
+            (*args, query.limit, query.offset),
         ).fetchall()
+        return [_agent(r) for r in rows]
 
-    def count_agents(self, capability: str | None = None, search: str | None = None) -> int:
-        where, args = self._agent_filter(capability, search)
+    def count(self, query: AgentQuery | None = None) -> int:
+        where, args = _filter(query or _ALL)
         return self.conn.execute(f"SELECT count(*) FROM agents a{where}", args).fetchone()[0]
 
-    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[sqlite3.Row]:
-        """Agents with a webhook whose capabilities overlap ``capabilities``, but not ``exclude_id``."""
+    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
         if not capabilities:
             return []
         # A plain join, deduplicated and ordered here: SQL's IN (subquery) and ORDER BY would
@@ -95,13 +133,32 @@ class AgentSQL:
         rows = self.conn.execute(_receivers_sql(len(capabilities)), (exclude_id, *capabilities)).fetchall()
         if len(rows) > 1:
             rows = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
-        return rows
+        return [row[1] for row in rows]
+
+
+def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
+    where, args = [], []
+    if query.capability:
+        where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")
+        args.append(query.capability)
+    if query.search:
+        where.append("(a.name LIKE ? ESCAPE '\\' OR a.description LIKE ? ESCAPE '\\')")
+        pattern = contains_pattern(query.search)
+        args += [pattern, pattern]
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 @lru_cache(maxsize=32)
 def _receivers_sql(count: int) -> str:
     marks = ", ".join("?" * count)
     return (
-        "SELECT a.rowid, a.id, a.webhook_url FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
+        "SELECT a.rowid, a.id FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
         f" WHERE a.id != ? AND c.capability IN ({marks}) AND a.webhook_url IS NOT NULL"
     )
+
+
+def _agent(row: sqlite3.Row | None) -> Agent | None:
+    if row is None:
+        return None
+    # The columns come in Agent's field order, rating_sum standing where reputation_score goes.
+    return Agent(*row[:3], tuple(json.loads(row[3])), *row[4:9], fees.reputation(row[9], row[10]), *row[10:13])

@@ -1,4 +1,5 @@
-"""SQLite connections and transactions: WAL, a busy timeout, a bounded pool of connections."""
+"""SQLite connections and transactions (:class:`~.repositories.Store`): WAL, a busy timeout,
+a bounded pool of connections."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .checkpointer import Checkpointer
-from .queries import SQLiteTx
 from .schema import migrate
+from .transaction import SQLiteTx
 
 BUSY_TIMEOUT_MS = 30_000
 #: Connections a file store opens at most; a transaction waits for a free one.
@@ -22,14 +23,17 @@ POOL_SIZE = 16
 FILE_MODE = 0o600
 #: The writers' own checkpoint, a safety net should the background checkpointer fall behind.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+#: A pooled connection and the repositories made once for it.
+_Lent = tuple[sqlite3.Connection, SQLiteTx]
 
 
 class SQLiteStore:
     """Owns the connections to one market database.
 
-    A file market lends each transaction a connection from a pool of at most
-    ``pool_size`` (a connection is never shared mid-transaction), so the number of open
-    files does not grow with the number of threads (e.g. a server's idle clients).
+    A file market lends each transaction a connection (with its repositories, made once
+    per connection) from a pool of at most ``pool_size`` (a connection is never shared
+    mid-transaction), so the number of open files does not grow with the number of
+    threads (e.g. a server's idle clients).
     ``":memory:"`` has a single connection guarded by a lock, since each new in-memory
     connection would be a new database.
 
@@ -40,18 +44,19 @@ class SQLiteStore:
     def __init__(self, path: str | Path = ":memory:", *, pool_size: int = POOL_SIZE) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:"
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Lent] = []
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._memory_lock = threading.RLock()
-        self._memory_conn: sqlite3.Connection | None = None
+        self._memory: _Lent | None = None
+        self._closed = False
         self._watch_lock = threading.Lock()
         self._watch: sqlite3.Connection | None = None
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             _private_files(self.path)
-        with self._lent() as conn:
+        with self._lent() as (conn, _):
             migrate(Database(conn))
         # Copying WAL pages back into the file is this thread's work, not the writers'.
         self._checkpointer = None if self.memory else Checkpointer(self.path, self)
@@ -76,16 +81,18 @@ class SQLiteStore:
             self._all.append(conn)
         return conn
 
-    def _borrow(self) -> sqlite3.Connection:
-        """A connection for one transaction; give it back with :meth:`_give_back`.
+    def _borrow(self) -> _Lent:
+        """A connection and its repositories for one transaction; give them back with :meth:`_give_back`.
 
         Raises:
             sqlite3.OperationalError: no connection came free within the busy timeout.
         """
         if self.memory:
-            if self._memory_conn is None:
-                self._memory_conn = self._open()
-            return self._memory_conn
+            if self._memory is None:
+                self._memory = _lend(self._open())
+            return self._memory
+        if self._closed:
+            raise sqlite3.ProgrammingError("the market is closed")
         if not self._slots.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
             raise sqlite3.OperationalError("every database connection stayed busy")
         try:
@@ -93,24 +100,28 @@ class SQLiteStore:
         except IndexError:
             pass
         try:
-            return self._open()
+            return _lend(self._open())
         except BaseException:
             self._slots.release()
             raise
 
-    def _give_back(self, conn: sqlite3.Connection) -> None:
-        if not self.memory:
-            self._idle.append(conn)
-            self._slots.release()
+    def _give_back(self, lent: _Lent) -> None:
+        if self.memory:
+            return
+        if self._closed:
+            lent[0].close()  # lent out when the store closed: closed by its last user, never under it
+        else:
+            self._idle.append(lent)
+        self._slots.release()
 
     @contextmanager
-    def _lent(self) -> Iterator[sqlite3.Connection]:
+    def _lent(self) -> Iterator[_Lent]:
         with self._guard():
-            conn = self._borrow()
+            lent = self._borrow()
             try:
-                yield conn
+                yield lent
             finally:
-                self._give_back(conn)
+                self._give_back(lent)
 
     def write(self) -> _WriteTransaction:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
@@ -119,10 +130,10 @@ class SQLiteStore:
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: one consistent snapshot for every query inside it."""
-        with self._lent() as conn:
+        with self._lent() as (conn, tx):
             conn.execute("BEGIN")
             try:
-                yield SQLiteTx(conn)
+                yield tx
             finally:
                 conn.execute("COMMIT")
 
@@ -142,7 +153,7 @@ class SQLiteStore:
         """
         if self.memory:
             with self._guard():
-                return self._borrow().execute("PRAGMA data_version").fetchone()[0]
+                return self._borrow()[0].execute("PRAGMA data_version").fetchone()[0]
         with self._watch_lock:
             if self._watch is None:
                 self._watch = self._open()
@@ -152,21 +163,29 @@ class SQLiteStore:
         """Copy every committed change from the WAL into the database file now."""
         if self._checkpointer is None:
             return  # in memory: there is no WAL
-        with self._lent() as conn:
+        with self._lent() as (conn, _):
             self._checkpointer.run_now(conn)
 
     def close(self) -> None:
-        """Close every connection this store opened (after a last checkpoint)."""
+        """Close every connection this store opened (after a last checkpoint); one lent to a
+        transaction still running closes when that transaction ends."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
             conn.close()
-        self._memory_conn = None
-        self._watch = None
-        self._idle = []
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+        with self._memory_lock:
+            if self._memory is not None:
+                self._memory[0].close()
+                self._memory = None
+        with self._all_lock:
+            self._all = []
 
 
 class _WriteTransaction:
@@ -176,7 +195,7 @@ class _WriteTransaction:
     and a generator-based manager costs several extra calls per transaction.
     """
 
-    __slots__ = ("_store", "_conn", "_lock")
+    __slots__ = ("_store", "_lent", "_lock")
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
@@ -185,23 +204,23 @@ class _WriteTransaction:
     def __enter__(self) -> SQLiteTx:
         if self._lock is not None:
             self._lock.acquire()
-        conn = None
+        lent = None
         try:
-            conn = self._conn = self._store._borrow()
-            conn.execute("BEGIN IMMEDIATE")
+            lent = self._lent = self._store._borrow()
+            lent[0].execute("BEGIN IMMEDIATE")
         except BaseException:
-            if conn is not None:
-                self._store._give_back(conn)
+            if lent is not None:
+                self._store._give_back(lent)
             if self._lock is not None:
                 self._lock.release()
             raise
-        return SQLiteTx(conn)
+        return lent[1]
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         try:
-            self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            self._lent[0].execute("ROLLBACK" if exc_type is not None else "COMMIT")
         finally:
-            self._store._give_back(self._conn)
+            self._store._give_back(self._lent)
             if self._lock is not None:
                 self._lock.release()
         return False
@@ -220,3 +239,7 @@ def _private_files(path: str) -> None:
             os.chmod(name, FILE_MODE)
         except FileNotFoundError:
             pass
+
+
+def _lend(conn: sqlite3.Connection) -> _Lent:
+    return conn, SQLiteTx(conn)

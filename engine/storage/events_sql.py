@@ -1,32 +1,42 @@
-"""SQL for market events (timelines, the live feed) and the webhook outbox."""
+"""SQLite: market events (:class:`~.repositories.EventRepository`), their data as JSON."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
-from . import _sql
+from ..records import Event
 
 
-class EventSQL:
-    conn: sqlite3.Connection
+class SQLiteEvents:
+    """Events in table ``events``, numbered by ``seq``."""
 
-    def insert_event(self, type_: str, task_id: str | None, agent_id: str | None, at: str, data: str) -> int:
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def add(self, type_: str, task_id: str | None, agent_id: str | None, at: str, data: Mapping[str, Any]) -> int:
         return self.conn.execute(
             "INSERT INTO events (type, task_id, agent_id, created_at, data) VALUES (?, ?, ?, ?, ?)",
-            (type_, task_id, agent_id, at, data),
+            (type_, task_id, agent_id, at, json.dumps(data) if data else "{}"),
         ).lastrowid
 
-    def events_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+    def after(self, seq: int, limit: int) -> list[Event]:
+        return _events(self.conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)))
 
-    def latest_events(self, limit: int) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+    def latest(self, limit: int) -> list[Event]:
+        return _events(self.conn.execute("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (limit,)))
 
-    def task_events(self, task_id: str) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT * FROM events WHERE task_id = ? ORDER BY seq", (task_id,)).fetchall()
+    def for_task(self, task_id: str) -> list[Event]:
+        return _events(self.conn.execute("SELECT * FROM events WHERE task_id = ? ORDER BY seq", (task_id,)))
 
-    def enqueue_delivery(self, row: dict[str, Any]) -> None:
-        self.conn.execute(_sql.insert("webhook_deliveries", tuple(row)), tuple(row.values()))
+
+def _events(cursor: sqlite3.Cursor) -> list[Event]:
+    return [
+        Event(seq=r["seq"], type=r["type"], task_id=r["task_id"], agent_id=r["agent_id"], created_at=r["created_at"],
+              data=json.loads(r["data"]))
+        for r in cursor
+    ]

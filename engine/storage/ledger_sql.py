@@ -1,4 +1,5 @@
-"""SQL for the double-entry ledger: accounts, append-only transfers, and their checks."""
+"""SQLite: the double-entry ledger (:class:`~.repositories.LedgerRepository`): accounts,
+append-only transfers, and the queries behind its checks."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from .. import ledger_accounts as acct
+from ..records import Transaction, WalletFigures
 
 # A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
 # source cannot cover the amount (issuance may go negative), and records the balances
@@ -20,8 +22,13 @@ _TRANSFER = (
 _OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
 
 
-class LedgerSQL:
-    conn: sqlite3.Connection
+class SQLiteLedger:
+    """Accounts (with cached balances) and transfers; the trigger keeps the two together."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
     def open_account(self, account_id: str, kind: str, owner_id: str | None) -> None:
         self.conn.execute(_OPEN_ACCOUNT, (account_id, kind, owner_id))
@@ -75,18 +82,18 @@ class LedgerSQL:
                 raise LookupError(f"no such account: {target}")
         return False
 
-    def wallet_transfers(self, agent_id: str, limit: int, offset: int) -> list[sqlite3.Row]:
-        """Transfers in or out of the agent's wallet, newest first."""
-        return self.conn.execute(
+    def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
+        wallet = acct.wallet(agent_id)
+        rows = self.conn.execute(
             "SELECT * FROM transfers WHERE wallet_agent = ? ORDER BY id DESC LIMIT ? OFFSET ?",
             (agent_id, limit, offset),
         ).fetchall()
+        return [_transaction(r, wallet) for r in rows]
 
-    def count_wallet_transfers(self, agent_id: str) -> int:
+    def count_wallet_transactions(self, agent_id: str) -> int:
         return self.conn.execute("SELECT count(*) FROM transfers WHERE wallet_agent = ?", (agent_id,)).fetchone()[0]
 
-    def wallet_figures(self, agent_id: str) -> dict[str, int]:
-        """Sums behind a wallet view: credits escrowed, earned, moved out to escrow and refunded."""
+    def wallet_figures(self, agent_id: str) -> WalletFigures:
         row = self.conn.execute(
             "SELECT"
             " (SELECT COALESCE(SUM(a.balance), 0) FROM tasks t JOIN accounts a ON a.id = 'escrow:' || t.id"
@@ -97,16 +104,16 @@ class LedgerSQL:
             " FROM transfers WHERE wallet_agent = ?1",
             (agent_id,),
         ).fetchone()
-        return {"escrowed": row[0], "earned": row[1], "escrowed_ever": row[2], "refunded": row[3]}
+        return WalletFigures(escrowed=row[0], earned=row[1], escrowed_ever=row[2], refunded=row[3])
 
-    def ledger_totals(self) -> dict[str, int]:
+    def totals(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT kind, COALESCE(SUM(balance), 0), count(*) FROM accounts GROUP BY kind")
         totals = {kind: total for kind, total, _ in rows}
         totals["transfers"] = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM transfers").fetchone()[0]
         return totals
 
     # -- the invariants of SPEC §2, each a query for the rows that break it ----------
-    def ledger_sum(self) -> int:
+    def total(self) -> int:
         return self.conn.execute("SELECT COALESCE(SUM(balance), 0) FROM accounts").fetchone()[0]
 
     def negative_accounts(self) -> list[dict[str, Any]]:
@@ -146,6 +153,19 @@ class LedgerSQL:
             "SELECT a.id FROM accounts a WHERE a.kind = 'wallet'"
             " AND NOT EXISTS (SELECT 1 FROM agents g WHERE 'wallet:' || g.id = a.id) LIMIT 100"
         ))
+
+
+def _transaction(row: sqlite3.Row, wallet: str) -> Transaction:
+    outgoing = row["from_account"] == wallet
+    return Transaction(
+        id=row["id"],
+        kind=row["kind"],
+        amount=-row["amount"] if outgoing else row["amount"],
+        balance_after=row["from_balance"] if outgoing else row["to_balance"],
+        task_id=row["task_id"],
+        counterparty=row["to_account"] if outgoing else row["from_account"],
+        created_at=row["created_at"],
+    )
 
 
 def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

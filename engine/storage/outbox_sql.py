@@ -1,24 +1,34 @@
-"""SQL for outbound calls: delivering the webhook outbox, the delivery lease, and
-direct executions that a crash left running.
+"""SQLite: the webhook outbox and the delivery lease (:class:`~.repositories.OutboxRepository`).
 
-Rows are queued by ``EventSQL.enqueue_delivery`` in the transaction that caused them;
-this mixin claims, settles and lists them.
+Deliveries are queued in the transaction that caused them; the outbox service claims,
+settles and lists them.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-from . import _sql
+from ..records import Attempt, Delivery, DueDelivery
 
 
-class OutboxSQL:
-    conn: sqlite3.Connection
+class SQLiteOutbox:
+    """Deliveries in ``webhook_deliveries``, attempts in ``webhook_attempts``, leases in ``worker_leases``."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def enqueue(self, delivery_id: str, event: str, agent_id: str, task_id: str | None, payload: str,
+                at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO webhook_deliveries (id, event, agent_id, task_id, payload, status, attempts,"
+            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, 0.0, ?, ?)",
+            (delivery_id, event, agent_id, task_id, payload, at, at),
+        )
 
     # -- the lease: one delivering process at a time --------------------------------
     def take_lease(self, name: str, holder: str, now: float, expires_at: float) -> bool:
-        """Take or renew lease ``name`` for ``holder`` unless another holder's lease is still live."""
         self.conn.execute(
             "INSERT INTO worker_leases (name, holder, expires_at) VALUES (?, ?, ?)"
             " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at"
@@ -37,17 +47,14 @@ class OutboxSQL:
         self.conn.execute("DELETE FROM worker_leases WHERE name = ? AND holder = ?", (name, holder))
 
     # -- deliveries -----------------------------------------------------------------
-    def next_delivery_due_at(self) -> float | None:
-        """When the earliest pending delivery is due (unix seconds), or None if none is pending."""
+    def next_due_at(self) -> float | None:
         return self.conn.execute(
             "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
         ).fetchone()[0]
 
-    def due_deliveries(self, now: float, limit: int) -> list[sqlite3.Row]:
-        """The earliest due pending delivery of each agent (earliest first), with the agent's
-        current webhook URL and secret. One per agent, so a backlog for one agent cannot
-        hide the others' deliveries."""
-        return self.conn.execute(
+    def due(self, now: float, limit: int) -> list[DueDelivery]:
+        # One per agent, so a backlog for one agent cannot hide the others' deliveries.
+        rows = self.conn.execute(
             "WITH due AS (SELECT id, next_attempt_at, rowid AS seq, row_number() OVER"
             " (PARTITION BY agent_id ORDER BY next_attempt_at, rowid) AS place"
             " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?)"
@@ -56,35 +63,48 @@ class OutboxSQL:
             " WHERE due.place = 1 ORDER BY due.next_attempt_at, due.seq LIMIT ?",
             (now, limit),
         ).fetchall()
+        return [DueDelivery(*row) for row in rows]
 
-    def update_delivery(self, delivery_id: str, fields: dict[str, Any]) -> None:
-        self.conn.execute(_sql.update("webhook_deliveries", tuple(fields)), (*fields.values(), delivery_id))
+    def mark_claimed(self, delivery_id: str, attempts: int, hold_until: float, at: str) -> None:
+        self.conn.execute(
+            "UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+            (attempts, hold_until, at, delivery_id),
+        )
 
-    def insert_attempt(self, row: dict[str, Any]) -> None:
-        self.conn.execute(_sql.insert("webhook_attempts", tuple(row)), tuple(row.values()))
+    def give_up(self, delivery_id: str, error: str, at: str) -> None:
+        self.conn.execute(
+            "UPDATE webhook_deliveries SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?",
+            (error, at, delivery_id),
+        )
 
-    def turn_webhook_off(self, agent_id: str, url: str) -> bool:
-        """Clear the agent's webhook URL if it is still ``url``; True if it was cleared."""
-        return self.conn.execute(
-            "UPDATE agents SET webhook_url = NULL WHERE id = ? AND webhook_url = ?", (agent_id, url)
-        ).rowcount == 1
+    def settle(self, delivery_id: str, *, status: str | None, next_attempt_at: float | None,
+               status_code: int | None, error: str | None, at: str) -> None:
+        self.conn.execute(
+            "UPDATE webhook_deliveries SET status = COALESCE(?, status), next_attempt_at = COALESCE(?, next_attempt_at),"
+            " last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            (status, next_attempt_at, status_code, error, at, delivery_id),
+        )
 
-    def agent_deliveries(self, agent_id: str, limit: int, offset: int) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM webhook_deliveries WHERE agent_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
+    def add_attempt(self, delivery_id: str, attempt: int, status_code: int | None, latency_ms: float,
+                    error: str | None, at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (delivery_id, attempt, status_code, latency_ms, error, at),
+        )
+
+    def for_agent(self, agent_id: str, limit: int, offset: int) -> list[Delivery]:
+        rows = self.conn.execute(
+            "SELECT id, event, agent_id, task_id, status, attempts, last_status_code, last_error, created_at,"
+            " updated_at FROM webhook_deliveries WHERE agent_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
             (agent_id, limit, offset),
         ).fetchall()
+        return [Delivery(*row) for row in rows]
 
-    def delivery_attempts(self, delivery_id: str) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt, id", (delivery_id,)
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        rows = self.conn.execute(
+            "SELECT attempt, status_code, latency_ms, error, created_at FROM webhook_attempts"
+            " WHERE delivery_id = ? ORDER BY attempt, id",
+            (delivery_id,),
         ).fetchall()
-
-    # -- direct executions left running -----------------------------------------------
-    def running_direct_tasks(self, updated_before: str) -> list[str]:
-        """Ids of direct tasks still ``assigned`` whose last change is older than ``updated_before``."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT id FROM tasks WHERE kind = 'direct' AND status = 'assigned' AND updated_at < ?"
-            " AND assigned_to IS NOT NULL ORDER BY rowid",
-            (updated_before,),
-        )]
+        return [Attempt(*row) for row in rows]

@@ -1,100 +1,128 @@
-"""SQL for tasks and their required capabilities."""
+"""SQLite: tasks and their required capabilities (:class:`~.repositories.TaskRepository`)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
-from . import _sql
+from ..queries import TaskOrder, TaskQuery
+from ..records import Task, TaskChange
 from ._like import contains_pattern
 
-_TASK_COLUMNS = (
+# In the order of Task's fields (see _task).
+_COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
-    " t.assigned_to, t.result, t.rating, t.created_at, t.updated_at,"
-    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow"
+    " t.assigned_to, t.result, t.rating,"
+    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
+    " t.created_at, t.updated_at"
 )
-_TASK_ORDER = {
-    "newest": "t.rowid DESC",
-    "oldest": "t.rowid ASC",
-    "budget_high": "t.budget DESC, t.rowid DESC",
-    "budget_low": "t.budget ASC, t.rowid DESC",
+_ORDER_SQL = {
+    TaskOrder.NEWEST: "t.rowid DESC",
+    TaskOrder.OLDEST: "t.rowid ASC",
+    TaskOrder.BUDGET_HIGH: "t.budget DESC, t.rowid DESC",
+    TaskOrder.BUDGET_LOW: "t.budget ASC, t.rowid DESC",
 }
-TASK_ORDERS = tuple(_TASK_ORDER)
+_INSERT = (
+    "INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
+    " assigned_to, result, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# One read for everything a change needs: the task, its escrow, whether its poster has a
+# webhook (to notify), the acceptor's capabilities and the fee setting as stored now.
+_FOR_CHANGE = (
+    f"SELECT {_COLUMNS}, p.webhook_url IS NOT NULL AS poster_webhook,"
+    " (SELECT capabilities FROM agents WHERE id = ?2) AS acceptor_capabilities,"
+    " (SELECT value FROM settings WHERE key = 'fee_percent') AS fee_percent"
+    " FROM tasks t JOIN agents p ON p.id = t.poster_id WHERE t.id = ?1"
+)
 
 
-class TaskSQL:
-    conn: sqlite3.Connection
+class SQLiteTasks:
+    """Tasks in table ``tasks``; required capabilities as a JSON list there and indexed
+    in ``task_capabilities``; the escrow read from the ledger's account."""
 
-    def insert_task(self, row: dict[str, Any]) -> int:
-        return self.conn.execute(_sql.insert("tasks", tuple(row)), tuple(row.values())).lastrowid
+    __slots__ = ("conn",)
 
-    def add_task_capabilities(self, task_rowid: int, capabilities: Iterable[str]) -> None:
-        self.conn.executemany(
-            "INSERT INTO task_capabilities (capability, task_rowid) VALUES (?, ?)",
-            [(c, task_rowid) for c in capabilities],
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def insert(self, task: Task) -> None:
+        capabilities = task.required_capabilities
+        rowid = self.conn.execute(_INSERT, (
+            task.id, task.title, task.description, task.budget, json.dumps(list(capabilities)), task.status,
+            task.kind, task.poster_id, task.assigned_to, task.result, task.rating, task.created_at, task.updated_at,
+        )).lastrowid
+        if capabilities:
+            self.conn.executemany(
+                "INSERT INTO task_capabilities (capability, task_rowid) VALUES (?, ?)",
+                [(c, rowid) for c in capabilities],
+            )
+
+    def get(self, task_id: str) -> Task | None:
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM tasks t WHERE t.id = ?", (task_id,)).fetchone()
+        return None if row is None else _task(row)
+
+    def for_change(self, task_id: str, acceptor_id: str | None = None) -> TaskChange | None:
+        row = self.conn.execute(_FOR_CHANGE, (task_id, acceptor_id)).fetchone()
+        if row is None:
+            return None
+        acceptor, fee = row["acceptor_capabilities"], row["fee_percent"]
+        return TaskChange(
+            task=_task(row),
+            poster_has_webhook=bool(row["poster_webhook"]),
+            acceptor_capabilities=None if acceptor is None else tuple(json.loads(acceptor)),
+            fee_percent=0 if fee is None else int(fee),  # an integer setting; its JSON is its digits
         )
 
-    def task(self, task_id: str) -> sqlite3.Row | None:
-        return self.conn.execute(f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE t.id = ?", (task_id,)).fetchone()
+    def update(self, task: Task) -> None:
+        self.conn.execute(
+            "UPDATE tasks SET status = ?, assigned_to = ?, result = ?, rating = ?, updated_at = ? WHERE id = ?",
+            (task.status, task.assigned_to, task.result, task.rating, task.updated_at, task.id),
+        )
 
-    def task_for_change(self, task_id: str, acceptor_id: str | None = None) -> sqlite3.Row | None:
-        """Everything a change of the task needs, in one read: the task, its escrow, its
-        poster's webhook URL (to notify) and the market's ``fee_percent`` setting as stored
-        now (JSON), for a payout in this same transaction.
-
-        With ``acceptor_id``, also that agent's capabilities as ``acceptor_capabilities``
-        (None when there is no such agent), saving accept a second read.
-        """
-        return self.conn.execute(
-            f"SELECT {_TASK_COLUMNS}, p.webhook_url AS poster_webhook,"
-            " (SELECT capabilities FROM agents WHERE id = ?2) AS acceptor_capabilities,"
-            " (SELECT value FROM settings WHERE key = 'fee_percent') AS fee_percent"
-            " FROM tasks t JOIN agents p ON p.id = t.poster_id WHERE t.id = ?1",
-            (task_id, acceptor_id),
-        ).fetchone()
-
-    def update_task(self, task_id: str, fields: dict[str, Any]) -> None:
-        self.conn.execute(_sql.update("tasks", tuple(fields)), (*fields.values(), task_id))
-
-    def _task_filter(
-        self, status: str | None, capability: str | None, search: str | None,
-        poster_id: str | None, assigned_to: str | None,
-    ) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if status:
-            where.append("t.status = ?")
-            args.append(status)
-        if capability:
-            where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")
-            args.append(capability)
-        if search:
-            where.append("t.title LIKE ? ESCAPE '\\'")
-            args.append(contains_pattern(search))
-        if poster_id:
-            where.append("t.poster_id = ?")
-            args.append(poster_id)
-        if assigned_to:
-            where.append("t.assigned_to = ?")
-            args.append(assigned_to)
-        return (" WHERE " + " AND ".join(where) if where else ""), args
-
-    def list_tasks(
-        self, *, status: str | None, capability: str | None, search: str | None, poster_id: str | None,
-        assigned_to: str | None, order: str, limit: int, offset: int,
-    ) -> list[sqlite3.Row]:
-        where, args = self._task_filter(status, capability, search, poster_id, assigned_to)
-        return self.conn.execute(
-            f"SELECT {_TASK_COLUMNS} FROM tasks t{where} ORDER BY {_TASK_ORDER[order]} LIMIT ? OFFSET ?",
-            (*args, limit, offset),
+    def list(self, query: TaskQuery) -> list[Task]:
+        where, args = _filter(query)
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM tasks t{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
+            (*args, query.limit, query.offset),
         ).fetchall()
+        return [_task(r) for r in rows]
 
-    def count_tasks(
-        self, *, status: str | None = None, capability: str | None = None, search: str | None = None,
-        poster_id: str | None = None, assigned_to: str | None = None,
-    ) -> int:
-        where, args = self._task_filter(status, capability, search, poster_id, assigned_to)
+    def count(self, query: TaskQuery) -> int:
+        where, args = _filter(query)
         return self.conn.execute(f"SELECT count(*) FROM tasks t{where}", args).fetchone()[0]
 
-    def task_counts_by_status(self) -> dict[str, int]:
+    def counts_by_status(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")}
+
+    def running_direct(self, updated_before: str) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM tasks WHERE kind = 'direct' AND status = 'assigned' AND updated_at < ?"
+            " AND assigned_to IS NOT NULL ORDER BY rowid",
+            (updated_before,),
+        )]
+
+
+def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
+    where, args = [], []
+    for value, condition in (
+        (query.status, "t.status = ?"),
+        (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
+        (query.search and contains_pattern(query.search), "t.title LIKE ? ESCAPE '\\'"),
+        (query.poster_id, "t.poster_id = ?"),
+        (query.assigned_to, "t.assigned_to = ?"),
+    ):
+        if value:
+            where.append(condition)
+            args.append(value)
+    if query.involving:
+        # Two indexed lookups rather than an OR, which would scan every task.
+        where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"
+                     " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
+        args += [query.involving, query.involving]
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def _task(row: sqlite3.Row) -> Task:
+    # The columns come in Task's field order; only the capabilities need decoding.
+    return Task(*row[:4], tuple(json.loads(row[4])), *row[5:14])

@@ -1,15 +1,13 @@
-"""The same commands against a real ``agentmarket serve`` process, through RemoteBackend."""
+"""The same commands against a real ``agentmarket serve`` process, through the socket client."""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
-
 import httpx
 import pytest
 
-from agentmarket_tui.backend import LocalBackend, RemoteBackend
+from agentmarket_tui.client import MarketClient, local_client
 from engine import Market
 
 from tests.support.server import ServerProcess
@@ -78,11 +76,11 @@ def test_remote_errors_are_one_line_with_the_servers_code(cli: Cli, served: Serv
     assert one_error_line(wrong_key).endswith("[invalid_api_key]")
 
 
-def test_remote_and_local_backends_read_the_same_records(cli: Cli, served: ServerProcess) -> None:
+def test_socket_and_in_process_clients_read_the_same_records(cli: Cli, served: ServerProcess) -> None:
     _, poster = _register(cli, served, "Poster", "coding", "research")
-    _, worker = _register(cli, served, "Worker", "coding", "research")
-    remote = RemoteBackend(served.url, poster)
-    worker_remote = RemoteBackend(served.url, worker)
+    worker_id, worker = _register(cli, served, "Worker", "coding", "research")
+    remote = MarketClient(served.url, poster)
+    worker_remote = MarketClient(served.url, worker)
     try:
         task = remote.post_task(title="Compare", description="both ways", budget=10,
                                 required_capabilities=["coding"])
@@ -91,14 +89,13 @@ def test_remote_and_local_backends_read_the_same_records(cli: Cli, served: Serve
         remote.rate_task(task.id, 4)
         remote.post_task(title="Still open", description="", budget=3, required_capabilities=[])
         with Market(served.db) as market:
-            local = LocalBackend(market, poster)
+            local = local_client(market, poster)
             assert remote.me() == local.me()
             assert remote.get_task(task.id) == local.get_task(task.id)
             assert remote.list_tasks() == local.list_tasks()
             assert remote.list_tasks(status="open", mine="posted") == local.list_tasks(status="open", mine="posted")
-            public = [replace(a, owner_email="", endpoint_url=None, system_prompt=None, webhook_url=None,
-                              rating_count=0) for a in local.list_agents().items]
-            assert [replace(a, rating_count=0) for a in remote.list_agents().items] == public
+            assert remote.list_agents() == local.list_agents()
+            assert remote.get_agent(worker_id) == local.get_agent(worker_id)
             assert remote.wallet() == local.wallet()
             assert remote.transactions() == local.transactions()
             assert remote.task_timeline(task.id) == local.task_timeline(task.id)
@@ -135,12 +132,12 @@ def test_a_cli_process_registers_against_the_server(served: ServerProcess) -> No
     assert me["data"]["name"] == "Proc"
 
 
-def test_every_other_backend_method_over_http(cli: Cli, served: ServerProcess) -> None:
+def test_every_other_client_method_over_http(cli: Cli, served: ServerProcess) -> None:
     from engine.errors import InvalidApiKey, InvalidState, NotPoster
     from tests.outbound.servers import Reply, serving
 
-    remote = RemoteBackend(served.url)
-    helper = RemoteBackend(served.url)
+    remote = MarketClient(served.url)
+    helper = MarketClient(served.url)
     try:
         registration = remote.register(name="Owner", capabilities=["coding"], owner_email="o@example.com")
         assert remote.api_key == registration.api_key and registration.balance == 100
@@ -149,9 +146,9 @@ def test_every_other_backend_method_over_http(cli: Cli, served: ServerProcess) -
         assert remote.update_me(description="Now described").description == "Now described"
         new_key = remote.rotate_key()
         assert new_key != registration.api_key and remote.me().name == "Owner"
-        RemoteBackend(served.url).use_key(registration.api_key)  # still valid for the grace period
+        MarketClient(served.url).use_key(registration.api_key)  # still valid for the grace period
         with pytest.raises(InvalidApiKey):
-            RemoteBackend(served.url).use_key("0" * 64)
+            MarketClient(served.url).use_key("0" * 64)
 
         set_ = remote.set_webhook("https://owner.example.com/agentmarket")
         assert set_.secret and set_.url == "...gentmarket"
@@ -193,15 +190,15 @@ def test_webhook_and_execute_commands_over_http(cli: Cli, served: ServerProcess)
 
 
 def test_change_token_finds_the_newest_event_and_moves_with_changes(served: ServerProcess) -> None:
-    backend = RemoteBackend(served.url)
+    client = MarketClient(served.url)
     try:
-        backend.register(name="Busy", capabilities=["x"], owner_email="b@example.com")
+        client.register(name="Busy", capabilities=["x"], owner_email="b@example.com")
         for n in range(6):
-            backend.post_task(title=f"T{n}", description="", budget=1, required_capabilities=[])
-        newest = backend.events(0, 1000)[-1].seq
-        assert backend.change_token() == newest
-        assert backend.change_token() == newest
-        backend.post_task(title="One more", description="", budget=1, required_capabilities=[])
-        assert backend.change_token() > newest
+            client.post_task(title=f"T{n}", description="", budget=1, required_capabilities=[])
+        newest = client.events(0, 1000)[-1].seq
+        assert client.change_token() == newest
+        assert client.change_token() == newest
+        client.post_task(title="One more", description="", budget=1, required_capabilities=[])
+        assert client.change_token() > newest
     finally:
-        backend.close()
+        client.close()

@@ -14,8 +14,8 @@ def _store_raw_description(cli: Cli, agent_id: str) -> None:
     """Write what older versions let through, past today's validation."""
     market = cli.market()
     try:
-        with market._store.write() as tx:
-            tx.update_agent(agent_id, {"description": TRICK})
+        with market.context.store.write() as tx:
+            tx.agents.update(agent_id, {"description": TRICK})
     finally:
         market.close()
 

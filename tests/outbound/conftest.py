@@ -71,7 +71,7 @@ def start_worker() -> Iterator[Callable[..., DeliveryWorker]]:
     started: list[DeliveryWorker] = []
 
     def start(market: Market, **options: object) -> DeliveryWorker:
-        settings = {"timeout": 2.0, "poll_interval": 0.02, "lease_seconds": 2.0, **options}
+        settings = {"timeout": 2.0, "poll_interval": 0.02, "lease_seconds": 2.0, "backoff": 0.05, **options}
         worker = DeliveryWorker(market, **settings).start()  # type: ignore[arg-type]
         started.append(worker)
         return worker

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from engine.errors import AgentFailed
-from engine.outbound import DeliveryWorker
+from engine.outbound import CallSettings, DeliveryWorker, execute
 
 from .servers import LoopbackServer, Reply, messages_reply, wait_until
 from .test_execution import BUDGET, agent, assert_refunded, caller
@@ -85,31 +85,29 @@ def test_a_webhook_attempt_ends_at_its_total_deadline(open_market, receiver, sta
     assert open_market.webhook_deliveries(slow)[0].last_error == "no answer within 1 s"
 
 
-@pytest.fixture
-def short_execution_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AGENTMARKET_EXECUTION_TIMEOUT", "1")
+ONE_SECOND = CallSettings(timeout=1.0)
 
 
-def test_a_dripping_endpoint_is_cut_off_at_the_execution_timeout_and_refunded_at_once(
-        open_market, short_execution_timeout):
+def test_a_dripping_endpoint_is_cut_off_at_the_execution_timeout_and_refunded_at_once(open_market):
     me = caller(open_market)
     with LoopbackServer(lambda _: DRIP) as endpoint:
         hired = agent(open_market, "Drip", endpoint_url=endpoint.url + "/run")
-        failure = finished_within(5.0, lambda: open_market.execute(me, hired, "Write a haiku", BUDGET))
+        failure = finished_within(5.0, lambda: execute(open_market, me, hired, "Write a haiku", BUDGET,
+                                                       settings=ONE_SECOND))
     assert isinstance(failure, AgentFailed), failure
     assert "did not answer within 1 s" in failure.message
     assert_refunded(open_market, me, hired, failure.details["task_id"])  # now, not at the recovery sweep
 
 
-def test_a_dripping_claude_call_is_cut_off_at_the_execution_timeout(open_market, short_execution_timeout,
-                                                                     monkeypatch):
+def test_a_dripping_claude_call_is_cut_off_at_the_execution_timeout(open_market):
+    pytest.importorskip("anthropic")  # imported here: a first import is slow, and not what is timed
     answer = messages_reply("late")
     with LoopbackServer(lambda _: Reply(200, answer.body, answer.headers, drip=0.3)) as claude:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", claude.url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-dummy")
+        settings = CallSettings(timeout=1.0, api_key="sk-test-dummy", base_url=claude.url)
         me = caller(open_market)
         hired = agent(open_market, "Poet", system_prompt="Be brief.")
-        failure = finished_within(5.0, lambda: open_market.execute(me, hired, "Write a haiku", BUDGET))
+        failure = finished_within(5.0, lambda: execute(open_market, me, hired, "Write a haiku", BUDGET,
+                                                       settings=settings))
     assert isinstance(failure, AgentFailed), failure
     assert "within 1 s" in failure.message
     assert_refunded(open_market, me, hired, failure.details["task_id"])
@@ -122,7 +120,7 @@ def test_a_result_nested_100000_levels_deep_is_a_bad_body_without_a_traceback(op
         me = caller(open_market)
         hired = agent(open_market, "Deep", endpoint_url=endpoint.url + "/run")
         with pytest.raises(AgentFailed) as failure:
-            open_market.execute(me, hired, "Write a haiku", BUDGET)
+            execute(open_market, me, hired, "Write a haiku", BUDGET)
     assert "not JSON" in failure.value.message
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])

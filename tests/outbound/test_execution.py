@@ -12,7 +12,7 @@ import standardwebhooks
 
 from engine import Market
 from engine.errors import AgentFailed, AgentNotExecutable, InsufficientCredits, LLMNotConfigured, ValidationError
-from engine.outbound import recover_interrupted_executions, verify_seed_signature
+from engine.outbound import CallSettings, execute, recover_interrupted_executions, verify_seed_signature
 
 from .servers import LoopbackServer, Received, Reply, messages_reply
 
@@ -78,7 +78,7 @@ def test_an_endpoint_agent_is_called_and_paid(open_market, endpoint):
     me = caller(open_market)
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/ok")
 
-    task = open_market.execute(me, hired, "Write a haiku about distributed systems", BUDGET)
+    task = execute(open_market, me, hired, "Write a haiku about distributed systems", BUDGET)
 
     assert (task.status, task.result) == ("completed", "done: Write a haiku about distributed systems")
     (request,) = endpoint.received()
@@ -97,7 +97,7 @@ def test_an_endpoint_call_is_signed_when_the_agent_has_a_webhook_secret(open_mar
     reg = open_market.register_agent(name="Signed", capabilities=["writing"], owner_email="s@example.com",
                                      endpoint_url=endpoint.url + "/ok", webhook_url="https://localhost:9/hook")
 
-    task = open_market.execute(me, reg.agent.id, "Write a haiku", BUDGET)
+    task = execute(open_market, me, reg.agent.id, "Write a haiku", BUDGET)
 
     (request,) = endpoint.received()
     assert verify_seed_signature(reg.webhook_secret, request.body, request.headers["X-AgentMarket-Signature"])
@@ -122,7 +122,7 @@ def test_an_endpoint_that_gives_no_usable_result_fails_the_task_and_refunds(open
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + path)
 
     with pytest.raises(AgentFailed) as failure:
-        open_market.execute(me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET)
 
     assert failure.value.status == 502 and failure.value.code == "agent_failed"
     assert reason in failure.value.message
@@ -130,13 +130,12 @@ def test_an_endpoint_that_gives_no_usable_result_fails_the_task_and_refunds(open
     assert len(endpoint.received("/ok")) == 0  # a redirect is not followed
 
 
-def test_an_endpoint_that_does_not_answer_in_time_fails_the_task(open_market, endpoint, monkeypatch):
-    monkeypatch.setenv("AGENTMARKET_EXECUTION_TIMEOUT", "0.3")
+def test_an_endpoint_that_does_not_answer_in_time_fails_the_task(open_market, endpoint):
     me = caller(open_market)
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/slow")
 
     with pytest.raises(AgentFailed) as failure:
-        open_market.execute(me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET, settings=CallSettings(timeout=0.3))
 
     assert "within 0.3 s" in failure.value.message
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
@@ -149,7 +148,7 @@ def test_an_unreachable_endpoint_fails_the_task(open_market):
     hired = agent(open_market, "Writer", endpoint_url=url)
 
     with pytest.raises(AgentFailed) as failure:
-        open_market.execute(me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET)
 
     assert "could not be reached" in failure.value.message
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
@@ -159,7 +158,7 @@ def test_control_characters_in_a_result_are_stripped_not_fatal(open_market, endp
     me = caller(open_market)
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/controls")
 
-    task = open_market.execute(me, hired, "Write a haiku", BUDGET)
+    task = execute(open_market, me, hired, "Write a haiku", BUDGET)
 
     assert task.result == "red [31mtext and\ttabs\nlines"
     assert open_market.balance(hired) == 100 + PAID
@@ -171,7 +170,7 @@ def test_a_loopback_endpoint_is_refused_unless_the_market_allows_it(open_market,
     open_market.allow_private_urls = False
 
     with pytest.raises(AgentFailed) as failure:
-        open_market.execute(me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET)
 
     assert "the address is not allowed" in failure.value.message
     assert "127.0.0.1" not in failure.value.message  # nor in the task's public failure event
@@ -180,14 +179,12 @@ def test_a_loopback_endpoint_is_refused_unless_the_market_allows_it(open_market,
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
 
 
-def test_a_prompt_agent_runs_as_one_claude_call(open_market, claude, monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", claude.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-dummy")
-    monkeypatch.setenv("AGENTMARKET_MODEL", "claude-test-model")
+def test_a_prompt_agent_runs_as_one_claude_call(open_market, claude):
+    settings = CallSettings(base_url=claude.url, api_key="sk-test-dummy", model="claude-test-model")
     me = caller(open_market)
     hired = agent(open_market, "Poet", system_prompt="You are a poet. Answer in haiku.")
 
-    task = open_market.execute(me, hired, "Write a haiku about distributed systems", BUDGET)
+    task = execute(open_market, me, hired, "Write a haiku about distributed systems", BUDGET, settings=settings)
 
     assert (task.status, task.result) == ("completed", "Packets flow like streams")
     (request,) = claude.received()
@@ -209,7 +206,7 @@ def test_a_prompt_agent_without_an_api_key_is_refunded_with_503(open_market):
     hired = agent(open_market, "Poet", system_prompt="You are a poet.")
 
     with pytest.raises(LLMNotConfigured) as failure:
-        open_market.execute(me, hired, "Write a haiku", BUDGET)
+        execute(open_market, me, hired, "Write a haiku", BUDGET)
 
     error = failure.value
     assert (error.status, error.code) == (503, "llm_not_configured")
@@ -217,16 +214,15 @@ def test_a_prompt_agent_without_an_api_key_is_refunded_with_503(open_market):
     assert_refunded(open_market, me, hired, error.details["task_id"])
 
 
-def test_a_claude_error_fails_the_task(open_market, monkeypatch):
+def test_a_claude_error_fails_the_task(open_market):
     with LoopbackServer(lambda _: Reply.json({"type": "error", "error": {"type": "invalid_request_error",
                                                                           "message": "bad"}}, status=400)) as api:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-dummy")
         me = caller(open_market)
         hired = agent(open_market, "Poet", system_prompt="You are a poet.")
 
         with pytest.raises(AgentFailed) as failure:
-            open_market.execute(me, hired, "Write a haiku", BUDGET)
+            execute(open_market, me, hired, "Write a haiku", BUDGET,
+                    settings=CallSettings(base_url=api.url, api_key="sk-test-dummy"))
 
     assert "HTTP 400" in failure.value.message
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
@@ -238,11 +234,11 @@ def test_hiring_checks_come_first_and_charge_nothing(open_market, endpoint):
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/ok")
 
     with pytest.raises(AgentNotExecutable):
-        open_market.execute(me, idle, "Write a haiku", BUDGET)
+        execute(open_market, me, idle, "Write a haiku", BUDGET)
     with pytest.raises(ValidationError):
-        open_market.execute(me, hired, "Write a haiku", 5)  # under the price
+        execute(open_market, me, hired, "Write a haiku", 5)  # under the price
     with pytest.raises(InsufficientCredits):
-        open_market.execute(me, hired, "Write a haiku", 500)
+        execute(open_market, me, hired, "Write a haiku", 500)
 
     assert open_market.balance(me) == 100
     assert endpoint.received() == []

@@ -9,9 +9,8 @@ import pytest
 
 from engine import Market
 from engine.errors import ValidationError
-from engine.outbound import check_url, is_public_address
 from engine.outbound.transport import checked_client
-from engine.outbound.urls import AddressRefused, resolve_public
+from engine.url_policy import AddressRefused, check_url, is_public_address, resolve_public
 
 from .servers import LoopbackServer
 

@@ -10,7 +10,6 @@ import pytest
 import standardwebhooks
 
 from engine import Market, views
-from engine.outbound import Outbox
 
 from .servers import Reply, scripted, wait_until
 
@@ -87,7 +86,7 @@ def test_two_failures_then_success_is_delivered_on_the_third_attempt_with_one_de
     assert all(seed_verify_signature(r.body, secret, r.headers["X-AgentMarket-Signature"]) for r in requests)
     (delivery,) = open_market.webhook_deliveries(agent)
     assert (delivery.attempts, delivery.last_status_code, delivery.last_error) == (3, 200, None)
-    attempts = Outbox(open_market).attempts(delivery.id)
+    attempts = open_market.outbox.attempts(delivery.id)
     assert [(a.attempt, a.status_code) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
     assert attempts[0].error == "HTTP 500" and attempts[2].error is None
     assert all(a.latency_ms is not None and a.latency_ms >= 0 for a in attempts)
@@ -104,7 +103,7 @@ def test_after_the_last_attempt_the_delivery_is_failed_and_kept(open_market, rec
 
     (delivery,) = open_market.webhook_deliveries(agent)
     assert (delivery.attempts, delivery.last_status_code) == (3, 503)
-    assert len(Outbox(open_market).attempts(delivery.id)) == len(hooks.received()) == 3
+    assert len(open_market.outbox.attempts(delivery.id)) == len(hooks.received()) == 3
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(open_market, receiver, start_worker):

@@ -1,4 +1,4 @@
-"""Endpoints beyond the seed (SPEC §4) and what the RemoteBackend needs."""
+"""Endpoints beyond the seed (SPEC §4) and what the HTTP client needs."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from engine import Market
-from engine.server import MarketServer
+from engine.server import Dispatcher, MarketServer
 from engine.storage.connection import POOL_SIZE
 from tests.support.server import server_process
 
@@ -60,7 +60,7 @@ def cpu_seconds(pid: int) -> float:
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[MarketServer]:
     with Market(tmp_path / "market.db") as market:
-        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=False, max_connections=8).start()
+        server = MarketServer(Dispatcher(market), "127.0.0.1", 0, max_connections=8).start()
         try:
             yield server
         finally:
@@ -72,12 +72,12 @@ def test_more_idle_clients_than_the_limit_leave_room_for_a_fresh_one(small_serve
         idle_keep_alive_clients(stack, small_server.url, 40)
         assert fresh_client_status(small_server.url) in (200, 503)
         assert small_server.http._open <= small_server.http.max_connections
-        assert len(small_server.market._store._all) <= POOL_SIZE + 1  # the pool and the change watcher
+        assert len(small_server.market.context.store._all) <= POOL_SIZE + 1  # the pool and the change watcher
 
 
 def test_a_client_beyond_the_limit_gets_a_quick_503_when_every_client_is_mid_request(tmp_path: Path) -> None:
     with Market(tmp_path / "market.db") as market:
-        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=False, max_connections=2).start()
+        server = MarketServer(Dispatcher(market), "127.0.0.1", 0, max_connections=2).start()
         host, port = server.url.removeprefix("http://").split(":")
         try:
             with ExitStack() as stack:

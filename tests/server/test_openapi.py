@@ -50,6 +50,8 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     worker.post(f"/api/tasks/{second}/cancel")
     anonymous.get(f"/api/tasks/{first}/timeline")
     poster.get("/api/agents/me/webhook/deliveries")
+    worker.get("/api/agents/me/tasks", params={"status": "completed", "order": "oldest"})
+    anonymous.get("/api/agents/me/tasks")
     poster.get("/api/wallet")
     poster.get("/api/wallet/transactions", params={"limit": 3})
     poster.post("/api/execute", {"agent_id": hired.id, "task_description": "hello", "budget": 5})

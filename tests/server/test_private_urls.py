@@ -19,8 +19,8 @@ LOOPBACK_AGENT = {"name": "Local", "capabilities": ["x"], "owner_email": "l@exam
 def test_a_value_stored_by_an_older_version_is_ignored_with_one_warning(tmp_path: Path, caplog) -> None:
     db = tmp_path / "old.db"
     with Market(db) as old:
-        with old._store.write() as tx:
-            tx.put_setting("allow_private_urls", "true")  # what older versions stored
+        with old.context.store.write() as tx:
+            tx.settings.put("allow_private_urls", True)  # what older versions stored
     with caplog.at_level(logging.WARNING, logger="agentmarket.market"), Market(db) as market:
         assert market.allow_private_urls is False
         with pytest.raises(Exception, match="public address"):
@@ -33,8 +33,8 @@ def test_the_process_option_is_never_stored(tmp_path: Path) -> None:
     db = tmp_path / "market.db"
     with Market(db, allow_private_urls=True) as market:
         market.register_agent(**LOOPBACK_AGENT)
-        with market._store.read() as tx:
-            assert "allow_private_urls" not in tx.settings()
+        with market.context.store.read() as tx:
+            assert "allow_private_urls" not in tx.settings.all()
     with Market(db) as reopened:
         assert reopened.allow_private_urls is False
 

@@ -34,6 +34,8 @@ import httpx
 import pytest
 
 from engine import Market
+from engine.config import load_config
+from engine.runtime import open_market
 from engine.server import MarketServer
 
 _URL_LINE = re.compile(r"AgentMarket API on (http://\S+)")
@@ -69,7 +71,7 @@ def running_server(
     Args:
         db: the market file (created if missing).
         allow_private_urls: let agents use loopback endpoint and webhook URLs (tests' receivers).
-        deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does.
+        deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does (sweeps always run).
         settings: more market settings (``Market.configure``), e.g. ``{"rate_limit_per_minute": 5}``.
         market: serve this Market (e.g. one with a fixed clock) instead of opening ``db``.
     """
@@ -79,11 +81,13 @@ def running_server(
         market.allow_private_urls = allow_private_urls
         if settings:
             market.configure(**settings)
-        server = MarketServer(market, "127.0.0.1", 0, deliver_webhooks=deliver_webhooks).start()
-        try:
-            yield RunningServer(server.url, Path(db), market, server)
-        finally:
-            server.stop(grace=5.0)
+        # The test is the edge here: it reads the environment as `agentmarket serve` does.
+        with open_market(market, load_config({}, os.environ), deliver_webhooks=deliver_webhooks) as running:
+            server = MarketServer(running.dispatcher(), "127.0.0.1", 0).start()
+            try:
+                yield RunningServer(server.url, Path(db), market, server)
+            finally:
+                server.stop(grace=5.0)
     finally:
         if own:
             market.close()

@@ -19,10 +19,9 @@ from textual.widgets import DataTable, TextArea
 from textual.worker import WorkerCancelled
 
 from agentmarket_tui.app import AgentMarketApp
-from agentmarket_tui.backend import LocalBackend
+from agentmarket_tui.client import local_client
 from engine import Market
-from engine.outbound import Outbox
-from engine.outbound.outbox import Outcome
+from engine.services.outbox import Outcome
 from tests.conftest import sequential_ids, sequential_tokens
 
 #: where the identity bar says the market is (the real file differs per process)
@@ -108,7 +107,7 @@ def build_market(path: Path | None = None) -> tuple[Market, str]:
 
 def _settle_deliveries(market: Market) -> None:
     """Give the queued webhook deliveries a mix of outcomes, as a worker would have."""
-    outbox = Outbox(market)
+    outbox = market.outbox
     far_future = 1e10
     outbox.take_lease("snapshots", far_future, far_future + 60)
     outcomes = [Outcome(200, 12.0), Outcome(500, 30.0), Outcome(None, 5000.0, "timed out after 5 s"), Outcome(204, 9.0)]
@@ -126,9 +125,9 @@ def _settle_deliveries(market: Market) -> None:
 def build_app() -> AgentMarketApp:
     """The app over a freshly built snapshot market, acting as Quill, not polling."""
     market, key = build_market()
-    backend = LocalBackend(market, key, owns=True)
-    backend.location = LOCATION
-    return AgentMarketApp(backend, live=False)
+    client = local_client(market, key)
+    client.location = LOCATION
+    return AgentMarketApp(client, live=False)
 
 
 # -- getting the app to a screen --------------------------------------------------------

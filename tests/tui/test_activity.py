@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("agentmarket_tui.app", reason="the app's screens are not all written yet")
 
+from agentmarket_tui.client import hosted_market  # noqa: E402
 from textual.widgets import RichLog  # noqa: E402
 
 from .snapshot_app import build_app, keys, settle  # noqa: E402
@@ -16,10 +17,11 @@ from .snapshot_app import build_app, keys, settle  # noqa: E402
 def test_new_events_are_appended_once_when_the_market_changes() -> None:
     async def run() -> list[str]:
         app = build_app()
-        market = app.backend.market  # type: ignore[attr-defined]
+        market = hosted_market(app.client)
+        assert market is not None
         async with app.run_test(size=(120, 40)) as pilot:
             await keys("v")(pilot)
-            quill = app.backend.me()
+            quill = app.client.me()
             market.post_task(quill.id, title="Proofread [b]the[/b] FAQ", description="Typos only.",
                              budget=12, required_capabilities=["writing"])
             app.market_changed()

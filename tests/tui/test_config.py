@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from agentmarket_tui.backend import LocalBackend
+from agentmarket_tui.client import local_client
 from agentmarket_tui.config import KeyStore, RememberedAgent, config_path, resume_last_agent
 from engine import Market
 
@@ -38,12 +38,12 @@ def test_a_broken_file_reads_as_no_agents(config_dir: Path) -> None:
 def test_start_resumes_the_last_agent_and_ignores_a_revoked_key(market: Market) -> None:
     registration = market.register_agent(name="ann", capabilities=["writing"], owner_email="ann@example.com",
                                          price_per_task=1)
-    backend = LocalBackend(market)
+    client = local_client(market)
     KeyStore().remember(market.path, RememberedAgent("ann", registration.agent.id, registration.api_key))
-    resume_last_agent(backend)
-    assert backend.me().name == "ann"
+    resume_last_agent(client)
+    assert client.me().name == "ann"
 
-    stale = LocalBackend(market)
+    stale = local_client(market)
     KeyStore().remember(market.path, RememberedAgent("gone", "id-gone", "am_not_a_key"))
     resume_last_agent(stale)
     assert stale.api_key is None

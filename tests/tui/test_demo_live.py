@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import RichLog
 
 from agentmarket_tui.app import AgentMarketApp
-from agentmarket_tui.backend import LocalBackend
+from agentmarket_tui.client import local_client
 from engine import Market
 from engine.simulation.demo import LiveMarket, LiveMarketThread, open_demo
 
@@ -25,7 +25,7 @@ def test_the_demo_agents_trade_and_the_open_app_follows(market_path: Path) -> No
         with Market(market_path) as market:
             opened = open_demo(market, 7)
             thread = LiveMarketThread(LiveMarket(market, opened.agents, random.Random(8)), interval=0.05)
-            app = AgentMarketApp(LocalBackend(market, opened.you_key), market=market)
+            app = AgentMarketApp(local_client(market, opened.you_key))
             async with app.run_test(size=(120, 40)) as pilot:
                 await settle(pilot)
                 await pilot.press("v")  # the activity feed

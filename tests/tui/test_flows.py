@@ -8,7 +8,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from agentmarket_tui.app import AgentMarketApp
-from agentmarket_tui.backend import LocalBackend
+from agentmarket_tui.client import local_client
 from agentmarket_tui.config import KeyStore
 from agentmarket_tui.screens.task_detail import TaskDetailScreen
 from engine import Market
@@ -50,7 +50,7 @@ def test_register_post_accept_complete_rate(market: Market) -> None:
 
 
 async def register_post_accept_complete_rate(market: Market) -> None:
-    app = AgentMarketApp(LocalBackend(market), live=False)
+    app = AgentMarketApp(local_client(market), live=False)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await register(pilot, "poster")
@@ -101,7 +101,7 @@ def test_register_with_every_field_shows_the_webhook_secret_once(market: Market)
 async def register_with_every_field(market: Market) -> None:
     from textual.widgets import Static
 
-    app = AgentMarketApp(LocalBackend(market), live=False)
+    app = AgentMarketApp(local_client(market), live=False)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await pilot.press("i")
@@ -149,7 +149,7 @@ async def switch_to_a_remembered_agent(market: Market) -> None:
         keys.remember(market.path, RememberedAgent(name, registration.agent.id, registration.api_key))
     market.grant(market.list_agents(search="Ada")[0].id, 5)
 
-    app = AgentMarketApp(LocalBackend(market), live=False)
+    app = AgentMarketApp(local_client(market), live=False)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         await pilot.press("i")
@@ -182,7 +182,7 @@ async def page_through_tasks(market: Market) -> None:
     market.grant(poster, 1000)
     for number in range(55):
         market.post_task(poster, title=f"Task {number}", budget=1)
-    app = AgentMarketApp(LocalBackend(market), live=False)
+    app = AgentMarketApp(local_client(market), live=False)
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
 

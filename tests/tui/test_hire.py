@@ -10,11 +10,12 @@ import pytest
 from textual.widgets import Markdown, Static, TextArea
 
 from engine import Market
+from engine.outbound import execute
 
 pytest.importorskip("agentmarket_tui.app", reason="the app's screens are not all written yet")
 
 from agentmarket_tui.app import AgentMarketApp  # noqa: E402
-from agentmarket_tui.backend import LocalBackend  # noqa: E402
+from agentmarket_tui.client import local_client  # noqa: E402
 from agentmarket_tui.screens.agent_profile import AgentProfileScreen  # noqa: E402
 from tests.outbound.servers import LoopbackServer, Received, Reply  # noqa: E402
 
@@ -59,7 +60,7 @@ def hire_through_the_app(market: Market, caller_key: str, agent_id: str, budget:
     """
 
     async def run() -> tuple[str, str]:
-        app = AgentMarketApp(LocalBackend(market, caller_key), live=False)
+        app = AgentMarketApp(local_client(market, caller_key), live=False)
         async with app.run_test(size=(100, 40)) as pilot:
             await settle(pilot)
             await app.push_screen(AgentProfileScreen(agent_id))

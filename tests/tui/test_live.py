@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from agentmarket_tui.app import AgentMarketApp
-from agentmarket_tui.backend import LocalBackend, RemoteBackend
+from agentmarket_tui.client import MarketClient, local_client
 from engine import Market
 from tests.support.server import RunningServer, api_server  # noqa: F401  (a fixture)
 
@@ -40,7 +40,7 @@ async def task_rows(pilot: Pilot[Any], count: int) -> set[str]:
 def test_a_task_posted_by_another_process_appears_without_input(market_path: Path) -> None:
     async def run() -> set[str]:
         with Market(market_path) as shown, Market(market_path) as other:
-            app = AgentMarketApp(LocalBackend(shown), live=True)
+            app = AgentMarketApp(local_client(shown), live=True)
             async with app.run_test(size=(100, 40)) as pilot:
                 await settle(pilot)
                 await pilot.pause(0.6)  # the first poll has taken the market's change token
@@ -58,7 +58,7 @@ def test_over_http_the_app_lists_tasks_and_posts_one(api_server: RunningServer) 
                                            required_capabilities=[])
 
     async def run() -> set[str]:
-        app = AgentMarketApp(RemoteBackend(api_server.url, key), live=False)
+        app = AgentMarketApp(MarketClient(api_server.url, key), live=False)
         async with app.run_test(size=(100, 40)) as pilot:
             await settle(pilot)
             assert existing.id in await task_rows(pilot, 1)
@@ -68,7 +68,7 @@ def test_over_http_the_app_lists_tasks_and_posts_one(api_server: RunningServer) 
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert app.identity == ("remote", 100 - 5 - 25)
-            app.backend.close()
+            app.client.close()
             return {task.title for task in api_server.market.list_tasks(limit=10)}
 
     assert "Posted over HTTP" in asyncio.run(run())

@@ -1,4 +1,7 @@
-"""Which addresses the market may call: public ones, unless private URLs are allowed.
+"""The URL policy: which addresses the market may call (public ones, unless private URLs are allowed).
+
+The engine checks URLs when they are stored; ``engine.outbound``'s pinned transport uses
+:func:`resolve_public` when it connects.
 
 Two checks use one rule (:func:`is_public_address`):
 
@@ -16,7 +19,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from ..errors import ValidationError
+from .errors import ValidationError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -1,4 +1,4 @@
-"""The options every scripting command shares, and the Backend they select.
+"""The options every scripting command shares, and the client they select.
 
 ``--db`` (``AGENTMARKET_DB``) picks the local market file; ``--url`` (``AGENTMARKET_URL``)
 a server instead; ``--api-key`` (``AGENTMARKET_API_KEY``) the agent to act as; ``--json``
@@ -8,7 +8,6 @@ prints the API's ``data`` instead of a table.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,9 +15,9 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ..backend import Backend, LocalBackend, NoIdentity, RemoteBackend
+from ..client import MarketClient, NoIdentity, local_client
 
-from .options import db_option
+from .options import db_option, edge_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,25 +36,20 @@ class Target:
         return self.url is None
 
 
-def open_backend(target: Target) -> Backend:
-    """The Backend for ``target``: a RemoteBackend for a URL, else a LocalBackend on the file.
+def open_client(target: Target, *, background: bool = False) -> MarketClient:
+    """The client for ``target``: over a socket for a URL, else in-process on the file.
+
+    Args:
+        background: for a local file, run its webhook deliveries and sweeps while the client
+            is open (long-lived commands: the terminal app, the worker).
 
     Raises:
-        InvalidApiKey: the key belongs to no agent (local markets check at once).
-        ConnectionFailed: never here; a server is only contacted by the first call.
+        ConnectionFailed: never here; a market is only asked by the first call.
+        ValidationError: a configuration variable that does not parse.
     """
     if target.url:
-        return RemoteBackend(target.url, target.api_key)
-    from engine import Market
-
-    # The process's own choice, never the market file's (the lead's config object will carry it).
-    allow_private = os.environ.get("AGENTMARKET_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes", "on")
-    market = Market(target.db, allow_private_urls=allow_private)
-    try:
-        return LocalBackend(market, target.api_key, owns=True)
-    except BaseException:
-        market.close()
-        raise
+        return MarketClient(target.url, target.api_key)
+    return local_client(target.db, target.api_key, config=edge_config(), background=background)
 
 
 def _target_from(ctx: click.Context, db: str, url: str | None, api_key: str | None, as_json: bool) -> Target:
@@ -85,23 +79,30 @@ def target_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def backend_command(func: F) -> F:
-    """Like :func:`target_options`, but pass an open ``backend`` (closed afterwards) and ``target``."""
+def client_command(func: F | None = None, *, background: bool = False) -> Any:
+    """Like :func:`target_options`, but pass an open ``client`` (closed afterwards) and ``target``.
 
-    @target_options
-    @functools.wraps(func)
-    def wrapper(*args: Any, target: Target, **kwargs: Any) -> Any:
-        backend = open_backend(target)
-        try:
-            return func(*args, backend=backend, target=target, **kwargs)
-        except NoIdentity:
-            raise NoIdentity("this needs an agent: pass --api-key KEY or set AGENTMARKET_API_KEY") from None
-        finally:
-            backend.close()
+    Use bare (``@client_command``) for one-shot commands, or ``@client_command(background=True)``
+    for a long-lived one that should also deliver webhooks and sweep a local market.
+    """
 
-    return wrapper  # type: ignore[return-value]
+    def decorate(func: F) -> F:
+        @target_options
+        @functools.wraps(func)
+        def wrapper(*args: Any, target: Target, **kwargs: Any) -> Any:
+            client = open_client(target, background=background)
+            try:
+                return func(*args, client=client, target=target, **kwargs)
+            except NoIdentity:
+                raise NoIdentity("this needs an agent: pass --api-key KEY or set AGENTMARKET_API_KEY") from None
+            finally:
+                client.close()
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
 
 
-def viewer_id(backend: Backend) -> str | None:
-    """The id of the agent the backend acts as (None without a key): decides who sees results."""
-    return backend.me().id if backend.api_key else None
+def viewer_id(client: MarketClient) -> str | None:
+    """The id of the agent the client acts as (None without a key): decides who sees results."""
+    return client.me().id if client.api_key else None

@@ -1,4 +1,4 @@
-"""Errors a backend raises beyond the market's own (``engine.errors.MarketError``)."""
+"""Errors the client raises beyond the market's own (``engine.errors.MarketError``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,170 @@
+"""The agents service: registration, keys, profiles, webhooks settings and agent lists."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from .. import ledger_accounts as acct
+from .. import validation as v
+from ..errors import InvalidApiKey, NameTaken, NotFound, ValidationError
+from ..queries import AgentQuery, Page
+from ..records import Agent, Registration, Webhook
+from ..storage import MarketTx
+from ..url_policy import check_url
+from .context import MarketContext, read_page
+from .ledger import move
+
+
+def hash_key(api_key: str) -> str:
+    """The stored form of an API key (keys themselves are never stored)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def found_agent(tx: MarketTx, agent_id: str) -> Agent:
+    """The agent. Raises NotFound."""
+    agent = tx.agents.get(agent_id)
+    if agent is None:
+        raise NotFound(f"no agent with id {agent_id!r}")
+    return agent
+
+
+class AgentService:
+    """Agents: who they are, what they can do, how to reach them."""
+
+    def __init__(self, ctx: MarketContext) -> None:
+        self._ctx = ctx
+
+    def register(self, **fields: Any) -> Registration:
+        """Register an agent and grant it the market's registration credits.
+
+        Args:
+            fields: those of ``validation.AGENT_REGISTRATION``.
+
+        Returns:
+            The agent, its API key and (with a webhook_url) its webhook secret: both shown
+            this once; only a hash of the key is stored.
+
+        Raises:
+            ValidationError: a field is invalid.
+            NameTaken: another agent's name reads the same (``validation.name_key``).
+        """
+        data = v.AGENT_REGISTRATION.validate(fields)
+        self._check_urls(data)
+        ctx = self._ctx
+        agent_id = ctx.new_id()
+        api_key = ctx.new_token()
+        secret = self._new_webhook_secret() if data["webhook_url"] else None
+        now = ctx.now()
+        agent = Agent(
+            id=agent_id, name=data["name"], description=data["description"], capabilities=tuple(data["capabilities"]),
+            price_per_task=data["price_per_task"], owner_email=data["owner_email"],
+            endpoint_url=data["endpoint_url"], system_prompt=data["system_prompt"], webhook_url=data["webhook_url"],
+            reputation_score=None, rating_count=0, total_tasks=0, created_at=now,
+        )
+        with ctx.store.write() as tx:
+            # Read in the transaction that moves the credits, not from this process's Settings: a
+            # change made through another process (or Market) applies to the very next operation.
+            grant = tx.settings.get("registration_grant")
+            if tx.agents.id_by_name(agent.name) is not None:
+                raise NameTaken(f"an agent named {agent.name!r} already exists", field="name")
+            tx.agents.insert(agent, api_key_hash=hash_key(api_key), webhook_secret=secret)
+            tx.ledger.open_account(acct.wallet(agent_id), "wallet", agent_id)
+            if grant:
+                move(tx, acct.ISSUANCE, acct.wallet(agent_id), grant, acct.GRANT, None, now)
+            tx.events.add("agent.registered", None, agent_id, now, {"name": agent.name})
+        return Registration(agent=agent, api_key=api_key, webhook_secret=secret, balance=grant)
+
+    def authenticate(self, api_key: Any) -> Agent:
+        """The agent that owns ``api_key``. Raises InvalidApiKey."""
+        if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
+            raise InvalidApiKey("the API key is not valid")
+        with self._ctx.store.read() as tx:
+            agent = tx.agents.by_key_hash(hash_key(api_key.strip()), self._ctx.clock().timestamp())
+        if agent is None:
+            raise InvalidApiKey("the API key is not valid")
+        return agent
+
+    def get(self, agent_id: str) -> Agent:
+        """One agent. Raises NotFound."""
+        with self._ctx.store.read() as tx:
+            return found_agent(tx, agent_id)
+
+    def page(self, query: AgentQuery) -> Page[Agent]:
+        """The agents ``query`` selects: one page and the total, from one snapshot."""
+        return read_page(self._ctx.store, query, lambda tx: tx.agents)
+
+    def update(self, agent_id: str, **changes: Any) -> Agent:
+        """Change an agent's own profile fields (any of ``validation.AGENT_UPDATE``).
+
+        Raises:
+            ValidationError, NameTaken, NotFound.
+        """
+        unknown = set(changes) - {f.name for f in v.AGENT_UPDATE.fields}
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ValidationError(field, f"{field} cannot be changed here")
+        data = v.AGENT_UPDATE.validate(changes, partial=True)
+        self._check_urls(data)
+        with self._ctx.store.write() as tx:
+            found_agent(tx, agent_id)
+            if "name" in data:
+                owner = tx.agents.id_by_name(data["name"])
+                if owner is not None and owner != agent_id:
+                    raise NameTaken(f"an agent named {data['name']!r} already exists", field="name")
+            tx.agents.update(agent_id, data)
+            return found_agent(tx, agent_id)
+
+    def rotate_key(self, agent_id: str) -> str:
+        """Replace the agent's API key. Returns the new key.
+
+        The old key keeps working for the ``key_grace_seconds`` setting (a retry of a
+        rotation whose answer was lost is still authenticated), then stops.
+        """
+        api_key = self._ctx.new_token()
+        expires = self._ctx.clock().timestamp() + self._ctx.settings.key_grace_seconds
+        with self._ctx.store.write() as tx:
+            found_agent(tx, agent_id)
+            tx.agents.set_key_hash(agent_id, hash_key(api_key), expires)
+        return api_key
+
+    def webhook(self, agent_id: str) -> Webhook:
+        """The agent's webhook URL (never its secret). Raises NotFound."""
+        return Webhook(agent_id=agent_id, url=self.get(agent_id).webhook_url)
+
+    def set_webhook(self, agent_id: str, webhook_url: Any) -> Webhook:
+        """Set (or, with None, remove) the agent's webhook URL.
+
+        Returns:
+            The webhook with its signing secret, generated the first time a URL is set and
+            kept across later URL changes.
+
+        Raises:
+            ValidationError: not an https:// URL. NotFound.
+        """
+        url = v.WEBHOOK.validate({"webhook_url": webhook_url})["webhook_url"]
+        self._check_urls({"webhook_url": url})
+        with self._ctx.store.write() as tx:
+            found_agent(tx, agent_id)
+            secret = tx.agents.webhook_secret(agent_id) or (self._new_webhook_secret() if url else None)
+            tx.agents.set_webhook(agent_id, url, secret)
+        return Webhook(agent_id=agent_id, url=url, secret=secret if url else None)
+
+    def webhook_secret(self, agent_id: str) -> str | None:
+        """The agent's webhook signing secret, for outbound calls only. Raises NotFound."""
+        with self._ctx.store.read() as tx:
+            found_agent(tx, agent_id)
+            return tx.agents.webhook_secret(agent_id)
+
+    def _new_webhook_secret(self) -> str:
+        # Standard Webhooks' form: "whsec_" + base64 of the key bytes.
+        return "whsec_" + base64.b64encode(bytes.fromhex(self._ctx.new_token())).decode()
+
+    def _check_urls(self, data: Mapping[str, Any]) -> None:
+        """Refuse agent URLs that point at private addresses, unless the market allows them."""
+        if self._ctx.allow_private_urls:
+            return
+        for field in ("endpoint_url", "webhook_url"):
+            check_url(field, data.get(field), allow_private=False)

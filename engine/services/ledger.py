@@ -1,0 +1,158 @@
+"""The ledger service: wallets, grants, market figures and the books' checks; and the
+credit movements the other services make inside their own transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import fees
+from .. import ledger_accounts as acct
+from .. import validation as v
+from ..errors import InsufficientCredits, NotFound
+from ..queries import Page
+from ..records import Check, LedgerReport, Stats, Task, Transaction, Wallet
+from ..storage import MarketTx
+from .context import MarketContext
+
+
+# -- movements, inside a caller's transaction -----------------------------------------
+def charge(tx: MarketTx, agent_id: str, amount: int, task_id: str, now: str) -> None:
+    """Open the task's escrow with ``amount`` from the agent's wallet.
+
+    Raises:
+        InsufficientCredits: the wallet holds less (nothing moved). NotFound: no such agent.
+    """
+    escrow = acct.escrow(task_id)
+    tx.ledger.open_account(escrow, "escrow", agent_id)
+    if tx.ledger.transfer(acct.wallet(agent_id), escrow, amount, acct.ESCROW, task_id, now):
+        return
+    balance = tx.ledger.balance(acct.wallet(agent_id))
+    if balance is None:
+        raise NotFound(f"no agent with id {agent_id!r}")
+    raise InsufficientCredits(f"this needs {amount} credits and the wallet holds {balance}",
+                              balance=balance, needed=amount)
+
+
+def move(tx: MarketTx, source: str, target: str, amount: int, kind: str, task_id: str | None, now: str) -> None:
+    """A transfer the market's own rules guarantee is covered (escrow, issuance)."""
+    if not tx.ledger.transfer(source, target, amount, kind, task_id, now):
+        raise RuntimeError(f"ledger inconsistency: {source} cannot cover {amount} credits")
+
+
+def refund(tx: MarketTx, task: Task, now: str) -> None:
+    """Move the task's whole escrow back to its poster."""
+    move(tx, acct.escrow(task.id), acct.wallet(task.poster_id), task.budget, acct.REFUND, task.id, now)
+
+
+def pay_out(tx: MarketTx, task: Task, fee_percent: int, now: str) -> None:
+    """Move the escrow out: the worker's share and the fee, at ``fee_percent`` as stored now
+    (read in this same transaction), and count the worker's completed task."""
+    assert task.assigned_to is not None
+    pay, fee = fees.split(task.budget, fee_percent)
+    parts = [(acct.wallet(task.assigned_to), pay, acct.PAYOUT), (acct.FEES, fee, acct.FEE)]
+    if not tx.ledger.transfer_split(acct.escrow(task.id), parts, task.id, now):
+        raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")
+    tx.agents.count_completed(task.assigned_to)
+
+
+class LedgerService:
+    """Credits as agents and operators see them."""
+
+    def __init__(self, ctx: MarketContext) -> None:
+        self._ctx = ctx
+
+    def open_house_accounts(self, tx: MarketTx) -> None:
+        """Make sure the market's own accounts exist (fees, issuance)."""
+        tx.ledger.ensure_account(acct.FEES, "fees")
+        tx.ledger.ensure_account(acct.ISSUANCE, "issuance")
+
+    def balance(self, agent_id: str) -> int:
+        """The agent's wallet balance. Raises NotFound."""
+        with self._ctx.store.read() as tx:
+            return _balance(tx, agent_id)
+
+    def wallet(self, agent_id: str) -> Wallet:
+        """Balance, credits held in escrow for the agent's open tasks, earned and spent. Raises NotFound."""
+        with self._ctx.store.read() as tx:
+            balance = _balance(tx, agent_id)
+            f = tx.ledger.wallet_figures(agent_id)
+        spent = f.escrowed_ever - f.refunded - f.escrowed
+        return Wallet(agent_id=agent_id, balance=balance, escrowed=f.escrowed, earned=f.earned, spent=spent)
+
+    def transactions(self, agent_id: str, limit: Any = None, offset: Any = None) -> list[Transaction]:
+        """The agent's wallet history, newest first. Raises NotFound; ValidationError (paging)."""
+        limit, offset = v.page(limit, offset)
+        with self._ctx.store.read() as tx:
+            _balance(tx, agent_id)
+            return tx.ledger.wallet_transactions(agent_id, limit, offset)
+
+    def transactions_page(self, agent_id: str, limit: Any = None, offset: Any = None) -> Page[Transaction]:
+        """One page of the agent's wallet history and its total, from one snapshot."""
+        limit, offset = v.page(limit, offset)
+        with self._ctx.store.read() as tx:
+            _balance(tx, agent_id)
+            items = tx.ledger.wallet_transactions(agent_id, limit, offset)
+            return Page(items, tx.ledger.count_wallet_transactions(agent_id), limit, offset)
+
+    def count_transactions(self, agent_id: str) -> int:
+        """How many transfers touched the agent's wallet."""
+        with self._ctx.store.read() as tx:
+            return tx.ledger.count_wallet_transactions(agent_id)
+
+    def grant(self, agent_id: str, credits: Any) -> int:
+        """Issue ``credits`` new credits to an agent. Returns the new balance.
+
+        Raises:
+            ValidationError; NotFound.
+        """
+        credits = v.Field("credits", "integer", minimum=1, maximum=1_000_000_000).clean(credits)
+        now = self._ctx.now()
+        with self._ctx.store.write() as tx:
+            if tx.agents.get(agent_id) is None:
+                raise NotFound(f"no agent with id {agent_id!r}")
+            move(tx, acct.ISSUANCE, acct.wallet(agent_id), credits, acct.GRANT, None, now)
+            tx.events.add("credits.granted", None, agent_id, now, {"credits": credits})
+            return tx.ledger.balance(acct.wallet(agent_id)) or 0
+
+    def stats(self) -> Stats:
+        """Counts of agents and tasks, and where the credits are."""
+        with self._ctx.store.read() as tx:
+            totals = tx.ledger.totals()
+            return Stats(
+                agents=tx.agents.count(),
+                tasks=tx.tasks.counts_by_status(),
+                credits_issued=-totals.get("issuance", 0),
+                credits_in_wallets=totals.get("wallet", 0),
+                credits_in_escrow=totals.get("escrow", 0),
+                fees_collected=totals.get("fees", 0),
+                transfers=totals["transfers"],
+            )
+
+    def verify(self) -> LedgerReport:
+        """Check every invariant of SPEC §2 in one snapshot; report each with offending rows."""
+        with self._ctx.store.read() as tx:
+            ledger = tx.ledger
+            total = ledger.total()
+            checks = (
+                Check("balanced", total == 0, "the sum of all account balances is 0",
+                      () if total == 0 else ({"sum": total},)),
+                _check("no_negative_balances", "no wallet, escrow or fee account is negative",
+                       ledger.negative_accounts()),
+                _check("escrow_matches_budget", "a task's escrow equals its budget while open or assigned, else 0",
+                       ledger.escrow_mismatches() + ledger.stray_escrows()),
+                _check("cached_balances", "every cached balance equals the sum of its transfers",
+                       ledger.cached_balance_mismatches()),
+                _check("wallets_have_agents", "every wallet belongs to an agent", ledger.wallets_without_agents()),
+            )
+        return LedgerReport(checks=checks)
+
+
+def _balance(tx: MarketTx, agent_id: str) -> int:
+    balance = tx.ledger.balance(acct.wallet(agent_id))
+    if balance is None:
+        raise NotFound(f"no agent with id {agent_id!r}")
+    return balance
+
+
+def _check(name: str, description: str, offending: list[dict[str, Any]]) -> Check:
+    return Check(name, not offending, description, tuple(offending))

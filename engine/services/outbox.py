@@ -1,0 +1,191 @@
+"""The outbox service: webhook deliveries as data.
+
+Deliveries are queued (:meth:`OutboxService.notify`) in the very transaction of the change
+they announce. The delivery worker (``engine.outbound``, which does the HTTP) claims due
+deliveries under a lease, and settles each attempt here. Every worker-facing method is
+one transaction.
+
+Deliveries are rows, so they outlive any process: a claim only pushes a delivery's
+``next_attempt_at`` past the time its attempt can take, so a claim that dies with its
+process comes due again by itself. ``attempts`` counts claims, so even a delivery that
+keeps killing its worker stops after the last attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..records import Attempt, Delivery, Task
+from ..storage import MarketTx
+from .context import MarketContext
+
+LEASE_NAME = "webhooks"
+_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One delivery attempt a worker owns until it settles it (or its claim runs out)."""
+
+    delivery_id: str
+    agent_id: str
+    event: str
+    payload: bytes
+    attempt: int  # 1 for the first
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt went: an HTTP status, or an error before any status arrived."""
+
+    status_code: int | None
+    latency_ms: float
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from the receiver's Retry-After
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def webhook_payload(event: str, task: Task, marketplace_url: str) -> str:
+    """The exact JSON body of a webhook, as the seed documents it for ``task.posted``."""
+    body: dict[str, Any] = {
+        "event": event,
+        "task": {
+            "id": task.id,
+            "title": task.title,
+            "description": task.description,
+            "budget": task.budget,
+            "required_capabilities": list(task.required_capabilities),
+            "created_at": task.created_at,
+        },
+        "marketplace_url": marketplace_url,
+    }
+    if event != "task.posted":
+        body["task"].update(status=task.status, poster_id=task.poster_id, assigned_to=task.assigned_to)
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+class OutboxService:
+    """Queues, claims, settles and lists webhook deliveries."""
+
+    def __init__(self, ctx: MarketContext) -> None:
+        self._ctx = ctx
+        self._write_lock = threading.Lock()
+
+    # -- queueing, inside a caller's transaction -------------------------------------------
+    def notify(self, tx: MarketTx, event: str, task: Task, agent_ids: Iterable[str], now: str) -> None:
+        """Queue ``event`` about ``task`` for each of ``agent_ids`` (agents with a webhook URL)."""
+        payload: str | None = None
+        for agent_id in agent_ids:
+            if payload is None:
+                payload = webhook_payload(event, task, self._ctx.public_url)
+            tx.outbox.enqueue(self._ctx.new_id(), event, agent_id, task.id, payload, now)
+
+    def notify_receivers(self, tx: MarketTx, event: str, task: Task, exclude_id: str, now: str) -> None:
+        """Queue ``event`` for the agents with a webhook whose capabilities overlap the task's."""
+        receivers = tx.agents.webhook_receivers(task.required_capabilities, exclude_id)
+        if receivers:
+            self.notify(tx, event, task, receivers, now)
+
+    # -- the worker's side ---------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[MarketTx]:
+        # The worker's threads take turns here rather than in SQLite's busy handler,
+        # which sleeps for up to 100 ms at a time while another connection writes.
+        with self._write_lock, self._ctx.store.write() as tx:
+            yield tx
+
+    def take_lease(self, holder: str, now: float, expires_at: float) -> bool:
+        """Take or renew the delivery lease; False while another live holder has it."""
+        with self._write() as tx:
+            return tx.outbox.take_lease(LEASE_NAME, holder, now, expires_at)
+
+    def drop_lease(self, holder: str) -> None:
+        """Give the lease up so another process can deliver at once."""
+        with self._write() as tx:
+            tx.outbox.drop_lease(LEASE_NAME, holder)
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending delivery is due (unix seconds), None if none is pending."""
+        with self._ctx.store.read() as tx:
+            return tx.outbox.next_due_at()
+
+    def claim(self, holder: str, now: float, limit: int, hold_until: float, busy_agents: Collection[str],
+              admit: Callable[[str], bool] = lambda url: True) -> list[Claim]:
+        """Claim up to ``limit`` due deliveries, at most one per agent and none for ``busy_agents``.
+
+        ``admit(url)`` is asked about each candidate in turn; a delivery it refuses (its
+        receiver is busy enough) waits for a later claim.
+
+        Deliveries whose agent no longer has a webhook are marked failed instead.
+        Nothing is claimed unless ``holder`` holds the lease at ``now``.
+        """
+        stamp = self._ctx.now()
+        claims: list[Claim] = []
+        with self._write() as tx:
+            if not tx.outbox.holds_lease(LEASE_NAME, holder, now):
+                return []
+            for due in tx.outbox.due(now, 4 * limit + len(busy_agents)):
+                if len(claims) == limit:
+                    break
+                if due.agent_id in busy_agents:
+                    continue
+                if not due.webhook_url or not due.webhook_secret:
+                    tx.outbox.give_up(due.id, "the agent's webhook was removed", stamp)
+                    continue
+                if not admit(due.webhook_url):
+                    continue
+                attempt = due.attempts + 1
+                tx.outbox.mark_claimed(due.id, attempt, hold_until, stamp)
+                claims.append(Claim(due.id, due.agent_id, due.event, due.payload.encode(), attempt,
+                                    due.webhook_url, due.webhook_secret))
+        return claims
+
+    def delivered(self, claim: Claim, outcome: Outcome) -> None:
+        """Record a successful attempt; the delivery is done."""
+        self._settle(claim, outcome, status="delivered")
+
+    def retry(self, claim: Claim, outcome: Outcome, at: float) -> None:
+        """Record a failed attempt and schedule the next one at ``at`` (unix seconds)."""
+        self._settle(claim, outcome, next_attempt_at=at)
+
+    def give_up(self, claim: Claim, outcome: Outcome, *, turn_webhook_off: bool = False) -> None:
+        """Record a failed attempt and mark the delivery failed (kept, never deleted).
+
+        With ``turn_webhook_off`` the agent's webhook URL is cleared, if it is still the
+        URL this attempt went to.
+        """
+        self._settle(claim, outcome, status="failed", turn_webhook_off=turn_webhook_off)
+
+    def _settle(self, claim: Claim, outcome: Outcome, *, status: str | None = None,
+                next_attempt_at: float | None = None, turn_webhook_off: bool = False) -> None:
+        stamp = self._ctx.now()
+        error = None if outcome.error is None else outcome.error[:_ERROR_LENGTH]
+        with self._write() as tx:
+            tx.outbox.add_attempt(claim.delivery_id, claim.attempt, outcome.status_code,
+                                  round(outcome.latency_ms, 1), error, stamp)
+            tx.outbox.settle(claim.delivery_id, status=status, next_attempt_at=next_attempt_at,
+                             status_code=outcome.status_code, error=error, at=stamp)
+            if turn_webhook_off and tx.agents.turn_webhook_off(claim.agent_id, claim.url):
+                tx.events.add("webhook.disabled", None, claim.agent_id, stamp,
+                              {"reason": f"the receiver answered {outcome.status_code}"})
+
+    # -- reading ----------------------------------------------------------------------------
+    def recent(self, agent_id: str, limit: int, offset: int = 0) -> list[Delivery]:
+        """The agent's deliveries, newest first."""
+        with self._ctx.store.read() as tx:
+            return tx.outbox.for_agent(agent_id, limit, offset)
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        """Every recorded attempt of one delivery, first first."""
+        with self._ctx.store.read() as tx:
+            return tx.outbox.attempts(delivery_id)

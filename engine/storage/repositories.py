@@ -1,0 +1,322 @@
+"""The storage seam: one repository per area, each a Protocol the engine's services use.
+
+A transaction (:class:`MarketTx`) offers one repository per area (``tx.agents``,
+``tx.tasks``, ``tx.ledger``, ``tx.events``, ``tx.outbox``, ``tx.idempotency``,
+``tx.settings``). Repositories take and return records (``engine.records``,
+``engine.queries``) and own their column encoding (JSON lists, settings, joined
+columns): the services never see a row. The SQLite classes live beside this module
+(``*_sql.py``); another database stands behind the same engine by implementing these
+Protocols and a :class:`Store`.
+
+Every method runs inside the transaction it belongs to; nothing commits by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from ..queries import AgentQuery, TaskQuery
+from ..records import (
+    Agent,
+    Attempt,
+    Delivery,
+    DueDelivery,
+    Event,
+    IdempotencyRecord,
+    Task,
+    TaskChange,
+    Transaction,
+    WalletFigures,
+)
+
+
+class AgentRepository(Protocol):
+    """Agents, their capabilities, keys and webhook settings."""
+
+    def insert(self, agent: Agent, *, api_key_hash: str, webhook_secret: str | None) -> None:
+        """Store a new agent (and index its capabilities).
+
+        Raises:
+            NameTaken: another agent has the name, in any letter case (a race the caller lost).
+        """
+
+    def get(self, agent_id: str) -> Agent | None:
+        """The agent, or None."""
+
+    def by_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        """The agent whose API key hashes to ``key_hash``, or whose previous key does and
+        is still valid at ``now`` (unix seconds); None if none."""
+
+    def id_by_name(self, name: str) -> str | None:
+        """The id of the agent whose name reads as ``name`` (``validation.name_key``), or None."""
+
+    def update(self, agent_id: str, changes: Mapping[str, Any]) -> None:
+        """Change profile fields, named as :class:`~engine.records.Agent`'s (already validated)."""
+
+    def set_key_hash(self, agent_id: str, key_hash: str, previous_expires_at: float) -> None:
+        """Replace the agent's API key hash; the old one stays valid until ``previous_expires_at``."""
+
+    def webhook_secret(self, agent_id: str) -> str | None:
+        """The agent's webhook signing secret (None when it has none, or no such agent)."""
+
+    def set_webhook(self, agent_id: str, url: str | None, secret: str | None) -> None:
+        """Store the agent's webhook URL and signing secret."""
+
+    def turn_webhook_off(self, agent_id: str, url: str) -> bool:
+        """Clear the agent's webhook URL if it is still ``url``.
+
+        Returns:
+            True if it was cleared.
+        """
+
+    def add_rating(self, agent_id: str, rating: int) -> None:
+        """Count one more rating of ``rating`` stars for the agent."""
+
+    def count_completed(self, agent_id: str) -> None:
+        """Count one more completed task for the agent."""
+
+    def list(self, query: AgentQuery) -> list[Agent]:
+        """One page of the agents ``query`` selects, in its order."""
+
+    def count(self, query: AgentQuery | None = None) -> int:
+        """How many agents ``query`` selects (all, when None); paging is ignored."""
+
+    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
+        """Ids of agents with a webhook whose capabilities overlap ``capabilities``, but not
+        ``exclude_id``, oldest first."""
+
+
+class TaskRepository(Protocol):
+    """Tasks and their required capabilities."""
+
+    def insert(self, task: Task) -> None:
+        """Store a new task (and index its required capabilities)."""
+
+    def get(self, task_id: str) -> Task | None:
+        """The task with its escrow now, or None."""
+
+    def for_change(self, task_id: str, acceptor_id: str | None = None) -> TaskChange | None:
+        """The task and what a change of it needs (see :class:`~engine.records.TaskChange`), or None.
+
+        Args:
+            acceptor_id: also read this agent's capabilities.
+        """
+
+    def update(self, task: Task) -> None:
+        """Store the task's changeable fields: status, assigned_to, result, rating, updated_at."""
+
+    def list(self, query: TaskQuery) -> list[Task]:
+        """One page of the tasks ``query`` selects, in its order."""
+
+    def count(self, query: TaskQuery) -> int:
+        """How many tasks ``query`` selects; paging is ignored."""
+
+    def counts_by_status(self) -> dict[str, int]:
+        """How many tasks are in each status (statuses with none are left out)."""
+
+    def running_direct(self, updated_before: str) -> list[str]:
+        """Ids of direct tasks still ``assigned`` whose last change is older than ``updated_before``."""
+
+
+class LedgerRepository(Protocol):
+    """The double-entry ledger: accounts with cached balances and append-only transfers."""
+
+    def open_account(self, account_id: str, kind: str, owner_id: str | None) -> None:
+        """Open an account at balance 0.
+
+        Raises:
+            sqlite3.IntegrityError: it exists already.
+        """
+
+    def ensure_account(self, account_id: str, kind: str) -> None:
+        """Open an unowned account unless it exists."""
+
+    def balance(self, account_id: str) -> int | None:
+        """The account's balance, or None when there is no such account."""
+
+    def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str) -> bool:
+        """Move ``amount`` from ``source`` to ``target`` as one recorded transfer.
+
+        Returns:
+            False, having changed nothing, when ``source`` is missing or holds less than
+            ``amount`` (issuance may go negative); True once the transfer is recorded.
+
+        Raises:
+            LookupError: ``target`` does not exist (a bug: the caller must roll back).
+        """
+
+    def transfer_split(self, source: str, parts: list[tuple[str, int, str]], task_id: str | None, at: str) -> bool:
+        """Move credits from ``source`` to several ``(target, amount, kind)``, in order; 0 amounts skipped.
+
+        Returns:
+            False when ``source`` could not cover every part (earlier parts may have moved:
+            the caller must roll back).
+
+        Raises:
+            LookupError: a target does not exist.
+        """
+
+    def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
+        """Transfers in or out of the agent's wallet, newest first, as the wallet saw them."""
+
+    def count_wallet_transactions(self, agent_id: str) -> int:
+        """How many transfers touched the agent's wallet."""
+
+    def wallet_figures(self, agent_id: str) -> WalletFigures:
+        """The sums behind the agent's wallet view."""
+
+    def totals(self) -> dict[str, int]:
+        """The sum of balances per account kind, and ``transfers``: how many transfers exist."""
+
+    def total(self) -> int:
+        """The sum of every account's balance (0 when the books balance)."""
+
+    def negative_accounts(self) -> list[dict[str, Any]]:
+        """Accounts on the wrong side of zero (at most 100)."""
+
+    def escrow_mismatches(self) -> list[dict[str, Any]]:
+        """Tasks whose escrow is not their budget while open or assigned, or not 0 after (at most 100)."""
+
+    def stray_escrows(self) -> list[dict[str, Any]]:
+        """Escrow accounts holding credits without a task (at most 100)."""
+
+    def cached_balance_mismatches(self) -> list[dict[str, Any]]:
+        """Accounts whose cached balance is not the sum of their transfers (at most 100)."""
+
+    def wallets_without_agents(self) -> list[dict[str, Any]]:
+        """Wallets that belong to no agent (at most 100)."""
+
+
+class EventRepository(Protocol):
+    """Market events: task timelines and the live feed."""
+
+    def add(self, type_: str, task_id: str | None, agent_id: str | None, at: str, data: Mapping[str, Any]) -> int:
+        """Record an event.
+
+        Returns:
+            Its sequence number.
+        """
+
+    def after(self, seq: int, limit: int) -> list[Event]:
+        """Events with ``seq`` greater than ``seq``, oldest first."""
+
+    def latest(self, limit: int) -> list[Event]:
+        """The newest events, newest first."""
+
+    def for_task(self, task_id: str) -> list[Event]:
+        """The task's events, oldest first."""
+
+
+class OutboxRepository(Protocol):
+    """The webhook outbox: queued deliveries, their attempts, and the delivery lease."""
+
+    def enqueue(self, delivery_id: str, event: str, agent_id: str, task_id: str | None, payload: str,
+                at: str) -> None:
+        """Queue a pending delivery, due at once."""
+
+    def take_lease(self, name: str, holder: str, now: float, expires_at: float) -> bool:
+        """Take or renew lease ``name`` for ``holder`` unless another holder's lease is live.
+
+        Returns:
+            Whether ``holder`` holds it now.
+        """
+
+    def holds_lease(self, name: str, holder: str, now: float) -> bool:
+        """Whether ``holder`` holds lease ``name`` at ``now``."""
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        """Give lease ``name`` up, if ``holder`` has it."""
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending delivery is due (unix seconds), or None."""
+
+    def due(self, now: float, limit: int) -> list[DueDelivery]:
+        """The earliest due pending delivery of each agent, earliest first, at most ``limit``."""
+
+    def mark_claimed(self, delivery_id: str, attempts: int, hold_until: float, at: str) -> None:
+        """Count a claim of the delivery and hold it back until ``hold_until``."""
+
+    def give_up(self, delivery_id: str, error: str, at: str) -> None:
+        """Mark the delivery failed, without an attempt, for ``error``."""
+
+    def settle(self, delivery_id: str, *, status: str | None, next_attempt_at: float | None,
+               status_code: int | None, error: str | None, at: str) -> None:
+        """Record the latest outcome; change the status and/or next attempt when given."""
+
+    def add_attempt(self, delivery_id: str, attempt: int, status_code: int | None, latency_ms: float,
+                    error: str | None, at: str) -> None:
+        """Record one attempt."""
+
+    def for_agent(self, agent_id: str, limit: int, offset: int) -> list[Delivery]:
+        """The agent's deliveries, newest first."""
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        """Every attempt of one delivery, first first."""
+
+
+class IdempotencyRepository(Protocol):
+    """Idempotency-Key records: the first response to a key, per agent."""
+
+    def get(self, agent_id: str, key: str) -> IdempotencyRecord | None:
+        """The record of ``key``, or None."""
+
+    def claim(self, agent_id: str, key: str, fingerprint: str, at: str) -> None:
+        """Mark the key as running, replacing any earlier record of it."""
+
+    def finish(self, agent_id: str, key: str, status_code: int, response: str) -> None:
+        """Store the response to the request that claimed the key."""
+
+    def purge(self, before: str) -> int:
+        """Delete records created before ``before``.
+
+        Returns:
+            How many were deleted.
+        """
+
+
+class SettingsRepository(Protocol):
+    """Market-wide settings, stored as JSON values (the repository decodes them)."""
+
+    def get(self, name: str) -> Any:
+        """The setting's value, or None when it is not stored."""
+
+    def all(self) -> dict[str, Any]:
+        """Every stored setting."""
+
+    def put(self, name: str, value: Any) -> None:
+        """Store the setting's value."""
+
+
+class MarketTx(Protocol):
+    """One open transaction: a repository per area, all in the same snapshot."""
+
+    agents: AgentRepository
+    tasks: TaskRepository
+    ledger: LedgerRepository
+    events: EventRepository
+    outbox: OutboxRepository
+    idempotency: IdempotencyRepository
+    settings: SettingsRepository
+
+
+class Store(Protocol):
+    """A market database: transactions, and what a live view polls."""
+
+    path: str
+
+    def write(self) -> AbstractContextManager[MarketTx]:
+        """One write transaction, committed whole or rolled back on any error; writers take turns."""
+
+    def read(self) -> AbstractContextManager[MarketTx]:
+        """A read transaction: one consistent snapshot."""
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits."""
+
+    def checkpoint(self) -> None:
+        """Make every committed change durable in the main file now (a no-op where that means nothing)."""
+
+    def close(self) -> None:
+        """Close every connection."""

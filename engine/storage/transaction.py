@@ -1,0 +1,32 @@
+"""The transaction object the services talk to: one SQLite repository per area."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .agents_sql import SQLiteAgents
+from .events_sql import SQLiteEvents
+from .idempotency_sql import SQLiteIdempotency
+from .ledger_sql import SQLiteLedger
+from .outbox_sql import SQLiteOutbox
+from .settings_sql import SQLiteSettings
+from .tasks_sql import SQLiteTasks
+
+
+class SQLiteTx:
+    """The repositories on one connection (:class:`~.repositories.MarketTx`).
+
+    Made once per connection and handed to each transaction on it: the repositories hold
+    nothing but the connection, and a transaction is whatever is open on it.
+    """
+
+    __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "settings")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.agents = SQLiteAgents(conn)
+        self.tasks = SQLiteTasks(conn)
+        self.ledger = SQLiteLedger(conn)
+        self.events = SQLiteEvents(conn)
+        self.outbox = SQLiteOutbox(conn)
+        self.idempotency = SQLiteIdempotency(conn)
+        self.settings = SQLiteSettings(conn)

@@ -1,0 +1,330 @@
+"""Every client behaviour gives the same answer over a socket and in-process, and the expected one.
+
+One scenario walks through everything the terminal app and the CLI do; :func:`Log` records
+each step's outcome (a record as plain data, or an error as its class, code, message and
+field). The two transports' logs must be identical, step for step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmarket_tui.client import MarketClient, NoIdentity
+from engine.errors import MarketError
+from engine.queries import AgentOrder, TaskOrder
+from engine.server import MAX_BODY_BYTES
+from engine.states import TaskStatus
+from tests.outbound.servers import LoopbackServer
+
+from .conftest import TRANSPORTS, Connect, run_on_both
+
+
+def plain(value: Any) -> Any:
+    """A step's outcome as comparable plain data (records by their fields and type)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"type": type(value).__name__, **{f.name: plain(getattr(value, f.name))
+                                                 for f in dataclasses.fields(value)}}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def failure(exc: MarketError) -> dict[str, Any]:
+    return {"error": type(exc).__name__, "code": exc.code, "status": exc.status, "message": exc.message,
+            "field": exc.field, "details": exc.details}
+
+
+class Log:
+    """Runs steps, keeping each outcome under its label."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, Any] = {}
+
+    def __call__(self, label: str, step: Callable[[], Any]) -> Any:
+        assert label not in self.steps, label
+        try:
+            result = step()
+        except MarketError as exc:
+            self.steps[label] = failure(exc)
+            return None
+        self.steps[label] = plain(result)
+        return result
+
+
+def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
+    """The whole client surface on a fresh market; returns the log of outcomes."""
+    log = Log()
+    anon, ann, bob, carl = connect(None), connect(None), connect(None), connect(None)
+
+    # -- identity -------------------------------------------------------------------------------
+    log("register ann", lambda: ann.register(name="Ann", capabilities=["writing", "coding"],
+                                             owner_email="ann@example.com", price_per_task=5,
+                                             description="Writes and codes"))
+    log("register bob", lambda: bob.register(name="Bob", capabilities=["coding"], owner_email="bob@example.com",
+                                             webhook_url="https://bob.example.com/hooks/agentmarket"))
+    log("register carl", lambda: carl.register(name="Carl", capabilities=["research"],
+                                               owner_email="carl@example.com"))
+    log("register name taken", lambda: connect(None).register(name="Ann", capabilities=["x"],
+                                                              owner_email="a2@example.com"))
+    log("register invalid", lambda: connect(None).register(name="", capabilities=["Not A Slug"],
+                                                           owner_email="nobody"))
+    hired = connect(None).register(name="Hired", capabilities=["writing"], owner_email="h@example.com",
+                                   price_per_task=5, endpoint_url=endpoint_url + "/ok")
+    broken = connect(None).register(name="Broken", capabilities=["writing"], owner_email="b@example.com",
+                                    price_per_task=5, endpoint_url=endpoint_url + "/fail")
+    poet = connect(None).register(name="Poet", capabilities=["writing"], owner_email="p@example.com",
+                                  price_per_task=5, system_prompt="You write poems.")
+    assert ann.api_key and bob.api_key and carl.api_key
+    log("me", ann.me)
+    log("me as nobody", anon.me)
+    log("update me", lambda: ann.update_me(description="Now described", price_per_task=7))
+    log("update me invalid", lambda: ann.update_me(price_per_task=-1))
+    log("update me to a taken name", lambda: bob.update_me(name="Ann"))
+    old_key = carl.api_key
+    log("rotate key", carl.rotate_key)
+    log("rotated key works", carl.me)
+    log("old key in its grace period", lambda: connect(None).use_key(old_key))
+    switcher = connect(None)
+    log("use key", lambda: switcher.use_key(bob.api_key))
+    log("use a wrong key", lambda: switcher.use_key("f" * 64))
+    log("still the previous agent", switcher.me)
+    log("use no key", lambda: switcher.use_key(None))
+    log("api key after none", lambda: switcher.api_key)
+    log("a wrong key acts", lambda: connect("0" * 64).wallet())
+
+    # -- tasks ----------------------------------------------------------------------------------
+    posted = {}
+    for name, budget, caps in (("Fix the parser", 30, ["coding"]), ("Write the blurb", 10, ["writing"]),
+                               ("Anything at all", 5, []), ("Port to Rust", 12, ["coding"])):
+        posted[name] = log(f"post {name}", lambda n=name, b=budget, c=caps: ann.post_task(
+            title=n, description=f"About {n.lower()}", budget=b, required_capabilities=c))
+    fix, blurb, anything, port = (posted[n].id for n in posted)
+    log("post beyond the wallet", lambda: ann.post_task(title="Too dear", description="", budget=10_000,
+                                                        required_capabilities=[]))
+    log("post invalid", lambda: ann.post_task(title="", description="", budget=0, required_capabilities=["x y"]))
+    log("post as nobody", lambda: anon.post_task(title="T", description="", budget=1, required_capabilities=[]))
+    log("accept without the capability", lambda: bob.accept_task(blurb))
+    log("accept own task", lambda: ann.accept_task(fix))
+    log("accept", lambda: bob.accept_task(fix))
+    log("accept again", lambda: bob.accept_task(fix))
+    log("complete by the poster", lambda: ann.complete_task(fix, "mine"))
+    log("complete invalid", lambda: bob.complete_task(fix, ""))
+    log("complete", lambda: bob.complete_task(fix, "Fixed: the parser now reads tabs."))
+    log("rate by the worker", lambda: bob.rate_task(fix, 5))
+    log("rate invalid", lambda: ann.rate_task(fix, 6))
+    log("rate", lambda: ann.rate_task(fix, 4))
+    log("rate again", lambda: ann.rate_task(fix, 3))
+    log("cancel by another", lambda: bob.cancel_task(anything))
+    log("cancel", lambda: ann.cancel_task(anything))
+    log("accept a cancelled task", lambda: bob.accept_task(anything))
+    log("accept to release", lambda: bob.accept_task(port))
+    log("release by the poster", lambda: ann.release_task(port))
+    log("release", lambda: bob.release_task(port))
+    log("accept to fail big", lambda: bob.accept_task(port))
+    log("complete with a body over the limit", lambda: bob.complete_task(port, "x" * (MAX_BODY_BYTES + 1)))
+    log("complete an unknown task", lambda: bob.complete_task("00000000-0000-7000-8000-999999999999", "x"))
+
+    for viewer_name, viewer in (("poster", ann), ("assignee", bob), ("another agent", carl), ("nobody", anon)):
+        log(f"get task as {viewer_name}", lambda v=viewer: v.get_task(fix))
+        log(f"list tasks as {viewer_name}", lambda v=viewer: v.list_tasks(status=TaskStatus.COMPLETED))
+    log("get an unknown task", lambda: anon.get_task("00000000-0000-7000-8000-999999999999"))
+    log("get a path-like id", lambda: anon.get_task("../../api/wallet"))
+    log("timeline", lambda: anon.task_timeline(fix))
+    log("timeline of an unknown task", lambda: anon.task_timeline("nope"))
+
+    for status in (None, *TaskStatus):
+        for order in TaskOrder:
+            log(f"list tasks {status} {order}", lambda s=status, o=order: anon.list_tasks(status=s, order=o))
+    log("list tasks by capability", lambda: anon.list_tasks(capability="coding"))
+    log("list tasks by search", lambda: anon.list_tasks(search="THE"))
+    log("list tasks, a page", lambda: anon.list_tasks(limit=2, offset=1, order=TaskOrder.BUDGET_LOW))
+    log("list tasks past the end", lambda: anon.list_tasks(offset=100))
+    log("list my posted tasks", lambda: ann.list_tasks(mine="posted"))
+    log("list my assigned tasks", lambda: bob.list_tasks(mine="assigned"))
+    log("list open assigned to me", lambda: bob.list_tasks(mine="assigned", status=TaskStatus.OPEN))
+    log("list mine as nobody", lambda: anon.list_tasks(mine="posted"))
+    log("my tasks as poster", ann.my_tasks)
+    log("my tasks as assignee", bob.my_tasks)
+    log("my tasks, open, a page", lambda: ann.my_tasks(status=TaskStatus.OPEN, limit=1, order=TaskOrder.OLDEST))
+    log("my tasks, bad status", lambda: ann.my_tasks(status="lost"))
+    log("my tasks as nobody", anon.my_tasks)
+    log("list mine, unknown", lambda: ann.list_tasks(mine="theirs"))
+    log("list tasks, bad limit", lambda: anon.list_tasks(limit=0))
+    log("list tasks, bad status", lambda: anon.list_tasks(status="lost"))
+    log("list tasks, bad order", lambda: anon.list_tasks(order="random"))
+    log("list tasks, bad capability", lambda: anon.list_tasks(capability="Not A Slug"))
+
+    # -- agents ---------------------------------------------------------------------------------
+    for order in AgentOrder:
+        log(f"list agents {order}", lambda o=order: anon.list_agents(order=o))
+    log("list agents by capability", lambda: anon.list_agents(capability="writing"))
+    log("list agents by search", lambda: anon.list_agents(search="o"))
+    log("list agents, a page", lambda: anon.list_agents(limit=2, offset=2, order=AgentOrder.NAME))
+    log("list agents, bad order", lambda: anon.list_agents(order="height"))
+    log("get agent as another", lambda: bob.get_agent(hired.agent.id))
+    log("get agent as itself", lambda: ann.get_agent(ann.me().id))
+    log("get an unknown agent", lambda: anon.get_agent("nope"))
+
+    # -- hiring ---------------------------------------------------------------------------------
+    log("execute", lambda: ann.execute(hired.agent.id, "Write a haiku", 10))
+    log("execute a failing agent", lambda: ann.execute(broken.agent.id, "Write a haiku", 10))
+    log("execute a prompt agent without a model", lambda: ann.execute(poet.agent.id, "A poem", 10))
+    log("execute an agent without an endpoint", lambda: ann.execute(bob.me().id, "Code", 10))
+    log("execute yourself", lambda: ann.execute(ann.me().id, "Me", 10))
+    log("execute an unknown agent", lambda: ann.execute("00000000-0000-7000-8000-999999999999", "x", 10))
+    log("execute beyond the wallet", lambda: carl.execute(hired.agent.id, "x", 10_000))
+    log("execute below the price", lambda: ann.execute(hired.agent.id, "x", 1))
+    log("execute as nobody", lambda: anon.execute(hired.agent.id, "x", 10))
+
+    # -- credits, webhooks, the market ----------------------------------------------------------------
+    for name, client in (("ann", ann), ("bob", bob), ("hired", connect(hired.api_key))):
+        log(f"wallet {name}", client.wallet)
+        log(f"transactions {name}", client.transactions)
+    log("transactions, a page", lambda: ann.transactions(limit=2, offset=1))
+    log("transactions, bad limit", lambda: ann.transactions(limit=500))
+    log("wallet as nobody", anon.wallet)
+    log("transactions as nobody", anon.transactions)
+    log("webhook", bob.webhook)
+    log("deliveries", bob.webhook_deliveries)
+    log("deliveries, a few", lambda: bob.webhook_deliveries(limit=1))
+    log("set webhook", lambda: bob.set_webhook("https://bob.example.com/hooks/v2"))
+    log("webhook after set", bob.webhook)
+    log("set webhook invalid", lambda: bob.set_webhook("http://bob.example.com/plain-http"))
+    log("clear webhook", lambda: bob.set_webhook(None))
+    log("webhook after clear", bob.webhook)
+    log("webhook as nobody", anon.webhook)
+    log("stats", anon.stats)
+    log("events", lambda: anon.events(0, 1000))
+    log("events, a window", lambda: anon.events(after=3, limit=4))
+    log("events, bad limit", lambda: anon.events(limit=0))
+    log("change token", anon.change_token)
+    log("change token again", anon.change_token)
+    ann.post_task(title="One more", description="", budget=1, required_capabilities=[])
+    log("change token after a change", anon.change_token)
+    return log.steps
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory, endpoint: LoopbackServer) -> dict[str, dict[str, Any]]:
+    path = tmp_path_factory.mktemp("contract")
+    return run_on_both(path, lambda connect: everything(connect, endpoint.url))
+
+
+def test_both_transports_give_identical_outcomes(outcomes: dict[str, dict[str, Any]]) -> None:
+    socket, in_process = (outcomes[name] for name in TRANSPORTS)
+    assert list(socket) == list(in_process)
+    for label in socket:
+        assert in_process[label] == socket[label], label
+
+
+def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]]) -> None:
+    steps = outcomes["in_process"]
+
+    def error(label: str) -> str:
+        return steps[label].get("error", "none") if isinstance(steps[label], dict) else "none"
+
+    assert steps["register ann"]["balance"] == 100 and steps["register ann"]["api_key"]
+    assert steps["register bob"]["webhook_secret"].startswith("whsec_")
+    expected_errors = {
+        "register name taken": "NameTaken", "register invalid": "ValidationError", "me as nobody": "NoIdentity",
+        "update me invalid": "ValidationError", "update me to a taken name": "NameTaken",
+        "old key in its grace period": "none", "use a wrong key": "InvalidApiKey", "a wrong key acts": "InvalidApiKey",
+        "post beyond the wallet": "InsufficientCredits", "post invalid": "ValidationError",
+        "post as nobody": "NoIdentity", "accept without the capability": "MissingCapabilities",
+        "accept own task": "OwnTask", "accept again": "InvalidState", "complete by the poster": "NotAssignee",
+        "complete invalid": "ValidationError", "rate by the worker": "NotPoster", "rate invalid": "ValidationError",
+        "rate again": "AlreadyRated", "cancel by another": "NotPoster", "accept a cancelled task": "InvalidState",
+        "release by the poster": "NotAssignee", "complete with a body over the limit": "PayloadTooLarge",
+        "complete an unknown task": "NotFound", "get an unknown task": "NotFound", "get a path-like id": "NotFound",
+        "timeline of an unknown task": "NotFound", "list mine as nobody": "NoIdentity",
+        "list mine, unknown": "ValidationError", "list tasks, bad limit": "ValidationError",
+        "list tasks, bad status": "ValidationError", "list tasks, bad order": "ValidationError",
+        "list tasks, bad capability": "ValidationError", "list agents, bad order": "ValidationError",
+        "get an unknown agent": "NotFound", "execute a failing agent": "AgentFailed",
+        "execute a prompt agent without a model": "LLMNotConfigured",
+        "execute an agent without an endpoint": "AgentNotExecutable", "execute yourself": "SelfHire",
+        "execute an unknown agent": "NotFound", "execute beyond the wallet": "InsufficientCredits",
+        "execute below the price": "ValidationError", "execute as nobody": "NoIdentity",
+        "transactions, bad limit": "ValidationError", "wallet as nobody": "NoIdentity",
+        "transactions as nobody": "NoIdentity", "set webhook invalid": "ValidationError",
+        "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
+        "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
+    }
+    assert {label: error(label) for label in expected_errors} == expected_errors
+    assert steps["still the previous agent"]["name"] == "Bob"
+    assert steps["use no key"] is None and steps["api key after none"] is None
+
+    # results only for the poster and the assignee; other agents' private fields never shown
+    shown = {viewer: steps[f"get task as {viewer}"]["result"] for viewer in ("poster", "assignee", "another agent",
+                                                                            "nobody")}
+    assert shown == {"poster": "Fixed: the parser now reads tabs.", "assignee": "Fixed: the parser now reads tabs.",
+                     "another agent": None, "nobody": None}
+    assert [t["result"] for t in steps["list tasks as another agent"]["items"]] == [None]
+    other = steps["get agent as another"]
+    assert (other["owner_email"], other["endpoint_url"], other["system_prompt"], other["hireable"]) == \
+        ("", None, None, True)
+    assert steps["get agent as itself"]["owner_email"] == ""  # /api/agents/{id} is public even for oneself
+    assert steps["me"]["owner_email"] == "ann@example.com"
+    assert steps["rate"]["rating"] == 4 and steps["complete"]["status"] == "completed"
+    assert steps["release"]["status"] == "open" and steps["cancel"]["status"] == "cancelled"
+
+    # lists: filters, orders and pages
+    everything_newest = steps[f"list tasks None {TaskOrder.NEWEST}"]
+    assert everything_newest["total"] == 4
+    assert steps[f"list tasks {TaskStatus.OPEN} {TaskOrder.NEWEST}"]["total"] == 1  # the blurb
+    budgets = [t["budget"] for t in steps[f"list tasks None {TaskOrder.BUDGET_HIGH}"]["items"]]
+    assert budgets == sorted(budgets, reverse=True)
+    assert [t["title"] for t in steps["list tasks by capability"]["items"]] == ["Port to Rust", "Fix the parser"]
+    assert {t["title"] for t in steps["list tasks by search"]["items"]} == {"Fix the parser", "Write the blurb"}
+    page = steps["list tasks, a page"]
+    assert (page["total"], page["limit"], page["offset"], [t["budget"] for t in page["items"]]) == (4, 2, 1, [10, 12])
+    assert steps["list tasks past the end"]["items"] == []
+    assert steps["list my posted tasks"]["total"] == 4
+    assert [t["title"] for t in steps["list my assigned tasks"]["items"]] == ["Port to Rust", "Fix the parser"]
+    assert steps["list open assigned to me"]["total"] == 0
+    assert steps["my tasks as poster"]["total"] == 4
+    assert [t["title"] for t in steps["my tasks as assignee"]["items"]] == ["Port to Rust", "Fix the parser"]
+    assert steps["my tasks as assignee"]["items"][1]["result"] == "Fixed: the parser now reads tabs."
+    assert (steps["my tasks, open, a page"]["total"], len(steps["my tasks, open, a page"]["items"])) == (1, 1)
+    assert steps["my tasks, bad status"]["field"] == "status"
+    names = [a["name"] for a in steps[f"list agents {AgentOrder.NAME}"]["items"]]
+    assert names == sorted(names)
+    assert steps["list agents, a page"]["total"] == 6 and len(steps["list agents, a page"]["items"]) == 2
+    assert {a["name"] for a in steps["list agents by capability"]["items"]} == {"Ann", "Hired", "Broken", "Poet"}
+
+    # hiring and credits
+    hire = steps["execute"]
+    assert (hire["result"], hire["type"]) == ("**Done:** Write a haiku", "ExecutionResult")
+    assert steps["wallet hired"]["balance"] == 100 + 10 * 90 // 100
+    assert steps["wallet ann"]["balance"] == hire["balance"]
+    assert steps["transactions, a page"]["offset"] == 1 and len(steps["transactions, a page"]["items"]) == 2
+
+    # webhooks: masked URL, the secret shown once, deliveries queued for the matching tasks
+    assert steps["webhook"]["url"] == "...gentmarket" and steps["webhook"]["secret"] is None
+    assert steps["set webhook"]["url"] == "...m/hooks/v2"
+    assert steps["set webhook"]["secret"].startswith("whsec_")
+    assert steps["webhook after clear"]["url"] is None
+    assert [d["event"] for d in steps["deliveries"]] == ["task.posted", "task.posted"]
+    assert len(steps["deliveries, a few"]) == 1
+
+    # the market and its live signal
+    assert steps["stats"]["agents"] == 6
+    events = steps["events"]
+    assert [e["seq"] for e in steps["events, a window"]] == [4, 5, 6, 7]
+    assert steps["change token"] == events[-1]["seq"] == steps["change token again"]
+    assert steps["change token after a change"] > steps["change token"]
+
+
+def test_no_identity_is_refused_before_anything_is_sent() -> None:
+    """No key, no request: the same client-side refusal whatever the transport."""
+    client = MarketClient("http://127.0.0.1:9")  # the discard port: nothing must be sent
+    with pytest.raises(NoIdentity):
+        client.wallet()
+    client.close()
