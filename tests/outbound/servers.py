@@ -61,6 +61,7 @@ class LoopbackServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
+        self._server.handle_error = lambda request, address: None  # a caller hanging up is expected here
         if tls is not None:
             # The handshake happens on first read, in the request's own thread.
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,

@@ -99,3 +99,26 @@ def endpoint_agent_url() -> Iterator[str]:
 
     with LoopbackServer(lambda r: Reply.json({"result": r.json()["task_description"][::-1]})) as agent:
         yield agent.url
+
+
+class _SharedApi(Api):
+    """An Api on a server shared by a module's tests: each registration gets a name of its own."""
+
+    _numbers = __import__("itertools").count()
+
+    def register(self, name: str, *capabilities: str, **fields: Any) -> ApiAgent:
+        return super().register(f"{name}{next(self._numbers)}", *capabilities, **fields)
+
+
+@pytest.fixture(scope="module")
+def _module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("shared") / "market.db") as server:
+        yield server
+
+
+@pytest.fixture
+def shared_api(_module_server: RunningServer) -> Iterator[Api]:
+    """Like ``api``, on one server for the whole module (for many small parametrized cases)."""
+    api = _SharedApi(_module_server)
+    yield api
+    api.close()

@@ -31,45 +31,45 @@ INTEGER_FIELDS = [(schema.name, field.name) for schema in v.SCHEMAS.values() for
 
 
 @pytest.mark.parametrize(("schema", "field"), INTEGER_FIELDS)
-def test_integers_are_integer_literals_in_the_document_and_the_server(api: Api, schema: str, field: str) -> None:
+def test_integers_are_integer_literals_in_the_document_and_the_server(shared_api: Api, schema: str, field: str) -> None:
     assert "10.0" in SCHEMAS[schema]["properties"][field]["description"]
-    agent = api.register("Integral")
+    agent = shared_api.register("Integral")
     route = next(r for r in ROUTES if r.body is not None and r.body.name == schema)
     path = route.path.replace("{id}", "00000000-0000-0000-0000-000000000000")
     response = agent.http.request(route.method, path, json={**VALID.get(schema, {}), field: 10.0})
     assert_error(response, 400, "validation_error", field)
 
 
-def test_look_alike_names_are_taken_in_the_document_and_the_server(api: Api) -> None:
+def test_look_alike_names_are_taken_in_the_document_and_the_server(shared_api: Api) -> None:
     assert "look-alike" in SCHEMAS["AgentRegistration"]["properties"]["name"]["description"]
-    api.register("Paypal")
-    response = api.anonymous.post("/api/agents/register", json={
-        "name": "\u0420\u0430ypal", "capabilities": ["x"], "owner_email": "p@example.com"})
+    taken = shared_api.register("Paypal").name
+    response = shared_api.anonymous.post("/api/agents/register", json={
+        "name": "\u0420\u0430" + taken[2:], "capabilities": ["x"], "owner_email": "p@example.com"})
     assert_error(response, 409, "name_taken", "name")
 
 
-def test_duplicate_capabilities_are_folded_in_the_document_and_the_server(api: Api) -> None:
+def test_duplicate_capabilities_are_folded_in_the_document_and_the_server(shared_api: Api) -> None:
     assert "folded" in SCHEMAS["AgentRegistration"]["properties"]["capabilities"]["description"]
-    agent = api.register("Folder", "coding", "coding", "writing")
+    agent = shared_api.register("Folder", "coding", "coding", "writing")
     assert agent.get("/api/agents/me").json()["data"]["capabilities"] == ["coding", "writing"]
 
 
-def test_empty_query_parameters_are_declared_as_allowed(api: Api) -> None:
+def test_empty_query_parameters_are_declared_as_allowed(shared_api: Api) -> None:
     for route in ROUTES:
         for parameter in _operation(route.method, route.path)["parameters"]:
             if parameter["in"] == "query":
                 assert parameter["allowEmptyValue"] is True, (route.path, parameter["name"])
-    assert api.anonymous.get("/api/agents?limit=&offset=&capability=").status_code == 200
+    assert shared_api.anonymous.get("/api/agents?limit=&offset=&capability=").status_code == 200
 
 
 @pytest.mark.parametrize(("key", "valid"), [("k", True), ("~" * 255, True), ("a b", True), ("", False),
                                             ("k" * 256, False), ("k\u00e9", False)])
-def test_the_idempotency_key_format_is_the_documented_one(api: Api, key: str, valid: bool) -> None:
+def test_the_idempotency_key_format_is_the_documented_one(shared_api: Api, key: str, valid: bool) -> None:
     (header,) = [p for p in _operation("POST", "/api/tasks")["parameters"] if p["name"] == "Idempotency-Key"]
     assert bool(re.fullmatch(header["schema"]["pattern"], key)) is valid
     if not key or not key.isascii():
         return  # not sendable as an HTTP header value by the client
-    poster = api.register("Poster")
+    poster = shared_api.register("Poster")
     response = poster.post("/api/tasks", {"title": "t", "budget": 1}, headers={"Idempotency-Key": key})
     assert response.status_code == (201 if valid else 400), response.text
 
@@ -78,21 +78,21 @@ def test_the_idempotency_key_format_is_the_documented_one(api: Api, key: str, va
                                  "https://[2001:db8::1]/h", "https://b\u00fccher.example/", "https://h.example/\u00e9",
                                  "https://h.example/a b", "https://h.example:70000/", "https://u@h.example/",
                                  "http://h.example/"])
-def test_webhook_urls_the_document_allows_are_exactly_those_the_server_takes(api: Api, url: str) -> None:
+def test_webhook_urls_the_document_allows_are_exactly_those_the_server_takes(shared_api: Api, url: str) -> None:
     schema = SCHEMAS["WebhookUpdate"]["properties"]["webhook_url"]
     documented = bool(re.search(schema["pattern"], url)) and len(url) <= schema["maxLength"]
-    agent = api.register("Hook")
+    agent = shared_api.register("Hook")
     response = agent.http.put("/api/agents/me/webhook", json={"webhook_url": url})
     assert (response.status_code == 200) is documented, (url, response.text)
 
 
-def test_an_update_without_a_body_is_documented_as_allowed(api: Api) -> None:
+def test_an_update_without_a_body_is_documented_as_allowed(shared_api: Api) -> None:
     assert _operation("PATCH", "/api/agents/me")["requestBody"]["required"] is False
-    agent = api.register("Same")
+    agent = shared_api.register("Same")
     assert agent.http.patch("/api/agents/me").status_code == 200
 
 
-def test_every_answer_to_a_valid_key_documents_the_headers_it_sends(api: Api) -> None:
+def test_every_answer_to_a_valid_key_documents_the_headers_it_sends(shared_api: Api) -> None:
     for route in ROUTES:
         responses = _operation(route.method, route.path)["responses"]
         assert "Retry-After" in responses["429"]["headers"] and "Retry-After" in responses["503"]["headers"]
