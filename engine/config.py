@@ -15,6 +15,7 @@ and ``agentmarket --help`` are written from it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -41,6 +42,10 @@ class Config:
         anthropic_base_url: a gateway or local stand-in for the Messages API.
         sweep_seconds: seconds between two housekeeping sweeps of a running market.
         max_connections: clients a server serves at once (capped by the open-file limit).
+        registrations_per_hour: agents one client address may register per hour through a
+            server (0: no limit); counted in the market file, shared by every server on it.
+        trusted_proxies: CIDR networks of reverse proxies whose ``X-Forwarded-For`` names the
+            client (the right-most address not in one of them).
     """
 
     public_url: str | None = None
@@ -53,6 +58,8 @@ class Config:
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
     max_connections: int = 256
+    registrations_per_hour: int = 10
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_stored(self, stored: Mapping[str, Any]) -> Config:
         """This config with what it leaves open taken from the market's stored settings."""
@@ -97,14 +104,21 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _count(low: int, high: int) -> Callable[[str], int]:
+def _count(high: int, low: int = 0) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not low <= value <= high:
-            raise ValueError(f"expected a whole number from {low} to {high:,}")
+            raise ValueError(f"expected a whole number from {low} to {high}")
         return value
 
     return parse
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    cidrs = tuple(part.strip() for part in text.split(",") if part.strip())
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+    return cidrs
 
 
 def _text(text: str) -> str | None:
@@ -123,7 +137,11 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
-    Source("max_connections", "AGENTMARKET_MAX_CONNECTIONS", _count(1, 100_000), "Clients a server serves at once."),
+    Source("max_connections", "AGENTMARKET_MAX_CONNECTIONS", _count(100_000, low=1), "Clients a server serves at once."),
+    Source("registrations_per_hour", "AGENTMARKET_REGISTRATIONS_PER_HOUR", _count(1_000_000),
+           "Registrations one client address may make per hour (0: no limit)."),
+    Source("trusted_proxies", "AGENTMARKET_TRUSTED_PROXIES", _cidrs,
+           "Comma-separated CIDRs of proxies whose X-Forwarded-For names the client."),
 )
 _BY_NAME = {source.name: source for source in SOURCES}
 assert set(_BY_NAME) == {f.name for f in fields(Config)}, "every Config field has one Source"

@@ -133,6 +133,20 @@ class NotAssignee(MarketError):
     status = 403
 
 
+class InviteRequired(MarketError):
+    """This market registers agents only with an invite code."""
+
+    code = "invite_required"
+    status = 403
+
+
+class InviteInvalid(MarketError):
+    """The invite code is unknown or was already used."""
+
+    code = "invite_invalid"
+    status = 403
+
+
 class SelfHire(MarketError):
     """An agent cannot hire itself."""
 
@@ -190,6 +204,13 @@ class PayloadTooLarge(MarketError):
 
     code = "payload_too_large"
     status = 413
+
+
+class RegistrationLimited(MarketError):
+    """Too many registrations from this client address; retry after ``retry_after`` seconds."""
+
+    code = "registration_limited"
+    status = 429
 
 
 class RateLimited(MarketError):

@@ -2,7 +2,7 @@
 
 The server, the terminal app, the CLI and simulations act through this class. Each
 method delegates to one service (``engine.services``): agents, tasks, hiring, ledger,
-outbox, idempotency, events. New code may use the services directly
+outbox, idempotency, admission, events. New code may use the services directly
 (``market.tasks.page(query)``); the methods here stay for existing callers.
 """
 
@@ -21,8 +21,10 @@ from .records import (
     Agent,
     Delivery,
     Event,
+    Invite,
     LedgerReport,
     Registration,
+    RegistrationTerms,
     Stats,
     Task,
     Transaction,
@@ -30,12 +32,14 @@ from .records import (
     Webhook,
 )
 from .services import (
+    AdmissionService,
     AgentService,
     EventService,
     HiringService,
     IdempotencyService,
     LedgerService,
     MarketContext,
+    Origin,
     OutboxService,
     Settings,
     TaskService,
@@ -74,7 +78,7 @@ class Market:
             stored; a value stored by an older version is ignored (with a warning).
 
     Attributes:
-        agents, tasks, hiring, ledger, outbox, idempotency, events_feed: the services.
+        agents, tasks, hiring, ledger, outbox, idempotency, admission, events_feed: the services.
         context: what they share (store, clock, id and token sources, settings).
     """
 
@@ -97,6 +101,7 @@ class Market:
         self.tasks = TaskService(ctx, self.outbox)
         self.hiring = HiringService(ctx, self.tasks)
         self.idempotency = IdempotencyService(ctx)
+        self.admission = AdmissionService(ctx)
         self.events_feed = EventService(ctx)
         with store.write() as tx:
             self.ledger.open_house_accounts(tx)
@@ -186,11 +191,13 @@ class Market:
     # -- agents ---------------------------------------------------------------------
     def register_agent(self, *, name: Any, capabilities: Any, owner_email: Any, description: Any = "",
                        price_per_task: Any = 0, endpoint_url: Any = None, system_prompt: Any = None,
-                       webhook_url: Any = None) -> Registration:
-        """Register an agent and grant it the registration credits (see :meth:`AgentService.register`)."""
-        return self.agents.register(name=name, capabilities=capabilities, owner_email=owner_email,
+                       webhook_url: Any = None, invite_code: Any = None, origin: Origin | None = None) -> Registration:
+        """Register an agent and grant it the registration credits once per owner email
+        (see :meth:`AgentService.register`)."""
+        return self.agents.register(origin, name=name, capabilities=capabilities, owner_email=owner_email,
                                     description=description, price_per_task=price_per_task,
-                                    endpoint_url=endpoint_url, system_prompt=system_prompt, webhook_url=webhook_url)
+                                    endpoint_url=endpoint_url, system_prompt=system_prompt, webhook_url=webhook_url,
+                                    invite_code=invite_code)
 
     def authenticate(self, api_key: Any) -> Agent:
         """The agent that owns ``api_key``. Raises InvalidApiKey."""
@@ -336,9 +343,22 @@ class Market:
         """How many transfers touched the agent's wallet."""
         return self.ledger.count_transactions(agent_id)
 
-    def grant(self, agent_id: str, credits: Any) -> int:
-        """Issue ``credits`` new credits to an agent (operators, simulations). Returns the new balance."""
-        return self.ledger.grant(agent_id, credits)
+    def grant(self, agent_id: str, credits: Any, reason: Any = None) -> int:
+        """Issue ``credits`` new credits to an agent (operators, simulations), with the reason
+        recorded on the transfer. Returns the new balance."""
+        return self.ledger.grant(agent_id, credits, reason)
+
+    def registration_terms(self) -> RegistrationTerms:
+        """What registering takes on this market: an invite code or not, and the grant."""
+        return self.admission.terms()
+
+    def create_invites(self, count: Any) -> list[str]:
+        """Make ``count`` single-use invite codes, shown this once (stored hashed)."""
+        return self.admission.create_invites(count)
+
+    def invites(self, limit: Any = None, offset: Any = None) -> list[Invite]:
+        """Invite codes (never the codes themselves), newest first."""
+        return self.admission.invites(limit, offset)
 
     # -- market-wide ----------------------------------------------------------------
     def stats(self) -> Stats:

@@ -107,6 +107,27 @@ class Transaction:
     task_id: str | None
     counterparty: str
     created_at: str
+    #: Why the credits moved, when an operator said so (``agentmarket grant --reason``).
+    memo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationTerms:
+    """What registering takes on a market (SPEC §11)."""
+
+    requires_invite: bool
+    #: Credits the first agent of an owner email receives; later agents of that email get 0.
+    registration_grant: int
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """An invite code as the market keeps it: only a hash of the code, and who used it."""
+
+    id: str  # the first characters of the code's hash, enough to tell codes apart
+    created_at: str
+    used_by: str | None
+    used_at: str | None
 
 
 @dataclass(frozen=True, slots=True)

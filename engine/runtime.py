@@ -24,7 +24,7 @@ from .outbound.agent_calls import CallSettings
 from .outbound.deliveries import DeliveryWorker
 from .outbound.execution import execute, recover_interrupted_executions
 from .records import Task
-from .server import Dispatcher
+from .server import Dispatcher, parse_networks
 
 log = logging.getLogger("agentmarket.runtime")
 
@@ -51,7 +51,9 @@ class RunningMarket:
         running of direct hires wired in. The HTTP server and the in-process transport both use it."""
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.market, cache_responses=self.config.response_cache,
-                                          hire_runner=self.run_hire)
+                                          hire_runner=self.run_hire,
+                                          registrations_per_hour=self.config.registrations_per_hour,
+                                          trusted_proxies=parse_networks(self.config.trusted_proxies))
         return self._dispatcher
 
     def call_settings(self) -> CallSettings:

@@ -279,11 +279,13 @@ OWNER_EMAIL = Field("owner_email", "email", required=True)
 ENDPOINT_URL = Field("endpoint_url", "url", nullable=True, schemes=("http", "https"))
 SYSTEM_PROMPT = Field("system_prompt", "text", nullable=True, max_length=20_000)
 WEBHOOK_URL = Field("webhook_url", "url", nullable=True, schemes=("https",))
+INVITE_CODE = Field("invite_code", "text", nullable=True, min_length=1, max_length=100, single_line=True,
+                    description="A single-use invite code; required when the market is invite-only.")
 
 AGENT_REGISTRATION = Schema(
     "AgentRegistration",
     (NAME, AGENT_DESCRIPTION, CAPABILITIES, PRICE_PER_TASK, OWNER_EMAIL, ENDPOINT_URL,
-     SYSTEM_PROMPT, WEBHOOK_URL),
+     SYSTEM_PROMPT, WEBHOOK_URL, INVITE_CODE),
 )
 #: The fields an agent may change on itself (all optional).
 AGENT_UPDATE = Schema(
@@ -312,6 +314,18 @@ EXECUTION = Schema(
         BUDGET,
     ),
 )
+
+#: An operator's issue of credits (``agentmarket grant``).
+GRANT_CREDITS = Field("credits", "integer", required=True, minimum=1, maximum=1_000_000_000)
+GRANT_REASON = Field("reason", "text", nullable=True, min_length=1, max_length=500, single_line=True)
+#: How many invite codes one ``invites create`` makes.
+INVITE_COUNT = Field("count", "integer", required=True, minimum=1, maximum=1000)
+
+
+def email_key(email: str) -> str:
+    """An owner email as the one-grant-per-email rule compares it: trimmed and casefolded."""
+    return email.strip().casefold()
+
 
 #: Every schema, by name, for the OpenAPI document.
 SCHEMAS: dict[str, Schema] = {

@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .records import Agent, Delivery, Event, LedgerReport, Registration, Stats, Task, Transaction, Wallet, Webhook
+from .records import (
+    Agent,
+    Delivery,
+    Event,
+    Invite,
+    LedgerReport,
+    Registration,
+    RegistrationTerms,
+    Stats,
+    Task,
+    Transaction,
+    Wallet,
+    Webhook,
+)
 
 
 def mask_url(url: str | None) -> str | None:
@@ -84,7 +97,18 @@ def wallet(w: Wallet) -> dict[str, Any]:
 
 def transaction(t: Transaction) -> dict[str, Any]:
     return {"id": t.id, "kind": t.kind, "amount": t.amount, "balance_after": t.balance_after,
-            "task_id": t.task_id, "counterparty": t.counterparty, "created_at": t.created_at}
+            "task_id": t.task_id, "counterparty": t.counterparty, "created_at": t.created_at, "memo": t.memo}
+
+
+def registration_terms(terms: RegistrationTerms) -> dict[str, Any]:
+    """What registering takes on this market."""
+    return {"requires_invite": terms.requires_invite, "registration_grant": terms.registration_grant}
+
+
+def invite(i: Invite) -> dict[str, Any]:
+    """An invite code's record (never the code: only its hash is kept)."""
+    return {"id": i.id, "created_at": i.created_at, "used": i.used_by is not None, "used_by": i.used_by,
+            "used_at": i.used_at}
 
 
 def webhook(w: Webhook) -> dict[str, Any]:

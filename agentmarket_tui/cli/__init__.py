@@ -18,6 +18,8 @@ from engine.errors import MarketError
 from .agents import agents
 from .demo import demo
 from .execute import execute
+from .grant import grant
+from .invites import invites
 from .ledger import ledger
 from .register import register
 from .serve import serve
@@ -54,7 +56,8 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(tui)
 
 
-for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger):
+for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
+                invites, grant):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

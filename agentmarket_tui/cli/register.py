@@ -22,14 +22,22 @@ from .output import emit
 @click.option("--endpoint-url", default=None, help="Where direct hires POST their task (http/https).")
 @click.option("--system-prompt", default=None, help="Run hires through Claude with this prompt instead.")
 @click.option("--webhook-url", default=None, help="An https:// URL told about matching new tasks.")
+@click.option("--invite-code", default=None, help="A single-use invite code (invite-only markets).")
+@click.option("--idempotency-key", default=None, metavar="KEY",
+              help="At least 16 characters (a UUID): running the same command again with it returns the "
+                   "first registration and its API key instead of name_taken.")
 @client_command
 def register(client: MarketClient, target: Target, name: str, capabilities: tuple[str, ...], owner_email: str,
              description: str, price: int, endpoint_url: str | None, system_prompt: str | None,
-             webhook_url: str | None) -> None:
-    """Register a new agent; prints its API key, which is shown only this once."""
+             webhook_url: str | None, invite_code: str | None, idempotency_key: str | None) -> None:
+    """Register a new agent; prints its API key, which is shown only this once.
+
+    The registration credits go to the first agent of an owner email; later ones start at 0.
+    """
     registration = client.register(
         name=name, capabilities=list(capabilities), owner_email=owner_email, description=description,
         price_per_task=price, endpoint_url=endpoint_url, system_prompt=system_prompt, webhook_url=webhook_url,
+        invite_code=invite_code, idempotency_key=idempotency_key,
     )
 
     def human() -> None:

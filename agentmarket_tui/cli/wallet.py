@@ -27,8 +27,8 @@ def wallet(client: MarketClient, target: Target, transactions: bool, limit: int,
 
     def human() -> None:
         print_table(
-            ["when", "kind", "amount", "balance", "task"],
-            [[t.created_at, t.kind, f"{t.amount:+d}", t.balance_after, t.task_id] for t in page.items],
+            ["when", "kind", "amount", "balance", "task", "memo"],
+            [[t.created_at, t.kind, f"{t.amount:+d}", t.balance_after, t.task_id, t.memo] for t in page.items],
             empty="no transactions",
         )
         footer(len(page.items), page.total, offset)

@@ -21,7 +21,18 @@ import httpx
 
 from engine.errors import MarketError, ValidationError
 from engine.queries import AgentOrder, Page, TaskOrder
-from engine.records import Agent, Delivery, Event, Registration, Stats, Task, Transaction, Wallet, Webhook
+from engine.records import (
+    Agent,
+    Delivery,
+    Event,
+    Registration,
+    RegistrationTerms,
+    Stats,
+    Task,
+    Transaction,
+    Wallet,
+    Webhook,
+)
 
 from . import _parse as parse
 from ._errors import ConnectionFailed, NoIdentity
@@ -92,13 +103,14 @@ class MarketClient:
     # -- HTTP -----------------------------------------------------------------------
     def _call(self, method: str, path: str, *, body: dict[str, Any] | None = None,
               params: Mapping[str, Any] | None = None, auth: bool = False, anonymous: bool = False,
-              idempotent: bool = False, timeout: float | None = None) -> dict[str, Any]:
+              idempotent: bool | str = False, timeout: float | None = None) -> dict[str, Any]:
         """One request; returns the whole success envelope.
 
         Args:
             auth: the endpoint needs a key (refuse before sending when there is none).
             anonymous: send no key even when there is one (public reads the server may cache).
-            idempotent: send a fresh Idempotency-Key, so a retried request runs at most once.
+            idempotent: send an Idempotency-Key (a fresh one, or this one when a string), so a
+                retried request runs at most once.
 
         Raises:
             NoIdentity: ``auth`` and no key. The error an envelope names. ConnectionFailed.
@@ -109,7 +121,7 @@ class MarketClient:
         elif auth:
             raise NoIdentity("choose or register an agent first")
         if idempotent:
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+            headers["Idempotency-Key"] = idempotent if isinstance(idempotent, str) else str(uuid.uuid4())
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, json=body, params=query, headers=headers,
@@ -163,21 +175,31 @@ class MarketClient:
             self._key = previous
             raise
 
-    def register(self, **fields: Any) -> Registration:
-        """Register a new agent (fields as ``POST /api/agents/register``) and act as it.
+    def register(self, *, idempotency_key: str | None = None, **fields: Any) -> Registration:
+        """Register a new agent (fields as ``POST /api/agents/register``, ``invite_code`` included)
+        and act as it.
+
+        Args:
+            idempotency_key: at least 16 characters; retrying with the same key and fields
+                returns the first registration (same API key) instead of ``name_taken``.
 
         Returns:
             The registration, with the API key (and webhook secret) shown this once.
 
         Raises:
-            ValidationError, NameTaken.
+            ValidationError, NameTaken, InviteRequired, InviteInvalid, RegistrationLimited,
+            IdempotencyConflict.
         """
-        envelope = self._call("POST", "/api/agents/register",
+        envelope = self._call("POST", "/api/agents/register", anonymous=True, idempotent=idempotency_key or False,
                               body={k: v for k, v in fields.items() if v is not None})
         data = envelope["data"]
         self._key, self._agent_id = data["api_key"], None
         return Registration(agent=self.me(), api_key=data["api_key"], webhook_secret=data.get("webhook_secret"),
                             balance=envelope.get("balance", 0))
+
+    def registration_terms(self) -> RegistrationTerms:
+        """What registering takes on this market: an invite code or not, and the grant."""
+        return parse.registration_terms_from(self._data("GET", "/api/agents/register", anonymous=True))
 
     def me(self) -> Agent:
         """The current agent's own profile, private fields included. Raises NoIdentity."""

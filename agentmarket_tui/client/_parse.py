@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import MarketError, error_class
-from engine.records import Agent, Delivery, Event, Stats, Task, Transaction, Wallet
+from engine.records import Agent, Delivery, Event, RegistrationTerms, Stats, Task, Transaction, Wallet
 
 from ._errors import ConnectionFailed
 
@@ -73,6 +73,11 @@ def wallet_from(data: dict[str, Any]) -> Wallet:
 def transaction_from(data: dict[str, Any]) -> Transaction:
     """A Transaction from ``views.transaction``."""
     return Transaction(**data)
+
+
+def registration_terms_from(data: dict[str, Any]) -> RegistrationTerms:
+    """RegistrationTerms from ``views.registration_terms``."""
+    return RegistrationTerms(**data)
 
 
 def stats_from(data: dict[str, Any]) -> Stats:

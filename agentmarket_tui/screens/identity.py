@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -35,6 +36,7 @@ class IdentityScreen(ModalScreen[None]):
     def __init__(self, keys: KeyStore | None = None) -> None:
         super().__init__()
         self.keys = keys or KeyStore()
+        self._attempt: tuple[dict[str, Any], str] | None = None
 
     @property
     def client(self) -> Any:
@@ -56,6 +58,9 @@ class IdentityScreen(ModalScreen[None]):
                 )
                 yield FormField("Owner email", rules.field("owner_email"), id="reg-email")
                 yield FormField("Price per task", rules.field("price_per_task"), value="10", convert=as_integer, id="reg-price")
+                # Shown once the market says it registers only with an invite (see on_mount).
+                yield FormField("Invite code (this market is invite-only)", rules.field("invite_code"),
+                                convert=optional, id="reg-invite")
                 yield Label("Optional: what you do, how others hire you, where new work is announced",
                             classes="section-title")
                 yield FormField("Description", rules.field("description"), id="reg-description")
@@ -75,7 +80,18 @@ class IdentityScreen(ModalScreen[None]):
         options.add_option(Option(Text("nobody (just browse)", style="italic"), id=NOBODY))
         for agent in reversed(self.keys.agents(self.client.location)):
             options.add_option(Option(Text(agent.name), id=agent.api_key))
+        self.query_one("#reg-invite", FormField).display = False
         self.query_one("#reg-name Input", Input).focus()
+        self.run_worker(self._load_terms, thread=True, group="terms", exit_on_error=False)
+
+    def _load_terms(self) -> None:
+        """Show the invite code field when the market requires one."""
+        try:
+            terms = self.client.registration_terms()
+        except MarketError:
+            return  # an older server without the endpoint: registering tells the user what is missing
+        if terms.requires_invite:
+            self.app.call_from_thread(setattr, self.query_one("#reg-invite", FormField), "display", True)
 
     @on(OptionList.OptionSelected, "#identity-agents")
     def _switch(self, event: OptionList.OptionSelected) -> None:
@@ -119,14 +135,20 @@ class IdentityScreen(ModalScreen[None]):
                 "endpoint_url": self.query_one("#reg-endpoint", FormField).cleaned(),
                 "system_prompt": self.query_one("#reg-prompt", FormField).cleaned(),
                 "webhook_url": self.query_one("#reg-webhook", FormField).cleaned(),
+                "invite_code": self.query_one("#reg-invite", FormField).cleaned(),
             }
         except MarketError as exc:
             self.notify(exc.message, title="Cannot register yet", severity="error", markup=False)
             return
+        # Pressing Register again with the same fields (say, after a lost answer) is a retry:
+        # the same Idempotency-Key gets the first registration back instead of name_taken.
+        if self._attempt is None or self._attempt[0] != fields:
+            self._attempt = (fields, str(uuid.uuid4()))
+        key = self._attempt[1]
 
         def job() -> None:
             try:
-                registration = self.client.register(**fields)
+                registration = self.client.register(idempotency_key=key, **fields)
             except MarketError as exc:
                 self.app.call_from_thread(self.notify, exc.message, title=exc.code, severity="error", markup=False)
                 return

@@ -103,7 +103,9 @@ class WalletScreen(PagedScreen):
                 Text(tx.kind.replace("_", " ")),
                 signed_credits(tx.amount),
                 Text(f"{tx.balance_after:,}", justify="right"),
-                Text(shorten(view.task_titles.get(tx.task_id or "", ""), TITLE_WIDTH), style="italic"),
+                # A transfer without a task may carry an operator's reason (``agentmarket grant --reason``).
+                Text(shorten(view.task_titles.get(tx.task_id or "", "") or tx.memo or "", TITLE_WIDTH),
+                     style="italic"),
             )
         self.query_one("#wallet-page", Label).update(self.pager.summary(view.page, PAGE_HINT))
 

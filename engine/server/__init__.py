@@ -21,6 +21,7 @@ import sys
 import threading
 from typing import Any
 
+from ._client_address import parse_networks
 from ._dispatch import Dispatcher, error_response
 from ._handler import MAX_BODY_BYTES
 from . import _openapi
@@ -29,6 +30,7 @@ from ._routes import ROUTES
 from ._server import DEFAULT_MAX_CONNECTIONS, MarketServer
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "error_response", "openapi_document",
+           "parse_networks",
            "serve"]
 
 

@@ -26,10 +26,11 @@ from engine.errors import (
     ServiceUnavailable,
 )
 from engine.records import Agent
-from engine.services import HireRunner
+from engine.services import HireRunner, Origin
 
 from . import _idempotency as idem
 from ._cache import ResponseCache
+from ._client_address import ClientAddress, Network
 from ._ratelimit import RateLimiter
 from ._route_types import API_KEY_HEADER, Call, Reply, Route
 from ._routes import find_route
@@ -74,16 +75,23 @@ class Dispatcher:
         cache_responses: reuse answers to anonymous GETs while the market is unchanged.
         hire_runner: runs ``POST /api/execute`` (``engine.outbound.execute``); without one
             that route answers 503.
+        registrations_per_hour: registrations one client address may make per hour (0: no
+            limit); counted in the market file, so every server on it shares the count.
+        trusted_proxies: the networks whose ``X-Forwarded-For`` names the client.
     """
 
-    def __init__(self, market: Market, *, cache_responses: bool = True, hire_runner: HireRunner | None = None) -> None:
+    def __init__(self, market: Market, *, cache_responses: bool = True, hire_runner: HireRunner | None = None,
+                 registrations_per_hour: int = 0, trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.market = market
         self.hire_runner = hire_runner
+        self.registrations_per_hour = registrations_per_hour
+        self.client_address = ClientAddress(trusted_proxies)
         self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
         self.keys = market.idempotency
         self.cache = ResponseCache(market.data_version) if cache_responses else None
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
+               peer: str | None = None) -> Response:
         """Answer one request. Never raises: every failure is an error envelope.
 
         Args:
@@ -91,6 +99,7 @@ class Dispatcher:
             target: the request target, path and query.
             headers: the request headers (case-insensitive lookup).
             body: the request body, already read whole.
+            peer: the address the connection came from (None in-process: not limited).
         """
         caller: Agent | None = None
         try:
@@ -107,9 +116,9 @@ class Dispatcher:
                     and API_KEY_HEADER not in headers):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
-            call = self._call(caller, params, query, _body(route, body))
+            call = self._call(caller, params, query, _body(route, body), self._origin(route, peer, headers))
             key = headers.get(idem.HEADER) if route.idempotent else None
-            if key is not None and caller is not None:
+            if key is not None and (caller is not None or route.auth == "none"):
                 return self._once(route, call, idem.check_key(key), method, path, call.body)
             return self._run(route, call)
         except _WithBalance as refused:
@@ -135,9 +144,15 @@ class Dispatcher:
             self.cache.put(target, version, response.body)
         return response
 
-    def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any]) -> Call:
+    def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any],
+              origin: Origin | None = None) -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body, self.hire_runner)
+                    body, self.hire_runner, origin)
+
+    def _origin(self, route: Route, peer: str | None, headers: Mapping[str, str]) -> Origin | None:
+        if peer is None or not route.origin:
+            return None
+        return Origin(self.client_address.of(peer, headers), self.registrations_per_hour)
 
     def refusal(self, exc: MarketError, headers: Mapping[str, str]) -> Response:
         """The error envelope for a request refused before dispatch (e.g. a body too large),
@@ -178,14 +193,20 @@ class Dispatcher:
         return Response(reply.status, encode(self._envelope(reply, call.caller)))
 
     def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: dict[str, Any]) -> Response:
-        """Run an idempotent request at most once per (caller, key)."""
-        agent_id = call.me.id
+        """Run an idempotent request at most once per (caller, key); a route that needs no
+        caller (registration) is scoped by the key alone, as documented, even when a key is sent."""
+        agent_id = call.caller.id if call.caller is not None and route.auth == "required" else None
         stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, encode_canonical(body)))
         if stored is not None:
             return Response(stored.status, stored.body, (("Idempotent-Replayed", "true"),))
         try:
             response = self._run(route, call)
         except MarketError as exc:
+            if exc.status == 429:
+                # Nothing ran (a limit refused it before the market acted): free the key, as
+                # Stripe does, so a retry once the limit allows it is a first attempt.
+                self.keys.release(agent_id, key)
+                raise
             response = error_response(exc, self._balance(call.caller))
         # Left claimed on any other error: the request's outcome is unknown (see engine.services.idempotency).
         self.keys.finish(agent_id, key, response.status, response.body)

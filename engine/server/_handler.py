@@ -82,7 +82,8 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the rest of the body is unread or unreadable
             response = self.server.dispatcher.refusal(exc, self.headers)
         else:
-            response = self.server.dispatcher.handle(method, self.path, self.headers, body)
+            response = self.server.dispatcher.handle(method, self.path, self.headers, body,
+                                                     peer=self.client_address[0])
         if self.server.closing:
             self.close_connection = True
         self._send(response, head_only=method == "HEAD")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 
 from engine.errors import ValidationError
-from engine.services.idempotency import HEADER, Stored
+from engine.services.idempotency import HEADER, MIN_ANONYMOUS_KEY_LENGTH, Stored
 
-__all__ = ["HEADER", "MAX_KEY_LENGTH", "Stored", "check_key", "fingerprint"]
+__all__ = ["HEADER", "MAX_KEY_LENGTH", "MIN_ANONYMOUS_KEY_LENGTH", "Stored", "check_key", "fingerprint"]
 
 MAX_KEY_LENGTH = 255
 

@@ -28,7 +28,7 @@ from engine.errors import (
 from engine.states import TaskStatus
 
 from ._idempotency import HEADER as IDEMPOTENCY_HEADER
-from ._idempotency import MAX_KEY_LENGTH
+from ._idempotency import MAX_KEY_LENGTH, MIN_ANONYMOUS_KEY_LENGTH
 from ._route_types import API_KEY_HEADER, Route
 
 API_VERSION = "1.0.0"
@@ -78,7 +78,12 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "Wallet": _object({"agent_id": _STRING, "balance": _INTEGER, "escrowed": _INTEGER, "earned": _INTEGER,
                        "spent": _INTEGER}),
     "Transaction": _object({"id": _INTEGER, "kind": _STRING, "amount": _INTEGER, "balance_after": _INTEGER,
-                            "task_id": _TEXT_OR_NULL, "counterparty": _STRING, "created_at": _STRING}),
+                            "task_id": _TEXT_OR_NULL, "counterparty": _STRING, "created_at": _STRING,
+                            "memo": {**_TEXT_OR_NULL, "description": "Why an operator issued these credits."}}),
+    "RegistrationTerms": _object({
+        "requires_invite": {"type": "boolean", "description": "Registering needs an invite_code."},
+        "registration_grant": {**_INTEGER, "description": "Credits the first agent of an owner email receives."},
+    }),
     "Webhook": _object({"webhook_url": _TEXT_OR_NULL}, _WEBHOOK_SECRET),
     "Delivery": _object({"id": _STRING, "event": _STRING, "agent_id": _STRING, "task_id": _TEXT_OR_NULL,
                          "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
@@ -163,10 +168,13 @@ def _operation(route: Route) -> dict[str, Any]:
     parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema, "allowEmptyValue": True,
                     "description": f"{q.description} Empty is the same as absent."} for q in route.query]
     if route.idempotent:
+        anonymous = route.auth == "none"  # scoped by the key alone (engine.services.idempotency)
         parameters.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
-                           "schema": {"type": "string", "pattern": f"^[ -~]{{1,{MAX_KEY_LENGTH}}}$"},
+                           "schema": {"type": "string", "pattern": "^[ -~]*$", "maxLength": MAX_KEY_LENGTH,
+                                      "minLength": MIN_ANONYMOUS_KEY_LENGTH if anonymous else 1},
                            "description": "Retries with the same key and body get the first response again; "
-                                          "credits move once. Keys are kept at least 24 hours, per agent."})
+                                          "credits move once. Keys are kept at least 24 hours, "
+                                          + ("scoped by the key alone." if anonymous else "per agent.")})
     operation: dict[str, Any] = {
         "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_').replace('-', '_')}"
                        .replace("{", "").replace("}", "").replace(".", "_"),

@@ -12,7 +12,7 @@ from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
-from engine.services import HireRunner
+from engine.services import HireRunner, Origin
 
 #: The header that carries an agent's API key.
 API_KEY_HEADER = "X-API-Key"
@@ -28,6 +28,8 @@ class Call:
     query: Mapping[str, str]
     body: dict[str, Any]
     hire_runner: HireRunner | None = None
+    #: The client as the server saw it (registrations are limited per address); None in-process.
+    origin: Origin | None = None
 
     @property
     def me(self) -> Agent:
@@ -78,6 +80,7 @@ class Route:
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
         enveloped: false for the one answer that is a bare document (OpenAPI).
+        origin: the handler gets the client's address (``Call.origin``), for per-address limits.
     """
 
     method: str
@@ -95,6 +98,7 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    origin: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -20,6 +20,8 @@ from engine.errors import (
     AlreadyRated,
     InsufficientCredits,
     InvalidState,
+    InviteInvalid,
+    InviteRequired,
     LLMNotConfigured,
     MissingCapabilities,
     NameTaken,
@@ -27,6 +29,7 @@ from engine.errors import (
     NotFound,
     NotPoster,
     OwnTask,
+    RegistrationLimited,
     SelfHire,
     ServiceUnavailable,
 )
@@ -58,8 +61,12 @@ def _enum_param(name: str, values: type[StrEnum], description: str) -> QueryPara
 
 # -- handlers: agents --------------------------------------------------------------------
 def register_agent(call: Call) -> Reply:
-    registration = call.market.register_agent(**call.body)
+    registration = call.market.register_agent(**call.body, origin=call.origin)
     return Reply(views.registration(registration), status=201, balance=registration.balance)
+
+
+def registration_terms(call: Call) -> Reply:
+    return Reply(views.registration_terms(call.market.registration_terms()))
 
 
 def list_agents(call: Call) -> Reply:
@@ -207,8 +214,12 @@ _TASK_FILTERS = (
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
-          "the registration credits.", body=v.AGENT_REGISTRATION, response="Registration", status=201,
-          errors=(NameTaken,)),
+          "the registration credits (once per owner email). Honours Idempotency-Key (at least 16 "
+          "characters): a retry gets the first answer, API key included.", body=v.AGENT_REGISTRATION,
+          idempotent=True, origin=True, response="Registration", status=201,
+          errors=(NameTaken, InviteRequired, InviteInvalid, RegistrationLimited)),
+    Route("GET", "/api/agents/register", registration_terms, "What registering takes here: an invite code or "
+          "not, and the credits the first agent of an owner email receives.", response="RegistrationTerms"),
     Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
           query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), LIMIT, OFFSET),
           response="AgentPublic", many=True, paged=True),

@@ -14,6 +14,7 @@ from ..queries import AgentQuery, Page
 from ..records import Agent, Registration, Webhook
 from ..storage import MarketTx
 from ..url_policy import check_url
+from .admission import Origin, admit, claim_grant
 from .context import MarketContext, read_page
 from .ledger import move
 
@@ -37,19 +38,23 @@ class AgentService:
     def __init__(self, ctx: MarketContext) -> None:
         self._ctx = ctx
 
-    def register(self, **fields: Any) -> Registration:
-        """Register an agent and grant it the market's registration credits.
+    def register(self, origin: Origin | None = None, **fields: Any) -> Registration:
+        """Register an agent and grant it the market's registration credits, if its owner
+        email has not had them yet (SPEC §11).
 
         Args:
+            origin: the client address a server saw, for its per-address limit.
             fields: those of ``validation.AGENT_REGISTRATION``.
 
         Returns:
             The agent, its API key and (with a webhook_url) its webhook secret: both shown
-            this once; only a hash of the key is stored.
+            this once; only a hash of the key is stored. ``balance`` is the grant (0 for a
+            later agent of the same email).
 
         Raises:
             ValidationError: a field is invalid.
             NameTaken: another agent's name reads the same (``validation.name_key``).
+            RegistrationLimited, InviteRequired, InviteInvalid: see ``admission.admit``.
         """
         data = v.AGENT_REGISTRATION.validate(fields)
         self._check_urls(data)
@@ -65,13 +70,14 @@ class AgentService:
             reputation_score=None, rating_count=0, total_tasks=0, created_at=now,
         )
         with ctx.store.write() as tx:
-            # Read in the transaction that moves the credits, not from this process's Settings: a
-            # change made through another process (or Market) applies to the very next operation.
-            grant = tx.settings.get("registration_grant")
+            admit(tx, agent_id, data.get("invite_code"), origin, now)
             if tx.agents.id_by_name(agent.name) is not None:
                 raise NameTaken(f"an agent named {agent.name!r} already exists", field="name")
             tx.agents.insert(agent, api_key_hash=hash_key(api_key), webhook_secret=secret)
             tx.ledger.open_account(acct.wallet(agent_id), "wallet", agent_id)
+            # Read in the transaction that moves the credits, not from this process's Settings: a
+            # change made through another process (or Market) applies to the very next operation.
+            grant = claim_grant(tx, agent.owner_email, agent_id, tx.settings.get("registration_grant"), now)
             if grant:
                 move(tx, acct.ISSUANCE, acct.wallet(agent_id), grant, acct.GRANT, None, now)
             tx.events.add("agent.registered", None, agent_id, now, {"name": agent.name})

@@ -32,6 +32,8 @@ class Settings:
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
         key_grace_seconds: how long an API key keeps working after ``rotate_key`` replaced
             it, so a client that lost the answer can retry; 0 ends it at once.
+        registration_requires_invite: registering needs a single-use invite code (read in
+            the registration's transaction, so it applies at once everywhere).
 
     Whether agents' URLs may point at private addresses is not a stored setting: it is
     ``MarketContext.allow_private_urls``, the choice of the process that opened the market.
@@ -42,6 +44,7 @@ class Settings:
     public_url: str = ""
     rate_limit_per_minute: int = 0
     key_grace_seconds: int = 300
+    registration_requires_invite: bool = False
 
 
 def utc_now() -> datetime:

@@ -10,20 +10,37 @@ across server processes on the same file: claiming a key is one write transactio
 - a first request that never finished (the server was killed mid-way) leaves its key
   claimed: its outcome is unknown, so the key answers a conflict rather than risk moving
   credits twice. Records are kept for ``RETENTION`` (at least 24 hours).
+
+Registration has no caller, so its keys are scoped by the key alone (``agent_id`` None): a
+client whose address changed between the attempt and the retry (mobile networks, pools of
+egress addresses) still gets its first answer. Such a key must be at least
+``MIN_ANONYMOUS_KEY_LENGTH`` characters (a UUID is 36), since knowing it (and the body) is
+what entitles a caller to the replay, which carries the new agent's API key. The market file
+never holds that answer readable: the record is stored under a hash of the key, and its
+response is sealed (Fernet: AES-128-CBC + HMAC-SHA256) with a key derived from the
+Idempotency-Key itself, which is never stored, so only a caller presenting the key can open it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ..errors import IdempotencyConflict
+from cryptography.fernet import Fernet, InvalidToken
+
+from ..errors import IdempotencyConflict, ValidationError
 from .context import MarketContext
 
 HEADER = "Idempotency-Key"
+#: The scope of keys sent without an API key (registration).
+ANONYMOUS = "-anonymous"
+MIN_ANONYMOUS_KEY_LENGTH = 16
 RETENTION = timedelta(hours=48)
 #: How often one process deletes expired records.
 PURGE_INTERVAL_SECONDS = 600.0
@@ -51,8 +68,11 @@ class IdempotencyService:
         self._next_purge = 0.0
         self._purge_lock = threading.Lock()
 
-    def begin(self, agent_id: str, key: str, fingerprint: str) -> Stored | None:
+    def begin(self, agent_id: str | None, key: str, fingerprint: str) -> Stored | None:
         """Claim ``key`` for a new request, or find its stored response.
+
+        Args:
+            agent_id: the caller, or None for a request without one (scoped by the key alone).
 
         Returns:
             None when the caller should run the request (and then call :meth:`finish`);
@@ -60,13 +80,15 @@ class IdempotencyService:
 
         Raises:
             IdempotencyConflict: another request used the key, or the first is still running.
+            ValidationError: a key without a caller shorter than ``MIN_ANONYMOUS_KEY_LENGTH``.
         """
         now = self._wall_clock()
         self._maybe_purge(now)
+        scope, stored_key = _where(agent_id, key)
         with self._ctx.store.write() as tx:
-            record = tx.idempotency.get(agent_id, key)
+            record = tx.idempotency.get(scope, stored_key)
             if record is None or record.created_at < _stamp(now - RETENTION):
-                tx.idempotency.claim(agent_id, key, fingerprint, _stamp(now))
+                tx.idempotency.claim(scope, stored_key, fingerprint, _stamp(now))
                 return None
         if record.fingerprint != fingerprint:
             raise IdempotencyConflict(f"the {HEADER} was already used for a different request")
@@ -75,12 +97,22 @@ class IdempotencyService:
                 f"the first request with this {HEADER} is still running or was interrupted;"
                 " check the market before retrying with a new key"
             )
-        return Stored(status=record.status_code or 0, body=(record.response or "").encode())
+        response = record.response or ""
+        return Stored(status=record.status_code or 0, body=_unseal(key, response) if agent_id is None
+                      else response.encode())
 
-    def finish(self, agent_id: str, key: str, status: int, body: bytes) -> None:
-        """Store the response to the request that claimed ``key``."""
+    def finish(self, agent_id: str | None, key: str, status: int, body: bytes) -> None:
+        """Store the response to the request that claimed ``key`` (sealed when it has no caller)."""
+        scope, stored_key = _where(agent_id, key)
+        response = _seal(key, body) if agent_id is None else body.decode()
         with self._ctx.store.write() as tx:
-            tx.idempotency.finish(agent_id, key, status, body.decode())
+            tx.idempotency.finish(scope, stored_key, status, response)
+
+    def release(self, agent_id: str | None, key: str) -> None:
+        """Forget the claim on ``key`` of a request that was refused before it ran (a limit)."""
+        scope, stored_key = _where(agent_id, key)
+        with self._ctx.store.write() as tx:
+            tx.idempotency.release(scope, stored_key)
 
     def _maybe_purge(self, now: datetime) -> None:
         if time.monotonic() < self._next_purge or not self._purge_lock.acquire(blocking=False):
@@ -91,6 +123,32 @@ class IdempotencyService:
                 tx.idempotency.purge(_stamp(now - RETENTION))
         finally:
             self._purge_lock.release()
+
+
+def _where(agent_id: str | None, key: str) -> tuple[str, str]:
+    """The record's (scope, key) columns: a caller's own key, or a hash of an anonymous one."""
+    if agent_id is not None:
+        return agent_id, key
+    if len(key) < MIN_ANONYMOUS_KEY_LENGTH:
+        raise ValidationError(HEADER, f"an {HEADER} sent without an API key must be at least"
+                                      f" {MIN_ANONYMOUS_KEY_LENGTH} characters (a UUID, say)")
+    return ANONYMOUS, hashlib.sha256(key.encode()).hexdigest()
+
+
+def _fernet(key: str) -> Fernet:
+    digest = hmac.new(key.encode(), b"agentmarket: sealed idempotent response", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _seal(key: str, body: bytes) -> str:
+    return _fernet(key).encrypt(body).decode()
+
+
+def _unseal(key: str, sealed: str) -> bytes:
+    try:
+        return _fernet(key).decrypt(sealed.encode())
+    except InvalidToken:  # only if the stored record was altered: refuse rather than guess
+        raise IdempotencyConflict(f"the stored response to this {HEADER} cannot be read; use a new key") from None
 
 
 def _stamp(moment: datetime) -> str:

@@ -33,9 +33,10 @@ def charge(tx: MarketTx, agent_id: str, amount: int, task_id: str, now: str) -> 
                               balance=balance, needed=amount)
 
 
-def move(tx: MarketTx, source: str, target: str, amount: int, kind: str, task_id: str | None, now: str) -> None:
+def move(tx: MarketTx, source: str, target: str, amount: int, kind: str, task_id: str | None, now: str,
+         memo: str | None = None) -> None:
     """A transfer the market's own rules guarantee is covered (escrow, issuance)."""
-    if not tx.ledger.transfer(source, target, amount, kind, task_id, now):
+    if not tx.ledger.transfer(source, target, amount, kind, task_id, now, memo):
         raise RuntimeError(f"ledger inconsistency: {source} cannot cover {amount} credits")
 
 
@@ -99,19 +100,23 @@ class LedgerService:
         with self._ctx.store.read() as tx:
             return tx.ledger.count_wallet_transactions(agent_id)
 
-    def grant(self, agent_id: str, credits: Any) -> int:
-        """Issue ``credits`` new credits to an agent. Returns the new balance.
+    def grant(self, agent_id: str, credits: Any, reason: Any = None) -> int:
+        """Issue ``credits`` new credits to an agent, with ``reason`` recorded on the transfer.
+
+        Returns:
+            The new balance.
 
         Raises:
-            ValidationError; NotFound.
+            ValidationError (credits, reason); NotFound.
         """
-        credits = v.Field("credits", "integer", minimum=1, maximum=1_000_000_000).clean(credits)
+        credits = v.GRANT_CREDITS.clean(credits)
+        reason = v.GRANT_REASON.clean(reason)
         now = self._ctx.now()
         with self._ctx.store.write() as tx:
             if tx.agents.get(agent_id) is None:
                 raise NotFound(f"no agent with id {agent_id!r}")
-            move(tx, acct.ISSUANCE, acct.wallet(agent_id), credits, acct.GRANT, None, now)
-            tx.events.add("credits.granted", None, agent_id, now, {"credits": credits})
+            move(tx, acct.ISSUANCE, acct.wallet(agent_id), credits, acct.GRANT, None, now, reason)
+            tx.events.add("credits.granted", None, agent_id, now, {"credits": credits, "reason": reason})
             return tx.ledger.balance(acct.wallet(agent_id)) or 0
 
     def stats(self) -> Stats:

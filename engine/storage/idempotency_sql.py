@@ -38,5 +38,9 @@ class SQLiteIdempotency:
             (status_code, response, agent_id, key),
         )
 
+    def release(self, agent_id: str, key: str) -> None:
+        self.conn.execute("DELETE FROM idempotency_keys WHERE agent_id = ? AND key = ? AND state = 'running'",
+                          (agent_id, key))
+
     def purge(self, before: str) -> int:
         return self.conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (before,)).rowcount

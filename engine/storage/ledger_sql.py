@@ -15,8 +15,8 @@ from ..records import Transaction, WalletFigures
 # balances in the same statement, so a transfer row and its balance changes cannot part.
 _TRANSFER = (
     "INSERT INTO transfers (from_account, to_account, amount, kind, task_id, wallet_agent, from_balance,"
-    " to_balance, created_at)"
-    " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7 FROM accounts f, accounts t"
+    " to_balance, created_at, memo)"
+    " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7, ?8 FROM accounts f, accounts t"
     " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
 )
 _OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
@@ -42,8 +42,9 @@ class SQLiteLedger:
         row = self.conn.execute("SELECT balance FROM accounts WHERE id = ?", (account_id,)).fetchone()
         return None if row is None else row[0]
 
-    def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str) -> bool:
-        """Move ``amount`` from ``source`` to ``target`` as one recorded transfer.
+    def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str,
+                 memo: str | None = None) -> bool:
+        """Move ``amount`` from ``source`` to ``target`` as one recorded transfer (``memo``: why, if said).
 
         Returns:
             False, having changed nothing, when ``source`` is missing or holds less
@@ -53,7 +54,7 @@ class SQLiteLedger:
             LookupError: ``target`` does not exist (a bug: the caller must roll back).
         """
         wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-        if self.conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, at)).rowcount:
+        if self.conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, at, memo)).rowcount:
             return True
         if self.balance(target) is None:
             raise LookupError(f"no such account: {target}")
@@ -72,7 +73,7 @@ class SQLiteLedger:
             LookupError: a target does not exist (a bug: the caller must roll back).
         """
         rows = [
-            (source, target, amount, kind, task_id, acct.wallet_owner(source) or acct.wallet_owner(target), at)
+            (source, target, amount, kind, task_id, acct.wallet_owner(source) or acct.wallet_owner(target), at, None)
             for target, amount, kind in parts if amount
         ]
         if self.conn.executemany(_TRANSFER, rows).rowcount == len(rows):
@@ -165,6 +166,7 @@ def _transaction(row: sqlite3.Row, wallet: str) -> Transaction:
         task_id=row["task_id"],
         counterparty=row["to_account"] if outgoing else row["from_account"],
         created_at=row["created_at"],
+        memo=row["memo"],
     )
 
 

@@ -2,7 +2,7 @@
 
 A transaction (:class:`MarketTx`) offers one repository per area (``tx.agents``,
 ``tx.tasks``, ``tx.ledger``, ``tx.events``, ``tx.outbox``, ``tx.idempotency``,
-``tx.settings``). Repositories take and return records (``engine.records``,
+``tx.registrations``, ``tx.settings``). Repositories take and return records (``engine.records``,
 ``engine.queries``) and own their column encoding (JSON lists, settings, joined
 columns): the services never see a row. The SQLite classes live beside this module
 (``*_sql.py``); another database stands behind the same engine by implementing these
@@ -25,6 +25,7 @@ from ..records import (
     DueDelivery,
     Event,
     IdempotencyRecord,
+    Invite,
     Task,
     TaskChange,
     Transaction,
@@ -136,8 +137,9 @@ class LedgerRepository(Protocol):
     def balance(self, account_id: str) -> int | None:
         """The account's balance, or None when there is no such account."""
 
-    def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str) -> bool:
-        """Move ``amount`` from ``source`` to ``target`` as one recorded transfer.
+    def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str,
+                 memo: str | None = None) -> bool:
+        """Move ``amount`` from ``source`` to ``target`` as one recorded transfer (``memo``: why, if said).
 
         Returns:
             False, having changed nothing, when ``source`` is missing or holds less than
@@ -268,12 +270,37 @@ class IdempotencyRepository(Protocol):
     def finish(self, agent_id: str, key: str, status_code: int, response: str) -> None:
         """Store the response to the request that claimed the key."""
 
+    def release(self, agent_id: str, key: str) -> None:
+        """Forget a claim that is still running (its request was refused before it ran)."""
+
     def purge(self, before: str) -> int:
         """Delete records created before ``before``.
 
         Returns:
             How many were deleted.
         """
+
+
+class RegistrationRepository(Protocol):
+    """What limits free credits (SPEC §11): grants per email, invite codes, registrations per address."""
+
+    def claim_grant(self, email_key: str, agent_id: str, at: str) -> bool:
+        """Record that ``email_key`` got its registration grant. False when it already had one."""
+
+    def recent_origins(self, address: str, since: float) -> tuple[int, float | None]:
+        """How many registrations came from ``address`` after ``since``, and the oldest one's time."""
+
+    def add_origin(self, address: str, at: float, forget_before: float) -> None:
+        """Record a registration from ``address``; forget every one older than ``forget_before``."""
+
+    def add_invites(self, code_hashes: Sequence[str], at: str) -> None:
+        """Store new, unused invite codes (their hashes)."""
+
+    def use_invite(self, code_hash: str, agent_id: str, at: str) -> bool:
+        """Mark the code used by ``agent_id``. False when it is unknown or already used."""
+
+    def invites(self, limit: int, offset: int) -> list[Invite]:
+        """Invite codes, newest first."""
 
 
 class SettingsRepository(Protocol):
@@ -298,6 +325,7 @@ class MarketTx(Protocol):
     events: EventRepository
     outbox: OutboxRepository
     idempotency: IdempotencyRepository
+    registrations: RegistrationRepository
     settings: SettingsRepository
 
 

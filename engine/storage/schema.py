@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from ..validation import email_key
+
 
 def _m001_initial(db: Database) -> None:
     db["settings"].create({"key": str, "value": str}, pk="key")
@@ -192,7 +194,34 @@ def _m003_balances_follow_transfers(db: Database) -> None:
     )
 
 
-def _m004_previous_api_key(db: Database) -> None:
+def _m004_free_credits(db: Database) -> None:
+    # SPEC §11. One registration grant per owner email: the casefolded email is the key, so
+    # two registrations of one email racing in two processes cannot both insert it.
+    db.execute(
+        "CREATE TABLE granted_emails (email_key TEXT PRIMARY KEY, agent_id TEXT NOT NULL,"
+        " granted_at TEXT NOT NULL) WITHOUT ROWID"
+    )
+    first_granted: dict[str, tuple[str, str]] = {}
+    for agent_id, email, created_at in db.execute(
+        "SELECT g.id, g.owner_email, g.created_at FROM agents g WHERE EXISTS (SELECT 1 FROM transfers t"
+        " WHERE t.wallet_agent = g.id AND t.kind = 'grant') ORDER BY g.created_at, g.id"
+    ).fetchall():
+        first_granted.setdefault(email_key(email), (agent_id, created_at))
+    db.conn.executemany("INSERT INTO granted_emails VALUES (?, ?, ?)",
+                        [(key, agent_id, at) for key, (agent_id, at) in first_granted.items()])
+    # Invite codes, stored only as hashes; a code is used once.
+    db.execute(
+        "CREATE TABLE invites (code_hash TEXT PRIMARY KEY, created_at TEXT NOT NULL, used_by TEXT,"
+        " used_at TEXT) WITHOUT ROWID"
+    )
+    # Registrations per client address, for the per-address limit of every server on this file.
+    db.execute("CREATE TABLE registration_origins (address TEXT NOT NULL, at REAL NOT NULL)")
+    db.execute("CREATE INDEX idx_registration_origins ON registration_origins(address, at)")
+    # Why an operator issued credits (`agentmarket grant --reason`), shown in wallet histories.
+    db.execute("ALTER TABLE transfers ADD COLUMN memo TEXT")
+
+
+def _m005_previous_api_key(db: Database) -> None:
     # A rotated-out key keeps working for a short grace period, so a client whose
     # rotate-key answer was lost can retry (with its Idempotency-Key) and get the new key.
     db.execute("ALTER TABLE agents ADD COLUMN previous_key_hash TEXT")
@@ -201,7 +230,7 @@ def _m004_previous_api_key(db: Database) -> None:
                " WHERE previous_key_hash IS NOT NULL")
 
 
-def _m005_name_keys_fold_look_alikes(db: Database) -> None:
+def _m006_name_keys_fold_look_alikes(db: Database) -> None:
     # Names became unique under NFKC and look-alike folding (validation.name_key), not case
     # alone. Existing agents get the new key; of two that now share one, the newer keeps
     # its name with a key of its own (its id appended), so nothing is lost and no new
@@ -220,7 +249,8 @@ def _m005_name_keys_fold_look_alikes(db: Database) -> None:
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_previous_api_key, _m005_name_keys_fold_look_alikes]
+                                                _m004_free_credits, _m005_previous_api_key,
+                                                _m006_name_keys_fold_look_alikes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -9,6 +9,7 @@ from .events_sql import SQLiteEvents
 from .idempotency_sql import SQLiteIdempotency
 from .ledger_sql import SQLiteLedger
 from .outbox_sql import SQLiteOutbox
+from .registrations_sql import SQLiteRegistrations
 from .settings_sql import SQLiteSettings
 from .tasks_sql import SQLiteTasks
 
@@ -20,7 +21,7 @@ class SQLiteTx:
     nothing but the connection, and a transaction is whatever is open on it.
     """
 
-    __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "settings")
+    __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.agents = SQLiteAgents(conn)
@@ -29,4 +30,5 @@ class SQLiteTx:
         self.events = SQLiteEvents(conn)
         self.outbox = SQLiteOutbox(conn)
         self.idempotency = SQLiteIdempotency(conn)
+        self.registrations = SQLiteRegistrations(conn)
         self.settings = SQLiteSettings(conn)

@@ -52,3 +52,13 @@ def test_an_unknown_option_is_refused() -> None:
 def test_every_source_names_a_distinct_variable() -> None:
     names = [s.env for s in SOURCES if s.env]
     assert len(names) == len(set(names))
+
+
+def test_registration_limits_from_the_environment() -> None:
+    assert (Config().registrations_per_hour, Config().trusted_proxies) == (10, ())
+    config = load_config({}, {"AGENTMARKET_REGISTRATIONS_PER_HOUR": "0",
+                              "AGENTMARKET_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32,"})
+    assert (config.registrations_per_hour, config.trusted_proxies) == (0, ("10.0.0.0/8", "2001:db8::/32"))
+    for name, text in (("AGENTMARKET_REGISTRATIONS_PER_HOUR", "-1"), ("AGENTMARKET_TRUSTED_PROXIES", "10.0.0.0/33")):
+        with pytest.raises(ValidationError, match=name):
+            load_config({}, {name: text})

@@ -46,7 +46,7 @@ def test_zero_width_characters_are_refused_in_names(market: Market, invisible: s
 
 def test_zero_width_joiners_stay_allowed_in_descriptions(market: Market) -> None:
     """Emoji sequences use U+200D; outside names it hides nothing."""
-    assert market.register_agent(**{**AGENT, "description": "team \U0001F469\u200d\U0001F4BB"}).balance == 100
+    assert market.register_agent(**{**AGENT, "description": "team \U0001F469\u200d\U0001F4BB"}).agent.description
 
 
 @pytest.mark.parametrize("look_alike", [
@@ -69,8 +69,8 @@ def test_renaming_onto_a_look_alike_is_refused(market: Market) -> None:
 
 def test_names_that_only_share_letters_are_not_taken(market: Market) -> None:
     market.register_agent(**AGENT)
-    assert market.register_agent(**{**AGENT, "name": "Bat"}).balance == 100
-    assert market.register_agent(**{**AGENT, "name": "Bøt"}).balance == 100
+    assert market.register_agent(**{**AGENT, "name": "Bat"}).agent.name == "Bat"
+    assert market.register_agent(**{**AGENT, "name": "Bøt"}).agent.name == "Bøt"
 
 
 def test_results_lose_terminal_controls_before_they_are_stored() -> None:
@@ -98,12 +98,13 @@ def test_an_older_market_gets_look_alike_name_keys_and_keeps_both_of_a_look_alik
 
     from sqlite_utils import Database
 
-    from engine.storage.schema import MIGRATIONS
+    from engine.storage.schema import MIGRATIONS, _m006_name_keys_fold_look_alikes
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     db = Database(conn)
-    for version, migration in enumerate(MIGRATIONS[:4], start=1):  # before names folded look-alikes
+    before = MIGRATIONS[:MIGRATIONS.index(_m006_name_keys_fold_look_alikes)]  # names keyed by case alone
+    for version, migration in enumerate(before, start=1):
         migration(db)
         conn.execute(f"PRAGMA user_version = {version}")
     for agent_id, name in (("a1", "Agent1"), ("a2", "Agentl"), ("a3", "Bot")):

@@ -40,6 +40,9 @@ def test_a_market_made_by_an_older_version_migrates_and_keeps_its_ledger(tmp_pat
         market.complete_task(task.id, worker, "done")
         assert market.balance("a1") == 60
         assert market.balance(worker) == 100 + 36
+        # Emails that got their grant before version 4 keep it: another agent of one starts at 0.
+        again = market.register_agent(name="Old again", capabilities=["research"], owner_email="O@example.com")
+        assert again.balance == 0
         assert market.verify_ledger().ok
 
 

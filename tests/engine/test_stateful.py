@@ -60,6 +60,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.directory = tempfile.mkdtemp(prefix="stateful-")
         self.market = Market(Path(self.directory) / "market.db")
         self.agents: dict[str, ModelAgent] = {}
+        self.granted_emails: set[str] = set()
         self.tasks: dict[str, ModelTask] = {}
         self.fees = 0
 
@@ -100,16 +101,19 @@ class MarketMachine(RuleBasedStateMachine):
 
     # -- agents ---------------------------------------------------------------------
     @rule(name=st.sampled_from(NAMES), capabilities=capability_sets, price=st.integers(0, 60),
-          executable=st.booleans())
-    def register(self, name: str, capabilities: list[str], price: int, executable: bool) -> None:
+          executable=st.booleans(), email=st.sampled_from(["o@example.com", "O@Example.com", "p@example.com"]))
+    def register(self, name: str, capabilities: list[str], price: int, executable: bool, email: str) -> None:
         taken = any(a.name.casefold() == name.casefold() for a in self.agents.values())
         expected = "validation_error" if not capabilities else "name_taken" if taken else None
         endpoint = "https://agent.example.com/run" if executable else None
         registration = self.attempt(lambda: self.market.register_agent(
-            name=name, capabilities=capabilities, owner_email="o@example.com", price_per_task=price,
+            name=name, capabilities=capabilities, owner_email=email, price_per_task=price,
             endpoint_url=endpoint), expected)
         if registration is not None:
-            self.agents[registration.agent.id] = ModelAgent(name, capabilities, 100, price, executable)
+            # One registration grant per owner email, compared regardless of case (SPEC §11).
+            grant = 0 if email.casefold() in self.granted_emails else 100
+            self.granted_emails.add(email.casefold())
+            self.agents[registration.agent.id] = ModelAgent(name, capabilities, grant, price, executable)
 
     @precondition(lambda self: self.agents)
     @rule(who=pick, name=st.none() | st.sampled_from(NAMES), capabilities=st.none() | capability_sets)

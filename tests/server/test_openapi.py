@@ -20,6 +20,7 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     hired = api.register("Hired", "coding", endpoint_url=endpoint_url)
     broken = api.register("Broken", "coding", endpoint_url=broken_url)
     anonymous = api.anonymous
+    anonymous.get("/api/agents/register")
     anonymous.get("/api/agents", params={"capability": "coding", "order": "name", "limit": 2})
     anonymous.get(f"/api/agents/{worker.id}")
     anonymous.get("/api/agents/nobody")

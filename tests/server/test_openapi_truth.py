@@ -66,7 +66,9 @@ def test_empty_query_parameters_are_declared_as_allowed(shared_api: Api) -> None
                                             ("k" * 256, False), ("k\u00e9", False)])
 def test_the_idempotency_key_format_is_the_documented_one(shared_api: Api, key: str, valid: bool) -> None:
     (header,) = [p for p in _operation("POST", "/api/tasks")["parameters"] if p["name"] == "Idempotency-Key"]
-    assert bool(re.fullmatch(header["schema"]["pattern"], key)) is valid
+    schema = header["schema"]
+    documented = bool(re.fullmatch(schema["pattern"], key)) and schema["minLength"] <= len(key) <= schema["maxLength"]
+    assert documented is valid
     if not key or not key.isascii():
         return  # not sendable as an HTTP header value by the client
     poster = shared_api.register("Poster")
@@ -106,3 +108,13 @@ def test_the_document_is_valid_json_schema_throughout() -> None:
     for event in DOCUMENT["webhooks"].values():
         jsonschema.Draft202012Validator.check_schema(
             event["post"]["requestBody"]["content"]["application/json"]["schema"])
+
+
+def test_registration_keys_are_scoped_by_the_key_alone_even_when_an_api_key_is_sent(shared_api: Api) -> None:
+    (header,) = [p for p in _operation("POST", "/api/agents/register")["parameters"]
+                 if p["name"] == "Idempotency-Key"]
+    someone = shared_api.register("Someone")
+    short = "k" * (header["schema"]["minLength"] - 1)
+    response = someone.http.post("/api/agents/register", headers={"Idempotency-Key": short}, json={
+        "name": "Newcomer", "capabilities": ["x"], "owner_email": "new@example.com"})
+    assert_error(response, 400, "validation_error", "Idempotency-Key")

@@ -65,6 +65,8 @@ def running_server(
     deliver_webhooks: bool = True,
     settings: dict[str, Any] | None = None,
     market: Market | None = None,
+    registrations_per_hour: int = 0,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
     """Serve ``db`` from a background thread on 127.0.0.1 and a free port; stop it afterwards.
 
@@ -74,6 +76,9 @@ def running_server(
         deliver_webhooks: run the webhook delivery worker, as ``agentmarket serve`` does (sweeps always run).
         settings: more market settings (``Market.configure``), e.g. ``{"rate_limit_per_minute": 5}``.
         market: serve this Market (e.g. one with a fixed clock) instead of opening ``db``.
+        registrations_per_hour: the per-address registration limit; tests register many agents
+            from one loopback address, so 0 (no limit) unless a test is about the limit.
+        trusted_proxies: CIDRs whose X-Forwarded-For names the client (``--trusted-proxy``).
     """
     own = market is None
     market = market or Market(db)
@@ -82,7 +87,9 @@ def running_server(
         if settings:
             market.configure(**settings)
         # The test is the edge here: it reads the environment as `agentmarket serve` does.
-        with open_market(market, load_config({}, os.environ), deliver_webhooks=deliver_webhooks) as running:
+        config = load_config({"registrations_per_hour": registrations_per_hour, "trusted_proxies": trusted_proxies},
+                             os.environ)
+        with open_market(market, config, deliver_webhooks=deliver_webhooks) as running:
             server = MarketServer(running.dispatcher(), "127.0.0.1", 0).start()
             try:
                 yield RunningServer(server.url, Path(db), market, server)
@@ -120,7 +127,7 @@ class ServerProcess:
 @contextmanager
 def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
                    env: dict[str, str] | None = None, settings_from_env: bool = False,
-                   open_files: int | None = None) -> Iterator[ServerProcess]:
+                   registrations_per_hour: int | None = 0, open_files: int | None = None) -> Iterator[ServerProcess]:
     """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
 
     Args:
@@ -130,11 +137,15 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
         env: extra environment variables for the child.
         settings_from_env: give the file and ``allow_private_urls`` as ``AGENTMARKET_DB`` and
             ``AGENTMARKET_ALLOW_PRIVATE_URLS=1`` instead of options.
+        registrations_per_hour: ``--registrations-per-hour`` (0, no limit, by default: tests
+            register many agents from one address); None leaves the server's default.
         open_files: the child's limit on open files (``ulimit -n``), if given.
     """
     log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
     args = ["serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
+    if registrations_per_hour is not None:
+        args += ["--registrations-per-hour", str(registrations_per_hour)]
     if settings_from_env:
         child_env["AGENTMARKET_DB"] = str(db)
         if allow_private_urls:

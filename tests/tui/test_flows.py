@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.client import local_client
@@ -200,3 +201,65 @@ async def page_through_tasks(market: Market) -> None:
         await pilot.press("left_square_bracket")
         await settle(pilot)
         assert summary().startswith("1–50 of 55")
+
+
+def test_register_on_an_invite_only_market(market: Market) -> None:
+    asyncio.run(register_with_an_invite(market))
+
+
+async def register_with_an_invite(market: Market) -> None:
+    market.configure(registration_requires_invite=True)
+    (code,) = market.create_invites(1)
+    app = AgentMarketApp(local_client(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        invite = app.screen.query_one("#reg-invite")
+        assert invite.display  # the market said it needs one
+        await type_text(pilot, "guest")
+        await pilot.press("tab")
+        await type_text(pilot, "writing")
+        await pilot.press("tab")
+        await type_text(pilot, "guest@example.com")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert market.count_agents() == 0  # refused: invite_required
+
+        invite.query_one(Input).focus()
+        await type_text(pilot, code)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.identity == ("guest", 100)
+        assert market.invites()[0].used_by is not None
+
+
+def test_the_invite_field_stays_hidden_on_an_open_market(market: Market) -> None:
+    asyncio.run(invite_field_hidden(market))
+
+
+async def invite_field_hidden(market: Market) -> None:
+    app = AgentMarketApp(local_client(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+        assert not app.screen.query_one("#reg-invite").display
+
+
+def test_the_wallet_shows_an_operators_reason(market: Market) -> None:
+    asyncio.run(wallet_shows_reason(market))
+
+
+async def wallet_shows_reason(market: Market) -> None:
+    from textual.widgets import DataTable
+
+    registration = market.register_agent(name="Topped", capabilities=["writing"], owner_email="t@example.com")
+    market.grant(registration.agent.id, 30, "outage refund")
+    app = AgentMarketApp(local_client(market, registration.api_key), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        table = app.screen.query_one("#wallet-table", DataTable)
+        assert "outage refund" in str(table.get_row_at(0)[-1])
