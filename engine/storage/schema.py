@@ -221,7 +221,18 @@ def _m004_free_credits(db: Database) -> None:
     db.execute("ALTER TABLE transfers ADD COLUMN memo TEXT")
 
 
-def _m005_previous_api_key(db: Database) -> None:
+def _m005_webhook_choices(db: Database) -> None:
+    # What an agent's webhook subscribes to (a JSON list; NULL: the default), whether it is
+    # told of every task, and the secret a rotation replaced, still signing until a time.
+    for column, kind in (("webhook_events", "TEXT"), ("webhook_all_tasks", "INTEGER NOT NULL DEFAULT 0"),
+                         ("webhook_previous_secret", "TEXT"), ("webhook_previous_until", "REAL")):
+        db.execute(f"ALTER TABLE agents ADD COLUMN {column} {kind}")
+    # Read on every post: the few agents that hear of every task.
+    db.execute("CREATE INDEX idx_agents_all_tasks ON agents(id)"
+               " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
+
+
+def _m006_previous_api_key(db: Database) -> None:
     # A rotated-out key keeps working for a short grace period, so a client whose
     # rotate-key answer was lost can retry (with its Idempotency-Key) and get the new key.
     db.execute("ALTER TABLE agents ADD COLUMN previous_key_hash TEXT")
@@ -230,7 +241,7 @@ def _m005_previous_api_key(db: Database) -> None:
                " WHERE previous_key_hash IS NOT NULL")
 
 
-def _m006_name_keys_fold_look_alikes(db: Database) -> None:
+def _m007_name_keys_fold_look_alikes(db: Database) -> None:
     # Names became unique under NFKC and look-alike folding (validation.name_key), not case
     # alone. Existing agents get the new key; of two that now share one, the newer keeps
     # its name with a key of its own (its id appended), so nothing is lost and no new
@@ -249,8 +260,8 @@ def _m006_name_keys_fold_look_alikes(db: Database) -> None:
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits, _m005_previous_api_key,
-                                                _m006_name_keys_fold_look_alikes]
+                                                _m004_free_credits, _m005_webhook_choices, _m006_previous_api_key,
+                                                _m007_name_keys_fold_look_alikes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
