@@ -102,7 +102,10 @@ class AgentService:
         if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
             raise InvalidApiKey("the API key is not valid")
         with self._ctx.store.read() as tx:
-            agent = tx.agents.by_key_hash(hash_key(api_key.strip()), self._ctx.clock().timestamp())
+            key_hash = hash_key(api_key.strip())
+            agent = tx.agents.by_key_hash(key_hash)
+            if agent is None:  # a rotated-out key, still in its grace period?
+                agent = tx.agents.by_previous_key_hash(key_hash, self._ctx.clock().timestamp())
         if agent is None:
             raise InvalidApiKey("the API key is not valid")
         return agent

@@ -67,12 +67,12 @@ class SQLiteAgents:
     def get(self, agent_id: str) -> Agent | None:
         return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.id = ?", (agent_id,)).fetchone())
 
-    def by_key_hash(self, key_hash: str, now: float) -> Agent | None:
-        found = self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone()
-        if found is None:  # a rotated-out key, still in its grace period
-            found = self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.previous_key_hash = ?"
-                                      " AND a.previous_key_expires_at > ?", (key_hash, now)).fetchone()
-        return _agent(found)
+    def by_key_hash(self, key_hash: str) -> Agent | None:
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone())
+
+    def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.previous_key_hash = ?"
+                                        " AND a.previous_key_expires_at > ?", (key_hash, now)).fetchone())
 
     def id_by_name(self, name: str) -> str | None:
         row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name_key(name),)).fetchone()

@@ -47,9 +47,12 @@ class AgentRepository(Protocol):
     def get(self, agent_id: str) -> Agent | None:
         """The agent, or None."""
 
-    def by_key_hash(self, key_hash: str, now: float) -> Agent | None:
-        """The agent whose API key hashes to ``key_hash``, or whose previous key does and
-        is still valid at ``now`` (unix seconds); None if none."""
+    def by_key_hash(self, key_hash: str) -> Agent | None:
+        """The agent whose API key hashes to ``key_hash``, or None."""
+
+    def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        """The agent whose rotated-out key hashes to ``key_hash`` and is still valid at ``now``
+        (unix seconds), or None."""
 
     def id_by_name(self, name: str) -> str | None:
         """The id of the agent whose name reads as ``name`` (``validation.name_key``), or None."""
