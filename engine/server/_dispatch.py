@@ -249,9 +249,8 @@ class Dispatcher:
 
     def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
         """Run an idempotent request at most once per (caller, key); ``body``: the request's
-        canonical bytes. A route that needs no caller (registration) is scoped by the key alone,
-        as documented, even when a key is sent."""
-        agent_id = call.caller.id if call.caller is not None and route.auth == "required" else None
+        canonical bytes."""
+        agent_id = call.caller.id if call.caller is not None else None
         stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, body))
         if stored is not None:
             return Response(stored.status, stored.body, (("Idempotent-Replayed", "true"),))

@@ -96,6 +96,8 @@ def test_an_update_without_a_body_is_documented_as_allowed(shared_api: Api) -> N
 
 def test_every_answer_to_a_valid_key_documents_the_headers_it_sends(shared_api: Api) -> None:
     for route in ROUTES:
+        if route.fault is not None:
+            continue  # answered in its own protocol (JSON-RPC), documented by that protocol
         responses = _operation(route.method, route.path)["responses"]
         assert "Retry-After" in responses["429"]["headers"] and "Retry-After" in responses["503"]["headers"]
         if route.idempotent:
@@ -109,12 +111,3 @@ def test_the_document_is_valid_json_schema_throughout() -> None:
         jsonschema.Draft202012Validator.check_schema(
             event["post"]["requestBody"]["content"]["application/json"]["schema"])
 
-
-def test_registration_keys_are_scoped_by_the_key_alone_even_when_an_api_key_is_sent(shared_api: Api) -> None:
-    (header,) = [p for p in _operation("POST", "/api/agents/register")["parameters"]
-                 if p["name"] == "Idempotency-Key"]
-    someone = shared_api.register("Someone")
-    short = "k" * (header["schema"]["minLength"] - 1)
-    response = someone.http.post("/api/agents/register", headers={"Idempotency-Key": short}, json={
-        "name": "Newcomer", "capabilities": ["x"], "owner_email": "new@example.com"})
-    assert_error(response, 400, "validation_error", "Idempotency-Key")
