@@ -39,7 +39,7 @@ def healthy_deliveries_per_second(path: Path, hooks: str, stuck: str | None,
                                   agents: int, tasks: int, concurrency: int) -> tuple[float, int]:
     """Deliveries to healthy agents per second, and how many were delivered."""
     with Market(path) as market:
-        market.configure(allow_private_urls=True)
+        market.allow_private_urls = True
         poster = market.register_agent(name="Poster", capabilities=["none"], owner_email="p@example.com").agent.id
         market.grant(poster, tasks * 10)
         healthy = [market.register_agent(name=f"Agent {n}", capabilities=["bench"], owner_email=f"a{n}@example.com",

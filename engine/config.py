@@ -41,6 +41,7 @@ class Config:
         anthropic_api_key: the key for Claude calls; prompt agents cannot run without it.
         anthropic_base_url: a gateway or local stand-in for the Messages API.
         sweep_seconds: seconds between two housekeeping sweeps of a running market.
+        max_connections: clients a server serves at once (capped by the open-file limit).
         max_streams: live event streams (``GET /api/events/stream``) served at once.
         stream_heartbeat_seconds: seconds of silence after which a stream sends a heartbeat.
         cors_origins: browser origins allowed to call the API (CORS); empty: none.
@@ -59,6 +60,7 @@ class Config:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
+    max_connections: int = 256
     max_streams: int = 64
     stream_heartbeat_seconds: float = 15.0
     cors_origins: tuple[str, ...] = ()
@@ -158,6 +160,7 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
+    Source("max_connections", "AGENTMARKET_MAX_CONNECTIONS", _count(100_000, low=1), "Clients a server serves at once."),
     Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(10_000, low=1), "Live event streams served at once."),
     Source("stream_heartbeat_seconds", "AGENTMARKET_STREAM_HEARTBEAT", _seconds(0, 3600),
            "Seconds between heartbeats of a quiet live event stream."),

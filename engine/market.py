@@ -8,6 +8,7 @@ outbox, idempotency, admission, events. New code may use the services directly
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import fields, replace
@@ -54,7 +55,12 @@ from .storage import SQLiteStore
 __all__ = ["Clock", "Market", "Settings", "hash_key", "webhook_payload"]
 
 _SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6),
-                   "default_task_ttl": (60, 90 * 86_400)}
+                   "default_task_ttl": (60, 90 * 86_400), "key_grace_seconds": (0, 86_400)}
+log = logging.getLogger("agentmarket.market")
+#: A setting older market files stored; it now belongs to the running process only.
+_RETIRED_SETTING = "allow_private_urls"
+#: The public_url every file stored before it could be left unset: it means "unset".
+_OLD_DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 class Market:
@@ -70,6 +76,9 @@ class Market:
         clock: returns the current time (UTC); tests pass a fixed clock.
         new_id: returns a fresh id for agents, tasks and deliveries (time-ordered UUIDs by default).
         new_token: returns 64 hex characters of secret randomness (API keys, secrets).
+        allow_private_urls: let agents' URLs point at private or loopback addresses (local
+            development and tests only). It lasts as long as this object and is never
+            stored; a value stored by an older version is ignored (with a warning).
 
     Attributes:
         agents, tasks, hiring, ledger, outbox, idempotency, admission, events_feed: the services.
@@ -83,10 +92,12 @@ class Market:
         clock: Clock | None = None,
         new_id: Callable[[], str] | None = None,
         new_token: Callable[[], str] | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self.path = str(path)
         store = SQLiteStore(path)
-        self.context = ctx = MarketContext(store, Settings(), clock=clock, new_id=new_id, new_token=new_token)
+        self.context = ctx = MarketContext(store, Settings(), clock=clock, new_id=new_id, new_token=new_token,
+                                           allow_private_urls=allow_private_urls)
         self.ledger = LedgerService(ctx)
         self.outbox = OutboxService(ctx)
         self.agents = AgentService(ctx)
@@ -102,13 +113,35 @@ class Market:
                 if f.name not in stored:
                     tx.settings.put(f.name, f.default)
                     stored[f.name] = f.default
+        if stored.get(_RETIRED_SETTING) is True:
+            log.warning("%s: the stored setting allow_private_urls=true is ignored; private URLs are allowed only "
+                        "when the process allows them (--allow-private-urls)", self.path)
         ctx.settings = Settings(**{f.name: stored[f.name] for f in fields(Settings)})
+        ctx.public_url = "" if ctx.settings.public_url == _OLD_DEFAULT_PUBLIC_URL else ctx.settings.public_url
 
     # -- lifecycle ------------------------------------------------------------------
     @property
     def settings(self) -> Settings:
         """The market's settings as this process knows them."""
         return self.context.settings
+
+    @property
+    def allow_private_urls(self) -> bool:
+        """Whether agents' URLs may point at private addresses, for this process (never stored)."""
+        return self.context.allow_private_urls
+
+    @allow_private_urls.setter
+    def allow_private_urls(self, allowed: bool) -> None:
+        self.context.allow_private_urls = allowed
+
+    @property
+    def public_url(self) -> str:
+        """The address webhooks name: the stored ``public_url``, else what a server set."""
+        return self.context.public_url
+
+    @public_url.setter
+    def public_url(self, url: str) -> None:
+        self.context.public_url = url
 
     def close(self) -> None:
         """Close the market's connections."""
@@ -142,6 +175,8 @@ class Market:
             for name, value in changes.items():
                 tx.settings.put(name, value)
         self.context.settings = replace(current, **changes)
+        if "public_url" in changes:
+            self.context.public_url = self.context.settings.public_url
         return self.context.settings
 
     def batch(self) -> AbstractContextManager[None]:
@@ -206,7 +241,7 @@ class Market:
         return self.agents.update(agent_id, **changes)
 
     def rotate_key(self, agent_id: str) -> str:
-        """Replace the agent's API key; the old one stops working at once. Returns the new key."""
+        """Replace the agent's API key (the old one works for ``key_grace_seconds``). Returns the new key."""
         return self.agents.rotate_key(agent_id)
 
     def webhook(self, agent_id: str) -> Webhook:

@@ -129,9 +129,10 @@ def open_market(
         The running market; close it (or use ``with``) to stop its threads.
     """
     owns = not isinstance(target, Market)
-    market = Market(target) if not isinstance(target, Market) else target
+    config = config or Config()
+    market = Market(target, allow_private_urls=config.allow_private_urls) if owns else target
     try:
-        effective = _apply(market, config or Config())
+        effective = _apply(market, config)
         running = RunningMarket(market, effective, owns_market=owns)
         if background:
             running.start_background(deliver_webhooks=deliver_webhooks)
@@ -152,11 +153,9 @@ def _apply(market: Market, config: Config) -> Config:
     """Give the market what this process's config decides; return the config in effect."""
     if config.public_url is not None and config.public_url != market.settings.public_url:
         market.configure(public_url=config.public_url)  # stored: webhooks sent by any process name it
-    if config.allow_private_urls:
-        log.warning("allow_private_urls is on: agents' URLs may point at private and loopback addresses")
-        if not market.settings.allow_private_urls:
-            market.configure(allow_private_urls=True)
-    return config.with_stored({"public_url": market.settings.public_url})
+    # The process's own choice, never stored (a market handed in keeps what its maker chose, or gets this).
+    market.allow_private_urls = market.allow_private_urls or config.allow_private_urls
+    return config.with_stored({"public_url": market.public_url})
 
 
 class _Sweeper:

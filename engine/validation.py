@@ -9,7 +9,9 @@ Unknown fields are ignored; wrong types are errors.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,13 +30,29 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 _SLUG = re.compile(SLUG_PATTERN)
 _EMAIL = re.compile(EMAIL_PATTERN)
-# C0 control characters other than tab, newline and carriage return, and DEL: they
-# would let one agent's text rewrite another user's terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters that would let one agent's text rewrite another user's terminal or hide
+# what it says: C0 controls other than tab, newline and carriage return, DEL, the C1
+# controls (U+009B is an escape-sequence introducer on its own) and the bidi embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# Invisible characters that make two names look the same: zero-width spaces and joiners,
+# direction marks, word joiner and invisible operators, soft hyphen, BOM.
+INVISIBLE_CHARACTERS = (r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+                        r"\u2060-\u2064\u3164\ufe00-\ufe0f\ufeff\uffa0")
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 MAX_URL_LENGTH = 2048
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the market writes every time
+# A URL the market will store: the scheme, a host of ASCII letters, digits, '-', '_' and
+# dots (international names in their xn-- form) or a bracketed IPv6 address, a port of
+# at most 65535, then a path, query and fragment of RFC 3986's ASCII characters (others
+# percent-encoded).
+_HOST = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+_PORT = r"6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
+_URI_CHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})"  # RFC 3986 pchar and '/', ASCII only
+_URL_REST = rf"({_HOST}|\[[0-9A-Fa-f:.]+\])(:({_PORT})?)?(/{_URI_CHAR}*)?(\?(?:{_URI_CHAR}|\?)*)?(#(?:{_URI_CHAR}|\?)*)?$"
 MAX_EMAIL_LENGTH = 254
 
 
@@ -59,6 +77,7 @@ class Field:
     min_items: int = 0
     max_items: int | None = None
     single_line: bool = False
+    no_invisible: bool = False
     schemes: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     description: str = ""
@@ -86,7 +105,9 @@ class Field:
         if self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(self.name, f"{self.name} must be at most {self.max_length:,} characters")
         if _CONTROL.search(value) or (self.single_line and _LINE_BREAK.search(value)):
-            raise ValidationError(self.name, f"{self.name} must not contain control characters")
+            raise ValidationError(self.name, f"{self.name} must not contain control or bidi-override characters")
+        if self.no_invisible and _INVISIBLE.search(value):
+            raise ValidationError(self.name, f"{self.name} must not contain zero-width or invisible characters")
         return value
 
     def _clean_integer(self, value: Any) -> int:
@@ -102,21 +123,19 @@ class Field:
     def _clean_slugs(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list | tuple):
             raise ValidationError(self.name, f"{self.name} must be a list of strings")
-        slugs: list[str] = []
+        # Bounds first: the work per item below must never run over an unbounded list.
+        if len(value) < self.min_items:
+            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
         for item in value:
-            if not isinstance(item, str) or not _SLUG.match(item):
+            if not isinstance(item, str) or not _SLUG.fullmatch(item):
                 shown = repr(item)[:50]
                 raise ValidationError(
                     self.name,
                     f"{self.name} entries must be lowercase slugs of 1-40 letters, digits, '-' or '_' (got {shown})",
                 )
-            if item not in slugs:
-                slugs.append(item)
-        if len(slugs) < self.min_items:
-            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
-        if self.max_items is not None and len(slugs) > self.max_items:
-            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
-        return tuple(slugs)
+        return tuple(dict.fromkeys(value))  # duplicates folded, first order kept
 
     def _clean_choices(self, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list | tuple):
@@ -150,11 +169,10 @@ class Field:
     def _clean_url(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError(self.name, f"{self.name} must be a string")
-        value = value.strip()
         allowed = " or ".join(f"{s}://" for s in self.schemes)
         if len(value) > MAX_URL_LENGTH:
             raise ValidationError(self.name, f"{self.name} must be at most {MAX_URL_LENGTH} characters")
-        if _CONTROL.search(value) or _LINE_BREAK.search(value) or " " in value:
+        if _CONTROL.search(value) or re.search(r"\s", value):
             raise ValidationError(self.name, f"{self.name} must not contain spaces or control characters")
         try:
             parts = urlsplit(value)
@@ -168,6 +186,10 @@ class Field:
         if parts.username or parts.password:
             raise ValidationError(self.name, f"{self.name} must not carry credentials")
         del port
+        if not re.fullmatch(self.url_pattern(), value) or (parts.netloc.startswith("[") and not _ipv6(parts.hostname)):
+            raise ValidationError(self.name, f"{self.name} is not a valid URL: its host must be letters, digits, "
+                                             "'-' and '.' (or an IP address), and its path and query URL "
+                                             "characters (percent-encode others)")
         return value
 
     def _clean_time(self, value: Any) -> str:
@@ -178,6 +200,11 @@ class Field:
         except ValueError:
             raise ValidationError(self.name, f"{self.name} is not a valid time") from None
         return parsed.astimezone(UTC).strftime(TIME_FORMAT)
+    def url_pattern(self) -> str:
+        """What ``_clean_url`` accepts, as a regular expression (also the OpenAPI ``pattern``)."""
+        schemes = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in scheme)
+                           for scheme in self.schemes)
+        return rf"^({schemes})://{_URL_REST}"
 
     def json_schema(self) -> dict[str, Any]:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
@@ -186,10 +213,12 @@ class Field:
             schema = {"type": "string", "format": "date-time"}
         elif self.kind == "text":
             schema = {"type": "string", "minLength": self.min_length}
+        if self.kind == "text":
+            schema = {"type": "string", "minLength": self.min_length, "pattern": self._text_pattern()}
             if self.max_length is not None:
                 schema["maxLength"] = self.max_length
         elif self.kind == "integer":
-            schema = {"type": "integer"}
+            schema = {"type": "integer", "description": "A JSON integer literal: 10.0, true and \"10\" are refused."}
             if self.minimum is not None:
                 schema["minimum"] = self.minimum
             if self.maximum is not None:
@@ -199,6 +228,7 @@ class Field:
                 "type": "array",
                 "items": {"type": "string", "pattern": SLUG_PATTERN},
                 "minItems": self.min_items,
+                "description": "Duplicates are folded into one, in the order first given.",
             }
             if self.max_items is not None:
                 schema["maxItems"] = self.max_items
@@ -212,17 +242,21 @@ class Field:
         elif self.kind == "email":
             schema = {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}
         else:
-            schema = {
-                "type": "string",
-                "format": "uri",
-                "maxLength": MAX_URL_LENGTH,
-                "pattern": "^(" + "|".join(self.schemes) + ")://",
-            }
+            schema = {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH, "pattern": self.url_pattern()}
         if self.nullable:
             schema["type"] = [schema["type"], "null"]
         if self.description:
-            schema["description"] = self.description
+            schema["description"] = " ".join(filter(None, (self.description, schema.get("description"))))
         return schema
+
+
+    def _text_pattern(self) -> str:
+        """The characters ``_clean_text`` refuses, as a JSON Schema pattern."""
+        refused = CONTROL_CHARACTERS + (r"\t\n\r" if self.single_line else "") + (
+            INVISIBLE_CHARACTERS if self.no_invisible else "")
+        if self.single_line and self.min_length:  # trimmed first: blanks alone are empty
+            return rf"^[^{refused}]*[^{refused}\s][^{refused}]*$"
+        return rf"^[^{refused}]*$"
 
 
 _CLEANERS = {
@@ -287,8 +321,8 @@ class Schema:
         return schema
 
 
-NAME = Field("name", "text", required=True, min_length=1, max_length=100, single_line=True,
-             description="Unique regardless of case.")
+NAME = Field("name", "text", required=True, min_length=1, max_length=100, single_line=True, no_invisible=True,
+             description="Unique regardless of case, width and look-alike letters (see name_key).")
 AGENT_DESCRIPTION = Field("description", "text", max_length=2_000)
 CAPABILITIES = Field("capabilities", "slugs", required=True, min_items=1, max_items=20)
 PRICE_PER_TASK = Field("price_per_task", "integer", minimum=0, maximum=1_000_000,
@@ -387,6 +421,7 @@ SCHEMAS: dict[str, Schema] = {
 
 LIMIT_DEFAULT = 20
 LIMIT_MAX = 100
+OFFSET_MAX = 10**12
 
 
 def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
@@ -396,7 +431,7 @@ def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
     """
     return (
         _page_int("limit", limit, LIMIT_DEFAULT, 1, LIMIT_MAX),
-        _page_int("offset", offset, 0, 0, 10**12),
+        _page_int("offset", offset, 0, 0, OFFSET_MAX),
     )
 
 
@@ -412,7 +447,7 @@ def query_integer(name: str, value: Any, default: int, low: int, high: int) -> i
 def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     if value is None:
         return default
-    if isinstance(value, str) and re.fullmatch(r"\d{1,13}", value):
+    if isinstance(value, str) and re.fullmatch(r"\d{1,20}", value):
         value = int(value)
     if type(value) is not int or not low <= value <= high:
         raise ValidationError(name, f"{name} must be an integer from {low} to {high:,}")
@@ -441,6 +476,39 @@ def deadline(value: str | None, now: str, default_ttl_seconds: int) -> str:
     return value
 
 
+def _ipv6(host: str | None) -> bool:
+    try:
+        ipaddress.IPv6Address((host or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+# Look-alikes of Latin letters and digits, each mapped to the Latin prototype Unicode's
+# confusables table (TR39) gives it. NFKC already folds full-width, mathematical and
+# compatibility forms; what is left that fools a reader in a name is mostly Cyrillic,
+# Greek and Armenian letters that look exactly like Latin ones, and 0/O and 1/l/I.
+_LOOK_ALIKES = str.maketrans({
+    **dict(zip("аԁеһіјӏоԛԝѕсрхуɑɡʏ", "adehijloqwscpxyagy", strict=True)),
+    **dict(zip("АВЕНІЈКМОРСЅТХУҮӀԌԚԜ", "ABEHlJKMOPCSTXYYlGQW", strict=True)),
+    **dict(zip("αιινορυχγ", "aiivopuxy", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHlKMNOPTYX", strict=True)),
+    **dict(zip("օսոհցզԳՏՍԼ", "ounhgq9SUL", strict=True)),
+    **dict(zip("01I|", "olll", strict=True)),
+})
+
+
+def name_key(name: str) -> str:
+    """The form under which names are unique: two names that read the same share it.
+
+    NFKC, then look-alike letters folded to their Latin prototype (a subset of the
+    Unicode TR39 skeleton), case folded, folded again (case folding can make new
+    look-alikes), and ``rn`` read as ``m``; invisible characters are dropped.
+    """
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", name)).translate(_LOOK_ALIKES)
+    return unicodedata.normalize("NFD", text.casefold().translate(_LOOK_ALIKES)).replace("rn", "m")
+
+
 def strip_control_characters(text: str) -> str:
     """``text`` without the control characters that text fields refuse (tab, newline and CR stay).
 
@@ -449,11 +517,20 @@ def strip_control_characters(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` fit to print on a terminal: every character text fields refuse (C0 and C1
+    controls, bidi overrides) shown as a visible ``\\uXXXX`` escape; tab and newline stay.
+
+    For text read back from a market or a server, which may predate today's rules.
+    """
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("\r", "\\r"))
+
+
 def capability_filter(value: Any) -> str | None:
     """Clean an optional ``capability`` query parameter."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
         raise ValidationError("capability", "capability must be a lowercase slug like 'research'")
     return value
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from engine.validation import terminal_safe
+
 from ..client import MarketClient
 
 from ._client import Target, client_command
@@ -21,7 +23,7 @@ def execute(client: MarketClient, target: Target, agent_id: str, description: st
     data = {"task_id": outcome.task_id, "result": outcome.result}
 
     def human() -> None:
-        click.echo(outcome.result)
+        click.echo(terminal_safe(outcome.result))
         balance = "" if outcome.balance is None else f"; balance {outcome.balance}"
         click.echo(click.style(f"(task {outcome.task_id}{balance})", dim=True), err=True)
 

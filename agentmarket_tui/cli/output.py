@@ -8,13 +8,15 @@ from typing import Any
 
 import click
 
+from engine.validation import terminal_safe
+
 #: Cells wider than this are cut with an ellipsis in tables (``--json`` is never cut).
 MAX_CELL = 48
 
 
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON, exactly as the API's ``data`` field holds it."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(terminal_safe(json.dumps(data, indent=2, ensure_ascii=False)))  # still JSON: only escapes change
 
 
 def cell(value: Any) -> str:
@@ -26,7 +28,7 @@ def cell(value: Any) -> str:
     elif isinstance(value, float):
         text = f"{value:.1f}"
     else:
-        text = " ".join(str(value).split())
+        text = terminal_safe(" ".join(str(value).split()))
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
@@ -49,9 +51,9 @@ def print_record(data: dict[str, Any]) -> None:
         if isinstance(value, str) and ("\n" in value or len(value) > 80):
             click.echo(f"{key.ljust(width)}  ")
             for line in value.splitlines() or [""]:
-                click.echo(f"    {line}")
+                click.echo(f"    {terminal_safe(line)}")
         else:
-            shown = cell(value) if not isinstance(value, str) else value
+            shown = cell(value) if not isinstance(value, str) else terminal_safe(value)
             click.echo(f"{key.ljust(width)}  {shown}")
 
 

@@ -18,6 +18,9 @@ from .options import db_option, edge_config
 @click.option("--allow-private-urls", is_flag=True, default=None,
               help="Let agents' URLs point at private and loopback addresses (local development and tests) "
                    "[$AGENTMARKET_ALLOW_PRIVATE_URLS=1].")
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=None,
+              help="Clients served at once (default 256); beyond it the longest-idle client is closed, or the "
+                   "newcomer gets a 503 [$AGENTMARKET_MAX_CONNECTIONS].")
 @click.option("--max-streams", type=click.IntRange(1, 10_000), default=None,
               help="Live event streams served at once (default 64) [$AGENTMARKET_MAX_STREAMS].")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
@@ -30,8 +33,8 @@ from .options import db_option, edge_config
               help="A reverse proxy whose X-Forwarded-For names the client (repeat for more) "
                    "[$AGENTMARKET_TRUSTED_PROXIES, comma-separated].")
 def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None,
-          max_streams: int | None, cors_origins: tuple[str, ...], registrations_per_hour: int | None,
-          trusted_proxies: tuple[str, ...]) -> None:
+          max_connections: int | None, max_streams: int | None, cors_origins: tuple[str, ...],
+          registrations_per_hour: int | None, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks and sweeping meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:
@@ -47,8 +50,8 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
         origins = parse_origins(",".join(cors_origins)) if cors_origins else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--cors-origin") from None
-    config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls,
+    config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls, max_connections=max_connections,
                          registrations_per_hour=registrations_per_hour, trusted_proxies=trusted_proxies or None,
                          max_streams=max_streams, cors_origins=origins)
     with open_market(db, config) as running:
-        run(running.dispatcher(), host, port)
+        run(running.dispatcher(), host, port, max_connections=config.max_connections)

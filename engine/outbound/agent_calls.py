@@ -19,7 +19,7 @@ from ..errors import LLMNotConfigured
 from ..records import Agent, Task
 from ..validation import strip_control_characters
 from .signing import signature_headers
-from .transport import checked_client
+from .transport import bound_by_deadline, checked_client, total_deadline
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -73,20 +73,21 @@ def run_agent(agent: Agent, task: Task, *, allow_private: bool, settings: CallSe
 def call_endpoint(agent: Agent, task: Task, *, allow_private: bool, settings: CallSettings,
                   secret: str | None = None) -> str:
     """POST ``{task_id, task_description, budget, capabilities}`` to the agent's endpoint and
-    read ``{"result": "..."}`` from a 2xx answer of at most 1 MiB within the timeout."""
+    read ``{"result": "..."}`` from a 2xx answer of at most 1 MiB, all within the timeout
+    (connect, TLS, request and answer together)."""
     assert agent.endpoint_url
     body = json.dumps({"task_id": task.id, "task_description": task.description, "budget": task.budget,
                        "capabilities": list(agent.capabilities)}, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", "X-AgentMarket-Task": task.id, "Accept-Encoding": "identity"}
     if secret:
         headers.update(signature_headers(secret, task.id, int(time.time()), body))
-    deadline = time.monotonic() + settings.timeout
     try:
-        with checked_client(allow_private=allow_private, timeout=settings.timeout, max_connections=1) as client, \
+        with total_deadline(settings.timeout), \
+                checked_client(allow_private=allow_private, timeout=settings.timeout, max_connections=1) as client, \
                 client.stream("POST", agent.endpoint_url, content=body, headers=headers) as response:
             if not 200 <= response.status_code < 300:
                 raise AgentCallFailed(f"the agent's endpoint answered HTTP {response.status_code}")
-            raw = _read_limited(response, deadline, settings.timeout)
+            raw = _read_limited(response)
     except httpx.TimeoutException:
         raise AgentCallFailed(f"the agent's endpoint did not answer within {settings.timeout:g} s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -94,7 +95,7 @@ def call_endpoint(agent: Agent, task: Task, *, allow_private: bool, settings: Ca
     return _result_of(raw)
 
 
-def _read_limited(response: httpx.Response, deadline: float, timeout: float) -> bytes:
+def _read_limited(response: httpx.Response) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
         raise AgentCallFailed("the agent's answer is larger than 1 MiB")
@@ -104,8 +105,6 @@ def _read_limited(response: httpx.Response, deadline: float, timeout: float) -> 
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise AgentCallFailed("the agent's answer is larger than 1 MiB")
-        if time.monotonic() > deadline:  # a trickle of bytes must not outlast the timeout
-            raise AgentCallFailed(f"the agent's endpoint did not answer within {timeout:g} s")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -113,7 +112,7 @@ def _read_limited(response: httpx.Response, deadline: float, timeout: float) -> 
 def _result_of(raw: bytes) -> str:
     try:
         data: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise AgentCallFailed('the agent\'s answer is not JSON like {"result": "..."}') from None
     result = data.get("result") if isinstance(data, dict) else None
     if not isinstance(result, str):
@@ -122,7 +121,8 @@ def _result_of(raw: bytes) -> str:
 
 
 def call_claude(agent: Agent, task: Task, settings: CallSettings) -> str:
-    """One Claude Messages call: system = the agent's prompt, user = the task's description.
+    """One Claude Messages call: system = the agent's prompt, user = the task's description,
+    within the timeout in all (its one retry included).
 
     Raises:
         LLMNotConfigured: no API key is set.
@@ -131,16 +131,21 @@ def call_claude(agent: Agent, task: Task, settings: CallSettings) -> str:
     if not settings.api_key:
         raise LLMNotConfigured("prompt agents need ANTHROPIC_API_KEY to be set on the market's host")
     import anthropic  # heavy; only prompt agents need it
+    import httpcore2  # the SDK's own HTTP stack
 
+    http_client = bound_by_deadline(anthropic.DefaultHttpxClient(), httpcore2)
     client = anthropic.Anthropic(api_key=settings.api_key, base_url=settings.base_url,
-                                 timeout=settings.timeout, max_retries=1)
+                                 timeout=settings.timeout, max_retries=1, http_client=http_client)
     try:
-        message = client.messages.create(
-            model=settings.model,
-            max_tokens=MAX_TOKENS,
-            system=agent.system_prompt or "",
-            messages=[{"role": "user", "content": task.description}],
-        )
+        with total_deadline(settings.timeout):
+            message = client.messages.create(
+                model=settings.model,
+                max_tokens=MAX_TOKENS,
+                system=agent.system_prompt or "",
+                messages=[{"role": "user", "content": task.description}],
+            )
+    except RecursionError:
+        raise AgentCallFailed("Claude's answer could not be read") from None
     except anthropic.APITimeoutError:
         raise AgentCallFailed(f"Claude did not answer within {settings.timeout:g} s") from None
     except anthropic.APIStatusError as exc:

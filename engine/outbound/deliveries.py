@@ -1,10 +1,15 @@
 """The delivery worker: sends the webhook outbox, signed, with retries (SPEC §7).
 
 One background thread claims due deliveries while this process holds the delivery
-lease (so one process delivers at a time), and a few sender threads post them
-concurrently, at most one per agent at a time, so an agent whose endpoint hangs or
-fails holds up only its own deliveries. The lease holder also settles direct
-executions that a crashed process left running.
+lease (so one process delivers at a time), and sender threads post them concurrently.
+A receiver that hangs or trickles holds up only its own deliveries:
+
+- each attempt has a total deadline (connect, TLS, request and answer together,
+  :func:`transport.total_deadline`), not only one per read;
+- at most one attempt per agent, and ``per_receiver`` per receiver (scheme, host and
+  port of the URL), run at a time, so a few slow receivers cannot take every sender.
+
+The lease holder also settles direct executions that a crashed process left running.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..services.outbox import Claim, Outcome
 from .signing import signature_headers
-from .transport import checked_client
+from .transport import checked_client, total_deadline
 
 if TYPE_CHECKING:
     from ..market import Market
@@ -68,8 +75,9 @@ class DeliveryWorker:
 
     Args:
         market: the market whose file holds the outbox.
-        concurrency: sender threads (and so agents served at once).
-        timeout: seconds for each phase of one attempt (connect, send, first answer).
+        concurrency: sender threads (and so attempts run at once).
+        per_receiver: attempts run at once against one receiver (scheme, host and port).
+        timeout: seconds one attempt may take in all (connect, TLS, request and answer).
         max_attempts: attempts before a delivery is marked failed.
         backoff: base retry delay in seconds (5 when None; ``Config.webhook_backoff``).
         lease_seconds: how long the delivery lease lasts unless renewed; after a crash,
@@ -78,14 +86,15 @@ class DeliveryWorker:
             retried after it. Defaults to comfortably more than an attempt can take.
         poll_interval: seconds between looks at the outbox when nothing is due.
 
-    The market's ``allow_private_urls`` setting is read when the worker starts.
+    Whether receivers may be private addresses is the market's ``allow_private_urls``.
     """
 
     def __init__(
         self,
         market: Market,
         *,
-        concurrency: int = 8,
+        concurrency: int = 16,
+        per_receiver: int = 2,
         timeout: float = 10.0,
         max_attempts: int = 8,
         backoff: float | None = None,
@@ -95,11 +104,12 @@ class DeliveryWorker:
     ) -> None:
         self.market = market
         self.concurrency = concurrency
+        self.per_receiver = per_receiver
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = DEFAULT_BACKOFF_SECONDS if backoff is None else backoff
         self.lease_seconds = lease_seconds
-        self.claim_seconds = 4 * timeout + 5 if claim_seconds is None else claim_seconds
+        self.claim_seconds = 2 * timeout + 5 if claim_seconds is None else claim_seconds
         self.poll_interval = poll_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._outbox = market.outbox
@@ -107,6 +117,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._claims: queue.Queue[Claim | None] = queue.Queue()
         self._busy_agents: set[str] = set()
+        self._busy_receivers: Counter[str] = Counter()
         self._busy_lock = threading.Lock()
         self._lease_until = 0.0
         self._threads: list[threading.Thread] = []
@@ -117,7 +128,7 @@ class DeliveryWorker:
         """Start delivering in background threads. Returns self."""
         if self._threads:
             raise RuntimeError("this worker has been started already")
-        self._client = checked_client(allow_private=self.market.settings.allow_private_urls,
+        self._client = checked_client(allow_private=self.market.allow_private_urls,
                                       timeout=self.timeout, max_connections=self.concurrency)
         self._threads = [threading.Thread(target=self._run, name="webhook-claims", daemon=True)]
         self._threads += [threading.Thread(target=self._send_claims, name=f"webhook-sender-{n}", daemon=True)
@@ -178,13 +189,23 @@ class DeliveryWorker:
             return
         with self._busy_lock:
             busy = set(self._busy_agents)
+            load = Counter(self._busy_receivers)
         free = self.concurrency - len(busy)
         due = self._outbox.next_due_at()
         if free <= 0 or due is None or due > now:
             return
-        for claim in self._outbox.claim(self.holder, now, free, now + self.claim_seconds, busy):
+
+        def admit(url: str) -> bool:
+            receiver = receiver_of(url)
+            if load[receiver] >= self.per_receiver:
+                return False
+            load[receiver] += 1
+            return True
+
+        for claim in self._outbox.claim(self.holder, now, free, now + self.claim_seconds, busy, admit):
             with self._busy_lock:
                 self._busy_agents.add(claim.agent_id)
+                self._busy_receivers[receiver_of(claim.url)] += 1
             self._claims.put(claim)
 
     # -- sending ----------------------------------------------------------------------
@@ -198,8 +219,12 @@ class DeliveryWorker:
             except Exception:  # the claim runs out and the delivery is tried again
                 log.exception("could not settle webhook delivery %s", claim.delivery_id)
             finally:
+                receiver = receiver_of(claim.url)
                 with self._busy_lock:
                     self._busy_agents.discard(claim.agent_id)
+                    self._busy_receivers[receiver] -= 1
+                    if self._busy_receivers[receiver] <= 0:
+                        del self._busy_receivers[receiver]
                 self._wake.set()
 
     def _attempt(self, claim: Claim) -> Outcome:
@@ -213,7 +238,8 @@ class DeliveryWorker:
         }
         started = time.monotonic()
         try:
-            with self._client.stream("POST", claim.url, content=claim.payload, headers=headers) as response:
+            with total_deadline(self.timeout), \
+                    self._client.stream("POST", claim.url, content=claim.payload, headers=headers) as response:
                 status = response.status_code
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), time.time())
                 location = response.headers.get("Location", "")
@@ -238,6 +264,15 @@ class DeliveryWorker:
             self._outbox.give_up(claim, outcome)
         else:
             self._outbox.retry(claim, outcome, time.time() + retry_delay(claim.attempt, self.backoff, outcome.retry_after))
+
+
+def receiver_of(url: str) -> str:
+    """The receiver a URL's attempts count against: its scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
 
 
 def _drain(response: httpx.Response) -> None:

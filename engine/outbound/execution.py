@@ -47,7 +47,7 @@ def execute(
     task = market.hire(caller_id, agent_id, task_description, budget)
     try:
         agent = market.get_agent(task.assigned_to or "")
-        result = run_agent(agent, task, allow_private=market.settings.allow_private_urls, settings=settings,
+        result = run_agent(agent, task, allow_private=market.allow_private_urls, settings=settings,
                            secret=market.webhook_secret(agent.id))
     except LLMNotConfigured as exc:
         _refund(market, task, exc.message)

@@ -29,7 +29,7 @@ from ._handler import MAX_BODY_BYTES
 from . import _openapi
 from ._route_types import Route
 from ._routes import ROUTES
-from ._server import MarketServer
+from ._server import DEFAULT_MAX_CONNECTIONS, MarketServer
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "Stream", "error_response",
            "openapi_document", "parse_networks", "serve"]
@@ -41,16 +41,23 @@ def openapi_document() -> dict[str, Any]:
 
 
 def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
-          ready: threading.Event | None = None) -> None:
+          max_connections: int = DEFAULT_MAX_CONNECTIONS, ready: threading.Event | None = None) -> None:
     """Serve ``dispatcher`` until SIGTERM or Ctrl-C, then stop cleanly (``agentmarket serve``).
 
     Args:
         dispatcher: the running market's dispatcher (``engine.runtime.open_market``).
         host, port: where to listen.
+        max_connections: clients served at once (capped by the open-file limit).
         ready: set once the server accepts connections.
+
+    A warning is logged at start-up while private URLs are allowed.
     """
     _log_to_stderr()
-    server = MarketServer(dispatcher, host, port)
+    if dispatcher.market.allow_private_urls:
+        logging.getLogger("agentmarket.server").warning(
+            "WARNING: private URLs are allowed: agents may make this server call loopback and private-network "
+            "addresses (development and tests only)")
+    server = MarketServer(dispatcher, host, port, max_connections=max_connections)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -65,7 +72,7 @@ def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
 def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    for name in ("agentmarket.access", "agentmarket.server"):
+    for name in ("agentmarket.access", "agentmarket.server", "agentmarket.market", "agentmarket.outbound"):
         logger = logging.getLogger(name)
         if not logger.handlers:
             logger.addHandler(handler)

@@ -2,12 +2,12 @@
 
 A cached answer is reused only if nothing was committed since it was made:
 
-- by another connection (another server thread, another process, the delivery
-  worker): SQLite's ``PRAGMA data_version`` on this thread's connection changes;
-- by this thread's own connection, which ``data_version`` does not report: every
-  request that may write (any method but GET and HEAD) bumps :meth:`ResponseCache.bump`.
+- by any connection (server threads, other processes, the delivery worker): SQLite's
+  ``PRAGMA data_version``, read on the store's own watcher connection, changes;
+- and, to be safe whatever connection a write used, every request that may write (any
+  method but GET and HEAD) bumps :meth:`ResponseCache.bump`.
 
-Entries are per thread (``data_version`` is per connection), a few hundred each.
+Entries are per thread, a few hundred each.
 Only answers without an API key are cached, since those are the same for everyone.
 """
 
@@ -25,7 +25,7 @@ class ResponseCache:
     """Cached response bodies keyed by request target, per thread.
 
     Args:
-        data_version: returns this thread's connection's ``PRAGMA data_version``.
+        data_version: returns the market's ``PRAGMA data_version``.
     """
 
     def __init__(self, data_version: Callable[[], int]) -> None:

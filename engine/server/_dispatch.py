@@ -22,6 +22,7 @@ from engine.errors import (
     MarketError,
     MethodNotAllowed,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
 )
 from engine.records import Agent
@@ -146,8 +147,9 @@ class Dispatcher:
             path, _, query = target.partition("?")
             route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
             if route is None:
-                caller = self._caller(headers, required=False)  # so a key holder still sees a balance
-                if allowed:
+                caller = self._known_caller(headers)  # so a key holder still sees a balance
+                if allowed:  # decided before authentication: a wrong method is wrong for everyone
+                    allowed = [*allowed, "HEAD"] if "GET" in allowed else allowed
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
@@ -162,6 +164,8 @@ class Dispatcher:
                 return self._once(route, call, idem.check_key(key), method, path,
                                   call.raw if route.raw_body else encode_canonical(call.body))
             return self._run(route, call)
+        except _WithBalance as refused:
+            return error_response(refused.error, refused.balance)
         except MarketError as exc:
             return self._refusal(route, exc, caller)
         except Exception:
@@ -175,9 +179,10 @@ class Dispatcher:
 
     def refusal(self, exc: MarketError, headers: Mapping[str, str], method: str = "", target: str = "") -> Response:
         """The answer to a request refused before dispatch (e.g. an oversize body), in the protocol
-        of the route ``method target`` names (the market's envelope unless the route says otherwise)."""
+        of the route ``method target`` names (the market's envelope unless the route says otherwise),
+        with the balance when it carries a valid key."""
         route, _, _ = find_route(method, target.partition("?")[0])
-        return self._refusal(route, exc)
+        return self._refusal(route, exc, self._known_caller(headers))
 
     def _refusal(self, route: Route | None, exc: MarketError, caller: Agent | None = None) -> Response:
         if route is not None and route.fault is not None:
@@ -207,6 +212,16 @@ class Dispatcher:
             return None
         return Origin(self.client_address.of(peer, headers), self.registrations_per_hour)
 
+    def _known_caller(self, headers: Mapping[str, str]) -> Agent | None:
+        """The agent whose valid key the request carries, if any; never raises, never rate limits."""
+        api_key = headers.get(API_KEY_HEADER)
+        if api_key is None:
+            return None
+        try:
+            return self.market.authenticate(api_key)
+        except MarketError:
+            return None
+
     def _caller(self, headers: Mapping[str, str], *, required: bool) -> Agent | None:
         """The agent whose key the request carries (rate limited per key), if any.
 
@@ -218,7 +233,10 @@ class Dispatcher:
             if required:
                 raise AuthRequired(f"this endpoint needs your API key in the {API_KEY_HEADER} header")
             return None
-        self.limiter.check(api_key)
+        try:
+            self.limiter.check(api_key)
+        except RateLimited as exc:  # every answer to a valid key shows its balance (SPEC §4)
+            raise _WithBalance(exc, self._balance(self._known_caller(headers))) from None
         return self.market.authenticate(api_key)
 
     def _run(self, route: Route, call: Call) -> Response:
@@ -230,8 +248,8 @@ class Dispatcher:
         return Response(reply.status, encode(self._envelope(reply, call.caller)))
 
     def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
-        """Run an idempotent request at most once per (caller, key), or per key without a caller;
-        ``body``: the request's canonical bytes."""
+        """Run an idempotent request at most once per (caller, key); ``body``: the request's
+        canonical bytes."""
         agent_id = call.caller.id if call.caller is not None else None
         stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, body))
         if stored is not None:
@@ -267,17 +285,27 @@ class Dispatcher:
             return None
 
 
+class _WithBalance(Exception):
+    """A refusal that already knows the caller's balance (the caller itself is not known yet)."""
+
+    def __init__(self, error: MarketError, balance: int | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.balance = balance
+
+
 def encode_canonical(value: Any) -> bytes:
     """JSON that is the same for equal values, whatever their key order or spacing."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _query(query: str) -> dict[str, str]:
-    """The query parameters, first value of each."""
+    """The query parameters, first value of each. An empty value (``?status=``) is the same
+    as an absent parameter, for every parameter."""
     if not query:
         return {}
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+        pairs = parse_qsl(query, keep_blank_values=False, max_num_fields=MAX_QUERY_FIELDS)
     except ValueError:
         raise BadRequest(f"at most {MAX_QUERY_FIELDS} query parameters") from None
     params: dict[str, str] = {}
@@ -303,8 +331,10 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
-        if b"\\u" in raw:
+        # Strict UTF-8: json.loads(bytes) would let raw surrogate bytes through (surrogatepass).
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_refuse_constant)
+        if "\\u" in text:
             encode(data)  # a lone surrogate escape (e.g. "\ud800") is not text we can store
     except (ValueError, RecursionError, UnicodeError):
         raise InvalidJSON("the request body is not valid JSON") from None

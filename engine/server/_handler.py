@@ -59,8 +59,11 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
     timeout = CLIENT_TIMEOUT_SECONDS
     disable_nagle_algorithm = True  # TCP_NODELAY: a keep-alive response must not wait ~40 ms
     busy = False
+    evicted = False  # closed to make room for a new client
+    idle_since = 0.0  # monotonic time it last finished a request (or connected)
 
     def handle(self) -> None:
+        self.idle_since = time.monotonic()
         self.server.track(self)
         try:
             super().handle()
@@ -72,6 +75,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             super().handle_one_request()
         finally:
             self.busy = False
+            self.idle_since = time.monotonic()
 
     def _serve(self) -> None:
         self.busy = True
@@ -95,6 +99,14 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
                            (time.perf_counter() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def handle_expect_100(self) -> bool:
+        """Send ``100 Continue`` only for a body that will be read: a body over the limit
+        gets its 413 without the client sending it."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return True  # _serve answers 413 and closes
+        return super().handle_expect_100()
 
     def _read_body(self) -> bytes:
         """The request body, by its Content-Length.

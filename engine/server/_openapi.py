@@ -156,6 +156,12 @@ def _error_schema(codes: list[str]) -> dict[str, Any]:
     return _object({"success": {"const": False}, "error": error}, {"balance": _INTEGER})
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                 "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+#: Headers of error answers, by status.
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {RateLimited.status: _RETRY_AFTER, ServiceUnavailable.status: _RETRY_AFTER}
+
+
 def _responses(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     if route.streamed:
@@ -165,6 +171,10 @@ def _responses(route: Route) -> dict[str, Any]:
     elif route.enveloped:
         responses[str(route.status)] = {"description": route.summary, "content": {
             "application/json": {"schema": _ref(_success_name(route))}}}
+        if route.idempotent:
+            responses[str(route.status)]["headers"] = {"Idempotent-Replayed": {
+                "description": "Present (true) when this is the stored answer to an earlier request with the same "
+                               f"{IDEMPOTENCY_HEADER}.", "schema": {"type": "string", "enum": ["true"]}}}
     else:
         schema = _ref(route.response) if route.response in DATA_SCHEMAS else {"type": "object"}
         responses[str(route.status)] = {"description": route.summary,
@@ -184,6 +194,8 @@ def _responses(route: Route) -> dict[str, Any]:
     for status, codes in sorted(by_status.items()):
         meaning = "; ".join(f"`{c}`: {ERROR_CODES[c][1]}" for c in codes)
         responses[str(status)] = {"description": meaning, "content": {"application/json": {"schema": _error_schema(codes)}}}
+        if status in _ERROR_HEADERS:
+            responses[str(status)]["headers"] = _ERROR_HEADERS[status]
     return responses
 
 
@@ -196,8 +208,8 @@ def _operation(route: Route) -> dict[str, Any]:
         {"name": segment[1:-1], "in": "path", "required": True, "schema": _STRING}
         for segment in route.segments if segment.startswith("{")
     ]
-    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema,
-                    "description": q.description} for q in route.query]
+    parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema, "allowEmptyValue": True,
+                    "description": f"{q.description} Empty is the same as absent."} for q in route.query]
     if route.streamed:
         parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
                            "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
@@ -205,7 +217,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.idempotent:
         anonymous = route.auth == "none"  # scoped by the key alone (engine.services.idempotency)
         parameters.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH,
+                           "schema": {"type": "string", "pattern": "^[ -~]*$", "maxLength": MAX_KEY_LENGTH,
                                       "minLength": MIN_ANONYMOUS_KEY_LENGTH if anonymous else 1},
                            "description": "Retries with the same key and body get the first response again; "
                                           "credits move once. Keys are kept at least 24 hours, "
@@ -222,8 +234,8 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.raw_body:
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _ref("JsonRpcRequest")}}}
-    if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
+    if route.body is not None:  # an update may send nothing: it changes nothing
+        operation["requestBody"] = {"required": not route.partial, "content": {"application/json": {
             "schema": _ref(route.body.name)}}}
     return operation
 
@@ -249,7 +261,8 @@ _WEBHOOK_HEADERS = {
 _WEBHOOK_DELIVERY = ("Sent to the agent's webhook URL (https only) when its `events` include it (default: "
                      "task.posted only; PATCH /api/agents/me/webhook). Any 2xx acknowledges it; other answers and "
                      "timeouts are retried with exponential backoff (Retry-After is honoured), 410 turns the "
-                     "webhook off. Receivers of task.posted and task.cancelled: agents whose capabilities overlap "
+                     "webhook off. Each attempt has a total deadline (connect, TLS, request and answer), and "
+                     "only a few run against one receiver at a time. Receivers of task.posted and task.cancelled: agents whose capabilities overlap "
                      "the task's required capabilities, plus agents with all_tasks on; a task requiring no "
                      "capability is told only to all_tasks agents.")
 
@@ -311,7 +324,10 @@ def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
                  "description": "A marketplace where AI agents register, post work for credits, accept and "
                                 "complete each other's work, and hire each other directly. Every answer is "
                                 "JSON: {success, data, balance} or {success: false, error: {code, message}}. "
-                                f"Wrong methods answer {MethodNotAllowed.status} with Allow."},
+                                f"Wrong methods answer {MethodNotAllowed.status} with Allow. An empty query "
+                                "parameter is the same as an absent one. Integers must be JSON integer literals "
+                                "(10.0 is refused). Names are unique regardless of case, width and look-alike "
+                                "letters."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "servers": [{"url": "/"}],
         "paths": paths,

@@ -50,6 +50,7 @@ __all__ = ["EVENTS_LIMIT_MAX", "ROUTES", "Call", "QueryParam", "Reply", "Route",
 
 #: The most events one /api/events call returns.
 EVENTS_LIMIT_MAX = 1000
+EVENTS_AFTER_MAX = 2**62
 #: The header an SSE client sends on reconnection: the last ``id:`` it received.
 LAST_EVENT_ID = "Last-Event-ID"
 
@@ -58,7 +59,7 @@ LAST_EVENT_ID = "Last-Event-ID"
 _INT = {"type": "integer"}
 LIMIT = QueryParam("limit", {**_INT, "minimum": 1, "maximum": v.LIMIT_MAX, "default": v.LIMIT_DEFAULT},
                    "Page size.")
-OFFSET = QueryParam("offset", {**_INT, "minimum": 0, "default": 0}, "How many items to skip.")
+OFFSET = QueryParam("offset", {**_INT, "minimum": 0, "maximum": v.OFFSET_MAX, "default": 0}, "How many items to skip.")
 CAPABILITY = QueryParam("capability", {"type": "string", "pattern": v.SLUG_PATTERN}, "Only items with this capability.")
 SEARCH = QueryParam("q", {"type": "string"}, "Only items whose name or title contains this text (any case).")
 
@@ -223,7 +224,7 @@ def stats(call: Call) -> Reply:
 
 
 def events(call: Call) -> Reply:
-    after = v.query_integer("after", call.query.get("after"), 0, 0, 2**62)
+    after = v.query_integer("after", call.query.get("after"), 0, 0, EVENTS_AFTER_MAX)
     limit = v.query_integer("limit", call.query.get("limit"), 100, 1, EVENTS_LIMIT_MAX)
     return Reply([views.event(e) for e in call.market.events(after, limit)])
 
@@ -282,8 +283,9 @@ ROUTES: tuple[Route, ...] = (
           response="AgentPrivate"),
     Route("PATCH", "/api/agents/me", update_me, "Change your profile.", auth="required", body=v.AGENT_UPDATE,
           partial=True, response="AgentPrivate", errors=(NameTaken,)),
-    Route("POST", "/api/agents/me/rotate-key", rotate_key, "Replace your API key; the old one stops working.",
-          auth="required", response="NewApiKey"),
+    Route("POST", "/api/agents/me/rotate-key", rotate_key, "Replace your API key; the old one keeps working "
+          "for the market's key_grace_seconds (5 minutes by default), then stops.",
+          auth="required", idempotent=True, response="NewApiKey"),
     Route("GET", "/api/agents/me/webhook", get_webhook, "Your webhook URL, masked.", auth="required",
           response="Webhook"),
     Route("PUT", "/api/agents/me/webhook", set_webhook, "Set or (with null) remove your webhook URL; "
@@ -352,7 +354,8 @@ ROUTES: tuple[Route, ...] = (
           body=v.EXECUTION, idempotent=True, response="ExecutionResult",
           errors=(NotFound, SelfHire, AgentNotExecutable, InsufficientCredits, AgentFailed, LLMNotConfigured)),
     Route("GET", "/api/events", events, "Market events after a sequence number, oldest first (the live feed).",
-          query=(QueryParam("after", {**_INT, "minimum": 0, "default": 0}, "Only events after this seq."),
+          query=(QueryParam("after", {**_INT, "minimum": 0, "maximum": EVENTS_AFTER_MAX, "default": 0},
+                            "Only events after this seq."),
                  QueryParam("limit", {**_INT, "minimum": 1, "maximum": EVENTS_LIMIT_MAX, "default": 100},
                             "Most events to return.")),
           response="Event", many=True),
@@ -391,10 +394,12 @@ def find_route(method: str, path: str) -> tuple[Route | None, dict[str, str], li
     """
     segments = path.strip("/").split("/")
     allowed: list[str] = []
+    template = None  # the first path that fits is the one meant: literal segments are listed first
     for route in ROUTES:
         params = route.match(segments)
-        if params is None:
+        if params is None or template not in (None, route.path):
             continue
+        template = route.path
         if route.method == method:
             return route, params, allowed
         if route.method not in allowed:

@@ -1,15 +1,23 @@
 """The server: a ``ThreadingHTTPServer`` whose connection threads are reused, and its lifecycle.
 
 Each client connection is served by one thread (so a slow client holds only its own
-thread); a finished thread waits for the next connection instead of exiting, which
-keeps the number of threads, and of SQLite connections (one per thread), at the
-peak number of simultaneous clients rather than growing with every connection.
+thread); a finished thread waits for the next connection instead of exiting. Database
+connections are the store's bounded pool, lent per transaction, so idle clients hold
+no database files.
+
+At most ``max_connections`` clients are served at once (capped by the process's
+open-file limit). A new client beyond that takes the place of an idle keep-alive
+client, whose connection is closed; when every client is mid-request, it gets a 503
+at once and is closed. When ``accept`` itself fails (no file handles left), the
+server pauses briefly instead of spinning on the listening socket.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
+import resource
 import socket
 import socketserver
 import threading
@@ -19,6 +27,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 from engine import Market
+from engine.config import Config
 
 from ._dispatch import Dispatcher
 from ._handler import MarketRequestHandler
@@ -26,6 +35,17 @@ from ._handler import MarketRequestHandler
 log = logging.getLogger("agentmarket.server")
 
 Job = Callable[[], None]
+
+#: Clients served at once unless the server is told otherwise (``Config.max_connections``).
+DEFAULT_MAX_CONNECTIONS = Config().max_connections
+#: File handles kept for everything but clients: the database pool (3 files per
+#: connection), the webhook worker's sockets, logs.
+RESERVED_FILES = 128
+#: Seconds the accept loop rests after ``accept`` failed for lack of resources.
+ACCEPT_PAUSE_SECONDS = 0.1
+_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_BUSY_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s")
 
 
 class _ReusedThreads:
@@ -65,23 +85,69 @@ class _ReusedThreads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def max_connections_allowed(wanted: int) -> int:
+    """``wanted``, lowered so that clients cannot use up the process's file handles."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - RESERVED_FILES))
+
+
 class MarketHTTPServer(ThreadingHTTPServer):
-    """``http.server`` over a :class:`Dispatcher`, tracking open connections for a clean stop."""
+    """``http.server`` over a :class:`Dispatcher`, tracking open connections for a clean stop
+    and serving at most ``max_connections`` at once (see the module's docstring)."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, *,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.dispatcher = dispatcher
         self.closing = False
+        self.max_connections = max_connections_allowed(max_connections)
         self._workers = _ReusedThreads()
         self._connections: set[MarketRequestHandler] = set()
+        self._open = 0  # connections handed to a thread and not yet closed
         self._connections_lock = threading.Lock()
         super().__init__(address, MarketRequestHandler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _RESOURCE_ERRORS:
+                # The listening socket stays readable: without a pause this loop would spin.
+                log.warning("cannot accept a connection (%s); pausing %g s", exc.strerror, ACCEPT_PAUSE_SECONDS)
+                time.sleep(ACCEPT_PAUSE_SECONDS)
+            raise
+
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            full = self._open >= self.max_connections
+            idle = min((h for h in self._connections if not h.busy and not h.evicted),
+                       key=lambda h: h.idle_since, default=None) if full else None
+            if idle is not None:
+                idle.evicted = True
+            if not full or idle is not None:
+                self._open += 1
+        if full and idle is None:
+            self._refuse(request)
+            return
+        if idle is not None:
+            _close_reading(idle.connection)  # its thread ends; the newcomer takes its place
         self._workers.submit(lambda: self._serve_connection(request, client_address))
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 without reading the request, and close: every client is mid-request."""
+        body = b'{"success":false,"error":{"code":"service_unavailable","message":"the server is serving as many ' \
+               b'clients as it can; retry in a second"}}'
+        try:
+            request.setblocking(False)  # never wait on this client in the accept loop
+            request.send(_BUSY_ANSWER % (len(body), body))
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
     def _serve_connection(self, request: socket.socket, client_address: Any) -> None:
         try:
@@ -90,6 +156,8 @@ class MarketHTTPServer(ThreadingHTTPServer):
             self.handle_error(request, client_address)
         finally:
             self.shutdown_request(request)
+            with self._connections_lock:
+                self._open -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -108,15 +176,19 @@ class MarketHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             idle = [h for h in self._connections if not h.busy]
         for handler in idle:
-            try:
-                handler.connection.shutdown(socket.SHUT_RD)  # its next read sees the end
-            except OSError:
-                pass
+            _close_reading(handler.connection)
         self._workers.stop(grace)
 
     def server_close(self) -> None:
         """Close the listening socket only: :meth:`drain` ends the connection threads."""
         socketserver.TCPServer.server_close(self)
+
+
+def _close_reading(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RD)  # its next read sees the end
+    except OSError:
+        pass
 
 
 class MarketServer:
@@ -129,15 +201,21 @@ class MarketServer:
     Args:
         dispatcher: answers each request (``engine.runtime.RunningMarket.dispatcher()``).
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
+        max_connections: clients served at once (see :class:`MarketHTTPServer`).
+
+    When the market has no stored ``public_url``, webhooks name this server's address.
 
     Use ``start()``/``stop()`` (a background thread, for tests and embedding) or
     ``serve_until(event)`` (the calling thread, for ``agentmarket serve``).
     """
 
-    def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
         self.dispatcher = dispatcher
-        self.http = MarketHTTPServer((host, port), self.dispatcher)
+        self.http = MarketHTTPServer((host, port), self.dispatcher, max_connections=max_connections)
         self.host, self.port = self.http.server_address[:2]
+        if not self.market.public_url:  # webhooks name the address clients can reach
+            self.market.public_url = self.url
         self._thread: threading.Thread | None = None
 
     @property

@@ -67,7 +67,7 @@ class AgentService:
 
         Raises:
             ValidationError: a field is invalid.
-            NameTaken: another agent has this name, in any letter case.
+            NameTaken: another agent's name reads the same (``validation.name_key``).
             RegistrationLimited, InviteRequired, InviteInvalid: see ``admission.admit``.
         """
         data = v.AGENT_REGISTRATION.validate(fields)
@@ -102,7 +102,10 @@ class AgentService:
         if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
             raise InvalidApiKey("the API key is not valid")
         with self._ctx.store.read() as tx:
-            agent = tx.agents.by_key_hash(hash_key(api_key.strip()))
+            key_hash = hash_key(api_key.strip())
+            agent = tx.agents.by_key_hash(key_hash)
+            if agent is None:  # a rotated-out key, still in its grace period?
+                agent = tx.agents.by_previous_key_hash(key_hash, self._ctx.clock().timestamp())
         if agent is None:
             raise InvalidApiKey("the API key is not valid")
         return agent
@@ -138,11 +141,16 @@ class AgentService:
             return found_agent(tx, agent_id)
 
     def rotate_key(self, agent_id: str) -> str:
-        """Replace the agent's API key; the old one stops working at once. Returns the new key."""
+        """Replace the agent's API key. Returns the new key.
+
+        The old key keeps working for the ``key_grace_seconds`` setting (a retry of a
+        rotation whose answer was lost is still authenticated), then stops.
+        """
         api_key = self._ctx.new_token()
+        expires = self._ctx.clock().timestamp() + self._ctx.settings.key_grace_seconds
         with self._ctx.store.write() as tx:
             found_agent(tx, agent_id)
-            tx.agents.set_key_hash(agent_id, hash_key(api_key))
+            tx.agents.set_key_hash(agent_id, hash_key(api_key), expires)
         return api_key
 
     def webhook(self, agent_id: str) -> Webhook:
@@ -221,7 +229,7 @@ class AgentService:
 
     def _check_urls(self, data: Mapping[str, Any]) -> None:
         """Refuse agent URLs that point at private addresses, unless the market allows them."""
-        if self._ctx.settings.allow_private_urls:
+        if self._ctx.allow_private_urls:
             return
         for field in ("endpoint_url", "webhook_url"):
             check_url(field, data.get(field), allow_private=False)

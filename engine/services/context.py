@@ -27,21 +27,25 @@ class Settings:
     Attributes:
         fee_percent: the platform's share of a completed task's budget, 0–100.
         registration_grant: credits every new agent receives.
-        public_url: the market's public address, sent in webhook payloads.
+        public_url: the market's public address, sent in webhook payloads; empty: the
+            address the server serving it bound (see ``MarketContext.public_url``).
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
-        allow_private_urls: let agents' URLs point at private or loopback addresses
-            (local development and tests only).
         default_task_ttl: seconds from posting to a task's deadline when its poster gives none.
+        key_grace_seconds: how long an API key keeps working after ``rotate_key`` replaced
+            it, so a client that lost the answer can retry; 0 ends it at once.
         registration_requires_invite: registering needs a single-use invite code (read in
             the registration's transaction, so it applies at once everywhere).
+
+    Whether agents' URLs may point at private addresses is not a stored setting: it is
+    ``MarketContext.allow_private_urls``, the choice of the process that opened the market.
     """
 
     fee_percent: int = fees.DEFAULT_FEE_PERCENT
     registration_grant: int = fees.DEFAULT_REGISTRATION_GRANT
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = ""
     rate_limit_per_minute: int = 0
-    allow_private_urls: bool = False
     default_task_ttl: int = 7 * 86_400
+    key_grace_seconds: int = 300
     registration_requires_invite: bool = False
 
 
@@ -64,14 +68,24 @@ class MarketContext:
         clock: returns the current time (UTC).
         new_id: returns a fresh id for agents, tasks and deliveries.
         new_token: returns 64 hex characters of secret randomness.
+        allow_private_urls: let agents' URLs point at private or loopback addresses (this
+            process only; never stored).
+
+    Attributes:
+        public_url: the address webhooks name as ``marketplace_url``: the stored setting,
+            else what a server serving this market sets (the address it bound).
     """
 
-    __slots__ = ("store", "settings", "clock", "new_id", "new_token", "_now_cache")
+    __slots__ = ("store", "settings", "clock", "new_id", "new_token", "allow_private_urls", "public_url",
+                 "_now_cache")
 
     def __init__(self, store: Store, settings: Settings, *, clock: Clock | None = None,
-                 new_id: Callable[[], str] | None = None, new_token: Callable[[], str] | None = None) -> None:
+                 new_id: Callable[[], str] | None = None, new_token: Callable[[], str] | None = None,
+                 allow_private_urls: bool = False) -> None:
         self.store = store
         self.settings = settings
+        self.allow_private_urls = allow_private_urls
+        self.public_url = settings.public_url
         self.clock: Clock = clock or utc_now
         self.new_id = new_id or ids.new_id
         self.new_token = new_token or random_token

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +90,7 @@ class OutboxService:
         payload: str | None = None
         for agent_id in agent_ids:
             if payload is None:
-                payload = webhook_payload(event, task, self._ctx.settings.public_url)
+                payload = webhook_payload(event, task, self._ctx.public_url)
             tx.outbox.enqueue(self._ctx.new_id(), event, agent_id, task.id, payload, now)
 
     def notify_receivers(self, tx: MarketTx, event: str, task: Task, exclude_id: str, now: str) -> None:
@@ -160,8 +160,12 @@ class OutboxService:
         with self._ctx.store.read() as tx:
             return tx.outbox.next_due_at()
 
-    def claim(self, holder: str, now: float, limit: int, hold_until: float, busy_agents: Collection[str]) -> list[Claim]:
+    def claim(self, holder: str, now: float, limit: int, hold_until: float, busy_agents: Collection[str],
+              admit: Callable[[str], bool] = lambda url: True) -> list[Claim]:
         """Claim up to ``limit`` due deliveries, at most one per agent and none for ``busy_agents``.
+
+        ``admit(url)`` is asked about each candidate in turn; a delivery it refuses (its
+        receiver is busy enough) waits for a later claim.
 
         Deliveries whose agent no longer has a webhook are marked failed instead.
         Nothing is claimed unless ``holder`` holds the lease at ``now``.
@@ -171,13 +175,15 @@ class OutboxService:
         with self._write() as tx:
             if not tx.outbox.holds_lease(LEASE_NAME, holder, now):
                 return []
-            for due in tx.outbox.due(now, limit + len(busy_agents)):
+            for due in tx.outbox.due(now, 4 * limit + len(busy_agents)):
                 if len(claims) == limit:
                     break
                 if due.agent_id in busy_agents:
                     continue
                 if not due.webhook_url or not due.webhook_secret:
                     tx.outbox.give_up(due.id, "the agent's webhook was removed", stamp)
+                    continue
+                if not admit(due.webhook_url):
                     continue
                 attempt = due.attempts + 1
                 tx.outbox.mark_claimed(due.id, attempt, hold_until, stamp)

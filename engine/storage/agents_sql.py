@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from .. import fees
+from ..validation import name_key
 from ..errors import NameTaken
 from ..queries import AgentOrder, AgentQuery
 from ..event_catalog import DEFAULT_WEBHOOK_EVENTS
@@ -47,7 +48,7 @@ class SQLiteAgents:
                 "INSERT INTO agents (id, name, name_key, description, capabilities, price_per_task, owner_email,"
                 " endpoint_url, system_prompt, webhook_url, webhook_secret, api_key_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (agent.id, agent.name, agent.name.casefold(), agent.description, json.dumps(list(agent.capabilities)),
+                (agent.id, agent.name, name_key(agent.name), agent.description, json.dumps(list(agent.capabilities)),
                  agent.price_per_task, agent.owner_email, agent.endpoint_url, agent.system_prompt, agent.webhook_url,
                  webhook_secret, api_key_hash, agent.created_at),
             )
@@ -70,8 +71,12 @@ class SQLiteAgents:
     def by_key_hash(self, key_hash: str) -> Agent | None:
         return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone())
 
+    def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.previous_key_hash = ?"
+                                        " AND a.previous_key_expires_at > ?", (key_hash, now)).fetchone())
+
     def id_by_name(self, name: str) -> str | None:
-        row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name.casefold(),)).fetchone()
+        row = self.conn.execute("SELECT id FROM agents WHERE name_key = ?", (name_key(name),)).fetchone()
         return None if row is None else row[0]
 
     def update(self, agent_id: str, changes: Mapping[str, Any]) -> None:
@@ -79,14 +84,15 @@ class SQLiteAgents:
         if "capabilities" in columns:
             columns["capabilities"] = json.dumps(list(changes["capabilities"]))
         if "name" in columns:
-            columns["name_key"] = columns["name"].casefold()
+            columns["name_key"] = name_key(columns["name"])
         if columns:
             self.conn.execute(_sql.update("agents", tuple(columns)), (*columns.values(), agent_id))
         if "capabilities" in changes:
             self._index_capabilities(agent_id, changes["capabilities"])
 
-    def set_key_hash(self, agent_id: str, key_hash: str) -> None:
-        self.conn.execute("UPDATE agents SET api_key_hash = ? WHERE id = ?", (key_hash, agent_id))
+    def set_key_hash(self, agent_id: str, key_hash: str, previous_expires_at: float) -> None:
+        self.conn.execute("UPDATE agents SET previous_key_hash = api_key_hash, previous_key_expires_at = ?,"
+                          " api_key_hash = ? WHERE id = ?", (previous_expires_at, key_hash, agent_id))
 
     def webhook_secret(self, agent_id: str) -> str | None:
         row = self.conn.execute("SELECT webhook_secret FROM agents WHERE id = ?", (agent_id,)).fetchone()

@@ -1,7 +1,9 @@
-"""SQLite connections and transactions (:class:`~.repositories.Store`): WAL, a busy timeout,\none connection per thread."""
+"""SQLite connections and transactions (:class:`~.repositories.Store`): WAL, a busy timeout,
+a bounded pool of connections."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,35 +13,52 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .checkpointer import Checkpointer
-from .transaction import SQLiteTx
 from .schema import migrate
+from .transaction import SQLiteTx
 
 BUSY_TIMEOUT_MS = 30_000
+#: Connections a file store opens at most; a transaction waits for a free one.
+POOL_SIZE = 16
+#: Owner read and write only: the file holds webhook secrets, emails and prompts.
+FILE_MODE = 0o600
 #: The writers' own checkpoint, a safety net should the background checkpointer fall behind.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+#: A pooled connection and the repositories made once for it.
+_Lent = tuple[sqlite3.Connection, SQLiteTx]
 
 
 class SQLiteStore:
     """Owns the connections to one market database.
 
-    A file market gives every thread its own connection (SQLite connections must not
-    be shared across threads mid-transaction); ``":memory:"`` has a single connection
-    guarded by a lock, since each new in-memory connection would be a new database.
+    A file market lends each transaction a connection (with its repositories, made once
+    per connection) from a pool of at most ``pool_size`` (a connection is never shared
+    mid-transaction), so the number of open files does not grow with the number of
+    threads (e.g. a server's idle clients).
+    ``":memory:"`` has a single connection guarded by a lock, since each new in-memory
+    connection would be a new database.
+
+    The file and its ``-wal`` and ``-shm`` files are created with mode 0600, and an
+    existing file is tightened to it.
     """
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, pool_size: int = POOL_SIZE) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:"
-        self._local = threading.local()
+        self._idle: list[_Lent] = []
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._memory_lock = threading.RLock()
-        self._memory_conn: sqlite3.Connection | None = None
-        self._memory_tx: SQLiteTx | None = None
+        self._memory: _Lent | None = None
+        self._closed = False
+        self._pinned = threading.local()  # the connection a batch holds in this thread
+        self._watch_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connection()
-        migrate(Database(conn))
+            _private_files(self.path)
+        with self._lent() as (conn, _):
+            migrate(Database(conn))
         # Copying WAL pages back into the file is this thread's work, not the writers'.
         self._checkpointer = None if self.memory else Checkpointer(self.path, self)
 
@@ -63,61 +82,92 @@ class SQLiteStore:
             self._all.append(conn)
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
-        if self.memory:
-            if self._memory_conn is None:
-                self._memory_conn = self._open()
-                self._memory_tx = SQLiteTx(self._memory_conn)
-            return self._memory_conn
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
-            self._local.tx = SQLiteTx(conn)
-        return conn
+    def _borrow(self) -> _Lent:
+        """A connection and its repositories for one transaction; give them back with :meth:`_give_back`.
 
-    def _repositories(self) -> SQLiteTx:
-        """The repositories on the connection :meth:`_connection` returned last in this thread."""
-        return self._memory_tx if self.memory else self._local.tx  # type: ignore[return-value]
+        Raises:
+            sqlite3.OperationalError: no connection came free within the busy timeout.
+        """
+        if self.memory:
+            if self._memory is None:
+                self._memory = _lend(self._open())
+            return self._memory
+        pinned = getattr(self._pinned, "lent", None)
+        if pinned is not None:  # inside this thread's batch: its transaction is the one
+            return pinned
+        if self._closed:
+            raise sqlite3.ProgrammingError("the market is closed")
+        if not self._slots.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("every database connection stayed busy")
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        try:
+            return _lend(self._open())
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _give_back(self, lent: _Lent) -> None:
+        if self.memory or lent is getattr(self._pinned, "lent", None):
+            return
+        if self._closed:
+            lent[0].close()  # lent out when the store closed: closed by its last user, never under it
+        else:
+            self._idle.append(lent)
+        self._slots.release()
+
+    @contextmanager
+    def _lent(self) -> Iterator[_Lent]:
+        with self._guard():
+            lent = self._borrow()
+            try:
+                yield lent
+            finally:
+                self._give_back(lent)
 
     def write(self) -> _WriteTransaction:
-        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error.
-
-        Inside :meth:`batch` it is a savepoint of the batch's transaction instead: an
-        error still undoes all of this write and nothing else.
-        """
+        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
         return _WriteTransaction(self)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group this thread's writes into one transaction, committed when the block ends.
+        """Group this thread's transactions inside the block into one.
 
-        Each write inside stays atomic on its own (a savepoint); the block commits them
-        together, or rolls every one back if it raises. Other writers wait meanwhile.
+        Each write inside becomes a savepoint of the batch's transaction (still
+        all-or-nothing on its own); the block commits them together at its end, or
+        rolls every one back if it raises. The batch holds one connection for its
+        thread, and other writers wait meanwhile.
         """
         with self._guard():
-            conn = self._connection()
-            if conn.in_transaction:  # already batching: the outer batch commits
+            if getattr(self._pinned, "lent", None) is not None:  # already batching: the outer batch commits
                 yield
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            lent = self._borrow()
+            self._pinned.lent = lent
             try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                lent[0].execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    lent[0].execute("ROLLBACK")
+                    raise
+                lent[0].execute("COMMIT")
+            finally:
+                self._pinned.lent = None
+                self._give_back(lent)
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: one consistent snapshot for every query inside it."""
-        with self._guard():
-            conn = self._connection()
+        with self._lent() as (conn, tx):
             if conn.in_transaction:  # inside a batch: its transaction is the snapshot
-                yield self._repositories()
+                yield tx
                 return
             conn.execute("BEGIN")
             try:
-                yield self._repositories()
+                yield tx
             finally:
                 conn.execute("COMMIT")
 
@@ -132,34 +182,44 @@ class SQLiteStore:
     def data_version(self) -> int:
         """A number that changes whenever another connection commits a change.
 
-        Cheap enough to poll many times a second; used to refresh live views.
-        Changes made through this thread's own connection do not bump it.
+        Cheap enough to poll many times a second; used to refresh live views. It is read
+        on a connection of its own that never writes, so every commit bumps it.
         """
-        with self._guard():
-            return self._connection().execute("PRAGMA data_version").fetchone()[0]
+        if self.memory:
+            with self._guard():
+                return self._borrow()[0].execute("PRAGMA data_version").fetchone()[0]
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = self._open()
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     def checkpoint(self) -> None:
         """Copy every committed change from the WAL into the database file now."""
-        with self._guard():
-            if self._checkpointer is None:
-                return  # in memory: there is no WAL
-            self._checkpointer.run_now(self._connection())
+        if self._checkpointer is None:
+            return  # in memory: there is no WAL
+        with self._lent() as (conn, _):
+            self._checkpointer.run_now(conn)
 
     def close(self) -> None:
-        """Close every connection this store opened (after a last checkpoint)."""
+        """Close every connection this store opened (after a last checkpoint); one lent to a
+        transaction still running closes when that transaction ends."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+        with self._memory_lock:
+            if self._memory is not None:
+                self._memory[0].close()
+                self._memory = None
         with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.ProgrammingError:
-                pass  # made in another thread; it closes when that thread's local dies
-        self._memory_conn = None
-        self._memory_tx = None
-        self._local = threading.local()
+            self._all = []
 
 
 class _WriteTransaction:
@@ -169,7 +229,7 @@ class _WriteTransaction:
     and a generator-based manager costs several extra calls per transaction.
     """
 
-    __slots__ = ("_store", "_conn", "_lock", "_nested")
+    __slots__ = ("_store", "_lent", "_lock", "_nested")
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
@@ -178,25 +238,49 @@ class _WriteTransaction:
     def __enter__(self) -> SQLiteTx:
         if self._lock is not None:
             self._lock.acquire()
+        lent = None
         try:
-            conn = self._conn = self._store._connection()
-            self._nested = conn.in_transaction  # inside SQLiteStore.batch
-            conn.execute("SAVEPOINT write" if self._nested else "BEGIN IMMEDIATE")
+            lent = self._lent = self._store._borrow()
+            self._nested = lent[0].in_transaction  # inside SQLiteStore.batch
+            lent[0].execute("SAVEPOINT write" if self._nested else "BEGIN IMMEDIATE")
         except BaseException:
+            if lent is not None:
+                self._store._give_back(lent)
             if self._lock is not None:
                 self._lock.release()
             raise
-        return self._store._repositories()
+        return lent[1]
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         try:
+            conn = self._lent[0]
             if not self._nested:
-                self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+                conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
             else:
                 if exc_type is not None:
-                    self._conn.execute("ROLLBACK TO write")
-                self._conn.execute("RELEASE write")
+                    conn.execute("ROLLBACK TO write")
+                conn.execute("RELEASE write")
         finally:
+            self._store._give_back(self._lent)
             if self._lock is not None:
                 self._lock.release()
         return False
+
+
+def _private_files(path: str) -> None:
+    """Create the market file 0600 if missing and tighten it and its WAL and SHM files.
+
+    SQLite creates ``-wal`` and ``-shm`` with the main file's permissions, so a 0600
+    main file gives 0600 companions.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    os.close(fd)
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            os.chmod(name, FILE_MODE)
+        except FileNotFoundError:
+            pass
+
+
+def _lend(conn: sqlite3.Connection) -> _Lent:
+    return conn, SQLiteTx(conn)

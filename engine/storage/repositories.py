@@ -50,14 +50,18 @@ class AgentRepository(Protocol):
     def by_key_hash(self, key_hash: str) -> Agent | None:
         """The agent whose API key hashes to ``key_hash``, or None."""
 
+    def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
+        """The agent whose rotated-out key hashes to ``key_hash`` and is still valid at ``now``
+        (unix seconds), or None."""
+
     def id_by_name(self, name: str) -> str | None:
-        """The id of the agent named ``name`` in any letter case, or None."""
+        """The id of the agent whose name reads as ``name`` (``validation.name_key``), or None."""
 
     def update(self, agent_id: str, changes: Mapping[str, Any]) -> None:
         """Change profile fields, named as :class:`~engine.records.Agent`'s (already validated)."""
 
-    def set_key_hash(self, agent_id: str, key_hash: str) -> None:
-        """Replace the agent's API key hash."""
+    def set_key_hash(self, agent_id: str, key_hash: str, previous_expires_at: float) -> None:
+        """Replace the agent's API key hash; the old one stays valid until ``previous_expires_at``."""
 
     def webhook_secret(self, agent_id: str) -> str | None:
         """The agent's webhook signing secret (None when it has none, or no such agent)."""

@@ -247,9 +247,36 @@ def _m006_task_timers(db: Database) -> None:
         db.execute(f"ALTER TABLE agents ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
 
 
+def _m007_previous_api_key(db: Database) -> None:
+    # A rotated-out key keeps working for a short grace period, so a client whose
+    # rotate-key answer was lost can retry (with its Idempotency-Key) and get the new key.
+    db.execute("ALTER TABLE agents ADD COLUMN previous_key_hash TEXT")
+    db.execute("ALTER TABLE agents ADD COLUMN previous_key_expires_at REAL")
+    db.execute("CREATE INDEX idx_agents_previous_key_hash ON agents(previous_key_hash)"
+               " WHERE previous_key_hash IS NOT NULL")
+
+
+def _m008_name_keys_fold_look_alikes(db: Database) -> None:
+    # Names became unique under NFKC and look-alike folding (validation.name_key), not case
+    # alone. Existing agents get the new key; of two that now share one, the newer keeps
+    # its name with a key of its own (its id appended), so nothing is lost and no new
+    # look-alike of either can register.
+    from ..validation import name_key
+
+    agents = db.execute("SELECT id, name FROM agents ORDER BY rowid").fetchall()
+    db.execute("UPDATE agents SET name_key = char(1) || id")  # out of the way of the new keys
+    taken: set[str] = set()
+    for agent_id, name in agents:
+        key = name_key(name)
+        if key in taken:
+            key = f"{key}\x00{agent_id}"
+        taken.add(key)
+        db.execute("UPDATE agents SET name_key = ? WHERE id = ?", (key, agent_id))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
-    _m006_task_timers,
+    _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -40,9 +40,8 @@ def test_prompt_worker_without_an_anthropic_key_is_one_line(cli: Cli, monkeypatc
     assert one_error_line(result).endswith("[llm_not_configured]")
 
 
-def test_execute_hires_an_endpoint_agent(cli: Cli) -> None:
-    with Market(cli.db) as market:
-        market.configure(allow_private_urls=True)
+def test_execute_hires_an_endpoint_agent(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTMARKET_ALLOW_PRIVATE_URLS", "1")  # the process's choice, never stored
     caller_id, caller = cli.register("Caller")
     with serving(lambda request: Reply.json({"result": "echo: " + request.json()["task_description"]})) as agent:
         hired = cli.json("register", "--name", "Echo", "--capability", "x", "--owner-email", "e@example.com",

@@ -146,8 +146,9 @@ def test_every_other_client_method_over_http(cli: Cli, served: ServerProcess) ->
         assert remote.update_me(description="Now described").description == "Now described"
         new_key = remote.rotate_key()
         assert new_key != registration.api_key and remote.me().name == "Owner"
+        MarketClient(served.url).use_key(registration.api_key)  # still valid for the grace period
         with pytest.raises(InvalidApiKey):
-            MarketClient(served.url).use_key(registration.api_key)
+            MarketClient(served.url).use_key("0" * 64)
 
         set_ = remote.set_webhook("https://owner.example.com/agentmarket")
         assert set_.secret and set_.url == "...gentmarket"

@@ -33,7 +33,9 @@ def deterministic_market(path: Path, **settings: Any) -> Market:
     """A market whose clock, ids and tokens are the same on every run, on loopback-friendly settings."""
     moment = datetime(2026, 3, 13, 12, 0, 0, tzinfo=UTC)
     market = Market(path, clock=lambda: moment, new_id=sequential_ids(), new_token=sequential_tokens())
-    market.configure(allow_private_urls=True, **settings)
+    market.allow_private_urls = True  # the process's choice, never stored
+    if settings:
+        market.configure(**settings)
     return market
 
 

@@ -78,7 +78,7 @@ def test_raw_requests_are_answered_alike(tmp_path: Path) -> None:
         "idempotent conflict": (409, "idempotency_conflict"), "bad idempotency key": (400, "validation_error"),
         "head": (200, None),
     }
-    assert socket["wrong method"]["headers"]["allow"] == "POST, GET"
+    assert socket["wrong method"]["headers"]["allow"] == "POST, GET, HEAD"  # HEAD is answered as GET
     assert socket["idempotent replay"]["headers"]["idempotent-replayed"] == "true"
     assert socket["idempotent replay"]["json"] == socket["idempotent first"]["json"]
     assert socket["head"]["json"] is None

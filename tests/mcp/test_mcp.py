@@ -90,9 +90,9 @@ def test_every_tool_refuses_as_the_rest_api_does(tmp_path: Path) -> None:
         other.accept_task(mine)
 
     with LoopbackServer(lambda r: Reply.json({"result": "ok"})) as endpoint:
-        with Market(db) as market:
-            market.configure(allow_private_urls=True)
-        with local_client(db, other_key) as other:
+        from engine.config import Config
+
+        with local_client(db, other_key, config=Config(allow_private_urls=True)) as other:  # the process's choice
             other.update_me(endpoint_url=endpoint.url)
 
         rest = local_client(db, me_key)

@@ -46,7 +46,7 @@ def outbound_env(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def open_market(market: Market) -> Market:
     """A market that lets agents' URLs point at loopback, where the test servers are."""
-    market.configure(allow_private_urls=True)
+    market.allow_private_urls = True
     return market
 
 

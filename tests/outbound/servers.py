@@ -38,6 +38,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip: float = 0.0  # send the answer one byte every ``drip`` seconds (a slowloris peer)
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Reply:
@@ -60,6 +61,7 @@ class LoopbackServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
+        self._server.handle_error = lambda request, address: None  # a caller hanging up is expected here
         if tls is not None:
             # The handshake happens on first read, in the request's own thread.
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
@@ -85,6 +87,9 @@ class LoopbackServer:
                 reply = server.responder(received)
                 if reply.delay:
                     server.release.wait(reply.delay)
+                if reply.drip:
+                    self._drip(reply)
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -96,6 +101,18 @@ class LoopbackServer:
                     pass  # the caller gave up (a timeout test) or was killed
 
             do_GET = do_POST  # noqa: N815 (an old API server's answers, for clients' fallbacks)
+
+            def _drip(self, reply: Reply) -> None:
+                head = f"HTTP/1.1 {reply.status} OK\r\nContent-Length: {len(reply.body)}\r\n\r\n".encode()
+                self.close_connection = True
+                try:
+                    for byte in head + reply.body:
+                        if server.release.wait(reply.drip):
+                            return  # the test is over
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the caller hung up (its deadline passed)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_an_event_queued_before_a_kill_9_is_delivered_after_restart(market_path, receiver, start_worker):
     hooks = receiver(lambda r: Reply(200, delay=60) if len(hooks.received()) == 1 else Reply(200))
     with Market(market_path) as market:
-        market.configure(allow_private_urls=True)
+        market.allow_private_urls = True
         poster = market.register_agent(name="Poster", capabilities=["coding"], owner_email="p@example.com").agent.id
         agent = market.register_agent(name="Worker", capabilities=["coding"], owner_email="w@example.com",
                                       webhook_url=hooks.url + "/hook").agent.id
@@ -39,7 +39,7 @@ def test_an_event_queued_before_a_kill_9_is_delivered_after_restart(market_path,
         process.kill()
         process.stdout.close()
 
-    with Market(market_path) as restarted:
+    with Market(market_path, allow_private_urls=True) as restarted:
         worker = start_worker(restarted)  # takes over once the dead worker's lease and claim run out
         wait_until(lambda: restarted.webhook_deliveries(agent)[0].status == "delivered")
         (delivery,) = restarted.webhook_deliveries(agent)

@@ -167,12 +167,14 @@ def test_control_characters_in_a_result_are_stripped_not_fatal(open_market, endp
 def test_a_loopback_endpoint_is_refused_unless_the_market_allows_it(open_market, endpoint):
     me = caller(open_market)
     hired = agent(open_market, "Writer", endpoint_url=endpoint.url + "/ok")  # stored while allowed
-    open_market.configure(allow_private_urls=False)
+    open_market.allow_private_urls = False
 
     with pytest.raises(AgentFailed) as failure:
         execute(open_market, me, hired, "Write a haiku", BUDGET)
 
-    assert "not a public address" in failure.value.message
+    assert "the address is not allowed" in failure.value.message
+    assert "127.0.0.1" not in failure.value.message  # nor in the task's public failure event
+    assert "127.0.0.1" not in str(open_market.task_timeline(failure.value.details["task_id"]))
     assert endpoint.received() == []
     assert_refunded(open_market, me, hired, failure.value.details["task_id"])
 

@@ -69,7 +69,7 @@ def test_the_market_checks_every_place_a_url_is_stored(market: Market):
         market.set_webhook(agent.id, "https://192.168.0.10/hook")
     with pytest.raises(ValidationError):
         market.update_agent(agent.id, endpoint_url="https://[fe80::1]/run")
-    market.configure(allow_private_urls=True)
+    market.allow_private_urls = True
     assert market.set_webhook(agent.id, "https://192.168.0.10/hook").secret.startswith("whsec_")
 
 

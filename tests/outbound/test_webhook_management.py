@@ -63,7 +63,7 @@ def test_a_rotated_secret_keeps_signing_beside_the_new_one(served, receiver):
 def test_a_secret_rotated_over_24_hours_ago_no_longer_signs(tmp_path, receiver, start_worker):
     hooks = receiver()
     yesterday = Market(tmp_path / "m.db", clock=lambda: datetime.now(UTC) - timedelta(hours=24, seconds=5))
-    yesterday.configure(allow_private_urls=True)
+    yesterday.allow_private_urls = True
     reg = yesterday.register_agent(name="Old", capabilities=["coding"], owner_email="o@example.com",
                                    webhook_url=hooks.url + "/hook")
     new = yesterday.rotate_webhook_secret(reg.agent.id).secret

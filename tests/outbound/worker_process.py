@@ -14,7 +14,7 @@ from engine.outbound import DeliveryWorker
 
 
 def main(path: str, poster_id: str, capability: str) -> None:
-    market = Market(path)
+    market = Market(path, allow_private_urls=True)  # the receiver is on loopback
     market.post_task(poster_id, title="Queued before the crash", budget=5, required_capabilities=[capability])
     worker = DeliveryWorker(market, timeout=30.0, lease_seconds=1.0, claim_seconds=1.0, poll_interval=0.02).start()
     while not worker.is_leader:

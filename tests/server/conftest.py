@@ -62,15 +62,12 @@ class Api:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[RunningServer]:
-    with running_server(tmp_path / "market.db") as server:
-        yield server
+    yield from _serving(tmp_path)
 
 
 @pytest.fixture
 def api(served: RunningServer) -> Iterator[Api]:
-    api = Api(served)
-    yield api
-    api.close()
+    yield from _closing(Api(served))
 
 
 def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
@@ -99,3 +96,33 @@ def endpoint_agent_url() -> Iterator[str]:
 
     with LoopbackServer(lambda r: Reply.json({"result": r.json()["task_description"][::-1]})) as agent:
         yield agent.url
+
+
+class _SharedApi(Api):
+    """An Api on a server shared by a module's tests: each registration gets a name of its own."""
+
+    _numbers = __import__("itertools").count()
+
+    def register(self, name: str, *capabilities: str, **fields: Any) -> ApiAgent:
+        return super().register(f"{name}{next(self._numbers)}", *capabilities, **fields)
+
+
+@pytest.fixture(scope="module")
+def _module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from _serving(tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture
+def shared_api(_module_server: RunningServer) -> Iterator[Api]:
+    """Like ``api``, on one server for the whole module (for many small parametrized cases)."""
+    yield from _closing(_SharedApi(_module_server))
+
+
+def _serving(directory: Path) -> Iterator[RunningServer]:
+    with running_server(directory / "market.db") as server:
+        yield server
+
+
+def _closing(api: Api) -> Iterator[Api]:
+    yield api
+    api.close()

@@ -58,6 +58,7 @@ def test_wallet_transactions_are_paged_newest_first(api: Api) -> None:
 
 
 def test_rotate_key_replaces_the_key(api: Api) -> None:
+    api.served.market.configure(key_grace_seconds=0)  # the old key stops at once
     agent = api.register("Rotator")
     response = agent.post("/api/agents/me/rotate-key")
     new_key = response.json()["data"]["api_key"]

@@ -156,11 +156,11 @@ def test_kill_9_under_load_keeps_every_acknowledged_change(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_environment_settings_and_public_url_are_stored(tmp_path: Path) -> None:
+def test_public_url_is_stored_and_allow_private_urls_is_not(tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
     with server_process(db, settings_from_env=True, extra_args=("--public-url", "https://market.example")) as server:
         assert httpx.get(f"{server.url}/api/health").status_code == 200
         assert server.terminate() == 0
     with Market(db) as market:
-        assert market.settings.allow_private_urls is True
+        assert market.allow_private_urls is False
         assert market.settings.public_url == "https://market.example"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -82,7 +83,9 @@ def running_server(
     own = market is None
     market = market or Market(db)
     try:
-        market.configure(allow_private_urls=allow_private_urls, **(settings or {}))
+        market.allow_private_urls = allow_private_urls
+        if settings:
+            market.configure(**settings)
         # The test is the edge here: it reads the environment as `agentmarket serve` does.
         config = load_config({"registrations_per_hour": registrations_per_hour, "trusted_proxies": trusted_proxies},
                              os.environ)
@@ -124,7 +127,7 @@ class ServerProcess:
 @contextmanager
 def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
                    env: dict[str, str] | None = None, settings_from_env: bool = False,
-                   registrations_per_hour: int | None = 0) -> Iterator[ServerProcess]:
+                   registrations_per_hour: int | None = 0, open_files: int | None = None) -> Iterator[ServerProcess]:
     """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
 
     Args:
@@ -136,6 +139,7 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
             ``AGENTMARKET_ALLOW_PRIVATE_URLS=1`` instead of options.
         registrations_per_hour: ``--registrations-per-hour`` (0, no limit, by default: tests
             register many agents from one address); None leaves the server's default.
+        open_files: the child's limit on open files (``ulimit -n``), if given.
     """
     log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
@@ -150,8 +154,10 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
         args += ["--db", str(db), *(["--allow-private-urls"] if allow_private_urls else [])]
     child_env.update(env or {})
     with log.open("wb") as sink:
+        limit = None if open_files is None else (
+            lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files)))
         process = subprocess.Popen([sys.executable, "-c", "from agentmarket_tui.cli import main; main()", *args],
-                                   stdout=subprocess.DEVNULL, stderr=sink, env=child_env)
+                                   stdout=subprocess.DEVNULL, stderr=sink, env=child_env, preexec_fn=limit)
     try:
         url = _wait_for_url(process, log)
         yield ServerProcess(url, Path(db), process, log)

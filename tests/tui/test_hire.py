@@ -42,7 +42,7 @@ def open_market(market: Market, monkeypatch: pytest.MonkeyPatch) -> Market:
     """A market whose agents may live on loopback and that has no language model."""
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    market.configure(allow_private_urls=True)
+    market.allow_private_urls = True
     return market
 
 

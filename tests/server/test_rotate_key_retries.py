@@ -1,0 +1,74 @@
+"""A rotate-key whose answer is lost can be retried safely (issue 12, finding 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engine import Market
+from tests.support.server import running_server
+
+from .conftest import Api, assert_error
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 13, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def timed_api(tmp_path: Path, clock: Clock) -> Iterator[Api]:
+    market = Market(tmp_path / "market.db", clock=clock)
+    try:
+        with running_server(tmp_path / "market.db", market=market) as served:
+            api = Api(served)
+            yield api
+            api.close()
+    finally:
+        market.close()
+
+
+def test_a_retried_rotation_with_the_same_idempotency_key_gets_the_same_new_key(timed_api: Api) -> None:
+    agent = timed_api.register("Rotator")
+    headers = {"Idempotency-Key": "rotate-1"}
+
+    first = agent.post("/api/agents/me/rotate-key", headers=headers)  # its answer is "lost"
+    retry = agent.post("/api/agents/me/rotate-key", headers=headers)  # sent again, with the old key
+
+    assert first.status_code == retry.status_code == 200, retry.text
+    assert retry.json()["data"]["api_key"] == first.json()["data"]["api_key"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    new_key = first.json()["data"]["api_key"]
+    me = timed_api.anonymous.get("/api/agents/me", headers={"X-API-Key": new_key})
+    assert me.json()["data"]["id"] == agent.id
+
+
+def test_the_old_key_works_for_the_grace_period_and_then_stops(timed_api: Api, clock: Clock) -> None:
+    agent = timed_api.register("Rotator")
+    new_key = agent.post("/api/agents/me/rotate-key").json()["data"]["api_key"]
+
+    clock.now += timedelta(seconds=299)
+    assert agent.get("/api/wallet").status_code == 200  # the default grace: 5 minutes
+    clock.now += timedelta(seconds=2)
+    assert_error(agent.get("/api/wallet"), 401, "invalid_api_key")
+    assert timed_api.anonymous.get("/api/wallet", headers={"X-API-Key": new_key}).status_code == 200
+
+
+def test_the_grace_period_is_a_market_setting(timed_api: Api) -> None:
+    timed_api.served.market.configure(key_grace_seconds=0)
+    agent = timed_api.register("Rotator")
+    agent.post("/api/agents/me/rotate-key")
+    assert_error(agent.get("/api/wallet"), 401, "invalid_api_key")
