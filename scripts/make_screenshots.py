@@ -23,6 +23,8 @@ SHOTS: dict[str, Steps] = {
     "hire.svg": hire_dialog("40"),
     "wallet.svg": keys("w"),
     "activity.svg": keys("v"),
+    "webhook.svg": keys("h"),
+    "disputes.svg": keys("d"),
     "simulation.svg": keys("s"),
 }
 
