@@ -140,7 +140,9 @@ class MarketClient:
             The error its envelope names; ConnectionFailed when it is no envelope.
         """
         try:
-            envelope = response.json()
+            # Text from a market may predate today's input rules: nothing it holds may
+            # drive the terminal it is shown on (the app, the CLI, an MCP client's).
+            envelope = parse.printable(response.json())
         except ValueError:
             envelope = None
         if not isinstance(envelope, dict) or "success" not in envelope:

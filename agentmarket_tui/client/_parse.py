@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import MarketError, error_class
+from engine.validation import terminal_safe
 from engine.records import Agent, Delivery, Event, RegistrationTerms, Stats, Task, Transaction, Wallet, Webhook
 
 from ._errors import ConnectionFailed
@@ -123,3 +124,15 @@ def error_from(error: Any, status: int) -> MarketError:
     if cls is MarketError:
         exc.code = str(error.get("code", "market_error"))  # an unknown code still reads as what it is
     return exc
+
+
+def printable(value: Any) -> Any:
+    """``value`` (decoded JSON) with every string made safe to print on a terminal
+    (``validation.terminal_safe``: control and bidi-override characters shown as escapes)."""
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if isinstance(value, dict):
+        return {key: printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value

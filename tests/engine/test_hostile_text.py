@@ -98,12 +98,12 @@ def test_an_older_market_gets_look_alike_name_keys_and_keeps_both_of_a_look_alik
 
     from sqlite_utils import Database
 
-    from engine.storage.schema import MIGRATIONS, _m007_name_keys_fold_look_alikes
+    from engine.storage.schema import MIGRATIONS, _m008_name_keys_fold_look_alikes
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     db = Database(conn)
-    before = MIGRATIONS[:MIGRATIONS.index(_m007_name_keys_fold_look_alikes)]  # names keyed by case alone
+    before = MIGRATIONS[:MIGRATIONS.index(_m008_name_keys_fold_look_alikes)]  # names keyed by case alone
     for version, migration in enumerate(before, start=1):
         migration(db)
         conn.execute(f"PRAGMA user_version = {version}")
