@@ -133,8 +133,11 @@ class SQLiteLedger:
 
     def stray_escrows(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
+            # The task's id is the account id after 'escrow:': comparing t.id itself (not an
+            # expression over it) lets SQLite look it up in the primary key instead of
+            # scanning every task for every escrow.
             "SELECT a.id, a.balance FROM accounts a WHERE a.kind = 'escrow' AND a.balance != 0"
-            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE 'escrow:' || t.id = a.id) LIMIT 100"
+            f" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = substr(a.id, {len(acct.escrow('')) + 1})) LIMIT 100"
         ))
 
     def cached_balance_mismatches(self) -> list[dict[str, Any]]:
@@ -152,7 +155,7 @@ class SQLiteLedger:
     def wallets_without_agents(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
             "SELECT a.id FROM accounts a WHERE a.kind = 'wallet'"
-            " AND NOT EXISTS (SELECT 1 FROM agents g WHERE 'wallet:' || g.id = a.id) LIMIT 100"
+            f" AND NOT EXISTS (SELECT 1 FROM agents g WHERE g.id = substr(a.id, {len(acct.wallet('')) + 1})) LIMIT 100"
         ))
 
 
