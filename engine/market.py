@@ -340,3 +340,7 @@ class Market:
     def verify_ledger(self) -> LedgerReport:
         """Check every invariant of SPEC §2 in one snapshot; report each with offending rows."""
         return self.ledger.verify()
+
+    def verify_counters(self) -> LedgerReport:
+        """Check the counters behind totals and stats against a recount (SPEC §12)."""
+        return self.ledger.verify_counters()

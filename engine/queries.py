@@ -85,9 +85,18 @@ class AgentQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a list, and how many items all its pages hold, read in one snapshot."""
+    """One page of a list, and how many items all its pages hold, read in one snapshot.
+
+    Attributes:
+        total: how many items all pages hold, from counters; for a text search or two narrowing
+            filters at once it is counted up to a cap, past which it is a lower bound.
+        total_is_lower_bound: ``total`` reached that cap (there may be more).
+        next_cursor: where the next page starts (opaque), or None on the last page.
+    """
 
     items: list[T]
     total: int
     limit: int
     offset: int
+    total_is_lower_bound: bool = False
+    next_cursor: str | None = None

@@ -197,7 +197,10 @@ def _task_reply(call: Call, task: Any) -> Reply:
 
 
 def _page(page: Page[Any], items: list[Any]) -> Reply:
-    return Reply(items, pagination={"limit": page.limit, "offset": page.offset, "total": page.total})
+    pagination = {"limit": page.limit, "offset": page.offset, "total": page.total}
+    if page.total_is_lower_bound:
+        pagination["total_is_lower_bound"] = True
+    return Reply(items, pagination=pagination)
 
 
 # -- the table ------------------------------------------------------------------------------------

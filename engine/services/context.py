@@ -93,7 +93,7 @@ T = TypeVar("T")
 class _Listing(Protocol[T]):
     def list(self, query: Any) -> list[T]: ...
 
-    def count(self, query: Any) -> int: ...
+    def count(self, query: Any) -> tuple[int, bool]: ...
 
 
 def read_page(store: Store, query: Any, repository: Callable[[MarketTx], _Listing[T]]) -> Page[T]:
@@ -104,4 +104,5 @@ def read_page(store: Store, query: Any, repository: Callable[[MarketTx], _Listin
     """
     with store.read() as tx:
         listing = repository(tx)
-        return Page(listing.list(query), listing.count(query), query.limit, query.offset)
+        total, lower_bound = listing.count(query)
+        return Page(listing.list(query), total, query.limit, query.offset, lower_bound)

@@ -124,8 +124,8 @@ class LedgerService:
         with self._ctx.store.read() as tx:
             totals = tx.ledger.totals()
             return Stats(
-                agents=tx.agents.count(),
-                tasks=tx.tasks.counts_by_status(),
+                agents=tx.counters.get("agents"),
+                tasks=tx.counters.by_status(),
                 credits_issued=-totals.get("issuance", 0),
                 credits_in_wallets=totals.get("wallet", 0),
                 credits_in_escrow=totals.get("escrow", 0),
@@ -150,6 +150,13 @@ class LedgerService:
                 _check("wallets_have_agents", "every wallet belongs to an agent", ledger.wallets_without_agents()),
             )
         return LedgerReport(checks=checks)
+
+    def verify_counters(self) -> LedgerReport:
+        """Check every counter (tasks per status, per capability and per agent, agents, wallet
+        transfers) against a recount of the tables, in one snapshot."""
+        with self._ctx.store.read() as tx:
+            return LedgerReport(checks=(_check("counters_match", "every counter equals a recount of its rows",
+                                               tx.counters.mismatches()),))
 
 
 def _balance(tx: MarketTx, agent_id: str) -> int:

@@ -14,6 +14,7 @@ from ..queries import AgentOrder, AgentQuery
 from ..records import Agent
 from . import _sql
 from ._like import contains_pattern
+from .counters_sql import counter
 
 _ORDER_SQL = {
     AgentOrder.NEWEST: "a.rowid DESC",
@@ -115,9 +116,14 @@ class SQLiteAgents:
         ).fetchall()
         return [_agent(r) for r in rows]
 
-    def count(self, query: AgentQuery | None = None) -> int:
-        where, args = _filter(query or _ALL)
-        return self.conn.execute(f"SELECT count(*) FROM agents a{where}", args).fetchone()[0]
+    def count(self, query: AgentQuery | None = None) -> tuple[int, bool]:
+        query = query or _ALL
+        if not query.search:
+            if query.capability:
+                return counter(self.conn, "agent_capability", query.capability), False
+            return counter(self.conn, "agents"), False
+        where, args = _filter(query)
+        return _sql.capped_count(self.conn, f"SELECT 1 FROM agents a{where}", args)
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
         if not capabilities:

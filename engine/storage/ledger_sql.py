@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import ledger_accounts as acct
 from ..records import Transaction, WalletFigures
+from .counters_sql import counter
 
 # A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
 # source cannot cover the amount (issuance may go negative), and records the balances
@@ -92,7 +93,7 @@ class SQLiteLedger:
         return [_transaction(r, wallet) for r in rows]
 
     def count_wallet_transactions(self, agent_id: str) -> int:
-        return self.conn.execute("SELECT count(*) FROM transfers WHERE wallet_agent = ?", (agent_id,)).fetchone()[0]
+        return counter(self.conn, "transfers", agent_id)
 
     def wallet_figures(self, agent_id: str) -> WalletFigures:
         row = self.conn.execute(

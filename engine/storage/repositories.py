@@ -80,8 +80,9 @@ class AgentRepository(Protocol):
     def list(self, query: AgentQuery) -> list[Agent]:
         """One page of the agents ``query`` selects, in its order."""
 
-    def count(self, query: AgentQuery | None = None) -> int:
-        """How many agents ``query`` selects (all, when None); paging is ignored."""
+    def count(self, query: AgentQuery | None = None) -> tuple[int, bool]:
+        """How many agents ``query`` selects (all, when None; paging ignored), and whether that
+        is a lower bound (a text search counted past the cap)."""
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
         """Ids of agents with a webhook whose capabilities overlap ``capabilities``, but not
@@ -110,11 +111,9 @@ class TaskRepository(Protocol):
     def list(self, query: TaskQuery) -> list[Task]:
         """One page of the tasks ``query`` selects, in its order."""
 
-    def count(self, query: TaskQuery) -> int:
-        """How many tasks ``query`` selects; paging is ignored."""
-
-    def counts_by_status(self) -> dict[str, int]:
-        """How many tasks are in each status (statuses with none are left out)."""
+    def count(self, query: TaskQuery) -> tuple[int, bool]:
+        """How many tasks ``query`` selects (paging ignored), and whether that is a lower bound
+        (a count past the cap, where the counters cannot answer)."""
 
     def running_direct(self, updated_before: str) -> list[str]:
         """Ids of direct tasks still ``assigned`` whose last change is older than ``updated_before``."""
@@ -315,6 +314,19 @@ class SettingsRepository(Protocol):
         """Store the setting's value."""
 
 
+class CounterRepository(Protocol):
+    """Counters of tasks, agents and wallet transfers, kept by the storage with every change."""
+
+    def get(self, kind: str, key: str = "", status: str | None = None) -> int:
+        """The counter of (kind, key, status), or its sum over statuses when ``status`` is None."""
+
+    def by_status(self, kind: str = "tasks", key: str = "") -> dict[str, int]:
+        """The counters of (kind, key) per status, statuses with none left out."""
+
+    def mismatches(self) -> list[dict[str, Any]]:
+        """Counters that differ from a recount of the tables (at most 100)."""
+
+
 class MarketTx(Protocol):
     """One open transaction: a repository per area, all in the same snapshot."""
 
@@ -326,6 +338,7 @@ class MarketTx(Protocol):
     idempotency: IdempotencyRepository
     registrations: RegistrationRepository
     settings: SettingsRepository
+    counters: CounterRepository
 
 
 class Store(Protocol):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 from ..validation import email_key
+from .counters_sql import RECOUNT
 
 
 def _m001_initial(db: Database) -> None:
@@ -221,8 +222,75 @@ def _m004_free_credits(db: Database) -> None:
     db.execute("ALTER TABLE transfers ADD COLUMN memo TEXT")
 
 
+def _bump(rows: str, sign: str) -> str:
+    """One trigger statement adding ``sign``1 to the counter of each (kind, key, status) ``rows`` selects."""
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
+    return (f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, {sign}1 FROM ({rows}) WHERE true"
+            f" ON CONFLICT (kind, key, status) DO UPDATE SET n = n {sign} 1;")
+
+
+def _task_rows(row: str) -> str:
+    """The counters a task row (``NEW`` or ``OLD``) counts in (see storage/counters_sql.py)."""
+    return (
+        f"SELECT 'tasks' AS kind, '' AS key, {row}.status AS status"
+        f" UNION ALL SELECT 'poster', {row}.poster_id, {row}.status"
+        f" UNION ALL SELECT 'involving', {row}.poster_id, {row}.status"
+        f" UNION ALL SELECT 'assignee', {row}.assigned_to, {row}.status WHERE {row}.assigned_to IS NOT NULL"
+        f" UNION ALL SELECT 'involving', {row}.assigned_to, {row}.status"
+        f"  WHERE {row}.assigned_to IS NOT NULL AND {row}.assigned_to != {row}.poster_id"
+        f" UNION ALL SELECT 'capability', capability, {row}.status FROM task_capabilities"
+        f"  WHERE task_rowid = {row}.rowid"
+    )
+
+
+def _m005_counters(db: Database) -> None:
+    # SPEC §12: totals come from counters, never from counting rows per request. Triggers
+    # keep them in the statement that changes a row, so every path (services, migrations,
+    # tools writing SQL) keeps them right; statuses are counted by value, never listed.
+    db.execute(
+        "CREATE TABLE counters (kind TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (kind, key, status)) WITHOUT ROWID"
+    )
+    triggers = {
+        "tasks_count_insert": ("AFTER INSERT ON tasks", _bump(_task_rows("NEW"), "+")),
+        "tasks_count_delete": ("AFTER DELETE ON tasks", _bump(_task_rows("OLD"), "-")),
+        "tasks_count_update": (
+            "AFTER UPDATE OF status, assigned_to, poster_id ON tasks WHEN OLD.status IS NOT NEW.status"
+            " OR OLD.assigned_to IS NOT NEW.assigned_to OR OLD.poster_id IS NOT NEW.poster_id",
+            _bump(_task_rows("OLD"), "-") + _bump(_task_rows("NEW"), "+"),
+        ),
+        "task_capabilities_count_insert": (
+            "AFTER INSERT ON task_capabilities",
+            _bump("SELECT 'capability' AS kind, NEW.capability AS key, status FROM tasks WHERE rowid = NEW.task_rowid",
+                  "+"),
+        ),
+        "task_capabilities_count_delete": (
+            "AFTER DELETE ON task_capabilities",
+            _bump("SELECT 'capability' AS kind, OLD.capability AS key, status FROM tasks WHERE rowid = OLD.task_rowid",
+                  "-"),
+        ),
+        "agents_count_insert": ("AFTER INSERT ON agents", _bump("SELECT 'agents' AS kind, '' AS key, '' AS status", "+")),
+        "agents_count_delete": ("AFTER DELETE ON agents", _bump("SELECT 'agents' AS kind, '' AS key, '' AS status", "-")),
+        "agent_capabilities_count_insert": (
+            "AFTER INSERT ON agent_capabilities",
+            _bump("SELECT 'agent_capability' AS kind, NEW.capability AS key, '' AS status", "+"),
+        ),
+        "agent_capabilities_count_delete": (
+            "AFTER DELETE ON agent_capabilities",
+            _bump("SELECT 'agent_capability' AS kind, OLD.capability AS key, '' AS status", "-"),
+        ),
+        "transfers_count_insert": (
+            "AFTER INSERT ON transfers WHEN NEW.wallet_agent IS NOT NULL",
+            _bump("SELECT 'transfers' AS kind, NEW.wallet_agent AS key, '' AS status", "+"),
+        ),
+    }
+    for name, (when, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits]
+                                                _m004_free_credits, _m005_counters]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

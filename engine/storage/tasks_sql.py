@@ -8,7 +8,9 @@ from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
+from . import _sql
 from ._like import contains_pattern
+from .counters_sql import counter
 
 # In the order of Task's fields (see _task).
 _COLUMNS = (
@@ -88,12 +90,15 @@ class SQLiteTasks:
         ).fetchall()
         return [_task(r) for r in rows]
 
-    def count(self, query: TaskQuery) -> int:
+    def count(self, query: TaskQuery) -> tuple[int, bool]:
+        narrowing = [(kind, key) for kind, key in (
+            ("capability", query.capability), ("poster", query.poster_id), ("assignee", query.assigned_to),
+            ("involving", query.involving)) if key]
+        if not query.search and len(narrowing) <= 1:
+            kind, key = narrowing[0] if narrowing else ("tasks", "")
+            return counter(self.conn, kind, key, query.status), False
         where, args = _filter(query)
-        return self.conn.execute(f"SELECT count(*) FROM tasks t{where}", args).fetchone()[0]
-
-    def counts_by_status(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")}
+        return _sql.capped_count(self.conn, f"SELECT 1 FROM tasks t{where}", args)
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(

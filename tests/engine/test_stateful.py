@@ -1,11 +1,13 @@
 """Random sequences of every market operation against a plain-Python model of the market.
 
-After every step each wallet, each task and the fee account must equal the model, and
-``verify_ledger()`` must hold. A step the model says is invalid must raise exactly the
-error the model predicts, and change nothing.
+After every step each wallet, each task, the fee account, the stats and the totals must
+equal the model, and ``verify_ledger()`` and ``verify_counters()`` must hold. A step the
+model says is invalid must raise exactly the error the model predicts, and change nothing.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import shutil
 import tempfile
@@ -265,6 +267,12 @@ class MarketMachine(RuleBasedStateMachine):
         assert market.stats().fees_collected == self.fees
         report = market.verify_ledger()
         assert report.ok, report.failed()
+        counters = market.verify_counters()
+        assert counters.ok, counters.failed()
+        statuses = Counter(t.status for t in self.tasks.values())
+        assert market.stats().tasks == dict(statuses)
+        for status in statuses:
+            assert market.count_tasks(status) == statuses[status]
 
 
 MarketMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
