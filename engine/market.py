@@ -44,7 +44,7 @@ from .services import (
     TaskService,
 )
 from .services.agents import hash_key
-from .services.context import Clock
+from .services.context import Clock, random_token
 from .services.outbox import webhook_payload
 from .storage import SQLiteStore
 
@@ -94,6 +94,10 @@ class Market:
         with store.write() as tx:
             self.ledger.open_house_accounts(tx)
             stored = tx.settings.all()
+            if "cursor_secret" not in stored:  # made once per market file; never an API setting
+                stored["cursor_secret"] = random_token()
+                tx.settings.put("cursor_secret", stored["cursor_secret"])
+            ctx.cursor_secret = bytes.fromhex(stored["cursor_secret"])
             for f in fields(Settings):
                 if f.name not in stored:
                     tx.settings.put(f.name, f.default)

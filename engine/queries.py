@@ -58,7 +58,8 @@ class TaskQuery:
         involving: only tasks this agent posted or is assigned (``/api/agents/me/tasks``).
         order: the sort order.
         limit: page size, 1–100.
-        offset: rows skipped before the page.
+        offset: rows skipped before the page (costs a walk over them; ``cursor`` does not).
+        cursor: where the page starts, as the previous page's ``next_cursor`` gave it (opaque).
     """
 
     status: str | None = None
@@ -70,6 +71,7 @@ class TaskQuery:
     order: TaskOrder = TaskOrder.NEWEST
     limit: int = 20
     offset: int = 0
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,17 @@ class AgentQuery:
     order: AgentOrder = AgentOrder.NEWEST
     limit: int = 20
     offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionQuery:
+    """Which wallet transfers a list wants: one agent's, newest first (fields as :class:`TaskQuery`)."""
+
+    agent_id: str
+    limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,10 @@ class AgentRepository(Protocol):
     def count_completed(self, agent_id: str) -> None:
         """Count one more completed task for the agent."""
 
+    def page(self, query: AgentQuery, after: tuple[Any, ...] | None) -> tuple[list[Agent], tuple[Any, ...] | None]:
+        """One page of the agents ``query`` selects, in its order, starting after sort key ``after``
+        (then ``query.offset``); and the sort key of its last row when more rows follow."""
+
     def list(self, query: AgentQuery) -> list[Agent]:
         """One page of the agents ``query`` selects, in its order."""
 
@@ -107,6 +111,9 @@ class TaskRepository(Protocol):
 
     def update(self, task: Task) -> None:
         """Store the task's changeable fields: status, assigned_to, result, rating, updated_at."""
+
+    def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
+        """One page of the tasks ``query`` selects (as :meth:`AgentRepository.page`)."""
 
     def list(self, query: TaskQuery) -> list[Task]:
         """One page of the tasks ``query`` selects, in its order."""

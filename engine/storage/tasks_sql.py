@@ -19,11 +19,11 @@ _COLUMNS = (
     " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
     " t.created_at, t.updated_at"
 )
-_ORDER_SQL = {
-    TaskOrder.NEWEST: "t.rowid DESC",
-    TaskOrder.OLDEST: "t.rowid ASC",
-    TaskOrder.BUDGET_HIGH: "t.budget DESC, t.rowid DESC",
-    TaskOrder.BUDGET_LOW: "t.budget ASC, t.rowid DESC",
+_SORT: dict[TaskOrder, _sql.SortKey] = {
+    TaskOrder.NEWEST: (("t.rowid", True),),
+    TaskOrder.OLDEST: (("t.rowid", False),),
+    TaskOrder.BUDGET_HIGH: (("t.budget", True), ("t.rowid", True)),
+    TaskOrder.BUDGET_LOW: (("t.budget", False), ("t.rowid", True)),
 }
 _INSERT = (
     "INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
@@ -83,12 +83,12 @@ class SQLiteTasks:
         )
 
     def list(self, query: TaskQuery) -> list[Task]:
-        where, args = _filter(query)
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM tasks t{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
-            (*args, query.limit, query.offset),
-        ).fetchall()
-        return [_task(r) for r in rows]
+        return self.page(query, None)[0]
+
+    def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "tasks t", _filter(query), _SORT[query.order],
+                                      query.limit, query.offset, after)
+        return [_task(r) for r in rows], last
 
     def count(self, query: TaskQuery) -> tuple[int, bool]:
         narrowing = [(kind, key) for kind, key in (

@@ -18,7 +18,8 @@ def test_a_task_page_holds_its_items_and_the_total(cast: Cast) -> None:
     market = cast.market
     ids = [market.post_task(cast.poster, title=f"T{n}", budget=1).id for n in range(5)]
     page = market.tasks_page(TaskQuery(order=TaskOrder.OLDEST, limit=2, offset=1))
-    assert page == Page([market.get_task(i) for i in ids[1:3]], 5, 2, 1)
+    assert page == Page([market.get_task(i) for i in ids[1:3]], 5, 2, 1, next_cursor=page.next_cursor)
+    assert page.next_cursor is not None
     assert market.count_tasks() == page.total
 
 
