@@ -9,10 +9,10 @@ from .. import fees
 from .. import ledger_accounts as acct
 from .. import validation as v
 from ..errors import InsufficientCredits, NotFound
-from ..queries import Page
+from ..queries import Page, TransactionQuery
 from ..records import Check, LedgerReport, Stats, Task, Transaction, Wallet
 from ..storage import MarketTx
-from .context import MarketContext
+from .context import MarketContext, read_page
 
 
 # -- movements, inside a caller's transaction -----------------------------------------
@@ -87,13 +87,17 @@ class LedgerService:
             _balance(tx, agent_id)
             return tx.ledger.wallet_transactions(agent_id, limit, offset)
 
-    def transactions_page(self, agent_id: str, limit: Any = None, offset: Any = None) -> Page[Transaction]:
-        """One page of the agent's wallet history and its total, from one snapshot."""
+    def transactions_page(self, agent_id: str, limit: Any = None, offset: Any = None,
+                          cursor: Any = None) -> Page[Transaction]:
+        """One page of the agent's wallet history and its total, from one snapshot.
+
+        Raises:
+            NotFound; ValidationError (paging); InvalidCursor.
+        """
         limit, offset = v.page(limit, offset)
         with self._ctx.store.read() as tx:
             _balance(tx, agent_id)
-            items = tx.ledger.wallet_transactions(agent_id, limit, offset)
-            return Page(items, tx.ledger.count_wallet_transactions(agent_id), limit, offset)
+        return read_page(self._ctx, TransactionQuery(agent_id, limit, offset, cursor or None), lambda tx: tx.ledger)
 
     def count_transactions(self, agent_id: str) -> int:
         """How many transfers touched the agent's wallet."""

@@ -7,7 +7,9 @@ import sqlite3
 from typing import Any
 
 from .. import ledger_accounts as acct
+from ..queries import TransactionQuery
 from ..records import Transaction, WalletFigures
+from . import _sql
 from .counters_sql import counter
 
 # A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
@@ -20,6 +22,7 @@ _TRANSFER = (
     " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7, ?8 FROM accounts f, accounts t"
     " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
 )
+_HISTORY: _sql.SortKey = (("id", True),)  # a wallet's history, newest first
 _OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
 
 
@@ -85,12 +88,17 @@ class SQLiteLedger:
         return False
 
     def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
-        wallet = acct.wallet(agent_id)
-        rows = self.conn.execute(
-            "SELECT * FROM transfers WHERE wallet_agent = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-            (agent_id, limit, offset),
-        ).fetchall()
-        return [_transaction(r, wallet) for r in rows]
+        return self.page(TransactionQuery(agent_id, limit, offset), None)[0]
+
+    def page(self, query: TransactionQuery, after: tuple[Any, ...] | None) -> tuple[list[Transaction],
+                                                                                    tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, "*", "transfers", (" WHERE wallet_agent = ?", [query.agent_id]),
+                                      _HISTORY, query.limit, query.offset, after)
+        wallet = acct.wallet(query.agent_id)
+        return [_transaction(r, wallet) for r in rows], last
+
+    def count(self, query: TransactionQuery) -> tuple[int, bool]:
+        return self.count_wallet_transactions(query.agent_id), False
 
     def count_wallet_transactions(self, agent_id: str) -> int:
         return counter(self.conn, "transfers", agent_id)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ..queries import AgentQuery, TaskQuery
+from ..queries import AgentQuery, TaskQuery, TransactionQuery
 from ..records import (
     Agent,
     Attempt,
@@ -167,6 +167,13 @@ class LedgerRepository(Protocol):
 
     def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
         """Transfers in or out of the agent's wallet, newest first, as the wallet saw them."""
+
+    def page(self, query: TransactionQuery, after: tuple[Any, ...] | None) -> tuple[list[Transaction],
+                                                                                    tuple[Any, ...] | None]:
+        """One page of an agent's wallet history (as :meth:`AgentRepository.page`)."""
+
+    def count(self, query: TransactionQuery) -> tuple[int, bool]:
+        """How many transfers touched the query's wallet (never a lower bound)."""
 
     def count_wallet_transactions(self, agent_id: str) -> int:
         """How many transfers touched the agent's wallet."""
