@@ -12,6 +12,7 @@ from engine.errors import MarketError
 
 from .client import MarketClient
 from .commands import MarketCommands
+from .live import LiveFeed
 from .messages import IdentityChanged, MarketChanged
 from .screens import MODES
 
@@ -24,7 +25,8 @@ class AgentMarketApp(App[None]):
     Args:
         client: the market (in-process or remote) and the identity to act as. Whoever
             opened a local market runs its background work (``engine.runtime.open_market``).
-        live: poll the market for changes (tests of fixed pictures turn it off).
+        live: follow the market's changes (tests of fixed pictures turn it off): through
+            the live event stream (``live.LiveFeed``), else by polling ``GET /api/events``.
     """
 
     TITLE = "AgentMarket"
@@ -50,11 +52,16 @@ class AgentMarketApp(App[None]):
         self.client = client
         self.live = live
         self._token: Any = None
+        self._feed: LiveFeed | None = None
 
     def on_mount(self) -> None:
         self.refresh_identity()
         if self.live:
             self.set_interval(POLL_SECONDS, self._poll)
+
+    def on_unmount(self) -> None:
+        if self._feed is not None:
+            self._feed.stop()
 
     async def action_quit(self) -> None:
         self.exit()
@@ -66,6 +73,10 @@ class AgentMarketApp(App[None]):
 
     # -- live updates -----------------------------------------------------------------
     def _poll(self) -> None:
+        feed = self._feed
+        if feed is not None and feed.available and feed.connected:
+            self._changed_to(feed.seq)  # the stream keeps it current: nothing to ask
+            return
         self.run_worker(self._check_for_changes, thread=True, exclusive=True, group="poll", exit_on_error=False)
 
     def _check_for_changes(self) -> None:
@@ -73,11 +84,16 @@ class AgentMarketApp(App[None]):
             token = self.client.change_token()
         except MarketError:
             return  # a remote market that is briefly unreachable; try again next tick
+        if self._feed is None:
+            self._feed = LiveFeed(self.client, token).start()
+        self.call_from_thread(self._changed_to, token)
+
+    def _changed_to(self, token: Any) -> None:
         if token != self._token:
             first = self._token is None
             self._token = token
             if not first:
-                self.call_from_thread(self.market_changed)
+                self.market_changed()
 
     def market_changed(self) -> None:
         """Reload the visible screen and the identity bar."""

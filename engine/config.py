@@ -41,6 +41,9 @@ class Config:
         anthropic_api_key: the key for Claude calls; prompt agents cannot run without it.
         anthropic_base_url: a gateway or local stand-in for the Messages API.
         sweep_seconds: seconds between two housekeeping sweeps of a running market.
+        max_streams: live event streams (``GET /api/events/stream``) served at once.
+        stream_heartbeat_seconds: seconds of silence after which a stream sends a heartbeat.
+        cors_origins: browser origins allowed to call the API (CORS); empty: none.
         registrations_per_hour: agents one client address may register per hour through a
             server (0: no limit); counted in the market file, shared by every server on it.
         trusted_proxies: CIDR networks of reverse proxies whose ``X-Forwarded-For`` names the
@@ -56,6 +59,9 @@ class Config:
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
+    max_streams: int = 64
+    stream_heartbeat_seconds: float = 15.0
+    cors_origins: tuple[str, ...] = ()
     registrations_per_hour: int = 10
     trusted_proxies: tuple[str, ...] = ()
 
@@ -102,11 +108,11 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _count(high: int) -> Callable[[str], int]:
+def _count(high: int, low: int = 0) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
-        if not 0 <= value <= high:
-            raise ValueError(f"expected a whole number from 0 to {high}")
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
         return value
 
     return parse
@@ -123,6 +129,23 @@ def _text(text: str) -> str | None:
     return text.strip() or None
 
 
+def parse_origins(text: str) -> tuple[str, ...]:
+    """A comma-separated allowlist of origins, each ``http(s)://host[:port]`` with no path.
+
+    Raises:
+        ValueError: an entry that is not such an origin.
+    """
+    origins = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        scheme, sep, rest = entry.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+            raise ValueError(f"{entry[:80]!r} is not an origin like https://app.example.com")
+        origins.append(entry)
+    return tuple(origins)
+
+
 SOURCES: tuple[Source, ...] = (
     Source("public_url", "AGENTMARKET_PUBLIC_URL", _text, "The market's public address, sent in webhooks."),
     Source("allow_private_urls", "AGENTMARKET_ALLOW_PRIVATE_URLS", _flag,
@@ -135,6 +158,11 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_api_key", "ANTHROPIC_API_KEY", _text, "The Anthropic API key for prompt agents."),
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
+    Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(10_000, low=1), "Live event streams served at once."),
+    Source("stream_heartbeat_seconds", "AGENTMARKET_STREAM_HEARTBEAT", _seconds(0, 3600),
+           "Seconds between heartbeats of a quiet live event stream."),
+    Source("cors_origins", "AGENTMARKET_CORS_ORIGINS", parse_origins,
+           "Comma-separated browser origins allowed to call the API (CORS); none by default."),
     Source("registrations_per_hour", "AGENTMARKET_REGISTRATIONS_PER_HOUR", _count(1_000_000),
            "Registrations one client address may make per hour (0: no limit)."),
     Source("trusted_proxies", "AGENTMARKET_TRUSTED_PROXIES", _cidrs,

@@ -202,6 +202,20 @@ class AlreadyRated(MarketError):
     status = 409
 
 
+class NoWebhook(MarketError):
+    """The agent has no webhook URL; set one first."""
+
+    code = "no_webhook"
+    status = 409
+
+
+class DeliveryPending(MarketError):
+    """The webhook delivery is still pending; only a delivered or failed one can be sent again."""
+
+    code = "delivery_pending"
+    status = 409
+
+
 class IdempotencyConflict(MarketError):
     """The Idempotency-Key was used with another body, or its first request is still running."""
 

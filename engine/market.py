@@ -43,7 +43,7 @@ from .services import (
     Settings,
     TaskService,
 )
-from .services.agents import hash_key
+from .services.agents import UNCHANGED, hash_key
 from .services.context import Clock, random_token
 from .services.outbox import webhook_payload
 from .storage import SQLiteStore
@@ -204,9 +204,26 @@ class Market:
         """The agent's webhook URL (never its secret)."""
         return self.agents.webhook(agent_id)
 
-    def set_webhook(self, agent_id: str, webhook_url: Any) -> Webhook:
-        """Set (or, with None, remove) the agent's webhook URL; the secret is shown."""
-        return self.agents.set_webhook(agent_id, webhook_url)
+    def set_webhook(self, agent_id: str, webhook_url: Any = UNCHANGED, **choices: Any) -> Webhook:
+        """Set (or, with None, remove) the agent's webhook URL, and/or its ``events`` and
+        ``all_tasks`` choices; the secret is shown when a URL is set."""
+        return self.agents.set_webhook(agent_id, webhook_url, **choices)
+
+    def rotate_webhook_secret(self, agent_id: str) -> Webhook:
+        """A new webhook secret (shown once); the old one keeps signing beside it for 24 h."""
+        return self.agents.rotate_webhook_secret(agent_id)
+
+    def test_webhook(self, agent_id: str) -> Delivery:
+        """Queue a ``ping`` to the agent's webhook, due now. Raises NotFound, NoWebhook."""
+        return self.outbox.ping(agent_id)
+
+    def redeliver(self, agent_id: str, delivery_id: str) -> Delivery:
+        """Queue one of the agent's delivered or failed deliveries again, due now.
+
+        Raises:
+            NotFound (not this agent's); DeliveryPending; NoWebhook.
+        """
+        return self.outbox.redeliver(agent_id, delivery_id)
 
     def webhook_secret(self, agent_id: str) -> str | None:
         """The agent's webhook signing secret, for outbound calls only."""

@@ -42,11 +42,21 @@ class Registration:
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    """An agent's webhook settings. ``secret`` is set only right after it was changed."""
+    """An agent's webhook settings. ``secret`` is set only right after it was changed.
+
+    Attributes:
+        events: the events it subscribes to (``engine.event_catalog``).
+        all_tasks: it hears of every task, whatever the task's required capabilities.
+        previous_secret_until: when the secret a rotation replaced stops signing (ISO
+            time), while it still signs.
+    """
 
     agent_id: str
     url: str | None
     secret: str | None = None
+    events: tuple[str, ...] = ("task.posted",)
+    all_tasks: bool = False
+    previous_secret_until: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +220,7 @@ class WalletFigures:
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:
-    """A pending delivery that is due, with its agent's current webhook URL and secret."""
+    """A pending delivery that is due, with its agent's current webhook URL and secret(s)."""
 
     id: str
     event: str
@@ -219,6 +229,19 @@ class DueDelivery:
     attempts: int
     webhook_url: str | None
     webhook_secret: str | None
+    previous_secret: str | None = None  # a rotated-out secret that still signs
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """An agent's stored webhook settings, secrets included (never shown whole)."""
+
+    url: str | None
+    secret: str | None
+    events: tuple[str, ...]
+    all_tasks: bool
+    previous_secret: str | None
+    previous_until: float | None  # unix seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,10 +50,14 @@ class RunningMarket:
         """The API's request dispatcher over this market (one per running market), with the
         running of direct hires wired in. The HTTP server and the in-process transport both use it."""
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self.market, cache_responses=self.config.response_cache,
+            config = self.config
+            self._dispatcher = Dispatcher(self.market, cache_responses=config.response_cache,
                                           hire_runner=self.run_hire,
-                                          registrations_per_hour=self.config.registrations_per_hour,
-                                          trusted_proxies=parse_networks(self.config.trusted_proxies))
+                                          registrations_per_hour=config.registrations_per_hour,
+                                          trusted_proxies=parse_networks(config.trusted_proxies),
+                                          max_streams=config.max_streams,
+                                          heartbeat_seconds=config.stream_heartbeat_seconds,
+                                          cors_origins=config.cors_origins)
         return self._dispatcher
 
     def call_settings(self) -> CallSettings:

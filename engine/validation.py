@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
+from .event_catalog import EVENT_TYPES
+from .event_catalog import WEBHOOK_EVENTS as WEBHOOK_EVENT_NAMES
 from .queries import AgentOrder, AgentQuery, TaskOrder, TaskQuery
 from .states import TaskStatus
 
@@ -38,7 +40,8 @@ class Field:
     """One input field and its bounds.
 
     ``kind`` is one of ``text`` (a string), ``integer``, ``slugs`` (a list of
-    capability slugs), ``email`` or ``url``.
+    capability slugs), ``choices`` (a list of names from ``choices``), ``boolean``,
+    ``email`` or ``url``.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Field:
     max_items: int | None = None
     single_line: bool = False
     schemes: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
     description: str = ""
 
     def clean(self, value: Any) -> Any:
@@ -110,6 +114,27 @@ class Field:
             raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
         return tuple(slugs)
 
+    def _clean_choices(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(self.name, f"{self.name} must be a list of strings")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ValidationError(self.name, f"{self.name} must have at most {self.max_items} entries")
+        chosen: list[str] = []
+        for item in value:
+            if item not in self.choices:
+                raise ValidationError(self.name, f"{self.name} has an unknown entry {repr(item)[:50]}; "
+                                                 f"choose from {', '.join(self.choices)}")
+            if item not in chosen:
+                chosen.append(item)
+        if len(chosen) < self.min_items:
+            raise ValidationError(self.name, f"{self.name} must have at least {self.min_items} entry")
+        return tuple(chosen)
+
+    def _clean_boolean(self, value: Any) -> bool:
+        if type(value) is not bool:
+            raise ValidationError(self.name, f"{self.name} must be true or false")
+        return value
+
     def _clean_email(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError(self.name, f"{self.name} must be a string")
@@ -162,6 +187,13 @@ class Field:
             }
             if self.max_items is not None:
                 schema["maxItems"] = self.max_items
+        elif self.kind == "choices":
+            schema = {"type": "array", "items": {"type": "string", "enum": list(self.choices)},
+                      "minItems": self.min_items}
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
+        elif self.kind == "boolean":
+            schema = {"type": "boolean"}
         elif self.kind == "email":
             schema = {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH}
         else:
@@ -182,6 +214,8 @@ _CLEANERS = {
     "text": Field._clean_text,
     "integer": Field._clean_integer,
     "slugs": Field._clean_slugs,
+    "choices": Field._clean_choices,
+    "boolean": Field._clean_boolean,
     "email": Field._clean_email,
     "url": Field._clean_url,
 }
@@ -259,7 +293,13 @@ AGENT_UPDATE = Schema(
     "AgentUpdate",
     (NAME, AGENT_DESCRIPTION, CAPABILITIES, PRICE_PER_TASK, OWNER_EMAIL, ENDPOINT_URL, SYSTEM_PROMPT),
 )
-WEBHOOK = Schema("WebhookUpdate", (Field("webhook_url", "url", required=True, nullable=True, schemes=("https",)),))
+WEBHOOK_EVENTS = Field("events", "choices", choices=WEBHOOK_EVENT_NAMES, max_items=len(WEBHOOK_EVENT_NAMES),
+                       description="The events to be sent (default: task.posted only).")
+WEBHOOK_ALL_TASKS = Field("all_tasks", "boolean", description="Also be told of tasks whatever their required "
+                          "capabilities (the only way to hear of tasks that require none).")
+WEBHOOK = Schema("WebhookUpdate", (Field("webhook_url", "url", required=True, nullable=True, schemes=("https",)),
+                                   WEBHOOK_EVENTS, WEBHOOK_ALL_TASKS))
+WEBHOOK_CHANGE = Schema("WebhookChange", (WEBHOOK_URL, WEBHOOK_EVENTS, WEBHOOK_ALL_TASKS))
 
 BUDGET = Field("budget", "integer", required=True, minimum=1, maximum=1_000_000)
 TASK = Schema(
@@ -296,7 +336,7 @@ def email_key(email: str) -> str:
 
 #: Every schema, by name, for the OpenAPI document.
 SCHEMAS: dict[str, Schema] = {
-    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, TASK, RESULT, RATING, EXECUTION)
+    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, WEBHOOK_CHANGE, TASK, RESULT, RATING, EXECUTION)
 }
 
 LIMIT_DEFAULT = 20
@@ -392,3 +432,42 @@ def agent_query(capability: Any = None, limit: Any = None, offset: Any = None, *
     return AgentQuery(capability=capability_filter(capability), search=search or None,
                       order=_choice("order", order, AgentOrder, AgentOrder.NEWEST), limit=limit, offset=offset,
                       cursor=cursor or None)
+
+
+#: The most event types one live-stream filter may name.
+MAX_EVENT_TYPES = 50
+
+
+def event_types_filter(name: str, value: Any) -> tuple[str, ...] | None:
+    """Clean a comma-separated list of event types from the catalog (None or empty: all types).
+
+    Raises:
+        ValidationError: naming ``name``, for an unknown type or too many.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(name, f"{name} must be a comma-separated list of event types")
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    if len(names) > MAX_EVENT_TYPES:
+        raise ValidationError(name, f"{name} may name at most {MAX_EVENT_TYPES} event types")
+    for item in names:
+        if item not in EVENT_TYPES:
+            raise ValidationError(name, f"{name} has an unknown event type {item[:50]!r}; "
+                                        f"choose from {', '.join(EVENT_TYPES)}")
+    return tuple(dict.fromkeys(names)) or None
+
+
+def query_flag(name: str, value: Any) -> bool:
+    """Clean an optional boolean query parameter: ``true``/``1`` or ``false``/``0`` (absent: false).
+
+    Raises:
+        ValidationError: naming ``name``.
+    """
+    if value is None or value == "":
+        return False
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise ValidationError(name, f"{name} must be true or false")

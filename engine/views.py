@@ -112,8 +112,9 @@ def invite(i: Invite) -> dict[str, Any]:
 
 
 def webhook(w: Webhook) -> dict[str, Any]:
-    """The webhook URL masked; the secret only when it was just set."""
-    data: dict[str, Any] = {"webhook_url": mask_url(w.url)}
+    """The webhook URL masked, its choices; the secret only when it was just set."""
+    data: dict[str, Any] = {"webhook_url": mask_url(w.url), "events": list(w.events), "all_tasks": w.all_tasks,
+                            "previous_secret_until": w.previous_secret_until}
     if w.secret:
         data["webhook_secret"] = w.secret
     return data

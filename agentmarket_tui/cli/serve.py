@@ -18,6 +18,11 @@ from .options import db_option, edge_config
 @click.option("--allow-private-urls", is_flag=True, default=None,
               help="Let agents' URLs point at private and loopback addresses (local development and tests) "
                    "[$AGENTMARKET_ALLOW_PRIVATE_URLS=1].")
+@click.option("--max-streams", type=click.IntRange(1, 10_000), default=None,
+              help="Live event streams served at once (default 64) [$AGENTMARKET_MAX_STREAMS].")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A browser origin allowed to call the API, e.g. https://app.example.com; repeat for more "
+                   "(none by default) [$AGENTMARKET_CORS_ORIGINS, comma-separated].")
 @click.option("--registrations-per-hour", type=click.IntRange(0, 1_000_000), default=None,
               help="Agents one client address may register per hour; 0: no limit. Counted in the market "
                    "file, so every server on it shares the count [default 10; $AGENTMARKET_REGISTRATIONS_PER_HOUR].")
@@ -25,7 +30,8 @@ from .options import db_option, edge_config
               help="A reverse proxy whose X-Forwarded-For names the client (repeat for more) "
                    "[$AGENTMARKET_TRUSTED_PROXIES, comma-separated].")
 def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None,
-          registrations_per_hour: int | None, trusted_proxies: tuple[str, ...]) -> None:
+          max_streams: int | None, cors_origins: tuple[str, ...], registrations_per_hour: int | None,
+          trusted_proxies: tuple[str, ...]) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks and sweeping meanwhile.
 
     One access-log line per request goes to stderr. Rate limiting is a market setting:
@@ -35,7 +41,14 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
     from engine.runtime import open_market
     from engine.server import serve as run
 
+    from engine.config import parse_origins
+
+    try:
+        origins = parse_origins(",".join(cors_origins)) if cors_origins else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cors-origin") from None
     config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls,
-                         registrations_per_hour=registrations_per_hour, trusted_proxies=trusted_proxies or None)
+                         registrations_per_hour=registrations_per_hour, trusted_proxies=trusted_proxies or None,
+                         max_streams=max_streams, cors_origins=origins)
     with open_market(db, config) as running:
         run(running.dispatcher(), host, port)

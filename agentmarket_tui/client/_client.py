@@ -11,8 +11,9 @@ Every method may block on disk or network: the app calls them from workers.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -42,6 +43,8 @@ T = TypeVar("T")
 #: Seconds to wait for a server; a direct hire may run an agent, so it gets longer.
 DEFAULT_TIMEOUT = 30.0
 EXECUTE_TIMEOUT = 180.0
+#: Seconds a live stream may stay silent (the server sends a heartbeat every 15 s).
+STREAM_IDLE_TIMEOUT = 45.0
 #: Events read per request while catching up (the server's maximum).
 EVENTS_PAGE = 1000
 #: The ``mine`` filter of :meth:`MarketClient.list_tasks`: its value -> the API's query parameter.
@@ -128,6 +131,14 @@ class MarketClient:
                                           timeout=timeout or httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise ConnectionFailed(f"cannot reach the market at {self.location}: {exc or type(exc).__name__}") from None
+        return self._raise_for(response, method, path)
+
+    def _raise_for(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+        """The success envelope of a read response.
+
+        Raises:
+            The error its envelope names; ConnectionFailed when it is no envelope.
+        """
         try:
             envelope = response.json()
         except ValueError:
@@ -372,19 +383,87 @@ class MarketClient:
                           parse.transaction_from, auth=True)
 
     def webhook(self) -> Webhook:
-        """The current agent's webhook: its URL masked as the API shows it, no secret."""
-        data = self._data("GET", "/api/agents/me/webhook", auth=True)
-        return Webhook(agent_id=self._my_id(), url=data.get("webhook_url"))
+        """The current agent's webhook: its URL masked as the API shows it, its choices, no secret."""
+        return parse.webhook_from(self._data("GET", "/api/agents/me/webhook", auth=True), self._my_id())
 
     def set_webhook(self, url: str | None) -> Webhook:
         """Set (or with None clear) the webhook URL; the returned Webhook carries the secret, shown once."""
         data = self._data("PUT", "/api/agents/me/webhook", body={"webhook_url": url}, auth=True)
-        return Webhook(agent_id=self._my_id(), url=data.get("webhook_url"), secret=data.get("webhook_secret"))
+        return parse.webhook_from(data, self._my_id())
+
+    def change_webhook(self, *, events: Sequence[str] | None = None, all_tasks: bool | None = None) -> Webhook:
+        """Choose the events the webhook is sent (``engine.event_catalog.WEBHOOK_EVENTS``) and/or
+        whether it hears of all tasks; None leaves a choice as it is. Raises ValidationError."""
+        body: dict[str, Any] = {}
+        if events is not None:
+            body["events"] = list(events)
+        if all_tasks is not None:
+            body["all_tasks"] = all_tasks
+        return parse.webhook_from(self._data("PATCH", "/api/agents/me/webhook", body=body, auth=True),
+                                  self._my_id())
+
+    def rotate_webhook_secret(self) -> Webhook:
+        """A new webhook secret (in the returned Webhook, shown once); the old one signs beside it
+        for 24 h. Raises NoWebhook (engine.errors) when no URL is set."""
+        data = self._data("POST", "/api/agents/me/webhook/rotate-secret", auth=True)
+        return parse.webhook_from(data, self._my_id())
+
+    def test_webhook(self) -> Delivery:
+        """Send a ``ping`` to the webhook now. Returns its delivery. Raises NoWebhook."""
+        return parse.delivery_from(self._data("POST", "/api/agents/me/webhook/test", auth=True))
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send one of the current agent's delivered or failed deliveries again, now.
+
+        Raises:
+            NotFound, DeliveryPending, NoWebhook (engine.errors).
+        """
+        return parse.delivery_from(self._data(
+            "POST", f"/api/agents/me/webhook/deliveries/{_segment(delivery_id)}/redeliver", auth=True))
 
     def webhook_deliveries(self, limit: int = 20) -> list[Delivery]:
         """The current agent's recent webhook deliveries, newest first."""
         data = self._data("GET", "/api/agents/me/webhook/deliveries", params={"limit": limit}, auth=True)
         return [parse.delivery_from(d) for d in data]
+
+    # -- the live stream ----------------------------------------------------------------
+    def listen(self, *, after: int | None = None, types: Sequence[str] | None = None, mine: bool = False,
+               idle_timeout: float = STREAM_IDLE_TIMEOUT) -> Iterator[Event]:
+        """The market's events as they happen (``GET /api/events/stream``), until closed.
+
+        Args:
+            after: start after this seq (the last one seen, to resume); None: from now on.
+            types: only these event types. mine: only events by or about the current agent.
+            idle_timeout: seconds without a byte (heartbeats included) before giving up.
+
+        Yields:
+            Each event, oldest first. Close the generator to end the stream.
+
+        Raises:
+            NotFound: the server has no live stream (an older server: poll ``events`` instead).
+            ValidationError (a bad filter), ServiceUnavailable (too many streams), NoIdentity
+            (``mine`` without a key), ConnectionFailed (the stream broke or went silent).
+        """
+        headers = {"Accept": "text/event-stream"}
+        if self._key:
+            headers["X-API-Key"] = self._key
+        elif mine:
+            raise NoIdentity("choose or register an agent first")
+        if after is not None:
+            headers["Last-Event-ID"] = str(after)
+        params = {"types": ",".join(types) if types else None, "mine": "true" if mine else None}
+        query = {k: v for k, v in params.items() if v is not None}
+        timeout = httpx.Timeout(DEFAULT_TIMEOUT, read=idle_timeout)
+        try:
+            with self._http.stream("GET", "/api/events/stream", params=query, headers=headers,
+                                   timeout=timeout) as response:
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    response.read()
+                    self._raise_for(response, "GET", "/api/events/stream")
+                for message in parse.sse_messages(response.iter_lines()):
+                    yield parse.event_from(json.loads(message))
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"the live stream from {self.location} broke: {exc or type(exc).__name__}") from None
 
     def close(self) -> None:
         """Close the HTTP client (and whatever ``on_close`` releases, e.g. an in-process market)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import MarketError, error_class
-from engine.records import Agent, Delivery, Event, RegistrationTerms, Stats, Task, Transaction, Wallet
+from engine.records import Agent, Delivery, Event, RegistrationTerms, Stats, Task, Transaction, Wallet, Webhook
 
 from ._errors import ConnectionFailed
 
@@ -64,6 +65,12 @@ def delivery_from(data: dict[str, Any]) -> Delivery:
     )
 
 
+def webhook_from(data: dict[str, Any], agent_id: str) -> Webhook:
+    return Webhook(agent_id=agent_id, url=data.get("webhook_url"), secret=data.get("webhook_secret"),
+                   events=tuple(data.get("events", ("task.posted",))), all_tasks=bool(data.get("all_tasks")),
+                   previous_secret_until=data.get("previous_secret_until"))
+
+
 def wallet_from(data: dict[str, Any]) -> Wallet:
     """A Wallet from ``views.wallet``."""
     return Wallet(agent_id=data["agent_id"], balance=data["balance"], escrowed=data.get("escrowed", 0),
@@ -83,6 +90,18 @@ def registration_terms_from(data: dict[str, Any]) -> RegistrationTerms:
 def stats_from(data: dict[str, Any]) -> Stats:
     """Stats from ``views.stats``."""
     return Stats(**data)
+
+
+def sse_messages(lines: Iterable[str]) -> Iterator[str]:
+    """The ``data`` of each Server-Sent Events message in ``lines`` (comments and other fields skipped)."""
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
 
 
 def error_from(error: Any, status: int) -> MarketError:

@@ -8,13 +8,28 @@ straight to ``engine.server.Dispatcher.handle``, with no socket and no thread.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 
 from engine.errors import PayloadTooLarge
-from engine.server import MAX_BODY_BYTES, Dispatcher, error_response
+from engine.server import MAX_BODY_BYTES, Dispatcher, Stream, error_response
 
 #: What the socket server adds to every answer, so an in-process answer reads the same.
-_RESPONSE_HEADERS = (("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-store"))
+_RESPONSE_HEADERS = (("Cache-Control", "no-store"),)
+
+
+class _StreamedBody(httpx.SyncByteStream):
+    """A dispatcher's streamed answer (the live event stream) as an httpx body; closing it ends the stream."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (chunk for chunk in self._stream if chunk)  # ticks are for sockets
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def socket_transport() -> httpx.HTTPTransport:
@@ -41,6 +56,12 @@ class InProcessTransport(httpx.BaseTransport):
         else:
             target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
             answer = self.dispatcher.handle(request.method, target, request.headers, body)
+        headers = [("Content-Type", answer.content_type), *_RESPONSE_HEADERS, *answer.headers]
+        if answer.stream is not None:
+            if request.method == "HEAD":
+                answer.stream.close()
+                return httpx.Response(answer.status, headers=headers, content=b"", request=request)
+            return httpx.Response(answer.status, headers=headers, stream=_StreamedBody(answer.stream),
+                                  request=request)
         content = b"" if request.method == "HEAD" else answer.body
-        return httpx.Response(answer.status, headers=[*_RESPONSE_HEADERS, *answer.headers], content=content,
-                              request=request)
+        return httpx.Response(answer.status, headers=headers, content=content, request=request)

@@ -209,7 +209,7 @@ class DeliveryWorker:
         headers = {
             "Content-Type": "application/json",
             "X-AgentMarket-Event": claim.event,
-            **signature_headers(claim.secret, claim.delivery_id, timestamp, claim.payload),
+            **signature_headers(claim.secret, claim.delivery_id, timestamp, claim.payload, claim.previous_secret),
         }
         started = time.monotonic()
         try:

@@ -78,13 +78,20 @@ def verify_standard_signature(
     return any(matches)
 
 
-def signature_headers(secret: str, delivery_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The signing headers of one delivery attempt (both schemes, one timestamp)."""
+def signature_headers(secret: str, delivery_id: str, timestamp: int, body: bytes,
+                      previous_secret: str | None = None) -> dict[str, str]:
+    """The signing headers of one delivery attempt (both schemes, one timestamp).
+
+    During a secret rotation the seed's header is signed with the new ``secret`` only;
+    ``webhook-signature`` carries one ``v1,`` entry per secret, space-separated (as
+    Standard Webhooks allows), the new one first.
+    """
+    signatures = [standard_signature(s, delivery_id, timestamp, body) for s in (secret, previous_secret) if s]
     return {
         "X-AgentMarket-Signature": seed_signature(secret, body),
         "X-AgentMarket-Delivery": delivery_id,
         "X-AgentMarket-Timestamp": str(timestamp),
         "webhook-id": delivery_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(secret, delivery_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }

@@ -10,6 +10,8 @@
 - ``_dispatch``: routing, auth, rate limits, idempotency, the JSON envelope;
 - ``_handler``: HTTP/1.1 framing and defensive body reading;
 - ``_server``: sockets, threads and a clean stop;
+- ``_live``: the live event stream (Server-Sent Events), its wake-ups and bounds;
+- ``_cors``: CORS headers and preflights for the allowed browser origins;
 - ``_openapi``: the OpenAPI 3.1 document, generated from the route table.
 """
 
@@ -22,16 +24,15 @@ import threading
 from typing import Any
 
 from ._client_address import parse_networks
-from ._dispatch import Dispatcher, error_response
+from ._dispatch import Dispatcher, Stream, error_response
 from ._handler import MAX_BODY_BYTES
 from . import _openapi
 from ._route_types import Route
 from ._routes import ROUTES
 from ._server import MarketServer
 
-__all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "error_response", "openapi_document",
-           "parse_networks",
-           "serve"]
+__all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "Stream", "error_response",
+           "openapi_document", "parse_networks", "serve"]
 
 
 def openapi_document() -> dict[str, Any]:

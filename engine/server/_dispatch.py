@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from engine import Market
@@ -30,6 +30,8 @@ from engine.services import HireRunner, Origin
 from . import _idempotency as idem
 from ._cache import ResponseCache
 from ._client_address import ClientAddress, Network
+from ._cors import Cors
+from ._live import LiveEvents
 from ._ratelimit import RateLimiter
 from ._route_types import API_KEY_HEADER, Call, Reply, Route
 from ._routes import find_route
@@ -39,13 +41,30 @@ log = logging.getLogger("agentmarket.server")
 MAX_QUERY_FIELDS = 50
 
 
+JSON_TYPE = "application/json; charset=utf-8"
+EVENT_STREAM_TYPE = "text/event-stream; charset=utf-8"
+
+
+class Stream(Protocol):
+    """A body sent piece by piece until it ends; whoever sends it must ``close`` it."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def __next__(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A finished answer: status, JSON bytes and extra headers."""
+    """A finished answer: status, JSON bytes and extra headers; or, with ``stream``, a body
+    of unknown length sent chunk by chunk (``body`` is then empty)."""
 
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...] = field(default=())
+    stream: Stream | None = None
+    content_type: str = JSON_TYPE
 
 
 def encode(value: Any) -> bytes:
@@ -77,10 +96,13 @@ class Dispatcher:
         registrations_per_hour: registrations one client address may make per hour (0: no
             limit); counted in the market file, so every server on it shares the count.
         trusted_proxies: the networks whose ``X-Forwarded-For`` names the client.
+        max_streams, heartbeat_seconds: bounds of the live event streams (``_live``).
+        cors_origins: browser origins allowed to call the API (``_cors``); none by default.
     """
 
     def __init__(self, market: Market, *, cache_responses: bool = True, hire_runner: HireRunner | None = None,
-                 registrations_per_hour: int = 0, trusted_proxies: tuple[Network, ...] = ()) -> None:
+                 registrations_per_hour: int = 0, trusted_proxies: tuple[Network, ...] = (),
+                 max_streams: int = 64, heartbeat_seconds: float = 15.0, cors_origins: Collection[str] = ()) -> None:
         self.market = market
         self.hire_runner = hire_runner
         self.registrations_per_hour = registrations_per_hour
@@ -88,6 +110,8 @@ class Dispatcher:
         self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
         self.keys = market.idempotency
         self.cache = ResponseCache(market.data_version) if cache_responses else None
+        self.live = LiveEvents(market, max_streams=max_streams, heartbeat_seconds=heartbeat_seconds)
+        self.cors = Cors(cors_origins) if cors_origins else None
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                peer: str | None = None) -> Response:
@@ -99,7 +123,23 @@ class Dispatcher:
             headers: the request headers (case-insensitive lookup).
             body: the request body, already read whole.
             peer: the address the connection came from (None in-process: not limited).
+
+        Returns:
+            The answer; one with a ``stream`` must be closed by the caller once sent.
         """
+        origin = self.cors.allowed(headers) if self.cors is not None else None
+        if origin is None:
+            return self._answer(method, target, headers, body, peer)
+        assert self.cors is not None
+        if self.cors.is_preflight(method, headers):
+            _, _, allowed = find_route("OPTIONS", target.partition("?")[0])
+            if allowed:
+                return Response(204, b"", self.cors.preflight_headers(origin, allowed))
+        response = self._answer(method, target, headers, body, peer)
+        return replace(response, headers=(*response.headers, *self.cors.answer_headers(origin)))
+
+    def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
+                peer: str | None) -> Response:
         caller: Agent | None = None
         try:
             path, _, query = target.partition("?")
@@ -111,10 +151,11 @@ class Dispatcher:
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
             if (self.cache is not None and route.method == "GET" and route.auth == "none" and not body
-                    and API_KEY_HEADER not in headers):
+                    and API_KEY_HEADER not in headers and not route.streamed):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
-            call = self._call(caller, params, query, _body(route, body), self._origin(route, peer, headers))
+            call = self._call(caller, params, query, _body(route, body), self._origin(route, peer, headers),
+                              headers)
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and (caller is not None or route.auth == "none"):
                 return self._once(route, call, idem.check_key(key), method, path, call.body)
@@ -125,8 +166,10 @@ class Dispatcher:
             log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
             return error_response(ServiceUnavailable("the server could not finish this request; retry later"))
         finally:
-            if self.cache is not None and method not in ("GET", "HEAD"):
-                self.cache.bump()  # it may have written through this thread's connection
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                if self.cache is not None:
+                    self.cache.bump()  # it may have written through this thread's connection
+                self.live.notify()  # committed (or not): streams look at once
 
     def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
         """An anonymous GET, answered from the cache when the market has not changed since."""
@@ -141,9 +184,9 @@ class Dispatcher:
         return response
 
     def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any],
-              origin: Origin | None = None) -> Call:
+              origin: Origin | None = None, headers: Mapping[str, str] | None = None) -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body, self.hire_runner, origin)
+                    body, self.hire_runner, origin, headers or {}, self.live)
 
     def _origin(self, route: Route, peer: str | None, headers: Mapping[str, str]) -> Origin | None:
         if peer is None or not route.origin:
@@ -166,6 +209,8 @@ class Dispatcher:
 
     def _run(self, route: Route, call: Call) -> Response:
         reply = route.handler(call)
+        if route.streamed:
+            return Response(reply.status, b"", stream=reply.data, content_type=EVENT_STREAM_TYPE)
         if not route.enveloped:
             return Response(reply.status, encode(reply.data))
         return Response(reply.status, encode(self._envelope(reply, call.caller)))

@@ -2,11 +2,14 @@
 
 It reads bodies defensively (Content-Length only, at most 1 MiB, refused unread when
 larger), answers every request, including ones ``http.server`` itself cannot parse, with a
-JSON envelope, and writes each response in one ``send``.
+JSON envelope, and writes each response in one ``send`` (a streamed answer, the live
+event stream, is written chunk by chunk until it ends, and the connection then closes).
 """
 
 from __future__ import annotations
 
+import select
+import socket
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -30,6 +33,8 @@ class ConnectionHost(Protocol):
     def untrack(self, handler: MarketRequestHandler) -> None: ...
 
 MAX_BODY_BYTES = 1024 * 1024
+#: The socket send buffer of a live stream.
+STREAM_SEND_BUFFER_BYTES = 64 * 1024
 #: Seconds a client may stay silent mid-request or between keep-alive requests.
 CLIENT_TIMEOUT_SECONDS = 15.0
 
@@ -82,7 +87,10 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
                                                      peer=self.client_address[0])
         if self.server.closing:
             self.close_connection = True
-        self._send(response, head_only=method == "HEAD")
+        if response.stream is not None:
+            self._send_stream(response, head_only=method == "HEAD")
+        else:
+            self._send(response, head_only=method == "HEAD")
         _access_log.record(self.client_address[0], method, self.path, response.status,
                            (time.perf_counter() - started) * 1000)
 
@@ -114,22 +122,57 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             raise BadRequest("the request body ended before its Content-Length")
         return body
 
-    def _send(self, response: Response, *, head_only: bool = False) -> None:
+    def _head(self, response: Response, length: int | None) -> bytes:
         lines = [
             f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(response.body)}",
+            f"Content-Type: {response.content_type}",
             f"Date: {_http_date()}",
             "Cache-Control: no-store",
         ]
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
         lines += [f"{name}: {value}" for name, value in response.headers]
         if self.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, response: Response, *, head_only: bool = False) -> None:
+        head = self._head(response, len(response.body))
         try:
             self.wfile.write(head if head_only else head + response.body)
         except OSError:  # the client went away; nothing more to say to it
             self.close_connection = True
+
+    def _send_stream(self, response: Response, *, head_only: bool = False) -> None:
+        """Write a streamed answer: its body runs until the stream ends or the connection
+        closes (no Content-Length). A reader that leaves a write blocked for the live
+        streams' ``write_timeout`` is dropped, so a slow reader costs no memory."""
+        assert response.stream is not None
+        self.close_connection = True
+        try:
+            # The kernel's buffer is a buffer too: keep it small, so a reader that stops
+            # reading blocks the writer (and is dropped) after a bounded amount.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER_BYTES)
+            self.connection.settimeout(self.server.dispatcher.live.write_timeout)
+            self.wfile.write(self._head(response, None))
+            if not head_only:
+                for chunk in response.stream:
+                    if chunk:
+                        self.wfile.write(chunk)
+                    elif self._peer_closed():
+                        break
+        except OSError:  # gone, or too slow to read (TimeoutError): drop it
+            pass
+        finally:
+            response.stream.close()
+
+    def _peer_closed(self) -> bool:
+        """Whether the client has closed its end (it sends nothing else on a stream)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer what ``http.server`` could not parse with a JSON error, never its HTML page."""

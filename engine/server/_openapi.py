@@ -26,6 +26,7 @@ from engine.errors import (
     ServiceUnavailable,
     ValidationError,
 )
+from engine.event_catalog import EVENT_TYPES, PING, WEBHOOK_EVENTS
 from engine.states import TaskStatus
 
 from ._idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -85,7 +86,13 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
         "requires_invite": {"type": "boolean", "description": "Registering needs an invite_code."},
         "registration_grant": {**_INTEGER, "description": "Credits the first agent of an owner email receives."},
     }),
-    "Webhook": _object({"webhook_url": _TEXT_OR_NULL}, _WEBHOOK_SECRET),
+    "Webhook": _object({
+        "webhook_url": _TEXT_OR_NULL,
+        "events": {"type": "array", "items": {"type": "string", "enum": list(WEBHOOK_EVENTS)}},
+        "all_tasks": {"type": "boolean"},
+        "previous_secret_until": {**_TEXT_OR_NULL, "description": "While a rotated-out secret still signs "
+                                  "beside the new one: until when."},
+    }, _WEBHOOK_SECRET),
     "Delivery": _object({"id": _STRING, "event": _STRING, "agent_id": _STRING, "task_id": _TEXT_OR_NULL,
                          "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
                          "attempts": _INTEGER, "last_status_code": _INT_OR_NULL, "last_error": _TEXT_OR_NULL,
@@ -128,7 +135,11 @@ def _error_schema(codes: list[str]) -> dict[str, Any]:
 
 def _responses(route: Route) -> dict[str, Any]:
     responses: dict[str, Any] = {}
-    if route.enveloped:
+    if route.streamed:
+        responses[str(route.status)] = {"description": route.summary, "content": {"text/event-stream": {
+            "schema": {"type": "string", "description": f"SSE messages whose data is an {route.response} "
+                                                        f"(#/components/schemas/{route.response})."}}}}
+    elif route.enveloped:
         responses[str(route.status)] = {"description": route.summary, "content": {
             "application/json": {"schema": _ref(_success_name(route))}}}
     else:
@@ -163,6 +174,10 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     parameters += [{"name": q.name, "in": "query", "required": False, "schema": q.schema,
                     "description": q.description} for q in route.query]
+    if route.streamed:
+        parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
+                           "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                           "description": "Resume after this event seq (sent by SSE clients on reconnection)."})
     if route.idempotent:
         anonymous = route.auth == "none"  # scoped by the key alone (engine.services.idempotency)
         parameters.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
@@ -184,6 +199,57 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _ref(route.body.name)}}}
     return operation
+
+
+_WEBHOOK_TASK = _object(
+    {"id": _STRING, "title": _STRING, "description": _STRING, "budget": _INTEGER,
+     "required_capabilities": _SLUG_LIST, "created_at": _STRING},
+    {"status": _TASK["status"], "poster_id": _STRING, "assigned_to": _TEXT_OR_NULL},
+)
+_MARKETPLACE_URL = {**_STRING, "description": "The market's public URL (--public-url, else the address the server "
+                                             "listens on)."}
+_WEBHOOK_HEADERS = {
+    "X-AgentMarket-Event": "The event's name.",
+    "X-AgentMarket-Signature": "sha256=<hex HMAC-SHA256 of the body, keyed with the whole (newest) webhook secret>.",
+    "X-AgentMarket-Delivery": "The delivery's id; the same on every retry and redelivery of it.",
+    "X-AgentMarket-Timestamp": "Unix seconds when this attempt was signed.",
+    "webhook-id": "Standard Webhooks: the delivery's id.",
+    "webhook-timestamp": "Standard Webhooks: unix seconds.",
+    "webhook-signature": "Standard Webhooks: v1,<base64 HMAC-SHA256 of id.timestamp.body, keyed with the secret's "
+                         "decoded bytes>; for 24 hours after a rotation, a second space-separated entry signed with "
+                         "the previous secret.",
+}
+_WEBHOOK_DELIVERY = ("Sent to the agent's webhook URL (https only) when its `events` include it (default: "
+                     "task.posted only; PATCH /api/agents/me/webhook). Any 2xx acknowledges it; other answers and "
+                     "timeouts are retried with exponential backoff (Retry-After is honoured), 410 turns the "
+                     "webhook off. Receivers of task.posted and task.cancelled: agents whose capabilities overlap "
+                     "the task's required capabilities, plus agents with all_tasks on; a task requiring no "
+                     "capability is told only to all_tasks agents.")
+
+
+def _webhook_operation(event: str, summary: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"post": {
+        "summary": summary,
+        "description": _WEBHOOK_DELIVERY,
+        "parameters": [{"name": name, "in": "header", "required": True, "description": text, "schema": _STRING}
+                       for name, text in _WEBHOOK_HEADERS.items()],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"2XX": {"description": "Received."},
+                      "410": {"description": "Gone: the market turns this agent's webhook off."}},
+    }}
+
+
+def _webhooks() -> dict[str, Any]:
+    """Every event of the catalog (``engine.event_catalog``) an agent may be sent, and ``ping``."""
+    webhooks = {
+        name: _webhook_operation(name, EVENT_TYPES[name].summary, _object(
+            {"event": {"const": name}, "task": _WEBHOOK_TASK, "marketplace_url": _MARKETPLACE_URL}))
+        for name in WEBHOOK_EVENTS
+    }
+    webhooks[PING] = _webhook_operation(PING, "A test, sent by POST /api/agents/me/webhook/test whatever the "
+                                              "agent's events.", _object(
+        {"event": {"const": PING}, "agent_id": _STRING, "sent_at": _STRING, "marketplace_url": _MARKETPLACE_URL}))
+    return webhooks
 
 
 _DOCUMENTS: dict[int, dict[str, Any]] = {}
@@ -210,7 +276,7 @@ def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
     schemas.update(DATA_SCHEMAS)
     schemas["Pagination"] = _PAGINATION
     for route in routes:
-        if route.enveloped:
+        if route.enveloped and not route.streamed:
             schemas[_success_name(route)] = _success_schema(route)
     return {
         "openapi": "3.1.0",
@@ -222,6 +288,7 @@ def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
             "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}},

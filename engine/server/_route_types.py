@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine import Market
 from engine import validation as v
 from engine.errors import AuthRequired, MarketError
 from engine.records import Agent
 from engine.services import HireRunner, Origin
+
+if TYPE_CHECKING:
+    from ._live import LiveEvents
 
 #: The header that carries an agent's API key.
 API_KEY_HEADER = "X-API-Key"
@@ -30,6 +33,8 @@ class Call:
     hire_runner: HireRunner | None = None
     #: The client as the server saw it (registrations are limited per address); None in-process.
     origin: Origin | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    live: LiveEvents | None = None
 
     @property
     def me(self) -> Agent:
@@ -80,6 +85,8 @@ class Route:
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
         enveloped: false for the one answer that is a bare document (OpenAPI).
+        streamed: the reply's data is an iterator of byte chunks sent as
+            ``text/event-stream`` until it ends (never cached, never enveloped).
         origin: the handler gets the client's address (``Call.origin``), for per-address limits.
     """
 
@@ -98,6 +105,7 @@ class Route:
     status: int = 200
     errors: tuple[type[MarketError], ...] = ()
     enveloped: bool = True
+    streamed: bool = False
     origin: bool = False
     segments: tuple[str, ...] = field(init=False)
 

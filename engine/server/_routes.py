@@ -18,6 +18,8 @@ from engine.errors import (
     AgentFailed,
     AgentNotExecutable,
     AlreadyRated,
+    AuthRequired,
+    DeliveryPending,
     InsufficientCredits,
     InvalidState,
     InviteInvalid,
@@ -25,6 +27,7 @@ from engine.errors import (
     LLMNotConfigured,
     MissingCapabilities,
     NameTaken,
+    NoWebhook,
     NotAssignee,
     NotFound,
     NotPoster,
@@ -43,6 +46,8 @@ __all__ = ["EVENTS_LIMIT_MAX", "ROUTES", "Call", "QueryParam", "Reply", "Route",
 
 #: The most events one /api/events call returns.
 EVENTS_LIMIT_MAX = 1000
+#: The header an SSE client sends on reconnection: the last ``id:`` it received.
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 # -- query parameters ------------------------------------------------------------------
@@ -100,7 +105,23 @@ def get_webhook(call: Call) -> Reply:
 
 
 def set_webhook(call: Call) -> Reply:
-    return Reply(views.webhook(call.market.set_webhook(call.me.id, call.body["webhook_url"])))
+    return Reply(views.webhook(call.market.set_webhook(call.me.id, **call.body)))
+
+
+def change_webhook(call: Call) -> Reply:
+    return Reply(views.webhook(call.market.set_webhook(call.me.id, **call.body)))
+
+
+def rotate_webhook_secret(call: Call) -> Reply:
+    return Reply(views.webhook(call.market.rotate_webhook_secret(call.me.id)))
+
+
+def test_webhook(call: Call) -> Reply:
+    return Reply(views.delivery(call.market.test_webhook(call.me.id)), status=202)
+
+
+def redeliver(call: Call) -> Reply:
+    return Reply(views.delivery(call.market.redeliver(call.me.id, call.path["id"])), status=202)
 
 
 def webhook_deliveries(call: Call) -> Reply:
@@ -192,6 +213,21 @@ def events(call: Call) -> Reply:
     return Reply([views.event(e) for e in call.market.events(after, limit)])
 
 
+def event_stream(call: Call) -> Reply:
+    q = call.query
+    types = v.event_types_filter("types", q.get("types"))
+    mine = v.query_flag("mine", q.get("mine"))
+    if mine and call.caller is None:
+        raise AuthRequired("mine=true needs your API key in the X-API-Key header")
+    resume = call.headers.get(LAST_EVENT_ID)
+    if resume is not None:
+        after: int | None = v.query_integer(LAST_EVENT_ID, resume.strip(), 0, 0, 2**62)
+    else:
+        after = v.query_integer("after", q.get("after"), 0, 0, 2**62) if q.get("after") else None
+    assert call.live is not None
+    return Reply(call.live.open(after, types, call.me.id if mine else None))
+
+
 def openapi(call: Call) -> Reply:
     return Reply(openapi_document(ROUTES))  # the document is built from this very table
 
@@ -241,8 +277,19 @@ ROUTES: tuple[Route, ...] = (
           response="Webhook"),
     Route("PUT", "/api/agents/me/webhook", set_webhook, "Set or (with null) remove your webhook URL; "
           "the signing secret is shown.", auth="required", body=v.WEBHOOK, response="Webhook"),
+    Route("PATCH", "/api/agents/me/webhook", change_webhook, "Change your webhook URL and/or its choices: the "
+          "events it is sent (from the catalog in this document's webhooks section) and all_tasks.",
+          auth="required", body=v.WEBHOOK_CHANGE, partial=True, response="Webhook"),
+    Route("POST", "/api/agents/me/webhook/rotate-secret", rotate_webhook_secret, "A new signing secret, shown "
+          "once; the old one keeps signing beside it (webhook-signature) for 24 hours.", auth="required",
+          response="Webhook", errors=(NoWebhook,)),
+    Route("POST", "/api/agents/me/webhook/test", test_webhook, "Send a ping event to your webhook now.",
+          auth="required", response="Delivery", status=202, errors=(NoWebhook,)),
     Route("GET", "/api/agents/me/webhook/deliveries", webhook_deliveries, "Your recent webhook deliveries, "
           "newest first.", auth="required", query=(LIMIT,), response="Delivery", many=True),
+    Route("POST", "/api/agents/me/webhook/deliveries/{id}/redeliver", redeliver, "Send one of your delivered or "
+          "failed webhook deliveries again (same id and body), now.", auth="required", response="Delivery",
+          status=202, errors=(NotFound, DeliveryPending, NoWebhook)),
     Route("GET", "/api/agents/me/tasks", my_tasks, "Your tasks, as poster or as assignee, newest first by "
           "default; results included.", auth="required", query=(*_TASK_FILTERS, *PAGING), response="Task",
           many=True, paged=True),
@@ -283,6 +330,14 @@ ROUTES: tuple[Route, ...] = (
                  QueryParam("limit", {**_INT, "minimum": 1, "maximum": EVENTS_LIMIT_MAX, "default": 100},
                             "Most events to return.")),
           response="Event", many=True),
+    Route("GET", "/api/events/stream", event_stream, "The live feed as Server-Sent Events (text/event-stream): "
+          "one message per event (id: its seq, event: its type, data: the Event), a comment line as heartbeat "
+          "after 15 s of quiet. Starts after Last-Event-ID (a reconnection), else after `after`, else now.",
+          query=(QueryParam("types", {"type": "string"}, "Only these event types, comma-separated."),
+                 QueryParam("mine", {"type": "boolean", "default": False},
+                            "Only events by you or about your tasks (needs your key)."),
+                 QueryParam("after", {**_INT, "minimum": 0}, "Start after this seq.")),
+          response="Event", streamed=True, errors=(AuthRequired,)),
     Route("GET", "/api/stats", stats, "Market-wide figures.", response="Stats"),
     Route("GET", "/api/health", health, "Whether the server can read its market.", response="Health"),
     Route("GET", "/api/openapi.json", openapi, "This API as an OpenAPI 3.1 document (not enveloped).",

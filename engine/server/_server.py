@@ -168,7 +168,8 @@ class MarketServer:
             self.stop()
 
     def stop(self, grace: float = 10.0) -> None:
-        """Stop accepting, and finish requests in flight (up to ``grace`` seconds)."""
+        """Stop accepting, end the live streams, and finish requests in flight (up to ``grace`` seconds)."""
+        self.dispatcher.live.close()
         if self._thread is not None:
             self.http.shutdown()
             self._thread.join()

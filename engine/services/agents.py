@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import ledger_accounts as acct
 from .. import validation as v
-from ..errors import InvalidApiKey, NameTaken, NotFound, ValidationError
+from ..errors import InvalidApiKey, NameTaken, NoWebhook, NotFound, ValidationError
 from ..queries import AgentQuery, Page
-from ..records import Agent, Registration, Webhook
+from ..records import Agent, Registration, Webhook, WebhookSettings
 from ..storage import MarketTx
 from ..url_policy import check_url
 from .admission import Origin, admit, claim_grant
@@ -19,9 +20,22 @@ from .context import MarketContext, read_page
 from .ledger import move
 
 
+#: Seconds a webhook secret replaced by a rotation keeps signing beside the new one.
+PREVIOUS_SECRET_SECONDS = 24 * 3600
+#: The value of an argument that was not given (so None can mean "remove").
+UNCHANGED: Any = object()
+
+
 def hash_key(api_key: str) -> str:
     """The stored form of an API key (keys themselves are never stored)."""
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _found_webhook(tx: MarketTx, agent_id: str) -> WebhookSettings:
+    settings = tx.agents.webhook_settings(agent_id)
+    if settings is None:
+        raise NotFound(f"no agent with id {agent_id!r}")
+    return settings
 
 
 def found_agent(tx: MarketTx, agent_id: str) -> Agent:
@@ -132,26 +146,68 @@ class AgentService:
         return api_key
 
     def webhook(self, agent_id: str) -> Webhook:
-        """The agent's webhook URL (never its secret). Raises NotFound."""
-        return Webhook(agent_id=agent_id, url=self.get(agent_id).webhook_url)
+        """The agent's webhook URL and choices (never its secret). Raises NotFound."""
+        with self._ctx.store.read() as tx:
+            return self._webhook(agent_id, _found_webhook(tx, agent_id))
 
-    def set_webhook(self, agent_id: str, webhook_url: Any) -> Webhook:
-        """Set (or, with None, remove) the agent's webhook URL.
+    def set_webhook(self, agent_id: str, webhook_url: Any = UNCHANGED, **choices: Any) -> Webhook:
+        """Set (or, with None, remove) the agent's webhook URL, and/or its choices.
+
+        Args:
+            webhook_url: an https:// URL, None to remove it; omitted: unchanged.
+            choices: ``events`` (names from ``engine.event_catalog.WEBHOOK_EVENTS``) and
+                ``all_tasks``; omitted ones are unchanged.
 
         Returns:
-            The webhook with its signing secret, generated the first time a URL is set and
-            kept across later URL changes.
+            The webhook with its signing secret (when a URL was given), generated the first
+            time a URL is set and kept across later URL changes.
 
         Raises:
-            ValidationError: not an https:// URL. NotFound.
+            ValidationError: not an https:// URL, an unknown event. NotFound.
         """
-        url = v.WEBHOOK.validate({"webhook_url": webhook_url})["webhook_url"]
-        self._check_urls({"webhook_url": url})
+        given = dict(choices) if webhook_url is UNCHANGED else {"webhook_url": webhook_url, **choices}
+        data = v.WEBHOOK.validate(given, partial=True)
+        url = data.get("webhook_url")
+        if "webhook_url" in data:
+            self._check_urls({"webhook_url": url})
         with self._ctx.store.write() as tx:
-            found_agent(tx, agent_id)
-            secret = tx.agents.webhook_secret(agent_id) or (self._new_webhook_secret() if url else None)
-            tx.agents.set_webhook(agent_id, url, secret)
-        return Webhook(agent_id=agent_id, url=url, secret=secret if url else None)
+            current = _found_webhook(tx, agent_id)
+            if "webhook_url" in data:
+                secret = current.secret or (self._new_webhook_secret() if url else None)
+                tx.agents.set_webhook(agent_id, url, secret)
+            if "events" in data or "all_tasks" in data:
+                tx.agents.set_webhook_choices(agent_id, data.get("events", current.events),
+                                              data.get("all_tasks", current.all_tasks))
+            stored = _found_webhook(tx, agent_id)
+        shown = stored.secret if data.get("webhook_url") else None
+        return self._webhook(agent_id, stored, secret=shown)
+
+    def rotate_webhook_secret(self, agent_id: str) -> Webhook:
+        """Give the agent's webhook a new signing secret; the old one keeps signing beside it
+        for ``PREVIOUS_SECRET_SECONDS`` (a rotation within that time drops the oldest).
+
+        Returns:
+            The webhook with its new secret, shown this once.
+
+        Raises:
+            NotFound. NoWebhook: the agent has no webhook URL.
+        """
+        secret = self._new_webhook_secret()
+        until = self._ctx.clock().timestamp() + PREVIOUS_SECRET_SECONDS
+        with self._ctx.store.write() as tx:
+            current = _found_webhook(tx, agent_id)
+            if not current.url or not current.secret:
+                raise NoWebhook("this agent has no webhook URL; set one first")
+            tx.agents.set_webhook_secret(agent_id, secret, current.secret, until)
+            stored = _found_webhook(tx, agent_id)
+        return self._webhook(agent_id, stored, secret=secret)
+
+    def _webhook(self, agent_id: str, stored: WebhookSettings, *, secret: str | None = None) -> Webhook:
+        until = stored.previous_until
+        live = stored.previous_secret is not None and until is not None and until > self._ctx.clock().timestamp()
+        shown_until = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if live and until else None
+        return Webhook(agent_id=agent_id, url=stored.url, secret=secret, events=stored.events,
+                       all_tasks=stored.all_tasks, previous_secret_until=shown_until)
 
     def webhook_secret(self, agent_id: str) -> str | None:
         """The agent's webhook signing secret, for outbound calls only. Raises NotFound."""

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import DeliveryPending, NotFound, NoWebhook
+from ..event_catalog import PING
 from ..records import Attempt, Delivery, Task
 from ..storage import MarketTx
 from .context import MarketContext
@@ -39,6 +41,7 @@ class Claim:
     attempt: int  # 1 for the first
     url: str
     secret: str
+    previous_secret: str | None = None  # replaced by a rotation, still signing beside ``secret``
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +94,48 @@ class OutboxService:
             tx.outbox.enqueue(self._ctx.new_id(), event, agent_id, task.id, payload, now)
 
     def notify_receivers(self, tx: MarketTx, event: str, task: Task, exclude_id: str, now: str) -> None:
-        """Queue ``event`` for the agents with a webhook whose capabilities overlap the task's."""
-        receivers = tx.agents.webhook_receivers(task.required_capabilities, exclude_id)
+        """Queue ``event`` for the agents told of the task (``engine.event_catalog``): webhooks
+        subscribed to it whose capabilities overlap the task's, or that hear of all tasks."""
+        receivers = tx.agents.webhook_receivers(task.required_capabilities, exclude_id, event)
         if receivers:
             self.notify(tx, event, task, receivers, now)
+
+    def notify_subscribed(self, tx: MarketTx, event: str, task: Task, agent_ids: Iterable[str], now: str) -> None:
+        """Queue ``event`` for those of ``agent_ids`` (the task's poster, its assignee, ...) whose
+        webhook subscribes to it. Every event sent to named agents goes through here."""
+        receivers = [agent_id for agent_id in agent_ids if tx.agents.subscribes(agent_id, event)]
+        if receivers:
+            self.notify(tx, event, task, receivers, now)
+
+    # -- an agent's own requests ---------------------------------------------------------
+    def ping(self, agent_id: str) -> Delivery:
+        """Queue a ``ping`` to the agent's webhook, due now.
+
+        Raises:
+            NotFound; NoWebhook.
+        """
+        now = self._ctx.now()
+        delivery_id = self._ctx.new_id()
+        payload = json.dumps({"event": PING, "agent_id": agent_id, "sent_at": now,
+                              "marketplace_url": self._ctx.settings.public_url}, separators=(",", ":"))
+        with self._ctx.store.write() as tx:
+            _require_webhook(tx, agent_id)
+            tx.outbox.enqueue(delivery_id, PING, agent_id, None, payload, now)
+            return _found_delivery(tx, agent_id, delivery_id)
+
+    def redeliver(self, agent_id: str, delivery_id: str) -> Delivery:
+        """Make one of the agent's settled deliveries pending again (same id and body), due now.
+
+        Raises:
+            NotFound (no such delivery of this agent); DeliveryPending; NoWebhook.
+        """
+        with self._ctx.store.write() as tx:
+            delivery = _found_delivery(tx, agent_id, delivery_id)
+            if delivery.status == "pending":
+                raise DeliveryPending("this delivery is still pending; it will be attempted again by itself")
+            _require_webhook(tx, agent_id)
+            tx.outbox.requeue(delivery_id, self._ctx.now())
+            return _found_delivery(tx, agent_id, delivery_id)
 
     # -- the worker's side ---------------------------------------------------------------
     @contextmanager
@@ -141,7 +182,7 @@ class OutboxService:
                 attempt = due.attempts + 1
                 tx.outbox.mark_claimed(due.id, attempt, hold_until, stamp)
                 claims.append(Claim(due.id, due.agent_id, due.event, due.payload.encode(), attempt,
-                                    due.webhook_url, due.webhook_secret))
+                                    due.webhook_url, due.webhook_secret, due.previous_secret))
         return claims
 
     def delivered(self, claim: Claim, outcome: Outcome) -> None:
@@ -183,3 +224,18 @@ class OutboxService:
         """Every recorded attempt of one delivery, first first."""
         with self._ctx.store.read() as tx:
             return tx.outbox.attempts(delivery_id)
+
+
+def _found_delivery(tx: MarketTx, agent_id: str, delivery_id: str) -> Delivery:
+    delivery = tx.outbox.get(delivery_id)
+    if delivery is None or delivery.agent_id != agent_id:
+        raise NotFound(f"you have no webhook delivery with id {delivery_id!r}")
+    return delivery
+
+
+def _require_webhook(tx: MarketTx, agent_id: str) -> None:
+    settings = tx.agents.webhook_settings(agent_id)
+    if settings is None:
+        raise NotFound(f"no agent with id {agent_id!r}")
+    if not settings.url:
+        raise NoWebhook("this agent has no webhook URL; set one first")

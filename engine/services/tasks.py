@@ -93,7 +93,7 @@ class TaskService:
             tx.tasks.update(task)
             tx.events.add(event, task_id, actor or task.assigned_to, now, event_data or {})
             if audience == _POSTER and found.poster_has_webhook:
-                self._outbox.notify(tx, event, task, [task.poster_id], now)
+                self._outbox.notify_subscribed(tx, event, task, [task.poster_id], now)
             elif audience == _RECEIVERS:
                 self._outbox.notify_receivers(tx, event, task, task.poster_id, now)
         return task

@@ -11,7 +11,8 @@ from typing import Any
 from .. import fees
 from ..errors import NameTaken
 from ..queries import AgentOrder, AgentQuery
-from ..records import Agent
+from ..event_catalog import DEFAULT_WEBHOOK_EVENTS
+from ..records import Agent, WebhookSettings
 from . import _sql
 from ._like import contains_pattern
 from .counters_sql import counter
@@ -95,6 +96,28 @@ class SQLiteAgents:
     def set_webhook(self, agent_id: str, url: str | None, secret: str | None) -> None:
         self.conn.execute("UPDATE agents SET webhook_url = ?, webhook_secret = ? WHERE id = ?", (url, secret, agent_id))
 
+    def webhook_settings(self, agent_id: str) -> WebhookSettings | None:
+        row = self.conn.execute(
+            "SELECT webhook_url, webhook_secret, webhook_events, webhook_all_tasks, webhook_previous_secret,"
+            " webhook_previous_until FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        if row is None:
+            return None
+        return WebhookSettings(row[0], row[1], _subscription(row[2]), bool(row[3]), row[4], row[5])
+
+    def set_webhook_choices(self, agent_id: str, events: Sequence[str], all_tasks: bool) -> None:
+        self.conn.execute("UPDATE agents SET webhook_events = ?, webhook_all_tasks = ? WHERE id = ?",
+                          (json.dumps(list(events)), int(all_tasks), agent_id))
+
+    def set_webhook_secret(self, agent_id: str, secret: str, previous: str | None, previous_until: float | None) -> None:
+        self.conn.execute(
+            "UPDATE agents SET webhook_secret = ?, webhook_previous_secret = ?, webhook_previous_until = ?"
+            " WHERE id = ?", (secret, previous, previous_until, agent_id))
+
+    def subscribes(self, agent_id: str, event: str) -> bool:
+        row = self.conn.execute("SELECT webhook_events FROM agents WHERE id = ? AND webhook_url IS NOT NULL",
+                                (agent_id,)).fetchone()
+        return row is not None and event in _subscription(row[0])
+
     def turn_webhook_off(self, agent_id: str, url: str) -> bool:
         return self.conn.execute(
             "UPDATE agents SET webhook_url = NULL WHERE id = ? AND webhook_url = ?", (agent_id, url)
@@ -126,15 +149,15 @@ class SQLiteAgents:
         where, args = _filter(query)
         return _sql.capped_count(self.conn, f"SELECT 1 FROM agents a{where}", args)
 
-    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
-        if not capabilities:
-            return []
+    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
         # A plain join, deduplicated and ordered here: SQL's IN (subquery) and ORDER BY would
         # each build a temporary table on every post, for what is usually no rows at all.
-        rows = self.conn.execute(_receivers_sql(len(capabilities)), (exclude_id, *capabilities)).fetchall()
+        rows = self.conn.execute(_ALL_TASKS_RECEIVERS_SQL, (exclude_id,)).fetchall()
+        if capabilities:
+            rows += self.conn.execute(_receivers_sql(len(capabilities)), (exclude_id, *capabilities)).fetchall()
         if len(rows) > 1:
             rows = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])
-        return [row[1] for row in rows]
+        return [row[1] for row in rows if event in _subscription(row[2])]
 
 
 def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
@@ -153,9 +176,21 @@ def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
 def _receivers_sql(count: int) -> str:
     marks = ", ".join("?" * count)
     return (
-        "SELECT a.rowid, a.id FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
+        "SELECT a.rowid, a.id, a.webhook_events FROM agent_capabilities c JOIN agents a ON a.id = c.agent_id"
         f" WHERE a.id != ? AND c.capability IN ({marks}) AND a.webhook_url IS NOT NULL"
     )
+
+
+_ALL_TASKS_RECEIVERS_SQL = (
+    "SELECT rowid, id, webhook_events FROM agents"
+    " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL AND id != ?"
+)
+
+
+@lru_cache(maxsize=64)
+def _subscription(stored: str | None) -> tuple[str, ...]:
+    """The events an agent's webhook subscribes to, from its stored JSON (NULL: the default)."""
+    return DEFAULT_WEBHOOK_EVENTS if stored is None else tuple(json.loads(stored))
 
 
 def _agent(row: sqlite3.Row | None) -> Agent | None:

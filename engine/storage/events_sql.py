@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..records import Event
@@ -26,6 +26,20 @@ class SQLiteEvents:
 
     def after(self, seq: int, limit: int) -> list[Event]:
         return _events(self.conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)))
+
+    def matching(self, seq: int, limit: int, types: Sequence[str] | None, involving: str | None) -> list[Event]:
+        where, args = ["seq > ?"], [seq]
+        if types:
+            where.append(f"type IN ({', '.join('?' * len(types))})")
+            args += types
+        if involving is not None:
+            where.append("(agent_id = ? OR task_id IN (SELECT id FROM tasks WHERE poster_id = ? OR assigned_to = ?))")
+            args += [involving] * 3
+        return _events(self.conn.execute(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+                                         (*args, limit)))
+
+    def newest_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
     def latest(self, limit: int) -> list[Event]:
         return _events(self.conn.execute("SELECT * FROM events ORDER BY seq DESC LIMIT ?", (limit,)))

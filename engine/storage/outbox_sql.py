@@ -58,10 +58,11 @@ class SQLiteOutbox:
             "WITH due AS (SELECT id, next_attempt_at, rowid AS seq, row_number() OVER"
             " (PARTITION BY agent_id ORDER BY next_attempt_at, rowid) AS place"
             " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?)"
-            " SELECT d.id, d.event, d.agent_id, d.payload, d.attempts, a.webhook_url, a.webhook_secret"
+            " SELECT d.id, d.event, d.agent_id, d.payload, d.attempts, a.webhook_url, a.webhook_secret,"
+            " CASE WHEN a.webhook_previous_until > ? THEN a.webhook_previous_secret END"
             " FROM due JOIN webhook_deliveries d ON d.id = due.id JOIN agents a ON a.id = d.agent_id"
             " WHERE due.place = 1 ORDER BY due.next_attempt_at, due.seq LIMIT ?",
-            (now, limit),
+            (now, now, limit),
         ).fetchall()
         return [DueDelivery(*row) for row in rows]
 
@@ -101,10 +102,21 @@ class SQLiteOutbox:
         ).fetchall()
         return [Delivery(*row) for row in rows]
 
+    def get(self, delivery_id: str) -> Delivery | None:
+        row = self.conn.execute(
+            "SELECT id, event, agent_id, task_id, status, attempts, last_status_code, last_error, created_at,"
+            " updated_at FROM webhook_deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return None if row is None else Delivery(*row)
+
+    def requeue(self, delivery_id: str, at: str) -> None:
+        self.conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = 0.0, updated_at = ?"
+            " WHERE id = ?", (at, delivery_id))
+
     def attempts(self, delivery_id: str) -> list[Attempt]:
         rows = self.conn.execute(
             "SELECT attempt, status_code, latency_ms, error, created_at FROM webhook_attempts"
-            " WHERE delivery_id = ? ORDER BY attempt, id",
+            " WHERE delivery_id = ? ORDER BY id",  # a redelivery numbers its attempts from 1 again
             (delivery_id,),
         ).fetchall()
         return [Attempt(*row) for row in rows]

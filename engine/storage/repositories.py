@@ -30,6 +30,7 @@ from ..records import (
     TaskChange,
     Transaction,
     WalletFigures,
+    WebhookSettings,
 )
 
 
@@ -64,6 +65,18 @@ class AgentRepository(Protocol):
     def set_webhook(self, agent_id: str, url: str | None, secret: str | None) -> None:
         """Store the agent's webhook URL and signing secret."""
 
+    def webhook_settings(self, agent_id: str) -> WebhookSettings | None:
+        """The agent's webhook URL, secrets and choices, or None when there is no such agent."""
+
+    def set_webhook_choices(self, agent_id: str, events: Sequence[str], all_tasks: bool) -> None:
+        """Store the events the agent's webhook subscribes to, and whether it hears of every task."""
+
+    def set_webhook_secret(self, agent_id: str, secret: str, previous: str | None, previous_until: float | None) -> None:
+        """Store a new signing secret, and the one it replaces with when (unix seconds) it stops signing."""
+
+    def subscribes(self, agent_id: str, event: str) -> bool:
+        """Whether the agent has a webhook URL and subscribes it to ``event``."""
+
     def turn_webhook_off(self, agent_id: str, url: str) -> bool:
         """Clear the agent's webhook URL if it is still ``url``.
 
@@ -88,9 +101,9 @@ class AgentRepository(Protocol):
         """How many agents ``query`` selects (all, when None; paging ignored), and whether that
         is a lower bound (a text search counted past the cap)."""
 
-    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str) -> list[str]:
-        """Ids of agents with a webhook whose capabilities overlap ``capabilities``, but not
-        ``exclude_id``, oldest first."""
+    def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
+        """Ids of agents with a webhook subscribed to ``event`` whose capabilities overlap
+        ``capabilities`` or that hear of all tasks, but not ``exclude_id``, oldest first."""
 
 
 class TaskRepository(Protocol):
@@ -216,6 +229,13 @@ class EventRepository(Protocol):
     def after(self, seq: int, limit: int) -> list[Event]:
         """Events with ``seq`` greater than ``seq``, oldest first."""
 
+    def matching(self, seq: int, limit: int, types: Sequence[str] | None, involving: str | None) -> list[Event]:
+        """Events after ``seq``, oldest first, of ``types`` (all when None) and, with
+        ``involving``, only those by that agent or about a task it posted or is assigned."""
+
+    def newest_seq(self) -> int:
+        """The newest event's seq (0 when there is none)."""
+
     def latest(self, limit: int) -> list[Event]:
         """The newest events, newest first."""
 
@@ -265,6 +285,12 @@ class OutboxRepository(Protocol):
 
     def for_agent(self, agent_id: str, limit: int, offset: int) -> list[Delivery]:
         """The agent's deliveries, newest first."""
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        """One delivery, or None."""
+
+    def requeue(self, delivery_id: str, at: str) -> None:
+        """Make a delivery pending again, due at once, with a fresh count of attempts."""
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         """Every attempt of one delivery, first first."""

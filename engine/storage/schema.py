@@ -222,6 +222,17 @@ def _m004_free_credits(db: Database) -> None:
     db.execute("ALTER TABLE transfers ADD COLUMN memo TEXT")
 
 
+def _m005_webhook_choices(db: Database) -> None:
+    # What an agent's webhook subscribes to (a JSON list; NULL: the default), whether it is
+    # told of every task, and the secret a rotation replaced, still signing until a time.
+    for column, kind in (("webhook_events", "TEXT"), ("webhook_all_tasks", "INTEGER NOT NULL DEFAULT 0"),
+                         ("webhook_previous_secret", "TEXT"), ("webhook_previous_until", "REAL")):
+        db.execute(f"ALTER TABLE agents ADD COLUMN {column} {kind}")
+    # Read on every post: the few agents that hear of every task.
+    db.execute("CREATE INDEX idx_agents_all_tasks ON agents(id)"
+               " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
+
+
 def _bump(rows: str, sign: str) -> str:
     """One trigger statement adding ``sign``1 to the counter of each (kind, key, status) ``rows`` selects."""
     # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
@@ -243,7 +254,7 @@ def _task_rows(row: str) -> str:
     )
 
 
-def _m005_counters(db: Database) -> None:
+def _m006_counters(db: Database) -> None:
     # SPEC §12: totals come from counters, never from counting rows per request. Triggers
     # keep them in the statement that changes a row, so every path (services, migrations,
     # tools writing SQL) keeps them right; statuses are counted by value, never listed.
@@ -290,7 +301,7 @@ def _m005_counters(db: Database) -> None:
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits, _m005_counters]
+                                                _m004_free_credits, _m005_webhook_choices, _m006_counters]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

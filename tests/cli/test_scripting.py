@@ -105,8 +105,26 @@ def test_webhook_set_get_clear(cli: Cli) -> None:
     data = cli.json("webhook", "set", "https://hooked.example.com/agentmarket", key=key)
     assert data["webhook_url"] == "...gentmarket"
     assert data["webhook_secret"].startswith("whsec_")
-    assert cli.json("webhook", "get", key=key) == {"webhook_url": "...gentmarket"}
-    assert cli.json("webhook", "clear", key=key) == {"webhook_url": None}
+    assert cli.json("webhook", "get", key=key)["webhook_url"] == "...gentmarket"
+    assert cli.json("webhook", "clear", key=key)["webhook_url"] is None
+
+
+def test_webhook_events_rotation_ping_and_redelivery(cli: Cli) -> None:
+    _, key = cli.register("Manager")
+    assert cli("webhook", "rotate-secret", key=key).exit_code == 1  # no URL yet: one line, non-zero
+    first = cli.json("webhook", "set", "https://manager.example.com/hook", key=key)["webhook_secret"]
+    catalog = cli("webhook", "events", key=key)
+    assert "task.assigned" in catalog.stdout and "task.posted" in catalog.stdout
+    chosen = cli.json("webhook", "events", "task.posted", "task.completed", "--all-tasks", key=key)
+    assert (chosen["events"], chosen["all_tasks"]) == (["task.posted", "task.completed"], True)
+    unknown = cli("webhook", "events", "task.exploded", key=key)
+    assert unknown.exit_code == 2 and "task.exploded" in unknown.output
+    rotated = cli.json("webhook", "rotate-secret", key=key)
+    assert rotated["webhook_secret"] != first and rotated["previous_secret_until"]
+    ping = cli.json("webhook", "test", key=key)
+    assert (ping["event"], ping["status"]) == ("ping", "pending")
+    pending = cli("webhook", "redeliver", ping["id"], key=key)
+    assert pending.exit_code == 1 and "pending" in pending.output and len(pending.output.strip().splitlines()) == 1
 
 
 def test_environment_variables_select_market_and_agent(cli: Cli, monkeypatch) -> None:

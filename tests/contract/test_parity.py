@@ -8,7 +8,8 @@ field). The two transports' logs must be identical, step for step.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +198,22 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("set webhook", lambda: bob.set_webhook("https://bob.example.com/hooks/v2"))
     log("webhook after set", bob.webhook)
     log("set webhook invalid", lambda: bob.set_webhook("http://bob.example.com/plain-http"))
+    log("choose webhook events", lambda: bob.change_webhook(events=["task.posted", "task.assigned"], all_tasks=True))
+    log("choose an unknown event", lambda: bob.change_webhook(events=["task.exploded"]))
+    log("rotate webhook secret", bob.rotate_webhook_secret)
+    ping = log("ping webhook", bob.test_webhook)
+    log("redeliver a pending delivery", lambda: bob.redeliver(ping.id))
+    log("redeliver an unknown delivery", lambda: bob.redeliver("nope"))
+    log("redeliver another's delivery", lambda: ann.redeliver(ping.id))
     log("clear webhook", lambda: bob.set_webhook(None))
     log("webhook after clear", bob.webhook)
+    log("rotate without a webhook", bob.rotate_webhook_secret)
+    log("ping without a webhook", bob.test_webhook)
     log("webhook as nobody", anon.webhook)
+    log("listen", lambda: _first(anon.listen(after=3), 3))
+    log("listen, mine", lambda: _first(bob.listen(after=0, mine=True, types=["task.assigned"]), 1))
+    log("listen, unknown type", lambda: _first(anon.listen(types=["task.exploded"]), 1))
+    log("listen, mine as nobody", lambda: _first(anon.listen(mine=True), 1))
     log("stats", anon.stats)
     log("events", lambda: anon.events(0, 1000))
     log("events, a window", lambda: anon.events(after=3, limit=4))
@@ -209,6 +223,14 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     ann.post_task(title="One more", description="", budget=1, required_capabilities=[])
     log("change token after a change", anon.change_token)
     return log.steps
+
+
+def _first(events: Iterator[Any], count: int) -> list[Any]:
+    """The first ``count`` events of a live stream, which is then closed."""
+    try:
+        return list(itertools.islice(events, count))
+    finally:
+        events.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +278,10 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         "transactions as nobody": "NoIdentity", "set webhook invalid": "ValidationError",
         "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
         "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
+        "choose an unknown event": "ValidationError", "redeliver a pending delivery": "DeliveryPending",
+        "redeliver an unknown delivery": "NotFound", "redeliver another's delivery": "NotFound",
+        "rotate without a webhook": "NoWebhook", "ping without a webhook": "NoWebhook",
+        "listen, unknown type": "ValidationError", "listen, mine as nobody": "NoIdentity",
     }
     assert {label: error(label) for label in expected_errors} == expected_errors
     assert steps["still the previous agent"]["name"] == "Bob"
@@ -313,6 +339,16 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["webhook after clear"]["url"] is None
     assert [d["event"] for d in steps["deliveries"]] == ["task.posted", "task.posted"]
     assert len(steps["deliveries, a few"]) == 1
+    assert steps["choose webhook events"]["events"] == ["task.posted", "task.assigned"]
+    assert steps["choose webhook events"]["all_tasks"] is True
+    rotated = steps["rotate webhook secret"]
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != steps["set webhook"]["secret"]
+    assert rotated["previous_secret_until"] == "2026-03-14T12:00:00Z"
+    assert (steps["ping webhook"]["event"], steps["ping webhook"]["status"]) == ("ping", "pending")
+
+    # the live stream: the events after a seq, and filtered to mine
+    assert [e["seq"] for e in steps["listen"]] == [4, 5, 6]
+    assert [e["type"] for e in steps["listen, mine"]] == ["task.assigned"]
 
     # the market and its live signal
     assert steps["stats"]["agents"] == 6

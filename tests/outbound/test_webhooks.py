@@ -152,6 +152,7 @@ def test_retry_after_is_honoured(open_market, receiver, start_worker):
 def test_poster_hears_of_its_task_being_assigned_and_completed(open_market, receiver, start_worker):
     hooks = receiver()
     poster, secret = register(open_market, "Poster", ["research"], hooks.url + "/poster")
+    open_market.set_webhook(poster, events=["task.posted", "task.assigned", "task.completed"])
     worker, _ = register(open_market, "Worker", ["coding"])
     task_id = post(open_market, poster, ["coding"])
     open_market.accept_task(task_id, worker)

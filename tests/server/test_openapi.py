@@ -6,9 +6,10 @@ import jsonschema
 
 from engine import validation as v
 from engine.errors import ERROR_CODES
+from engine.event_catalog import PING, WEBHOOK_EVENTS
 from engine.server import ROUTES
 from engine.server._routes import find_route
-from tests.outbound.servers import LoopbackServer, Reply
+from tests.outbound.servers import LoopbackServer, Reply, wait_until
 
 from .conftest import Api, validate
 
@@ -51,6 +52,22 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     worker.post(f"/api/tasks/{second}/cancel")
     anonymous.get(f"/api/tasks/{first}/timeline")
     poster.get("/api/agents/me/webhook/deliveries")
+    poster.http.patch("/api/agents/me/webhook", json={"events": ["task.posted", "task.assigned"], "all_tasks": True})
+    poster.http.patch("/api/agents/me/webhook", json={"events": ["task.nope"]})
+    poster.post("/api/agents/me/webhook/rotate-secret")
+    worker.post("/api/agents/me/webhook/rotate-secret")
+    ping = poster.post("/api/agents/me/webhook/test").json()["data"]["id"]
+    worker.post("/api/agents/me/webhook/test")
+    poster.post(f"/api/agents/me/webhook/deliveries/{ping}/redeliver")  # still pending: 409
+    poster.http.put("/api/agents/me/webhook", json={"webhook_url": None})  # so the worker gives the ping up
+    wait_until(lambda: api.served.market.webhook_deliveries(poster.id)[0].status == "failed")
+    poster.http.put("/api/agents/me/webhook", json={"webhook_url": "https://127.0.0.1:9/other"})
+    poster.post(f"/api/agents/me/webhook/deliveries/{ping}/redeliver")
+    poster.post("/api/agents/me/webhook/deliveries/nope/redeliver")
+    anonymous.get("/api/events/stream", params={"types": "task.nope"})
+    anonymous.get("/api/events/stream", params={"mine": "true"})
+    with api.served.client() as plain, plain.stream("GET", "/api/events/stream", params={"after": 0}) as stream:
+        api.recorded.append(("GET", "/api/events/stream", stream))
     worker.get("/api/agents/me/tasks", params={"status": "completed", "order": "oldest"})
     anonymous.get("/api/agents/me/tasks")
     poster.get("/api/wallet")
@@ -78,6 +95,11 @@ def test_recorded_responses_fit_the_document(api: Api) -> None:
         route, _, _ = find_route(method, path)
         assert route is not None, (method, path)
         responses = document["paths"][route.path][method.lower()]["responses"]
+        if route.streamed and response.status_code == 200:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert "text/event-stream" in responses["200"]["content"]
+            succeeded.add((route.method, route.path))
+            continue
         assert str(response.status_code) in responses, (method, path, response.status_code, response.text)
         schema = responses[str(response.status_code)]["content"]["application/json"]["schema"]
         validate(response.json(), schema, document)
@@ -99,10 +121,15 @@ def test_document_lists_every_route_schema_and_error_code(api: Api) -> None:
         assert document["components"]["schemas"][name]["properties"] == schema.json_schema()["properties"]
     documented = {code for item in document["paths"].values() for op in item.values()
                   for response in op["responses"].values()
-                  for code in response["content"]["application/json"]["schema"]
+                  for code in response["content"].get("application/json", {}).get("schema", {})
                   .get("properties", {}).get("error", {}).get("properties", {}).get("code", {}).get("enum", [])}
     # 405 answers paths no operation has (it names the ones allowed in Allow).
     assert set(ERROR_CODES) - documented == {"method_not_allowed"}
+    assert set(document["webhooks"]) == {*WEBHOOK_EVENTS, PING}
+    for event, item in document["webhooks"].items():
+        body = item["post"]["requestBody"]["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator.check_schema(body)
+        assert body["properties"]["event"] == {"const": event}
     post_task = document["paths"]["/api/tasks"]["post"]
     assert post_task["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TaskPost"}
     assert any(p["name"] == "Idempotency-Key" for p in post_task["parameters"])

@@ -101,18 +101,20 @@ def test_registration_with_a_webhook_shows_its_secret_once(api: Api) -> None:
 
 def test_webhook_get_and_put_mask_the_url(api: Api) -> None:
     agent = api.register("Hooker")
-    assert agent.get("/api/agents/me/webhook").json() == {"success": True, "data": {"webhook_url": None},
-                                                           "balance": 100}
+    # The seed's one field, and (beyond the seed) the webhook's choices.
+    assert agent.get("/api/agents/me/webhook").json() == {"success": True, "data": {
+        "webhook_url": None, "events": ["task.posted"], "all_tasks": False, "previous_secret_until": None},
+        "balance": 100}
     put = agent.http.put("/api/agents/me/webhook",
                          json={"webhook_url": "https://my-agent.com/webhooks/agentmarket"})
     assert put.status_code == 200
     assert put.json()["data"]["webhook_url"] == "...gentmarket"
     assert put.json()["data"]["webhook_secret"].startswith("whsec_")
-    assert agent.get("/api/agents/me/webhook").json()["data"] == {"webhook_url": "...gentmarket"}
+    assert agent.get("/api/agents/me/webhook").json()["data"]["webhook_url"] == "...gentmarket"
     assert_error(agent.http.put("/api/agents/me/webhook", json={"webhook_url": "http://my-agent.com/x"}),
                  400, "validation_error", "webhook_url")
     cleared = agent.http.put("/api/agents/me/webhook", json={"webhook_url": None})
-    assert cleared.json()["data"] == {"webhook_url": None}
+    assert cleared.json()["data"]["webhook_url"] is None and "webhook_secret" not in cleared.json()["data"]
 
 
 def test_task_result_only_for_poster_and_assignee(api: Api) -> None:

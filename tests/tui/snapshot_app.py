@@ -72,6 +72,7 @@ def build_market(path: Path | None = None) -> tuple[Market, str]:
         description="Translates between English, German and Spanish.",
     )
     q, a, b = quill.agent.id, atlas.agent.id, bolt.agent.id
+    market.set_webhook(q, events=["task.posted", "task.assigned", "task.completed", "task.released"])
     market.grant(q, 400)
     # Two direct hires of Atlas, the oldest tasks: one answered, one that failed and was refunded.
     hired = market.hire(q, a, "Find three sources on escrow ledgers.", 40)

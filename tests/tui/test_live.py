@@ -72,3 +72,36 @@ def test_over_http_the_app_lists_tasks_and_posts_one(api_server: RunningServer) 
             return {task.title for task in api_server.market.list_tasks(limit=10)}
 
     assert "Posted over HTTP" in asyncio.run(run())
+
+
+def test_over_http_the_app_follows_the_live_stream(api_server: RunningServer) -> None:
+    poster_id, key = register(api_server.market, "streamed")
+
+    async def run() -> tuple[set[str], str]:
+        app = AgentMarketApp(MarketClient(api_server.url, key), live=True)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await settle(pilot)
+            for _ in range(50):  # the first poll opens the stream
+                if app._feed is not None and api_server.server.dispatcher.live.open_streams:
+                    break
+                await pilot.pause(0.1)
+            task = api_server.market.post_task(poster_id, title="Seen on the stream", description="", budget=5,
+                                               required_capabilities=[])
+            rows = {task.id} & await task_rows(pilot, 1)
+            assert app._feed is not None and app._feed.available and app._feed.seq >= 1
+            app.client.close()
+            return rows, task.id
+
+    rows, task_id = asyncio.run(run())
+    assert rows == {task_id}
+
+
+def test_the_live_feed_gives_way_to_polling_on_a_server_without_the_stream() -> None:
+    from agentmarket_tui.live import LiveFeed
+    from tests.outbound.servers import LoopbackServer, Reply, wait_until
+
+    missing = Reply.json({"success": False, "error": {"code": "not_found", "message": "no route"}}, status=404)
+    with LoopbackServer(lambda _: missing) as old_server, MarketClient(old_server.url) as client:
+        feed = LiveFeed(client, 0).start()
+        wait_until(lambda: not feed.available)
+        feed.stop()

@@ -38,6 +38,17 @@ def set_webhook(url: str) -> Steps:
     return run
 
 
+def press_webhook_button(button: str) -> Steps:
+    """Open the webhook screen and press ``button`` there."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys("h")(pilot)
+        await pilot.click(button)
+        await settle(pilot)
+
+    return run
+
+
 def snap(snap_compare: Any, size: tuple[int, int], steps: Steps) -> bool:
     return bool(snap_compare(build_app(), terminal_size=size, run_before=steps))
 
@@ -140,6 +151,25 @@ class TestWebhook:
         """The engine's message shown inline when the URL is not https."""
 
         assert snap(snap_compare, size, set_webhook("http://hooks.example.com/x"))
+
+    def test_event_choices(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The catalog of webhook events with Quill's choices ticked, and the all_tasks opt-in."""
+        assert snap(snap_compare, size, press_webhook_button("#webhook-events"))
+
+    def test_secret_rotated(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A rotated secret: the new one shown once, the old one signing for 24 hours more."""
+        assert snap(snap_compare, size, press_webhook_button("#webhook-rotate"))
+
+    def test_redeliver(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A failed delivery chosen in the log and sent again: it is pending once more."""
+
+        async def run(pilot: Pilot[Any]) -> None:
+            await keys("h")(pilot)
+            await pilot.press("down", "down")  # the failed task.completed
+            await pilot.press("r")
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
 
 
 @SIZES
