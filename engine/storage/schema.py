@@ -300,8 +300,23 @@ def _m006_counters(db: Database) -> None:
     db.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
 
 
+def _m007_list_indexes(db: Database) -> None:
+    # SPEC §12: every documented filter x order of the lists reads an index, never a scan
+    # (tests/engine/test_query_plans.py holds this). A status of any value, not only open,
+    # walks tasks newest first from its index; budget orders read budget indexes.
+    db.execute("DROP INDEX IF EXISTS idx_tasks_open")
+    db.execute("CREATE INDEX idx_tasks_status ON tasks(status)")
+    db.execute("CREATE INDEX idx_tasks_status_budget ON tasks(status, budget)")
+    db.execute("CREATE INDEX idx_tasks_budget ON tasks(budget)")
+    db.execute("CREATE INDEX idx_agents_reputation ON agents((rating_count = 0),"
+               " CAST(rating_sum AS REAL) / MAX(rating_count, 1) DESC)")
+    db.execute("CREATE INDEX idx_agents_price ON agents(price_per_task)")
+    db.execute("CREATE INDEX idx_agents_total_tasks ON agents(total_tasks)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits, _m005_webhook_choices, _m006_counters]
+                                                _m004_free_credits, _m005_webhook_choices, _m006_counters,
+                                                _m007_list_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
