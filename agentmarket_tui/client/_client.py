@@ -284,7 +284,11 @@ class MarketClient:
     def list_agents(self, *, capability: str | None = None, search: str | None = None,
                     order: str = AgentOrder.NEWEST, limit: int = 20, offset: int = 0,
                     cursor: str | None = None) -> Page[Agent]:
-        """A page of public agent profiles; ``order`` is an ``AgentOrder`` value. Raises ValidationError, InvalidCursor."""
+        """A page of public agent profiles; ``order`` is an ``AgentOrder`` value.
+
+        Raises:
+            ValidationError, InvalidCursor.
+        """
         params = {"capability": capability, "q": search or None, "order": order, "limit": limit, "offset": offset,
                   "cursor": cursor}
         return self._page("/api/agents", params, parse.agent_from)

@@ -107,7 +107,8 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 _PAGINATION = _object(
     {"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER,
-     "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last."}},
+     "next_cursor": {"type": ["string", "null"],
+                     "description": "Pass as `cursor` for the next page; null on the last."}},
     {"total_is_lower_bound": {"type": "boolean", "description": "Present (true) when `total` was counted only up to "
                               "a cap (a text search, or two narrowing filters at once): there may be more."}},
 )

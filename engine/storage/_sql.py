@@ -84,7 +84,8 @@ def keyset_page(conn: sqlite3.Connection, columns: str, source: str, filtered: t
     if key is not None:
         condition, more = after(sort, key)
         where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
-    rows = conn.execute(f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)} LIMIT ? OFFSET ?",
+    rows = conn.execute(f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)}"
+                        " LIMIT ? OFFSET ?",
                         (*args, limit + 1, offset)).fetchall()
     if len(rows) <= limit:
         return rows, None

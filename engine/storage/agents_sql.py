@@ -20,8 +20,8 @@ from .counters_sql import counter
 _SORT: dict[AgentOrder, _sql.SortKey] = {
     AgentOrder.NEWEST: (("a.rowid", True),),
     # Unrated agents last, then by mean rating.
-    AgentOrder.REPUTATION: (("(a.rating_count = 0)", False), ("CAST(a.rating_sum AS REAL) / MAX(a.rating_count, 1)", True),
-                            ("a.rowid", True)),
+    AgentOrder.REPUTATION: (("(a.rating_count = 0)", False),
+                            ("CAST(a.rating_sum AS REAL) / MAX(a.rating_count, 1)", True), ("a.rowid", True)),
     AgentOrder.PRICE: (("a.price_per_task", False), ("a.rowid", True)),
     AgentOrder.TASKS: (("a.total_tasks", True), ("a.rowid", True)),
     AgentOrder.NAME: (("a.name_key", False),),

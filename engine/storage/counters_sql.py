@@ -47,7 +47,8 @@ def counter(conn: sqlite3.Connection, kind: str, key: str = "", status: str | No
     if status is None:
         sql, args = "SELECT COALESCE(SUM(n), 0) FROM counters WHERE kind = ? AND key = ?", (kind, key)
     else:
-        sql, args = "SELECT COALESCE(SUM(n), 0) FROM counters WHERE kind = ? AND key = ? AND status = ?", (kind, key, status)
+        sql = "SELECT COALESCE(SUM(n), 0) FROM counters WHERE kind = ? AND key = ? AND status = ?"
+        args = (kind, key, status)
     return conn.execute(sql, args).fetchone()[0]
 
 

@@ -254,6 +254,9 @@ def _task_rows(row: str) -> str:
     )
 
 
+_AGENTS_ROW = "SELECT 'agents' AS kind, '' AS key, '' AS status"
+
+
 def _m006_counters(db: Database) -> None:
     # SPEC §12: totals come from counters, never from counting rows per request. Triggers
     # keep them in the statement that changes a row, so every path (services, migrations,
@@ -280,8 +283,8 @@ def _m006_counters(db: Database) -> None:
             _bump("SELECT 'capability' AS kind, OLD.capability AS key, status FROM tasks WHERE rowid = OLD.task_rowid",
                   "-"),
         ),
-        "agents_count_insert": ("AFTER INSERT ON agents", _bump("SELECT 'agents' AS kind, '' AS key, '' AS status", "+")),
-        "agents_count_delete": ("AFTER DELETE ON agents", _bump("SELECT 'agents' AS kind, '' AS key, '' AS status", "-")),
+        "agents_count_insert": ("AFTER INSERT ON agents", _bump(_AGENTS_ROW, "+")),
+        "agents_count_delete": ("AFTER DELETE ON agents", _bump(_AGENTS_ROW, "-")),
         "agent_capabilities_count_insert": (
             "AFTER INSERT ON agent_capabilities",
             _bump("SELECT 'agent_capability' AS kind, NEW.capability AS key, '' AS status", "+"),

@@ -173,10 +173,13 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("list tasks, bad order", lambda: anon.list_tasks(order="random"))
     log("list tasks, bad capability", lambda: anon.list_tasks(capability="Not A Slug"))
     for order in TaskOrder:
-        log(f"walk tasks {order} by cursor", lambda o=order: _walk(lambda c: anon.list_tasks(order=o, limit=1, cursor=c)))
+        log(f"walk tasks {order} by cursor",
+            lambda o=order: _walk(lambda c: anon.list_tasks(order=o, limit=1, cursor=c)))
     log("walk my tasks by cursor", lambda: _walk(lambda c: ann.my_tasks(limit=1, cursor=c)))
-    first = anon.list_tasks(limit=1, status=TaskStatus.OPEN)
-    log("a cursor with other filters", lambda: anon.list_tasks(limit=1, cursor=first.next_cursor))
+    first = anon.list_tasks(limit=1)
+    assert first.next_cursor is not None
+    log("a cursor with other filters",
+        lambda: anon.list_tasks(limit=1, status=TaskStatus.OPEN, cursor=first.next_cursor))
     log("a garbled cursor", lambda: anon.list_tasks(limit=1, status=TaskStatus.OPEN, cursor="garbled"))
     log("my tasks with another's cursor", lambda: bob.my_tasks(limit=1, cursor=ann.my_tasks(limit=1).next_cursor))
 

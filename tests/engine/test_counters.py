@@ -33,7 +33,8 @@ def test_totals_follow_every_kind_of_change(cast: Cast) -> None:
     assert market.tasks_page(v.task_query(involving=cast.worker)).total == 1
     assert market.tasks_page(v.task_query(involving=cast.poster)).total == 4
     assert market.count_agents(capability="research") == 1
-    assert market.ledger.transactions_page(cast.poster).total == 1 + 2 * 4 + 1  # registration grant, 4 grants and escrows, a refund
+    # The registration grant, four grants and four escrows, one refund.
+    assert market.ledger.transactions_page(cast.poster).total == 1 + 2 * 4 + 1
     assert market.verify_counters().ok
 
 
