@@ -60,7 +60,8 @@ CURSOR = QueryParam("cursor", {"type": "string"}, "Where the page starts: the pr
                     "`pagination.next_cursor` (opaque; valid only for the same list, filters and order).")
 PAGING = (LIMIT, OFFSET, CURSOR)
 CAPABILITY = QueryParam("capability", {"type": "string", "pattern": v.SLUG_PATTERN}, "Only items with this capability.")
-SEARCH = QueryParam("q", {"type": "string"}, "Only items whose name or title contains this text (any case).")
+SEARCH = QueryParam("q", {"type": "string"}, "Only agents whose name or description contains this text "
+                    "(literally, any case; full-text indexed from 3 characters).")
 
 
 def _enum_param(name: str, values: type[StrEnum], description: str) -> QueryParam:
@@ -252,7 +253,8 @@ _TASK_WRITE_ERRORS = (NotFound, InvalidState)
 _TASK_FILTERS = (
     _enum_param("status", TaskStatus, "Only tasks in this state."),
     CAPABILITY,
-    QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
+    QueryParam("q", {"type": "string"}, "Only tasks whose title or description contains this text "
+               "(literally, any case; full-text indexed from 3 characters)."),
     _enum_param("order", TaskOrder, "Sort order."),
 )
 

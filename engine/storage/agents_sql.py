@@ -13,8 +13,7 @@ from ..errors import NameTaken
 from ..queries import AgentOrder, AgentQuery
 from ..event_catalog import DEFAULT_WEBHOOK_EVENTS
 from ..records import Agent, WebhookSettings
-from . import _sql
-from ._like import contains_pattern
+from . import _search, _sql
 from .counters_sql import counter
 
 _SORT: dict[AgentOrder, _sql.SortKey] = {
@@ -166,9 +165,9 @@ def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
         where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")
         args.append(query.capability)
     if query.search:
-        where.append("(a.name LIKE ? ESCAPE '\\' OR a.description LIKE ? ESCAPE '\\')")
-        pattern = contains_pattern(query.search)
-        args += [pattern, pattern]
+        condition, more = _search.condition(query.search, "a", "agents_fts", ("name", "description"))
+        where.append(condition)
+        args += more
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 

@@ -317,9 +317,27 @@ def _m007_list_indexes(db: Database) -> None:
     db.execute("CREATE INDEX idx_agents_total_tasks ON agents(total_tasks)")
 
 
+def _m008_search(db: Database) -> None:
+    # SPEC §12: full-text search of tasks (title, description) and agents (name, description).
+    # External-content FTS5 tables (the text is stored once, in tasks/agents), trigram-tokenized
+    # so a search is a substring in any case, as it was with LIKE; triggers keep them in step.
+    for table, columns in (("tasks", ("title", "description")), ("agents", ("name", "description"))):
+        fts, names = f"{table}_fts", ", ".join(columns)
+        new = ", ".join(f"NEW.{c}" for c in columns)
+        old = ", ".join(f"OLD.{c}" for c in columns)
+        db.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content='{table}', content_rowid='rowid',"
+                   " tokenize='trigram')")
+        add = f"INSERT INTO {fts} (rowid, {names}) VALUES (NEW.rowid, {new});"
+        remove = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', OLD.rowid, {old});"
+        db.execute(f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN {add} END")
+        db.execute(f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN {remove} END")
+        db.execute(f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {names} ON {table} BEGIN {remove} {add} END")
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
                                                 _m004_free_credits, _m005_webhook_choices, _m006_counters,
-                                                _m007_list_indexes]
+                                                _m007_list_indexes, _m008_search]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
-from . import _sql
-from ._like import contains_pattern
+from . import _search, _sql
 from .counters_sql import counter
 
 # In the order of Task's fields (see _task).
@@ -113,13 +112,16 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
     for value, condition in (
         (query.status, "t.status = ?"),
         (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
-        (query.search and contains_pattern(query.search), "t.title LIKE ? ESCAPE '\\'"),
         (query.poster_id, "t.poster_id = ?"),
         (query.assigned_to, "t.assigned_to = ?"),
     ):
         if value:
             where.append(condition)
             args.append(value)
+    if query.search:
+        condition, more = _search.condition(query.search, "t", "tasks_fts", ("title", "description"))
+        where.append(condition)
+        args += more
     if query.involving:
         # Two indexed lookups rather than an OR, which would scan every task.
         where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"

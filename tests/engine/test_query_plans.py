@@ -2,9 +2,8 @@
 the first page and on a page after a cursor: ``EXPLAIN QUERY PLAN`` never shows a scan of
 table ``tasks`` or ``agents`` except the primary key's own walk (newest/oldest with no
 filter), which stops after one page. A sort of the rows an index selected (a temp B-tree
-after a SEARCH) is allowed: it is bounded by what the filter selects.
-
-Text search (``q``) is a LIKE over titles and is left out until it has its full-text index.
+after a SEARCH) is allowed: it is bounded by what the filter selects. Text search reads its
+FTS5 index (text of three characters or more; shorter text is a LIKE walk, see storage/_search.py).
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ from engine.storage import _sql, agents_sql, tasks_sql
 TASK_FILTERS: list[dict[str, Any]] = [
     {}, {"status": "open"}, {"status": "completed"}, {"capability": "research"}, {"poster_id": "p"},
     {"assigned_to": "p"}, {"involving": "p"}, {"status": "open", "capability": "research"},
-    {"status": "assigned", "poster_id": "p"},
+    {"status": "assigned", "poster_id": "p"}, {"search": "parser"}, {"search": "parser", "status": "open"},
 ]
-AGENT_FILTERS: list[dict[str, Any]] = [{}, {"capability": "research"}]
+AGENT_FILTERS: list[dict[str, Any]] = [{}, {"capability": "research"}, {"search": "writer"}]
 _SCAN = re.compile(r"^SCAN (t|a|tasks|agents)\b(?!.*USING)")
 
 
