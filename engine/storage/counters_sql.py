@@ -4,7 +4,8 @@ Table ``counters`` holds one row per (kind, key, status): how many tasks are in 
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
 there are (``agents``) and per capability (``agent_capability``); how many transfers touched
-each wallet (``transfers``). Triggers (schema migration 5) keep them in the same statement
+each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
+of balances, not a count). Triggers (schema migration 5) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -17,25 +18,26 @@ from typing import Any
 # What the counters should hold, counted from the tables themselves: the migration fills
 # the counters from it and ``verify_counters`` compares against it.
 RECOUNT = (
-    "SELECT kind, key, status, count(*) AS n FROM ("
-    " SELECT 'tasks' AS kind, '' AS key, status FROM tasks"
-    " UNION ALL SELECT 'poster', poster_id, status FROM tasks"
-    " UNION ALL SELECT 'assignee', assigned_to, status FROM tasks WHERE assigned_to IS NOT NULL"
-    " UNION ALL SELECT 'involving', poster_id, status FROM tasks"
-    " UNION ALL SELECT 'involving', assigned_to, status FROM tasks"
+    "SELECT kind, key, status, SUM(n) AS n FROM ("
+    " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
+    " UNION ALL SELECT 'tasks', '', status, 1 FROM tasks"
+    " UNION ALL SELECT 'poster', poster_id, status, 1 FROM tasks"
+    " UNION ALL SELECT 'assignee', assigned_to, status, 1 FROM tasks WHERE assigned_to IS NOT NULL"
+    " UNION ALL SELECT 'involving', poster_id, status, 1 FROM tasks"
+    " UNION ALL SELECT 'involving', assigned_to, status, 1 FROM tasks"
     "  WHERE assigned_to IS NOT NULL AND assigned_to != poster_id"
-    " UNION ALL SELECT 'capability', c.capability, t.status FROM task_capabilities c"
+    " UNION ALL SELECT 'capability', c.capability, t.status, 1 FROM task_capabilities c"
     "  JOIN tasks t ON t.rowid = c.task_rowid"
-    " UNION ALL SELECT 'agents', '', '' FROM agents"
-    " UNION ALL SELECT 'agent_capability', capability, '' FROM agent_capabilities"
-    " UNION ALL SELECT 'transfers', wallet_agent, '' FROM transfers WHERE wallet_agent IS NOT NULL"
+    " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
+    " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
+    " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
     ") GROUP BY kind, key, status"
 )
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"
     " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"
     " LEFT JOIN counters c ON c.kind = e.kind AND c.key = e.key AND c.status = e.status"
-    " WHERE c.n IS NOT e.n"
+    " WHERE COALESCE(c.n, 0) != e.n"
     " UNION ALL SELECT c.kind, c.key, c.status, 0, c.n FROM counters c WHERE c.n != 0 AND NOT EXISTS"
     " (SELECT 1 FROM expected e WHERE e.kind = c.kind AND e.key = c.key AND e.status = c.status)"
     " LIMIT 100"

@@ -233,11 +233,16 @@ def _m005_webhook_choices(db: Database) -> None:
                " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
 
 
+def _add(rows: str) -> str:
+    """One trigger statement adding n to the counter of each (kind, key, status, n) ``rows`` selects."""
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
+    return (f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, n FROM ({rows}) WHERE true"
+            " ON CONFLICT (kind, key, status) DO UPDATE SET n = n + excluded.n;")
+
+
 def _bump(rows: str, sign: str) -> str:
     """One trigger statement adding ``sign``1 to the counter of each (kind, key, status) ``rows`` selects."""
-    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
-    return (f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, {sign}1 FROM ({rows}) WHERE true"
-            f" ON CONFLICT (kind, key, status) DO UPDATE SET n = n {sign} 1;")
+    return _add(f"SELECT kind, key, status, {sign}1 AS n FROM ({rows})")
 
 
 def _task_rows(row: str) -> str:
@@ -296,6 +301,14 @@ def _m006_counters(db: Database) -> None:
         "transfers_count_insert": (
             "AFTER INSERT ON transfers WHEN NEW.wallet_agent IS NOT NULL",
             _bump("SELECT 'transfers' AS kind, NEW.wallet_agent AS key, '' AS status", "+"),
+        ),
+        # The credits each kind of account holds, for the stats: a transfer moves them.
+        "transfers_count_credits": (
+            "AFTER INSERT ON transfers",
+            _add("SELECT 'credits' AS kind, kind AS key, '' AS status, -NEW.amount AS n FROM accounts"
+                 " WHERE id = NEW.from_account")
+            + _add("SELECT 'credits' AS kind, kind AS key, '' AS status, NEW.amount AS n FROM accounts"
+                   " WHERE id = NEW.to_account"),
         ),
     }
     for name, (when, body) in triggers.items():
