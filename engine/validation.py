@@ -302,6 +302,11 @@ WEBHOOK = Schema("WebhookUpdate", (Field("webhook_url", "url", required=True, nu
 WEBHOOK_CHANGE = Schema("WebhookChange", (WEBHOOK_URL, WEBHOOK_EVENTS, WEBHOOK_ALL_TASKS))
 
 BUDGET = Field("budget", "integer", required=True, minimum=1, maximum=1_000_000)
+#: Ids named in a body or a tool's arguments (in a path they are just looked up).
+AGENT_ID = Field("agent_id", "text", required=True, min_length=1, max_length=100, single_line=True,
+                 description="The agent's id.")
+TASK_ID = Field("task_id", "text", required=True, min_length=1, max_length=100, single_line=True,
+                description="The task's id.")
 TASK = Schema(
     "TaskPost",
     (
@@ -316,7 +321,7 @@ RATING = Schema("TaskRating", (Field("rating", "integer", required=True, minimum
 EXECUTION = Schema(
     "Execution",
     (
-        Field("agent_id", "text", required=True, min_length=1, max_length=100, single_line=True),
+        AGENT_ID,
         Field("task_description", "text", required=True, min_length=1, max_length=100_000),
         BUDGET,
     ),

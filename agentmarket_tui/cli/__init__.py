@@ -21,6 +21,7 @@ from .execute import execute
 from .grant import grant
 from .invites import invites
 from .ledger import ledger
+from .mcp import mcp
 from .register import register
 from .serve import serve
 from .simulate import simulate
@@ -57,7 +58,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
-                invites, grant):
+                invites, grant, mcp):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,21 +62,28 @@ def _target_from(ctx: click.Context, db: str, url: str | None, api_key: str | No
     return Target(db=db, url=url or None, api_key=api_key or None, as_json=as_json)
 
 
-def target_options(func: F) -> F:
-    """Add ``--db --url --api-key --json`` to a command and pass it ``target: Target``."""
+def target_options(func: F | None = None, *, json_flag: bool = True) -> Any:
+    """Add ``--db --url --api-key`` (and ``--json`` unless ``json_flag`` is false) to a command and
+    pass it ``target: Target``. Use bare (``@target_options``) or called (``@target_options(json_flag=False)``)."""
 
-    @db_option
-    @click.option("--url", envvar="AGENTMARKET_URL", default=None, metavar="URL",
-                  help="A market server to use instead of the local file [$AGENTMARKET_URL].")
-    @click.option("--api-key", envvar="AGENTMARKET_API_KEY", default=None, metavar="KEY",
-                  help="Act as the agent with this API key [$AGENTMARKET_API_KEY].")
-    @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON data instead of a table.")
-    @functools.wraps(func)
-    def wrapper(*args: Any, db: str, url: str | None, api_key: str | None, as_json: bool, **kwargs: Any) -> Any:
-        target = _target_from(click.get_current_context(), db, url, api_key, as_json)
-        return func(*args, target=target, **kwargs)
+    def decorate(func: F) -> F:
+        @db_option
+        @click.option("--url", envvar="AGENTMARKET_URL", default=None, metavar="URL",
+                      help="A market server to use instead of the local file [$AGENTMARKET_URL].")
+        @click.option("--api-key", envvar="AGENTMARKET_API_KEY", default=None, metavar="KEY",
+                      help="Act as the agent with this API key [$AGENTMARKET_API_KEY].")
+        @functools.wraps(func)
+        def wrapper(*args: Any, db: str, url: str | None, api_key: str | None, as_json: bool = False,
+                    **kwargs: Any) -> Any:
+            target = _target_from(click.get_current_context(), db, url, api_key, as_json)
+            return func(*args, target=target, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+        if json_flag:
+            wrapper = click.option("--json", "as_json", is_flag=True,
+                                   help="Print the API's JSON data instead of a table.")(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
 
 
 def client_command(func: F | None = None, *, background: bool = False) -> Any:

@@ -334,12 +334,21 @@ class MarketClient:
         return high if newer_than(low) else low
 
     # -- acting as the current agent ---------------------------------------------------
-    def post_task(self, *, title: Any, description: Any, budget: Any, required_capabilities: Any) -> Task:
-        """Post a task, escrowing its budget. Raises ValidationError, InsufficientCredits, NoIdentity."""
+    def post_task(self, *, title: Any, budget: Any, description: Any = None, required_capabilities: Any = None,
+                  **fields: Any) -> Task:
+        """Post a task, escrowing its budget. Fields left None are not sent: the API's defaults apply.
+
+        Args:
+            fields: more of ``POST /api/tasks``'s fields, as the API names them.
+
+        Raises:
+            ValidationError, InsufficientCredits, NoIdentity.
+        """
         body = {"title": title, "description": description, "budget": budget,
                 "required_capabilities": list(required_capabilities)
-                if isinstance(required_capabilities, tuple) else required_capabilities}
-        return parse.task_from(self._data("POST", "/api/tasks", body=body, auth=True, idempotent=True))
+                if isinstance(required_capabilities, tuple) else required_capabilities, **fields}
+        return parse.task_from(self._data("POST", "/api/tasks", body={k: v for k, v in body.items() if v is not None},
+                                          auth=True, idempotent=True))
 
     def _task_action(self, task_id: str, action: str, body: dict[str, Any] | None = None) -> Task:
         return parse.task_from(self._data("POST", f"/api/tasks/{_segment(task_id)}/{action}", body=body or {},

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 
 from engine.errors import PayloadTooLarge
-from engine.server import MAX_BODY_BYTES, Dispatcher, Stream, error_response
+from engine.server import MAX_BODY_BYTES, Dispatcher, Stream
 
 #: What the socket server adds to every answer, so an in-process answer reads the same.
 _RESPONSE_HEADERS = (("Cache-Control", "no-store"),)
@@ -50,11 +50,12 @@ class InProcessTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` through the dispatcher (the server's 1 MiB body limit included)."""
         body = request.read()
+        target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
         if len(body) > MAX_BODY_BYTES:
-            answer = error_response(PayloadTooLarge(
-                f"the request body is {len(body):,} bytes; the most is {MAX_BODY_BYTES:,}"))
+            answer = self.dispatcher.refusal(PayloadTooLarge(
+                f"the request body is {len(body):,} bytes; the most is {MAX_BODY_BYTES:,}"),
+                request.headers, request.method, target)
         else:
-            target = request.url.raw_path.decode("ascii")  # path and query, as a server reads them
             answer = self.dispatcher.handle(request.method, target, request.headers, body)
         headers = [("Content-Type", answer.content_type), *_RESPONSE_HEADERS, *answer.headers]
         if answer.stream is not None:

@@ -141,6 +141,7 @@ class Dispatcher:
     def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                 peer: str | None) -> Response:
         caller: Agent | None = None
+        route: Route | None = None
         try:
             path, _, query = target.partition("?")
             route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
@@ -150,26 +151,39 @@ class Dispatcher:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
-            if (self.cache is not None and route.method == "GET" and route.auth == "none" and not body
-                    and API_KEY_HEADER not in headers and not route.streamed):
+            if (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
+                    and not body and API_KEY_HEADER not in headers and not route.streamed):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
-            call = self._call(caller, params, query, _body(route, body), self._origin(route, peer, headers),
-                              headers)
+            call = self._call(caller, params, query, {} if route.raw_body else _body(route, body),
+                              self._origin(route, peer, headers), headers, body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and (caller is not None or route.auth == "none"):
-                return self._once(route, call, idem.check_key(key), method, path, call.body)
+                return self._once(route, call, idem.check_key(key), method, path,
+                                  call.raw if route.raw_body else encode_canonical(call.body))
             return self._run(route, call)
         except MarketError as exc:
-            return error_response(exc, self._balance(caller))
+            return self._refusal(route, exc, caller)
         except Exception:
             log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
-            return error_response(ServiceUnavailable("the server could not finish this request; retry later"))
+            return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
         finally:
             if method not in ("GET", "HEAD", "OPTIONS"):
                 if self.cache is not None:
                     self.cache.bump()  # it may have written through this thread's connection
                 self.live.notify()  # committed (or not): streams look at once
+
+    def refusal(self, exc: MarketError, headers: Mapping[str, str], method: str = "", target: str = "") -> Response:
+        """The answer to a request refused before dispatch (e.g. an oversize body), in the protocol
+        of the route ``method target`` names (the market's envelope unless the route says otherwise)."""
+        route, _, _ = find_route(method, target.partition("?")[0])
+        return self._refusal(route, exc)
+
+    def _refusal(self, route: Route | None, exc: MarketError, caller: Agent | None = None) -> Response:
+        if route is not None and route.fault is not None:
+            reply = route.fault(exc)
+            return Response(reply.status, encode(reply.data))
+        return error_response(exc, self._balance(caller))
 
     def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
         """An anonymous GET, answered from the cache when the market has not changed since."""
@@ -184,9 +198,9 @@ class Dispatcher:
         return response
 
     def _call(self, caller: Agent | None, params: dict[str, str], query: str, body: dict[str, Any],
-              origin: Origin | None = None, headers: Mapping[str, str] | None = None) -> Call:
+              origin: Origin | None = None, headers: Mapping[str, str] | None = None, raw: bytes = b"") -> Call:
         return Call(self.market, caller, {name: unquote(value) for name, value in params.items()}, _query(query),
-                    body, self.hire_runner, origin, headers or {}, self.live)
+                    body, self.hire_runner, origin, headers=headers or {}, live=self.live, raw=raw)
 
     def _origin(self, route: Route, peer: str | None, headers: Mapping[str, str]) -> Origin | None:
         if peer is None or not route.origin:
@@ -215,10 +229,11 @@ class Dispatcher:
             return Response(reply.status, encode(reply.data))
         return Response(reply.status, encode(self._envelope(reply, call.caller)))
 
-    def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: dict[str, Any]) -> Response:
-        """Run an idempotent request at most once per (caller, key), or per key without a caller."""
+    def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
+        """Run an idempotent request at most once per (caller, key), or per key without a caller;
+        ``body``: the request's canonical bytes."""
         agent_id = call.caller.id if call.caller is not None else None
-        stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, encode_canonical(body)))
+        stored = self.keys.begin(agent_id, key, idem.fingerprint(method, path, body))
         if stored is not None:
             return Response(stored.status, stored.body, (("Idempotent-Replayed", "true"),))
         try:

@@ -81,7 +81,7 @@ class MarketRequestHandler(BaseHTTPRequestHandler):
             body = self._read_body()
         except MarketError as exc:
             self.close_connection = True  # the rest of the body is unread or unreadable
-            response = error_response(exc)
+            response = self.server.dispatcher.refusal(exc, self.headers, method, self.path)
         else:
             response = self.server.dispatcher.handle(method, self.path, self.headers, body,
                                                      peer=self.client_address[0])

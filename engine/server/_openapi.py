@@ -104,6 +104,25 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                       "fees_collected": _INTEGER, "transfers": _INTEGER}),
     "ExecutionResult": _object({"task_id": _STRING, "result": _STRING}),
     "Health": _object({"status": {"type": "string", "enum": ["ok"]}}),
+    # A2A (not enveloped): the AgentCard of A2A 1.0 (a2a-sdk validates it in the tests), and JSON-RPC.
+    "AgentCard": {"type": "object", "required": ["name", "description", "version", "supportedInterfaces",
+                                                 "capabilities", "skills"],
+                  "properties": {"name": _STRING, "description": _STRING, "version": _STRING,
+                                 "supportedInterfaces": {"type": "array", "items": {"type": "object"}},
+                                 "capabilities": {"type": "object"}, "skills": {"type": "array"}}},
+    "JsonRpcRequest": {"type": "object", "required": ["jsonrpc", "method", "id", "params"], "properties": {
+        "jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer"]},
+        "method": {"type": "string", "enum": ["SendMessage", "message/send"]},
+        "params": {"type": "object", "required": ["message"], "description": "A2A SendMessageRequest: the "
+                   "message's text parts are the task; metadata.budget the credits to escrow (default: the "
+                   "agent's price)."}}},
+    "JsonRpcResponse": {"type": "object", "required": ["jsonrpc", "id"], "properties": {
+        "jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]},
+        "result": {"type": "object", "description": "1.0: a SendMessageResponse holding the completed Task; "
+                   "0.3: the Task."},
+        "error": {"type": "object", "required": ["code", "message"],
+                  "properties": {"code": _INTEGER, "message": _STRING, "data": {"type": "array"}}}},
+        "oneOf": [{"required": ["result"]}, {"required": ["error"]}]},
 }
 _PAGINATION = _object(
     {"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER,
@@ -144,8 +163,11 @@ def _responses(route: Route) -> dict[str, Any]:
         responses[str(route.status)] = {"description": route.summary, "content": {
             "application/json": {"schema": _ref(_success_name(route))}}}
     else:
+        schema = _ref(route.response) if route.response in DATA_SCHEMAS else {"type": "object"}
         responses[str(route.status)] = {"description": route.summary,
-                                        "content": {"application/json": {"schema": {"type": "object"}}}}
+                                        "content": {"application/json": {"schema": schema}}}
+    if route.fault is not None:
+        return responses  # every refusal is answered in the route's own protocol, with the same status
     errors = list(_COMMON_ERRORS) + list(route.errors)
     if route.auth == "required":
         errors.append(AuthRequired)
@@ -196,6 +218,9 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.auth == "required":
         operation["security"] = [{"apiKey": []}]
+    if route.raw_body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref("JsonRpcRequest")}}}
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _ref(route.body.name)}}}

@@ -33,8 +33,11 @@ class Call:
     hire_runner: HireRunner | None = None
     #: The client as the server saw it (registrations are limited per address); None in-process.
     origin: Origin | None = None
+    #: The request headers (case-insensitive lookup).
     headers: Mapping[str, str] = field(default_factory=dict)
     live: LiveEvents | None = None
+    #: The body's bytes, for routes with ``raw_body`` (their ``body`` is ``{}``).
+    raw: bytes = b""
 
     @property
     def me(self) -> Agent:
@@ -84,10 +87,15 @@ class Route:
         response: the name of the response data's schema in the OpenAPI document.
         many: the data is a list of ``response``; ``paged`` adds ``pagination``.
         errors: the refusals particular to this route (common ones are added for all).
-        enveloped: false for the one answer that is a bare document (OpenAPI).
+        enveloped: false for answers that are not the market's envelope (OpenAPI, the live stream, A2A).
         streamed: the reply's data is an iterator of byte chunks sent as
             ``text/event-stream`` until it ends (never cached, never enveloped).
         origin: the handler gets the client's address (``Call.origin``), for per-address limits.
+        raw_body: hand the handler the body's bytes (``Call.raw``) unparsed: it speaks its own protocol.
+        cacheable: an anonymous GET may be answered from the response cache (false when the
+            answer depends on more than the path and the market, e.g. the Host header).
+        fault: renders a refusal met outside the handler (a bad key, a rate limit, an oversize
+            body) in the route's own protocol; None: the market's error envelope.
     """
 
     method: str
@@ -107,6 +115,9 @@ class Route:
     enveloped: bool = True
     streamed: bool = False
     origin: bool = False
+    raw_body: bool = False
+    cacheable: bool = True
+    fault: Callable[[MarketError], Reply] | None = None
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -39,6 +39,7 @@ from engine.errors import (
 from engine.queries import AgentOrder, Page, TaskOrder
 from engine.states import TaskStatus
 
+from . import _a2a as a2a
 from ._openapi import openapi_document
 from ._route_types import Call, QueryParam, Reply, Route
 
@@ -297,6 +298,9 @@ ROUTES: tuple[Route, ...] = (
           many=True, paged=True),
     Route("GET", "/api/agents/{id}", get_agent, "An agent's public profile.", response="AgentPublic",
           errors=(NotFound,)),
+    Route("GET", "/api/agents/{id}/card", a2a.agent_card, "An agent's A2A AgentCard (not enveloped; the same "
+          "card as /a2a/agents/{id}/.well-known/agent-card.json).", response="AgentCard", enveloped=False,
+          cacheable=False, errors=(NotFound,)),
     Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
           body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits,)),
     Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
@@ -342,6 +346,15 @@ ROUTES: tuple[Route, ...] = (
           response="Event", streamed=True, errors=(AuthRequired,)),
     Route("GET", "/api/stats", stats, "Market-wide figures.", response="Stats"),
     Route("GET", "/api/health", health, "Whether the server can read its market.", response="Health"),
+    Route("GET", "/.well-known/agent-card.json", a2a.market_card, "The market's own A2A AgentCard "
+          "(not enveloped).", response="AgentCard", enveloped=False, cacheable=False),
+    Route("GET", "/a2a/agents/{id}/.well-known/agent-card.json", a2a.agent_card, "An agent's A2A AgentCard: "
+          "skills from its capabilities, its A2A endpoint, its price (not enveloped).", response="AgentCard",
+          enveloped=False, cacheable=False, errors=(NotFound,)),
+    Route("POST", "/a2a/agents/{id}", a2a.send_message, "Hire an agent over A2A JSON-RPC (SendMessage of A2A "
+          "1.0, message/send of 0.3) with your X-API-Key, escrowed as /api/execute; the answer is a completed "
+          "A2A Task, or a JSON-RPC error (the hirer refunded). Not enveloped.", response="JsonRpcResponse",
+          enveloped=False, raw_body=True, idempotent=True, fault=a2a.fault),
     Route("GET", "/api/openapi.json", openapi, "This API as an OpenAPI 3.1 document (not enveloped).",
           response="OpenAPI", enveloped=False),
 )

@@ -80,6 +80,15 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     anonymous.get("/api/health")
     anonymous.get("/api/openapi.json")
     anonymous.get("/api/wallet", headers={"X-API-Key": "0" * 64})
+    anonymous.get("/.well-known/agent-card.json")
+    anonymous.get(f"/api/agents/{hired.id}/card")
+    anonymous.get(f"/a2a/agents/{hired.id}/.well-known/agent-card.json")
+    anonymous.get("/a2a/agents/nobody/.well-known/agent-card.json")
+    message = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+               "params": {"message": {"parts": [{"text": "hello"}]}, "metadata": {"budget": 5}}}
+    poster.post(f"/a2a/agents/{hired.id}", message)
+    poster.post(f"/a2a/agents/{broken.id}", message)
+    anonymous.post(f"/a2a/agents/{hired.id}", json=message)
     worker.post("/api/agents/me/rotate-key")
 
 
