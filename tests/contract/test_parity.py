@@ -28,8 +28,10 @@ from .conftest import TRANSPORTS, Connect, run_on_both
 def plain(value: Any) -> Any:
     """A step's outcome as comparable plain data (records by their fields and type)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"type": type(value).__name__, **{f.name: plain(getattr(value, f.name))
-                                                 for f in dataclasses.fields(value)}}
+        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if fields.get("next_cursor") is not None:  # signed with each market's own secret: opaque
+            fields["next_cursor"] = "<cursor>"
+        return {"type": type(value).__name__, **fields}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, dict):
