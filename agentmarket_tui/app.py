@@ -40,6 +40,7 @@ class AgentMarketApp(App[None]):
         Binding("w", "switch_mode('wallet')", "Wallet"),
         Binding("h", "switch_mode('webhook')", "Webhook"),
         Binding("v", "switch_mode('activity')", "Activity"),
+        Binding("s", "switch_mode('simulation')", "Simulation", show=False),
         Binding("i", "identity", "Identity"),
         Binding("q", "quit", "Quit"),
     ]

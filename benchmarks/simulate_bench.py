@@ -8,6 +8,10 @@ Three figures, measured in the same run on the same kind of database:
 * simulate: ``engine.simulation.run_simulation`` (strategies, releases, cancels, top-ups).
 
     python benchmarks/simulate_bench.py [--agents 200] [--tasks 20000] [--file]
+    python benchmarks/simulate_bench.py --sweep   # the issue's done-when sweep, timed
+
+``--sweep`` times ``agentmarket simulate sweep --param fee_percent=5,10,15 --param
+flaky_share=0,0.2 --param tasks=2000 --seeds 5`` (30 runs on every core; CI's budget: a minute).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import Market  # noqa: E402
-from engine.simulation import run_simulation  # noqa: E402
+from engine.simulation import Scenario, run_simulation, sweep  # noqa: E402
 
 _FLOOR_SCHEMA = """
 CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL);
@@ -110,7 +114,16 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--file", action="store_true", help="a market file (WAL) instead of :memory:")
+    parser.add_argument("--sweep", action="store_true", help="time the done-when sweep instead")
     args = parser.parse_args()
+    if args.sweep:
+        started = time.perf_counter()
+        result = sweep({"fee_percent": [5, 10, 15], "flaky_share": [0, 0.2]}, 5, base=Scenario(tasks=2000))
+        seconds = time.perf_counter() - started
+        ok = all(r["measures"]["ledger_ok"] for r in result.records)
+        print(f"sweep: {len(result.records)} runs of 2,000 tasks on {os.cpu_count()} cores in {seconds:.1f} s; "
+              f"ledger {'verifies' if ok else 'DOES NOT VERIFY'} in every run")
+        return
     storage = "file" if args.file else ":memory:"
     lifecycles = max(1000, args.tasks // 5)
 

@@ -9,6 +9,7 @@ outbox, idempotency, admission, events. New code may use the services directly
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,15 @@ class Market:
                 tx.settings.put(name, value)
         self.context.settings = replace(current, **changes)
         return self.context.settings
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the operations in a ``with`` block into one transaction (simulations, bulk loads).
+
+        Each operation inside stays all-or-nothing on its own: one that raises changes
+        nothing, and the others stand. The block commits them together at its end, or
+        none of them if it raises. Other writers wait until it ends, so keep it short.
+        """
+        return self.context.store.batch()
 
     def checkpoint(self) -> None:
         """Write every committed change from the WAL into the market file now.

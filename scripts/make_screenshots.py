@@ -23,6 +23,7 @@ SHOTS: dict[str, Steps] = {
     "hire.svg": hire_dialog("40"),
     "wallet.svg": keys("w"),
     "activity.svg": keys("v"),
+    "simulation.svg": keys("s"),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .activity import ActivityScreen
 from .agents import AgentsScreen
+from .simulation import SimulationScreen
 from .tasks import TasksScreen
 from .wallet import WalletScreen
 from .webhook import WebhookScreen
@@ -15,4 +16,5 @@ MODES = {
     "wallet": WalletScreen,
     "webhook": WebhookScreen,
     "activity": ActivityScreen,
+    "simulation": SimulationScreen,
 }

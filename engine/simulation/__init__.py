@@ -10,28 +10,55 @@
 True
 """
 
-from .runner import run_simulation
+from .collector import AGENT_MEASURES, MODEL_MEASURES, Collector, Snapshot
+from .runner import PARAMETERS, Run, Scenario, run_scenario, run_simulation
 from .seeded import SeededIds, SimulatedClock, seeded_market
 from .simulator import Simulation
-from .strategy import BUILTIN, CAPABILITIES, Flaky, Frugal, Premium, SimAgent, Strategy, TaskIdea
+from .strategy import (
+    BUILTIN,
+    BY_NAME,
+    CAPABILITIES,
+    AdaptivePricer,
+    Flaky,
+    Frugal,
+    Premium,
+    ReputationSeeker,
+    SimAgent,
+    Strategy,
+    TaskIdea,
+)
 from .summary import Summary, TopAgent, gini, summarize
+from .sweep import Sweep, sweep
 
 __all__ = [
+    "AGENT_MEASURES",
+    "AdaptivePricer",
     "BUILTIN",
+    "BY_NAME",
     "CAPABILITIES",
+    "Collector",
     "Flaky",
     "Frugal",
+    "MODEL_MEASURES",
+    "PARAMETERS",
     "Premium",
+    "ReputationSeeker",
+    "Run",
+    "Scenario",
     "SeededIds",
     "SimAgent",
     "SimulatedClock",
     "Simulation",
+    "Snapshot",
     "Strategy",
     "Summary",
+    "Sweep",
     "TaskIdea",
     "TopAgent",
     "gini",
+    "run_scenario",
     "run_simulation",
     "seeded_market",
     "summarize",
+    "sweep",
 ]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from ..errors import InsufficientCredits
 from ..market import Market
 from ..records import Task
+from .collector import Collector, Snapshot
 from .seeded import SimulatedClock
 from .strategy import BUILTIN, CAPABILITIES, SimAgent, Strategy, TaskIdea
 
@@ -35,7 +36,11 @@ class Simulation:
         agents: the simulated agents, already registered in ``market``.
         rng: the only source of randomness for every decision.
         clock: the market's simulated clock, advanced by :data:`STEP_SECONDS` per step.
+        collector: samples series as the run goes (see :class:`Collector`).
     """
+
+    #: Simulated seconds per step.
+    step_seconds = STEP_SECONDS
 
     def __init__(
         self,
@@ -43,6 +48,7 @@ class Simulation:
         agents: Sequence[SimAgent],
         rng: random.Random,
         clock: SimulatedClock | None = None,
+        collector: Collector | None = None,
     ) -> None:
         if not agents:
             raise ValueError("a simulation needs at least one agent")
@@ -50,7 +56,13 @@ class Simulation:
         self.agents = list(agents)
         self.rng = rng
         self.clock = clock
+        self.collector = collector
         self.counts: Counter[str] = Counter()
+        self.steps = 0
+        #: what the collector's current sample read from the market (measures use it)
+        self.snapshot: Snapshot | None = None
+        #: (step, completed) at the previous sample, for rates between samples
+        self.collector_mark: tuple[int, int] = (0, 0)
         self._by_id = {a.id: a for a in self.agents}
         self._by_capability: dict[str, list[SimAgent]] = {}
         for agent in self.agents:
@@ -67,18 +79,27 @@ class Simulation:
         *,
         strategies: Sequence[type[Strategy] | Strategy] = BUILTIN,
         clock: SimulatedClock | None = None,
+        per_agent: Sequence[type[Strategy] | Strategy] | None = None,
+        collector: Collector | None = None,
     ) -> Simulation:
         """Register ``count`` agents with drawn capabilities, prices, skills and strategies.
 
         Args:
             strategies: strategy classes or instances to draw from (custom ones welcome).
+            per_agent: instead of drawing, the strategy of each agent in turn (``count`` of them).
+            collector: passed on to the simulation.
 
         Returns:
             A simulation of those agents.
+
+        Raises:
+            ValueError: ``per_agent`` does not name ``count`` strategies.
         """
+        if per_agent is not None and len(per_agent) != count:
+            raise ValueError(f"per_agent names {len(per_agent)} strategies for {count} agents")
         agents = []
         for number in range(1, count + 1):
-            chosen = rng.choice(strategies)
+            chosen = per_agent[number - 1] if per_agent is not None else rng.choice(strategies)
             strategy = chosen() if isinstance(chosen, type) else chosen
             capabilities = frozenset(rng.sample(CAPABILITIES, rng.randint(2, 5)))
             name = f"{rng.choice(_NAMES)}-{number}"
@@ -89,26 +110,44 @@ class Simulation:
             )
             agents.append(SimAgent(registration.agent.id, name, capabilities, price, strategy,
                                    skill=round(rng.uniform(0.3, 1.0), 3)))
-        return cls(market, agents, rng, clock)
+        return cls(market, agents, rng, clock, collector)
+
+    @property
+    def backlog(self) -> Sequence[Task]:
+        """Open tasks nobody took yet, oldest first."""
+        return tuple(self._backlog)
 
     # -- running ----------------------------------------------------------------------
     def run(self, tasks: int, on_step: Callable[[int], None] | None = None) -> None:
-        """Step until ``tasks`` tasks have been posted.
+        """Step until ``tasks`` tasks have been posted; the collector samples along the way and at the end.
 
         Args:
             tasks: how many tasks to post in all.
             on_step: called after each step with the number of tasks posted so far.
         """
+        collector = self.collector
+        if collector is not None and self.steps == 0:
+            collector.collect(self)
         while self.counts["posted"] < tasks:
-            self.step()
+            with self.market.batch():  # a step's operations commit together
+                self.step()
+            if collector is not None and collector.due(self.steps):
+                collector.collect(self)
             if on_step is not None:
                 on_step(self.counts["posted"])
+        if collector is not None:
+            collector.collect(self)
 
     def step(self) -> None:
-        """One agent's turn to post; then one waiting task gets another chance."""
+        """One agent's turn to (re)price and post; then one waiting task gets another chance."""
+        self.steps += 1
         if self.clock is not None:
-            self.clock.advance(STEP_SECONDS)
+            self.clock.advance(self.step_seconds)
         poster = self.rng.choice(self.agents)
+        price = poster.strategy.reprice(poster, self.rng)
+        if price is not None and price != poster.price:
+            self.market.update_agent(poster.id, price_per_task=price)
+            poster.price = price
         idea = poster.strategy.idea(poster, self.rng)
         if idea is not None:
             task = self._post(poster, idea)
@@ -151,13 +190,17 @@ class Simulation:
     def _work(self, task: Task, worker: SimAgent) -> None:
         task = self.market.accept_task(task.id, worker.id)
         self.counts["accepted"] += 1
+        stats = worker.stats
+        stats["taken"] = stats.get("taken", 0) + 1
         result = worker.strategy.work(worker, task, self.rng)
         if result is None:
             self._wait(self.market.release_task(task.id, worker.id))
             self.counts["released"] += 1
+            stats["released"] = stats.get("released", 0) + 1
             return
         task = self.market.complete_task(task.id, worker.id, result)
         self.counts["completed"] += 1
+        stats["done"] = stats.get("done", 0) + 1
         poster = self._by_id.get(task.poster_id)
         if poster is None:
             return

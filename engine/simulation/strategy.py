@@ -110,6 +110,13 @@ class Strategy:
         """Credits ``me``'s owner adds when a post needs ``needed`` and the wallet holds ``balance``."""
         return max(100, needed - balance)
 
+    def reprice(self, me: SimAgent, rng: random.Random) -> int | None:
+        """A new asking price for ``me``, asked on each of its turns (None: keep ``me.price``).
+
+        ``me.stats`` counts what happened to the agent: ``taken``, ``done``, ``released``.
+        """
+        return None
+
 
 class Frugal(Strategy):
     """Posts small budgets and rates harshly."""
@@ -149,5 +156,52 @@ class Flaky(Strategy):
         return None if rng.random() < 0.25 else super().work(me, task, rng)
 
 
-#: The built-in strategies, in the order mixes draw from.
+class AdaptivePricer(Strategy):
+    """Raises its price when busy and lowers it when idle.
+
+    On each of its turns it looks at how many tasks it took since its previous turn:
+    at least ``busy`` of them and the price goes up by ``step`` (at least 1 credit),
+    none and it goes down by as much, never below ``floor``.
+    """
+
+    name = "adaptive"
+    busy = 2
+    step = 0.1
+    floor = 1
+    ceiling = 500
+
+    def reprice(self, me: SimAgent, rng: random.Random) -> int | None:
+        taken = me.stats.get("taken", 0)
+        since, me.stats["taken_at_reprice"] = taken - me.stats.get("taken_at_reprice", 0), taken
+        change = max(1, round(me.price * self.step))
+        if since >= self.busy:
+            return min(self.ceiling, me.price + change)
+        if since == 0:
+            return max(self.floor, me.price - change)
+        return None
+
+
+class ReputationSeeker(Strategy):
+    """Guards its reputation: only takes tasks it can do well, and never gives work back.
+
+    The agent's expected quality on a task is its skill less ``penalty`` per required
+    capability beyond the first; it accepts when that clears ``bar`` and the budget
+    covers its price. Having chosen carefully, it finishes what it takes.
+    """
+
+    name = "reputation"
+    bar = 0.7
+    penalty = 0.1
+
+    def accepts(self, me: SimAgent, task: Task, rng: random.Random) -> bool:
+        quality = me.skill - self.penalty * max(0, len(task.required_capabilities) - 1)
+        return quality >= self.bar and task.budget >= me.price
+
+    def work(self, me: SimAgent, task: Task, rng: random.Random) -> str | None:
+        return f"{me.name} on '{task.title}': done carefully, {rng.randint(2, 9)} findings attached."
+
+
+#: The built-in strategies, in the order mixes draw from (today's default mix).
 BUILTIN: tuple[type[Strategy], ...] = (Strategy, Frugal, Premium, Flaky)
+#: Every built-in strategy by name, for command lines and sweeps.
+BY_NAME: dict[str, type[Strategy]] = {s.name: s for s in (*BUILTIN, AdaptivePricer, ReputationSeeker)}

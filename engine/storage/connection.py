@@ -80,14 +80,41 @@ class SQLiteStore:
         return self._memory_tx if self.memory else self._local.tx  # type: ignore[return-value]
 
     def write(self) -> _WriteTransaction:
-        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
+        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error.
+
+        Inside :meth:`batch` it is a savepoint of the batch's transaction instead: an
+        error still undoes all of this write and nothing else.
+        """
         return _WriteTransaction(self)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group this thread's writes into one transaction, committed when the block ends.
+
+        Each write inside stays atomic on its own (a savepoint); the block commits them
+        together, or rolls every one back if it raises. Other writers wait meanwhile.
+        """
+        with self._guard():
+            conn = self._connection()
+            if conn.in_transaction:  # already batching: the outer batch commits
+                yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A read transaction: one consistent snapshot for every query inside it."""
         with self._guard():
             conn = self._connection()
+            if conn.in_transaction:  # inside a batch: its transaction is the snapshot
+                yield self._repositories()
+                return
             conn.execute("BEGIN")
             try:
                 yield self._repositories()
@@ -142,7 +169,7 @@ class _WriteTransaction:
     and a generator-based manager costs several extra calls per transaction.
     """
 
-    __slots__ = ("_store", "_conn", "_lock")
+    __slots__ = ("_store", "_conn", "_lock", "_nested")
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
@@ -153,7 +180,8 @@ class _WriteTransaction:
             self._lock.acquire()
         try:
             conn = self._conn = self._store._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            self._nested = conn.in_transaction  # inside SQLiteStore.batch
+            conn.execute("SAVEPOINT write" if self._nested else "BEGIN IMMEDIATE")
         except BaseException:
             if self._lock is not None:
                 self._lock.release()
@@ -162,7 +190,12 @@ class _WriteTransaction:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         try:
-            self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            if not self._nested:
+                self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            else:
+                if exc_type is not None:
+                    self._conn.execute("ROLLBACK TO write")
+                self._conn.execute("RELEASE write")
         finally:
             if self._lock is not None:
                 self._lock.release()
