@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -11,6 +14,9 @@ from textual.reactive import reactive
 from engine.errors import MarketError
 
 from .client import MarketClient
+
+#: ``operator(task_id, worker_share, note)``: settle a dispute as the market's operator.
+Operator = Callable[[str, int, str], Any]
 from .commands import MarketCommands
 from .live import LiveFeed
 from .messages import IdentityChanged, MarketChanged
@@ -40,6 +46,7 @@ class AgentMarketApp(App[None]):
         Binding("w", "switch_mode('wallet')", "Wallet"),
         Binding("h", "switch_mode('webhook')", "Webhook"),
         Binding("v", "switch_mode('activity')", "Activity"),
+        Binding("d", "switch_mode('disputes')", "Disputes"),
         Binding("s", "switch_mode('simulation')", "Simulation", show=False),
         Binding("i", "identity", "Identity"),
         Binding("q", "quit", "Quit"),
@@ -48,10 +55,15 @@ class AgentMarketApp(App[None]):
     #: (agent name, balance) of the current identity; every IdentityBar watches it.
     identity: reactive[tuple[str | None, int | None]] = reactive((None, None))
 
-    def __init__(self, client: MarketClient, *, live: bool = True) -> None:
+    def __init__(self, client: MarketClient, *, live: bool = True,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), operator: Operator | None = None) -> None:
         super().__init__()
+        #: settles a dispute as the market's operator: ``operator(task_id, worker_share, note)``;
+        #: only on a local market file (the operator is whoever holds the file)
+        self.operator = operator
         self.client = client
         self.live = live
+        self.clock = clock  # what countdowns count from (snapshots fix it)
         self._token: Any = None
         self._feed: LiveFeed | None = None
 
@@ -121,14 +133,15 @@ class AgentMarketApp(App[None]):
         self.run_worker(job, thread=True, exclusive=True, group="identity", exit_on_error=False)
 
 
-def launch(client: MarketClient, *, title: str | None = None) -> None:
+def launch(client: MarketClient, *, title: str | None = None, operator: Operator | None = None) -> None:
     """Run the app until the user quits.
 
     Args:
         client: the market to show and the identity to act as.
         title: a window/terminal title.
+        operator: settles disputes as the market's operator (local markets only).
     """
-    app = AgentMarketApp(client)
+    app = AgentMarketApp(client, operator=operator)
     if title:
         app.title = title
     app.run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from engine.errors import MarketError, NotFound
+from engine.errors import NotFound
 
 from .client import MarketClient
 
@@ -54,8 +54,9 @@ class LiveFeed:
             except NotFound:
                 self.available = False
                 return
-            except (MarketError, OSError, RuntimeError):  # broken, refused, or the client closed
-                pass
+            except Exception:  # broken, refused, or the client or its in-process market closed meanwhile
+                if self._stop.is_set():
+                    return
             finally:
                 self.connected = False
             self._stop.wait(RECONNECT_SECONDS)

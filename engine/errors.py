@@ -144,6 +144,20 @@ class NotAssignee(MarketError):
     status = 403
 
 
+class NotEvaluator(MarketError):
+    """Only the task's evaluator (or the market's operator) may settle its dispute."""
+
+    code = "not_evaluator"
+    status = 403
+
+
+class EvaluatorCannotAccept(MarketError):
+    """A task's evaluator cannot also be its assignee."""
+
+    code = "evaluator_cannot_accept"
+    status = 403
+
+
 class InviteRequired(MarketError):
     """This market registers agents only with an invite code."""
 
@@ -192,6 +206,13 @@ class InvalidState(MarketError):
     """The task is not in a state that allows this action."""
 
     code = "invalid_state"
+    status = 409
+
+
+class TaskExpired(MarketError):
+    """The task's deadline has passed: it can no longer be accepted."""
+
+    code = "task_expired"
     status = 409
 
 

@@ -6,7 +6,7 @@ agent may subscribe its webhook to (its ``events``); the API's validation, the O
 read this table. A new event is one more row.
 
 Who receives a webhook event is decided where the event happens (``services/tasks.py``'s
-``_STEPS``): the poster of the task, or the agents told of the task. The agents told of a
+``_STEPS``): the poster, the assignee or the evaluator of the task, or the agents told of the task. The agents told of a
 task are those whose webhook subscribes to the event and whose capabilities overlap the
 task's required capabilities, plus those that opted in to ``all_tasks``. A task that
 requires no capability is therefore announced only to ``all_tasks`` agents.
@@ -42,6 +42,18 @@ EVENT_TYPES: dict[str, EventType] = {e.name: e for e in (
               webhook=True),
     EventType("task.released", "The assignee gave a task back to the market; told to its poster.", webhook=True),
     EventType("task.rated", "The poster rated a completed task."),
+    EventType("task.expired", "An open task passed its deadline; its escrow went back to the poster. Told to its "
+              "poster.", webhook=True),
+    EventType("task.claim_expired", "An assignee's claim window lapsed; the task is open again (or expired). Told "
+              "to its poster and the former assignee.", webhook=True),
+    EventType("task.submitted", "A result awaits the poster's review (review_hours > 0); told to its poster.",
+              webhook=True),
+    EventType("task.approved", "A submitted result was approved and paid; told to its assignee (and, when the "
+              "review window lapsed and it was approved on its own, to its poster).", webhook=True),
+    EventType("task.disputed", "The poster rejected a submitted result; told to its assignee and evaluator.",
+              webhook=True),
+    EventType("task.resolved", "A dispute was settled (worker_share, note); told to the poster and the assignee.",
+              webhook=True),
     EventType("task.hired", "An agent hired another directly (POST /api/execute)."),
     EventType("task.failed", "A direct hire failed; the hirer was refunded."),
     EventType("webhook.disabled", "An agent's webhook was turned off (its receiver answered 410)."),

@@ -18,6 +18,12 @@ def split(budget: int, fee_percent: int = DEFAULT_FEE_PERCENT) -> tuple[int, int
     return worker, budget - worker
 
 
+def dispute_share(budget: int, worker_share: int) -> int:
+    """The part of a disputed budget that goes to the worker's side (SPEC §10):
+    ``floor(budget * worker_share / 100)``; the fee is then taken from it with :func:`split`."""
+    return budget * worker_share // 100
+
+
 def reputation(rating_sum: int, rating_count: int) -> float | None:
     """Mean rating to one decimal, half up (4.25 -> 4.3); None before the first rating."""
     if rating_count == 0:

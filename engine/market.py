@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import fields, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ from .storage import SQLiteStore
 
 __all__ = ["Clock", "Market", "Settings", "hash_key", "webhook_payload"]
 
-_SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6)}
+_SETTING_BOUNDS = {"fee_percent": (0, 100), "registration_grant": (0, 1_000_000), "rate_limit_per_minute": (0, 10**6),
+                   "default_task_ttl": (60, 90 * 86_400)}
 
 
 class Market:
@@ -252,12 +254,16 @@ class Market:
 
     # -- tasks ----------------------------------------------------------------------
     def post_task(self, poster_id: str, *, title: Any, budget: Any, description: Any = "",
-                  required_capabilities: Any = ()) -> Task:
-        """Post a task; its budget moves into escrow (see :meth:`TaskService.post`)."""
+                  required_capabilities: Any = (), **timers: Any) -> Task:
+        """Post a task; its budget moves into escrow (see :meth:`TaskService.post`).
+
+        Args:
+            timers: ``deadline``, ``claim_seconds``, ``review_hours``, ``evaluator_id`` (SPEC §10).
+        """
         if isinstance(required_capabilities, tuple):
             required_capabilities = list(required_capabilities)
         return self.tasks.post(poster_id, title=title, budget=budget, description=description,
-                               required_capabilities=required_capabilities)
+                               required_capabilities=required_capabilities, **timers)
 
     def get_task(self, task_id: str) -> Task:
         """One task. Raises NotFound."""
@@ -304,6 +310,23 @@ class Market:
     def rate_task(self, task_id: str, agent_id: str, rating: Any) -> Task:
         """The poster rates a completed task once (see :meth:`TaskService.rate`)."""
         return self.tasks.rate(task_id, agent_id, rating)
+
+    def approve_task(self, task_id: str, agent_id: str) -> Task:
+        """The poster approves a submitted result and it is paid (see :meth:`TaskService.approve`)."""
+        return self.tasks.approve(task_id, agent_id)
+
+    def reject_task(self, task_id: str, agent_id: str, reason: Any) -> Task:
+        """The poster disputes a submitted result (see :meth:`TaskService.reject`)."""
+        return self.tasks.reject(task_id, agent_id, reason)
+
+    def resolve_task(self, task_id: str, actor: str, worker_share: Any, note: Any = "") -> Task:
+        """The evaluator (or ``states.OPERATOR``) settles a dispute (see :meth:`TaskService.resolve`)."""
+        return self.tasks.resolve(task_id, actor, worker_share, note)
+
+    def sweep(self, now: datetime | None = None) -> list[Task]:
+        """Apply every lapsed timer, one transaction per task; returns the tasks changed
+        (see :meth:`TaskService.sweep`)."""
+        return self.tasks.sweep(now)
 
     def task_timeline(self, task_id: str) -> list[Event]:
         """What happened to a task, oldest first. Raises NotFound."""

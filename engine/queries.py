@@ -56,6 +56,7 @@ class TaskQuery:
         poster_id: only tasks this agent posted.
         assigned_to: only tasks assigned to this agent.
         involving: only tasks this agent posted or is assigned (``/api/agents/me/tasks``).
+        evaluator_id: only tasks this agent evaluates (settles the dispute of).
         order: the sort order.
         limit: page size, 1–100.
         offset: rows skipped before the page (costs a walk over them; ``cursor`` does not).
@@ -68,6 +69,7 @@ class TaskQuery:
     poster_id: str | None = None
     assigned_to: str | None = None
     involving: str | None = None
+    evaluator_id: str | None = None
     order: TaskOrder = TaskOrder.NEWEST
     limit: int = 20
     offset: int = 0

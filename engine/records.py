@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .states import TIMER_FIELDS
+
 
 @dataclass(frozen=True, slots=True)
 class Agent:
@@ -23,6 +25,8 @@ class Agent:
     rating_count: int
     total_tasks: int
     created_at: str
+    missed_claims: int = 0  # claim windows that lapsed while it held a task
+    disputes_lost: int = 0  # disputes settled with under half the budget for it
 
     @property
     def executable(self) -> bool:
@@ -77,6 +81,22 @@ class Task:
     escrow: int
     created_at: str
     updated_at: str
+    deadline: str | None = None  # after it an open task expires (None: never; direct hires)
+    claim_seconds: int = 86_400  # how long an assignee has to complete
+    review_hours: int = 0  # 0: paid on complete; else the poster's review window
+    evaluator_id: str | None = None  # settles a dispute instead of the operator
+    claim_expires_at: str | None = None  # while assigned: when the claim window lapses
+    submitted_at: str | None = None  # when the result was submitted for review
+    review_ends_at: str | None = None  # while submitted: when it is approved on its own
+    dispute_reason: str | None = None  # the poster's reason for rejecting
+    worker_share: int | None = None  # a settled dispute's share for the worker, 0-100
+    resolution_note: str | None = None  # the settler's note
+
+    @property
+    def due_at(self) -> str | None:
+        """When the timer of its current status lapses (see ``states.TIMER_FIELDS``), or None."""
+        name = TIMER_FIELDS.get(self.status)  # type: ignore[call-overload]
+        return None if name is None else getattr(self, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +34,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 MAX_URL_LENGTH = 2048
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the market writes every time
 MAX_EMAIL_LENGTH = 254
 
 
@@ -41,7 +44,8 @@ class Field:
 
     ``kind`` is one of ``text`` (a string), ``integer``, ``slugs`` (a list of
     capability slugs), ``choices`` (a list of names from ``choices``), ``boolean``,
-    ``email`` or ``url``.
+    ``email``, ``url`` or ``time`` (an RFC 3339 date-time with an offset, cleaned to the
+    market's form ``YYYY-MM-DDTHH:MM:SSZ`` in UTC; bounds relative to now are :func:`deadline`'s).
     """
 
     name: str
@@ -166,10 +170,21 @@ class Field:
         del port
         return value
 
+    def _clean_time(self, value: Any) -> str:
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise ValidationError(self.name, f"{self.name} must be an RFC 3339 time like 2026-01-31T12:00:00Z")
+        try:
+            parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(self.name, f"{self.name} is not a valid time") from None
+        return parsed.astimezone(UTC).strftime(TIME_FORMAT)
+
     def json_schema(self) -> dict[str, Any]:
         """This field as a JSON Schema (2020-12, as OpenAPI 3.1 uses)."""
         schema: dict[str, Any]
-        if self.kind == "text":
+        if self.kind == "time":
+            schema = {"type": "string", "format": "date-time"}
+        elif self.kind == "text":
             schema = {"type": "string", "minLength": self.min_length}
             if self.max_length is not None:
                 schema["maxLength"] = self.max_length
@@ -218,7 +233,9 @@ _CLEANERS = {
     "boolean": Field._clean_boolean,
     "email": Field._clean_email,
     "url": Field._clean_url,
+    "time": Field._clean_time,
 }
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +324,18 @@ AGENT_ID = Field("agent_id", "text", required=True, min_length=1, max_length=100
                  description="The agent's id.")
 TASK_ID = Field("task_id", "text", required=True, min_length=1, max_length=100, single_line=True,
                 description="The task's id.")
+#: SPEC §10: a deadline lies this far ahead at least and at most; the default is the market's
+#: ``default_task_ttl`` setting.
+DEADLINE_MIN = timedelta(minutes=1)
+DEADLINE_MAX = timedelta(days=90)
+DEADLINE = Field("deadline", "time", description="RFC 3339 time after which the task, while open, expires: "
+                 "1 minute to 90 days ahead (default: the market's default_task_ttl, 7 days).")
+CLAIM_SECONDS = Field("claim_seconds", "integer", minimum=60, maximum=30 * 86_400,
+                      description="How long an assignee has to complete after accepting (default 86400).")
+REVIEW_HOURS = Field("review_hours", "integer", minimum=0, maximum=720,
+                     description="0: paid on complete. Over 0: the poster reviews within this window.")
+EVALUATOR_ID = Field("evaluator_id", "text", nullable=True, min_length=1, max_length=100, single_line=True,
+                     description="An agent (not the poster, not the assignee) who settles a dispute.")
 TASK = Schema(
     "TaskPost",
     (
@@ -314,10 +343,21 @@ TASK = Schema(
         Field("description", "text", max_length=100_000),
         BUDGET,
         Field("required_capabilities", "slugs", max_items=20),
+        DEADLINE,
+        CLAIM_SECONDS,
+        REVIEW_HOURS,
+        EVALUATOR_ID,
     ),
 )
+
 RESULT = Schema("TaskResult", (Field("result", "text", required=True, min_length=1, max_length=200_000),))
 RATING = Schema("TaskRating", (Field("rating", "integer", required=True, minimum=1, maximum=5),))
+REJECTION = Schema("TaskRejection", (Field("reason", "text", required=True, min_length=1, max_length=2_000),))
+RESOLUTION = Schema("TaskResolution", (
+    Field("worker_share", "integer", required=True, minimum=0, maximum=100,
+          description="Percent of the budget the worker's side gets (before the platform fee)."),
+    Field("note", "text", max_length=2_000),
+))
 EXECUTION = Schema(
     "Execution",
     (
@@ -341,7 +381,8 @@ def email_key(email: str) -> str:
 
 #: Every schema, by name, for the OpenAPI document.
 SCHEMAS: dict[str, Schema] = {
-    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, WEBHOOK_CHANGE, TASK, RESULT, RATING, EXECUTION)
+    s.name: s for s in (AGENT_REGISTRATION, AGENT_UPDATE, WEBHOOK, WEBHOOK_CHANGE, TASK, RESULT, RATING, REJECTION,
+                        RESOLUTION, EXECUTION)
 }
 
 LIMIT_DEFAULT = 20
@@ -378,6 +419,28 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
     return value
 
 
+@lru_cache(maxsize=1024)  # the same few (second, window) pairs come again and again in a busy market
+def later(now: str, seconds: int) -> str:
+    """The market time ``seconds`` after ``now`` (both in the market's form)."""
+    return (datetime.fromisoformat(now[:19]) + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+
+
+def deadline(value: str | None, now: str, default_ttl_seconds: int) -> str:
+    """A task's deadline: ``value`` (already cleaned by :data:`DEADLINE`) if 1 minute to 90 days
+    after ``now``, or, when None, ``now`` plus the market's default.
+
+    Raises:
+        ValidationError: naming ``deadline``.
+    """
+    if value is None:
+        return later(now, default_ttl_seconds)
+    if value < later(now, int(DEADLINE_MIN.total_seconds())):
+        raise ValidationError("deadline", "deadline must be at least 1 minute ahead")
+    if value > later(now, int(DEADLINE_MAX.total_seconds())):
+        raise ValidationError("deadline", "deadline must be at most 90 days ahead")
+    return value
+
+
 def strip_control_characters(text: str) -> str:
     """``text`` without the control characters that text fields refuse (tab, newline and CR stay).
 
@@ -405,7 +468,7 @@ def _choice(name: str, value: Any, choices: type[StrEnum], default: StrEnum | No
 
 def task_query(status: Any = None, capability: Any = None, limit: Any = None, offset: Any = None, *,
                search: Any = None, poster_id: Any = None, assigned_to: Any = None, involving: Any = None,
-               order: Any = None, cursor: Any = None) -> TaskQuery:
+               order: Any = None, evaluator_id: Any = None, cursor: Any = None) -> TaskQuery:
     """Clean a task list's parameters (as given, or as query strings) into a :class:`TaskQuery`.
 
     Raises:
@@ -419,6 +482,7 @@ def task_query(status: Any = None, capability: Any = None, limit: Any = None, of
         poster_id=poster_id or None,
         assigned_to=assigned_to or None,
         involving=involving or None,
+        evaluator_id=evaluator_id or None,
         order=_choice("order", order, TaskOrder, TaskOrder.NEWEST),
         limit=limit,
         offset=offset,

@@ -38,6 +38,8 @@ def agent_public(agent: Agent) -> dict[str, Any]:
         "price_per_task": agent.price_per_task,
         "reputation_score": agent.reputation_score,
         "total_tasks": agent.total_tasks,
+        "missed_claims": agent.missed_claims,
+        "disputes_lost": agent.disputes_lost,
         "created_at": agent.created_at,
         "hireable": agent.executable,
     }
@@ -69,7 +71,8 @@ def registration(reg: Registration) -> dict[str, Any]:
 
 
 def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
-    """A task; its ``result`` only for the poster and the assignee."""
+    """A task with its timers (``due_at``: when the current one lapses, to count down to); its
+    ``result`` and ``dispute`` only for the poster, the assignee and the evaluator."""
     data: dict[str, Any] = {
         "id": task.id,
         "title": task.title,
@@ -84,9 +87,20 @@ def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
         "rating": task.rating,
         "created_at": task.created_at,
         "updated_at": task.updated_at,
+        "deadline": task.deadline,
+        "claim_seconds": task.claim_seconds,
+        "claim_expires_at": task.claim_expires_at,
+        "review_hours": task.review_hours,
+        "submitted_at": task.submitted_at,
+        "review_ends_at": task.review_ends_at,
+        "evaluator_id": task.evaluator_id,
+        "due_at": task.due_at,
     }
-    if viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to):
+    if viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to, task.evaluator_id):
         data["result"] = task.result
+        if task.dispute_reason is not None:
+            data["dispute"] = {"reason": task.dispute_reason, "worker_share": task.worker_share,
+                               "note": task.resolution_note}
     return data
 
 

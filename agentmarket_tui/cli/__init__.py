@@ -17,6 +17,7 @@ from engine.errors import MarketError
 
 from .agents import agents
 from .demo import demo
+from .disputes import disputes
 from .execute import execute
 from .grant import grant
 from .invites import invites
@@ -58,7 +59,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
-                invites, grant, mcp):
+                invites, grant, mcp, disputes):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

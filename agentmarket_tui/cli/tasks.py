@@ -1,4 +1,5 @@
-"""``agentmarket tasks ...``: list, show, post, accept, complete, cancel, release and rate tasks."""
+"""``agentmarket tasks ...``: list, show, post, accept, complete, cancel, release, rate, approve,
+reject and resolve tasks."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def tasks() -> None:
 @click.option("--capability", default=None, help="Only tasks that require this capability.")
 @click.option("--search", default=None, help="Only tasks whose title contains this.")
 @click.option("--mine", type=click.Choice(list(MINE)), default=None,
-              help="Only tasks you posted, or that are assigned to you.")
+              help="Only tasks you posted, that are assigned to you, or that you evaluate.")
 @click.option("--order", type=click.Choice([o.value for o in TaskOrder]), default=TaskOrder.NEWEST.value,
               show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)
@@ -65,12 +66,23 @@ def show_task(client: MarketClient, target: Target, task_id: str) -> None:
 @click.option("--budget", type=int, required=True, help="Credits to pay, escrowed now (a whole number).")
 @click.option("--capability", "capabilities", multiple=True, metavar="SLUG",
               help="A capability the worker needs (repeat for more).")
+@click.option("--deadline", default=None, metavar="TIME",
+              help="RFC 3339 time after which the open task expires, 1 minute to 90 days ahead "
+                   "(default: the market's, 7 days).")
+@click.option("--claim-seconds", type=int, default=None,
+              help="How long an assignee has to complete, 60 s to 30 days (default 86400).")
+@click.option("--review-hours", type=int, default=None,
+              help="0: pay on complete (default). More: you review the result within this many hours.")
+@click.option("--evaluator", "evaluator_id", default=None, metavar="AGENT_ID",
+              help="The agent who settles a dispute (default: the market's operator).")
 @client_command
 def post_task(client: MarketClient, target: Target, title: str, description: str, budget: int,
-              capabilities: tuple[str, ...]) -> None:
+              capabilities: tuple[str, ...], deadline: str | None, claim_seconds: int | None,
+              review_hours: int | None, evaluator_id: str | None) -> None:
     """Post a task; its budget moves from your wallet into escrow at once."""
     task = client.post_task(title=title, description=description, budget=budget,
-                            required_capabilities=list(capabilities))
+                            required_capabilities=list(capabilities), deadline=deadline,
+                            claim_seconds=claim_seconds, review_hours=review_hours, evaluator_id=evaluator_id)
     _print_task(client, target, task, f"Posted task {task.id} with {task.budget} credits in escrow.")
 
 
@@ -91,6 +103,29 @@ _action("cancel", "Cancel your open task; its whole budget comes back to you.",
         "Cancelled task {task.id}; {task.budget} credits refunded.", lambda b, t: b.cancel_task(t))
 _action("release", "Give a task assigned to you back to the market.",
         "Released task {task.id}; it is open again.", lambda b, t: b.release_task(t))
+_action("approve", "Approve the result submitted for your review; the worker is paid.",
+        "Approved task {task.id}; the worker is paid.", lambda b, t: b.approve_task(t))
+
+
+@tasks.command("reject")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why the result is not acceptable (1-2,000 characters).")
+@client_command
+def reject_task(client: MarketClient, target: Target, task_id: str, reason: str) -> None:
+    """Reject the result submitted for your review: the task is disputed, its escrow held."""
+    task = client.reject_task(task_id, reason)
+    _print_task(client, target, task, f"Rejected task {task.id}; it is disputed.")
+
+
+@tasks.command("resolve")
+@click.argument("task_id")
+@click.option("--worker-share", type=int, required=True, help="Percent of the budget for the worker, 0-100.")
+@click.option("--note", default="", help="Why (up to 2,000 characters).")
+@client_command
+def resolve_task(client: MarketClient, target: Target, task_id: str, worker_share: int, note: str) -> None:
+    """Settle a dispute you evaluate: the worker's share (less the fee) is paid, the rest refunded."""
+    task = client.resolve_task(task_id, worker_share, note)
+    _print_task(client, target, task, f"Resolved task {task.id}: {task.status}.")
 
 
 @tasks.command("complete")

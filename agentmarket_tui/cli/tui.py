@@ -19,9 +19,11 @@ def tui(db: str, url: str | None, api_key: str | None) -> None:
     from ..app import launch
     from ..config import resume_last_agent
 
+    from .disputes import settle_as_operator
+
     client = open_client(Target(db=db, url=url or None, api_key=api_key or None, as_json=False), background=True)
     try:
         resume_last_agent(client)
-        launch(client)
+        launch(client, operator=None if url else settle_as_operator(db))
     finally:
         client.close()

@@ -48,7 +48,7 @@ STREAM_IDLE_TIMEOUT = 45.0
 #: Events read per request while catching up (the server's maximum).
 EVENTS_PAGE = 1000
 #: The ``mine`` filter of :meth:`MarketClient.list_tasks`: its value -> the API's query parameter.
-MINE = {"posted": "poster_id", "assigned": "assigned_to"}
+MINE = {"posted": "poster_id", "assigned": "assigned_to", "evaluating": "evaluator_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +243,7 @@ class MarketClient:
             capability: only tasks that require this capability.
             search: only tasks whose title contains this text (any case).
             order: a ``TaskOrder`` value.
-            mine: "posted" or "assigned": the current agent's own tasks.
+            mine: "posted", "assigned" or "evaluating": the current agent's own tasks.
             limit: 1–100.
             offset: how many to skip (after ``cursor``); deep offsets cost the server a walk.
             cursor: the previous page's ``next_cursor`` (same filters and order).
@@ -255,7 +255,7 @@ class MarketClient:
                                   "order": order, "limit": limit, "offset": offset, "cursor": cursor}
         if mine is not None:
             if mine not in MINE:
-                raise ValidationError("mine", "mine must be 'posted' or 'assigned'")
+                raise ValidationError("mine", "mine must be one of " + ", ".join(MINE))
             params[MINE[mine]] = self._my_id()
         return self._page("/api/tasks", params, parse.task_from)
 
@@ -339,7 +339,8 @@ class MarketClient:
         """Post a task, escrowing its budget. Fields left None are not sent: the API's defaults apply.
 
         Args:
-            fields: more of ``POST /api/tasks``'s fields, as the API names them.
+            fields: more of ``POST /api/tasks``'s fields, as the API names them: ``deadline``
+                (RFC 3339), ``claim_seconds``, ``review_hours``, ``evaluator_id`` (SPEC §10).
 
         Raises:
             ValidationError, InsufficientCredits, NoIdentity.
@@ -373,6 +374,19 @@ class MarketClient:
     def rate_task(self, task_id: str, rating: int) -> Task:
         """Rate an own completed task 1–5, once. Raises NotPoster, InvalidState, AlreadyRated."""
         return self._task_action(task_id, "rate", {"rating": rating})
+
+    def approve_task(self, task_id: str) -> Task:
+        """Approve a result submitted for your review: it is paid. Raises NotPoster, InvalidState."""
+        return self._task_action(task_id, "approve")
+
+    def reject_task(self, task_id: str, reason: str) -> Task:
+        """Reject a result submitted for your review: disputed. Raises NotPoster, InvalidState, ValidationError."""
+        return self._task_action(task_id, "reject", {"reason": reason})
+
+    def resolve_task(self, task_id: str, worker_share: int, note: str = "") -> Task:
+        """Settle a dispute you evaluate (``worker_share`` 0–100). Raises NotEvaluator, InvalidState,
+        ValidationError."""
+        return self._task_action(task_id, "resolve", {"worker_share": worker_share, "note": note})
 
     def execute(self, agent_id: str, task_description: str, budget: int) -> ExecutionResult:
         """Hire an agent directly and wait for its result.

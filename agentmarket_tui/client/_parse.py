@@ -34,18 +34,25 @@ def agent_from(data: dict[str, Any]) -> Agent:
         system_prompt=data.get("system_prompt"), webhook_url=data.get("webhook_url"),
         reputation_score=data.get("reputation_score"), rating_count=data.get("rating_count", 0),
         total_tasks=data.get("total_tasks", 0), created_at=data.get("created_at", ""),
+        missed_claims=data.get("missed_claims", 0), disputes_lost=data.get("disputes_lost", 0),
         hireable=bool(data.get("hireable")),
     )
 
 
 def task_from(data: dict[str, Any]) -> Task:
-    """A Task from ``views.task`` (``result`` is absent for viewers who may not see it)."""
+    """A Task from ``views.task`` (``result`` and ``dispute`` are absent for viewers who may not see them)."""
+    dispute = data.get("dispute") or {}
     return Task(
         id=data["id"], title=data["title"], description=data.get("description", ""), budget=data["budget"],
         required_capabilities=tuple(data.get("required_capabilities", ())), status=data["status"],
         kind=data.get("kind", "market"), poster_id=data.get("poster_id", ""), assigned_to=data.get("assigned_to"),
         result=data.get("result"), rating=data.get("rating"), escrow=data.get("escrow", 0),
         created_at=data.get("created_at", ""), updated_at=data.get("updated_at", ""),
+        deadline=data.get("deadline"), claim_seconds=data.get("claim_seconds", 86_400),
+        review_hours=data.get("review_hours", 0), evaluator_id=data.get("evaluator_id"),
+        claim_expires_at=data.get("claim_expires_at"), submitted_at=data.get("submitted_at"),
+        review_ends_at=data.get("review_ends_at"), dispute_reason=dispute.get("reason"),
+        worker_share=dispute.get("worker_share"), resolution_note=dispute.get("note"),
     )
 
 

@@ -144,6 +144,17 @@ def rate_task(session: Session, args: dict[str, Any]) -> dict[str, Any]:
     return session.task(session.client.rate_task(task_id, v.RATING.validate(args)["rating"]))
 
 
+def reject_task(session: Session, args: dict[str, Any]) -> dict[str, Any]:
+    task_id = _task_id(args)
+    return session.task(session.client.reject_task(task_id, v.REJECTION.validate(args)["reason"]))
+
+
+def resolve_task(session: Session, args: dict[str, Any]) -> dict[str, Any]:
+    task_id = _task_id(args)
+    body = v.RESOLUTION.validate(args)
+    return session.task(session.client.resolve_task(task_id, body["worker_share"], body.get("note", "")))
+
+
 def hire_agent(session: Session, args: dict[str, Any]) -> dict[str, Any]:
     body = v.EXECUTION.validate(args)
     hired = session.client.execute(body["agent_id"], body["task_description"], body["budget"])
@@ -183,12 +194,14 @@ TOOLS: tuple[Tool, ...] = (
          _body_schema(*_TASK_REF), _action("cancel")),
     Tool("rate_task", "Rate your completed task 1-5, once.", _body_schema(*_TASK_REF, *v.RATING.fields),
          rate_task),
-    # REVIEW TOOLS GO HERE once main has the review states (SPEC §10; branch `lifecycle` adds them
-    # with client.approve_task(task_id) / client.reject_task(task_id, reason) and v.REJECTION):
-    #   Tool("approve_task", "Approve a result submitted for your review: it is paid.",
-    #        _body_schema(*_TASK_REF), _action("approve")),
-    #   Tool("reject_task", "Reject a result submitted for your review, saying why: it is disputed.",
-    #        _body_schema(*_TASK_REF, *v.REJECTION.fields), reject_task),  # run: like complete_task
+    Tool("approve_task", "Approve a result submitted for your review: the worker is paid.",
+         _body_schema(*_TASK_REF), _action("approve")),
+    Tool("reject_task", "Reject a result submitted for your review, saying why: the task is disputed and its "
+         "escrow held until the evaluator (or the market's operator) settles it.",
+         _body_schema(*_TASK_REF, *v.REJECTION.fields), reject_task),
+    Tool("resolve_task", "Settle a dispute you are the evaluator of: worker_share percent of the budget goes to "
+         "the worker (less the fee), the rest back to the poster.",
+         _body_schema(*_TASK_REF, *v.RESOLUTION.fields), resolve_task),
     Tool("hire_agent", "Hire an agent directly and wait for its result: the budget (at least its "
          "price_per_task) is escrowed, the agent runs once, and it is paid on success; on failure you are "
          "refunded.", v.EXECUTION.json_schema(), hire_agent),

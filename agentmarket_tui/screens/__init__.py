@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .activity import ActivityScreen
 from .agents import AgentsScreen
+from .disputes import DisputesScreen
 from .simulation import SimulationScreen
 from .tasks import TasksScreen
 from .wallet import WalletScreen
@@ -16,5 +17,6 @@ MODES = {
     "wallet": WalletScreen,
     "webhook": WebhookScreen,
     "activity": ActivityScreen,
+    "disputes": DisputesScreen,
     "simulation": SimulationScreen,
 }

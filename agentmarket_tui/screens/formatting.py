@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from rich.text import Text
 
@@ -29,6 +30,20 @@ def short_time(timestamp: str) -> str:
     return timestamp[:16].replace("T", " ")
 
 
+def countdown(until: str | None, now: datetime) -> Text:
+    """Time left until a market time: '3d 4h', '2h 5m', '4m', or 'lapsed' (red); '' for None."""
+    if until is None:
+        return Text("")
+    left = int((datetime.fromisoformat(until.replace("Z", "+00:00")) - now).total_seconds())
+    if left <= 0:
+        return Text("lapsed", style="red")
+    days, rest = divmod(left, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{days}d", f"{hours}h"] if days else [f"{hours}h", f"{minutes}m"] if hours else [f"{max(minutes, 1)}m"]
+    return Text(" ".join(parts), style="yellow" if left < 3_600 else "")
+
+
 def shorten(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters, with an ellipsis when it was longer."""
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -38,7 +53,13 @@ def event_sentence(event: Event, name: Callable[[str | None], str], task: str) -
     """``event`` as '<time>  <who> <did what>', naming agents with ``name`` and the task as ``task``."""
     data = event.data
     text = Text(short_time(event.created_at) + "  ", style="dim")
-    text.append(name(event.agent_id), style="bold")
+    if event.type == "task.expired":
+        return text.append(task.capitalize() if task == "it" else task, style="italic").append(
+            " expired; its budget went back to the poster")
+    if event.type == "task.resolved" and event.agent_id is None:
+        text.append("The operator", style="bold")
+    else:
+        text.append(name(event.agent_id), style="bold")
     match event.type:
         case "agent.registered":
             text.append(" joined the market")
@@ -52,6 +73,19 @@ def event_sentence(event: Event, name: Callable[[str | None], str], task: str) -
             text.append(" cancelled ").append(task, style="italic")
         case "task.released":
             text.append(" gave back ").append(task, style="italic")
+        case "task.claim_expired":
+            text.append(" ran out of time on ").append(task, style="italic")
+        case "task.submitted":
+            text.append(" submitted ").append(task, style="italic").append(" for review")
+        case "task.approved" if data.get("auto"):
+            text.append(" was paid for ").append(task, style="italic").append(" (approved on its own)")
+        case "task.approved":
+            text.append(" approved ").append(task, style="italic")
+        case "task.disputed":
+            text.append(" rejected ").append(task, style="italic").append(f": {data.get('reason', '')}")
+        case "task.resolved":
+            text.append(" settled ").append(task, style="italic").append(f": {data.get('worker_share', '?')}% "
+                                                                        "to the worker")
         case "task.rated":
             text.append(" rated ").append(task, style="italic").append(f" {data.get('rating', '?')}/5")
         case "task.hired":

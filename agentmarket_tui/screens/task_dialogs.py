@@ -1,4 +1,5 @@
-"""The two questions a task action needs answered first: the work's result, and a rating."""
+"""The questions a task action needs answered first: the work's result, a rating, a reason to
+reject, a dispute's share for the worker."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ class ResultDialog(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("ctrl+s", "submit", "Complete"),
+        Binding("ctrl+s", "submit", "Submit"),
     ]
+    TITLE_TEXT = "Result (Markdown) — ctrl+s completes the task, esc cancels"
+    FIELD = validation.RESULT.field("result")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Result (Markdown) — ctrl+s completes the task, esc cancels", classes="screen-title")
+            yield Label(self.TITLE_TEXT, classes="screen-title")
             yield TextArea(id="result-editor")
             yield Static("", classes="field-error")
 
@@ -36,11 +39,40 @@ class ResultDialog(ModalScreen[str | None]):
 
     def action_submit(self) -> None:
         try:
-            result = validation.RESULT.field("result").clean(self.query_one(TextArea).text)
+            text = self.FIELD.clean(self.query_one(TextArea).text)
         except MarketError as exc:
             self.query_one(".field-error", Static).update(Text(exc.message, style="red"))
             return
-        self.dismiss(result)
+        self.dismiss(text)
+
+
+class ReasonDialog(ResultDialog):
+    """Say why a submitted result is rejected; returns the reason, or None when dismissed."""
+
+    TITLE_TEXT = "Why is the result not acceptable? — ctrl+s rejects it (disputed), esc cancels"
+    FIELD = validation.REJECTION.field("reason")
+
+
+class ShareDialog(ModalScreen[int | None]):
+    """Pick the worker's share of a disputed budget; returns 0–100, or None when dismissed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+    SHARES = (100, 75, 50, 25, 0)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="share-dialog"):
+            yield Label("Settle the dispute: the worker's share (Enter picks)", classes="screen-title")
+            yield OptionList(*[Option(f"{share:>3}% to the worker", id=str(share)) for share in self.SHARES],
+                             id="share-options")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 2
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(int(str(event.option.id)))
 
 
 class RatingDialog(ModalScreen[int | None]):

@@ -15,17 +15,22 @@ from textual.widgets import DataTable, Input, Label, Select
 from engine.states import TaskStatus
 
 from ..client import Page, TaskOrder
-from .formatting import short_time
+from .formatting import countdown, short_time
 from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
 PAGE_SIZE = 50
 SEARCH_DELAY_SECONDS = 0.3
 STATUSES = [("Any status", "")] + [(status.value.capitalize(), status.value) for status in TaskStatus]
 ORDERS = [(order.label, order.value) for order in TaskOrder]
-MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned")]
-COLUMNS = ("Title", "Status", "Budget", "Capabilities", "Posted")
+#: label, value: which of my tasks; "review" and "disputes" also fix the status (see FILTERS).
+MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assigned"),
+        ("Needs my review", "review"), ("Disputes I settle", "disputes")]
+#: filter -> (whose tasks, the status they must be in)
+FILTERS = {"review": ("posted", TaskStatus.SUBMITTED), "disputes": ("evaluating", TaskStatus.DISPUTED)}
+COLUMNS = ("Title", "Status", "Budget", "Due in", "Capabilities", "Posted")
 STATUS_STYLES = {TaskStatus.OPEN: "green", TaskStatus.ASSIGNED: "yellow", TaskStatus.COMPLETED: "cyan",
-                 TaskStatus.CANCELLED: "dim", TaskStatus.FAILED: "red"}
+                 TaskStatus.CANCELLED: "dim", TaskStatus.FAILED: "red", TaskStatus.SUBMITTED: "magenta",
+                 TaskStatus.DISPUTED: "bold red", TaskStatus.EXPIRED: "dim", TaskStatus.REFUNDED: "dim"}
 
 
 def status_text(status: str) -> Text:
@@ -62,12 +67,16 @@ class TasksScreen(PagedScreen):
         yield Label("", id="tasks-page", classes="muted")
 
     def load(self) -> Page[Any]:
+        mine = str(self.query_one("#task-mine", Select).value) or None
+        status = str(self.query_one("#task-status", Select).value) or None
+        if mine in FILTERS:
+            mine, status = FILTERS[mine]
         return self.client.list_tasks(
-            status=str(self.query_one("#task-status", Select).value) or None,
+            status=status,
             capability=self.query_one("#task-capability", Input).value.strip() or None,
             search=self.query_one("#task-search", Input).value.strip() or None,
             order=str(self.query_one("#task-order", Select).value),
-            mine=str(self.query_one("#task-mine", Select).value) or None,
+            mine=mine,
             limit=PAGE_SIZE,
             cursor=self.pager.cursor,
         )
@@ -76,11 +85,13 @@ class TasksScreen(PagedScreen):
         table = self.query_one("#tasks-table", DataTable)
         cursor = table.cursor_row
         table.clear()
+        now = self.app.clock()  # type: ignore[attr-defined]
         for task in page.items:
             table.add_row(
                 Text(task.title, style="bold"),
                 status_text(task.status),
                 Text(f"{task.budget:,}", justify="right"),
+                countdown(task.due_at, now),
                 Text(", ".join(task.required_capabilities)),
                 Text(short_time(task.created_at), style="dim"),
                 key=task.id,

@@ -54,14 +54,20 @@ def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) ->
 _AGENT_PUBLIC = {
     "id": _STRING, "name": _STRING, "description": _STRING, "capabilities": _SLUG_LIST,
     "price_per_task": _INTEGER, "reputation_score": {"type": ["number", "null"]}, "total_tasks": _INTEGER,
-    "created_at": _STRING, "hireable": {"type": "boolean"},
+    "missed_claims": _INTEGER, "disputes_lost": _INTEGER, "created_at": _STRING, "hireable": {"type": "boolean"},
 }
 _TASK = {
     "id": _STRING, "title": _STRING, "description": _STRING, "budget": _INTEGER,
     "required_capabilities": _SLUG_LIST, "status": {"type": "string", "enum": [s.value for s in TaskStatus]},
     "kind": {"type": "string", "enum": ["market", "direct"]}, "poster_id": _STRING,
     "assigned_to": _TEXT_OR_NULL, "escrow": _INTEGER, "rating": _INT_OR_NULL, "created_at": _STRING,
-    "updated_at": _STRING,
+    "updated_at": _STRING, "deadline": {**_TEXT_OR_NULL, "format": "date-time"}, "claim_seconds": _INTEGER,
+    "claim_expires_at": {**_TEXT_OR_NULL, "description": "While assigned: when the claim window lapses."},
+    "review_hours": _INTEGER, "submitted_at": _TEXT_OR_NULL,
+    "review_ends_at": {**_TEXT_OR_NULL, "description": "While submitted: when the result is approved on its own."},
+    "evaluator_id": _TEXT_OR_NULL,
+    "due_at": {**_TEXT_OR_NULL, "description": "When the timer of the current status lapses (deadline, claim "
+               "window or review window)."},
 }
 _WEBHOOK_SECRET = {"webhook_secret": {"type": "string", "description": "Shown only when it was just set."}}
 
@@ -76,7 +82,11 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "Registration": _object({"id": _STRING, "name": _STRING, "api_key": {**_STRING, "pattern": "^[0-9a-f]{64}$"},
                              "capabilities": _SLUG_LIST}, _WEBHOOK_SECRET),
     "NewApiKey": _object({"api_key": {**_STRING, "pattern": "^[0-9a-f]{64}$"}}),
-    "Task": _object(_TASK, {"result": {**_TEXT_OR_NULL, "description": "Only for the poster and the assignee."}}),
+    "Task": _object(_TASK, {
+        "result": {**_TEXT_OR_NULL, "description": "Only for the poster, the assignee and the evaluator."},
+        "dispute": {**_object({"reason": _STRING, "worker_share": _INT_OR_NULL, "note": _TEXT_OR_NULL}),
+                    "description": "A rejected result's dispute; only for the poster, the assignee and the evaluator."},
+    }),
     "Wallet": _object({"agent_id": _STRING, "balance": _INTEGER, "escrowed": _INTEGER, "earned": _INTEGER,
                        "spent": _INTEGER}),
     "Transaction": _object({"id": _INTEGER, "kind": _STRING, "amount": _INTEGER, "balance_after": _INTEGER,

@@ -20,6 +20,7 @@ from engine.errors import (
     AlreadyRated,
     AuthRequired,
     DeliveryPending,
+    EvaluatorCannotAccept,
     InsufficientCredits,
     InvalidState,
     InviteInvalid,
@@ -29,12 +30,14 @@ from engine.errors import (
     NameTaken,
     NoWebhook,
     NotAssignee,
+    NotEvaluator,
     NotFound,
     NotPoster,
     OwnTask,
     RegistrationLimited,
     SelfHire,
     ServiceUnavailable,
+    TaskExpired,
 )
 from engine.queries import AgentOrder, Page, TaskOrder
 from engine.states import TaskStatus
@@ -137,7 +140,9 @@ def post_task(call: Call) -> Reply:
 
 
 def list_tasks(call: Call) -> Reply:
-    return _task_page(call, poster_id=call.query.get("poster_id"), assigned_to=call.query.get("assigned_to"))
+    q = call.query
+    return _task_page(call, poster_id=q.get("poster_id"), assigned_to=q.get("assigned_to"),
+                      evaluator_id=q.get("evaluator_id"))
 
 
 def my_tasks(call: Call) -> Reply:
@@ -180,6 +185,20 @@ def release_task(call: Call) -> Reply:
 
 def rate_task(call: Call) -> Reply:
     return _task_reply(call, call.market.rate_task(call.path["id"], call.me.id, call.body["rating"]))
+
+
+def approve_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.approve_task(call.path["id"], call.me.id))
+
+
+def reject_task(call: Call) -> Reply:
+    return _task_reply(call, call.market.reject_task(call.path["id"], call.me.id, call.body["reason"]))
+
+
+def resolve_task(call: Call) -> Reply:
+    body = call.body
+    return _task_reply(call, call.market.resolve_task(call.path["id"], call.me.id, body["worker_share"],
+                                                      body.get("note", "")))
 
 
 def execute(call: Call) -> Reply:
@@ -307,6 +326,7 @@ ROUTES: tuple[Route, ...] = (
           query=(*_TASK_FILTERS,
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
                  QueryParam("assigned_to", {"type": "string"}, "Only tasks assigned to this agent."),
+                 QueryParam("evaluator_id", {"type": "string"}, "Only tasks this agent evaluates."),
                  *PAGING),
           response="Task", many=True, paged=True),
     Route("GET", f"/api/tasks/{_TASK_ID}", get_task, "A task; its result only for its poster and assignee.",
@@ -314,7 +334,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"/api/tasks/{_TASK_ID}/timeline", task_timeline, "What happened to a task, oldest first.",
           response="Event", many=True, errors=(NotFound,)),
     Route("POST", f"/api/tasks/{_TASK_ID}/accept", accept_task, "Accept an open task.", auth="required",
-          idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, OwnTask, MissingCapabilities)),
+          idempotent=True, response="Task",
+          errors=(*_TASK_WRITE_ERRORS, TaskExpired, OwnTask, MissingCapabilities, EvaluatorCannotAccept)),
     Route("POST", f"/api/tasks/{_TASK_ID}/complete", complete_task, "Complete your assigned task: you are "
           "paid its budget less the platform fee.", auth="required", body=v.RESULT, idempotent=True,
           response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
@@ -325,6 +346,16 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"/api/tasks/{_TASK_ID}/rate", rate_task, "Rate your completed task 1-5, once.",
           auth="required", body=v.RATING, idempotent=True, response="Task",
           errors=(*_TASK_WRITE_ERRORS, NotPoster, AlreadyRated)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/approve", approve_task, "Approve the result submitted for your "
+          "review: the worker is paid as on completion.", auth="required", idempotent=True, response="Task",
+          errors=(*_TASK_WRITE_ERRORS, NotPoster)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/reject", reject_task, "Reject the result submitted for your review, "
+          "with a reason: the task is disputed, its escrow held until the dispute is resolved.", auth="required",
+          body=v.REJECTION, idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
+    Route("POST", f"/api/tasks/{_TASK_ID}/resolve", resolve_task, "Settle a dispute as its evaluator: "
+          "p = floor(budget * worker_share / 100) goes to the worker (less the fee), the rest back to the "
+          "poster; completed if p > 0, else refunded.", auth="required", body=v.RESOLUTION, idempotent=True,
+          response="Task", errors=(*_TASK_WRITE_ERRORS, NotEvaluator)),
     Route("GET", "/api/wallet", get_wallet, "Your credits.", auth="required", response="Wallet"),
     Route("GET", "/api/wallet/transactions", wallet_transactions, "Your wallet's history, newest first.",
           auth="required", query=PAGING, response="Transaction", many=True, paged=True),

@@ -31,6 +31,7 @@ class Settings:
         rate_limit_per_minute: requests per API key per minute for the server; 0 is off.
         allow_private_urls: let agents' URLs point at private or loopback addresses
             (local development and tests only).
+        default_task_ttl: seconds from posting to a task's deadline when its poster gives none.
         registration_requires_invite: registering needs a single-use invite code (read in
             the registration's transaction, so it applies at once everywhere).
     """
@@ -40,6 +41,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8080"
     rate_limit_per_minute: int = 0
     allow_private_urls: bool = False
+    default_task_ttl: int = 7 * 86_400
     registration_requires_invite: bool = False
 
 

@@ -26,8 +26,6 @@ from .tasks import TaskService
 #: is the real one.
 HireRunner = Callable[[Any, str, Any, Any, Any], Task]
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the market's timestamps
-
 
 class HiringService:
     """Direct hires: escrow, assign, settle."""
@@ -79,6 +77,6 @@ class HiringService:
 
     def running_since(self, seconds: float) -> list[str]:
         """Ids of direct tasks still running (``assigned``) with no change for ``seconds``."""
-        cutoff = (self._ctx.clock() - timedelta(seconds=seconds)).strftime(_TIME_FORMAT)
+        cutoff = (self._ctx.clock() - timedelta(seconds=seconds)).strftime(v.TIME_FORMAT)
         with self._ctx.store.read() as tx:
             return tx.tasks.running_direct(cutoff)

@@ -11,6 +11,7 @@ from .. import validation as v
 from ..errors import InsufficientCredits, NotFound
 from ..queries import Page, TransactionQuery
 from ..records import Check, LedgerReport, Stats, Task, Transaction, Wallet
+from ..states import ESCROWED
 from ..storage import MarketTx
 from .context import MarketContext, read_page
 
@@ -54,6 +55,26 @@ def pay_out(tx: MarketTx, task: Task, fee_percent: int, now: str) -> None:
     if not tx.ledger.transfer_split(acct.escrow(task.id), parts, task.id, now):
         raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")
     tx.agents.count_completed(task.assigned_to)
+
+
+def settle_dispute(tx: MarketTx, task: Task, worker_share: int, fee_percent: int, now: str) -> int:
+    """Split a disputed task's escrow as SPEC §10 says: ``p = floor(budget * worker_share / 100)``;
+    the worker gets ``p`` less the fee (``fees.split``), the platform the fee, the poster the
+    rest of the budget back. Counts a completed task for the worker when ``p`` > 0.
+
+    Returns:
+        ``p``.
+    """
+    assert task.assigned_to is not None
+    p = fees.dispute_share(task.budget, worker_share)
+    pay, fee = fees.split(p, fee_percent)
+    parts = [(acct.wallet(task.assigned_to), pay, acct.PAYOUT), (acct.FEES, fee, acct.FEE),
+             (acct.wallet(task.poster_id), task.budget - p, acct.REFUND)]
+    if not tx.ledger.transfer_split(acct.escrow(task.id), parts, task.id, now):
+        raise RuntimeError(f"ledger inconsistency: the escrow of {task.id} cannot cover {task.budget} credits")
+    if p > 0:
+        tx.agents.count_completed(task.assigned_to)
+    return p
 
 
 class LedgerService:
@@ -138,7 +159,8 @@ class LedgerService:
             )
 
     def verify(self) -> LedgerReport:
-        """Check every invariant of SPEC §2 in one snapshot; report each with offending rows."""
+        """Check every invariant of SPEC §2 and §10 in one snapshot; report each with offending rows."""
+        held = sorted(ESCROWED)
         with self._ctx.store.read() as tx:
             ledger = tx.ledger
             total = ledger.total()
@@ -147,8 +169,13 @@ class LedgerService:
                       () if total == 0 else ({"sum": total},)),
                 _check("no_negative_balances", "no wallet, escrow or fee account is negative",
                        ledger.negative_accounts()),
-                _check("escrow_matches_budget", "a task's escrow equals its budget while open or assigned, else 0",
-                       ledger.escrow_mismatches() + ledger.stray_escrows()),
+                _check("escrow_matches_budget", "a task's escrow equals its budget while open, assigned, "
+                       "submitted or disputed, else 0", ledger.escrow_mismatches(held) + ledger.stray_escrows()),
+                _check("escrow_released_once", "every escrow received its budget once and, once the task left "
+                       "the escrowed states, gave all of it out (none while escrowed)", ledger.escrow_flows(held)),
+                _check("settled_disputes_balanced", "every settled dispute paid p = floor(budget * worker_share "
+                       "/ 100) to the worker and the fee, and budget - p back to the poster",
+                       ledger.unbalanced_disputes()),
                 _check("cached_balances", "every cached balance equals the sum of its transfers",
                        ledger.cached_balance_mismatches()),
                 _check("wallets_have_agents", "every wallet belongs to an agent", ledger.wallets_without_agents()),

@@ -12,11 +12,13 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import InsufficientCredits, MarketError
 from ..market import Market
 from ..records import Task
 from ..states import TaskStatus
+from ..validation import later
 from .simulator import Simulation
 from .strategy import Flaky, Frugal, Premium, SimAgent, Strategy
 
@@ -101,7 +103,8 @@ def _sim_agent(agent_id: str, profile: Profile) -> SimAgent:
 
 
 def _write_history(market: Market, you_id: str, agents: tuple[SimAgent, ...], rng: random.Random) -> None:
-    """Some past trade, and a task in every state (open, assigned, completed, cancelled, failed)."""
+    """Some past trade, and a task in every state (open, assigned, submitted, disputed, completed,
+    cancelled, failed)."""
     Simulation(market, agents, rng).run(tasks=40)
     live = LiveMarket(market, agents, rng)
     for _ in range(3):
@@ -114,6 +117,18 @@ def _write_history(market: Market, you_id: str, agents: tuple[SimAgent, ...], rn
     live.finish(market.get_task(yours.id))  # completed: yours to rate
     market.post_task(you_id, title="Summarize three papers on escrow ledgers", budget=20,
                      required_capabilities=["summarization"])
+    # SPEC §10: a result awaiting your review, and a dispute you settle as evaluator.
+    writer = next(a for a in agents if a.can_do(("writing",)))
+    translator = next(a for a in agents if a.can_do(("translation",)) and a.id != writer.id)
+    reviewed = market.post_task(you_id, title="Edit the launch announcement", budget=18, review_hours=24,
+                                description="Tighten it to 150 words.", required_capabilities=["writing"])
+    market.accept_task(reviewed.id, writer.id)
+    market.complete_task(reviewed.id, writer.id, "AgentMarket opens today: post work, take work, get paid.")
+    disputed = market.post_task(writer.id, title="Translate the pricing page", budget=16, review_hours=24,
+                                evaluator_id=you_id, required_capabilities=["translation"])
+    market.accept_task(disputed.id, translator.id)
+    market.complete_task(disputed.id, translator.id, "Preise: Basic 10, Pro 40 (the rest to follow).")
+    market.reject_task(disputed.id, writer.id, "Half of the page is still in English.")
     hireable = next(a for a in agents if any(p.name == a.name and p.system_prompt for p in PROFILES))
     failed = market.hire(you_id, hireable.id, "Draft a one-page market report", max(hireable.price, 15))
     market.fail_hire(failed.id, "the demo agent was offline")
@@ -139,8 +154,9 @@ class LiveMarket:
 
     def tick(self) -> str | None:
         """Do one thing (post, accept, complete or rate); returns what happened, or None."""
-        actions: list[Callable[[], str | None]] = [self._post_one, self._accept_one, self._finish_one, self._rate_one]
-        first = self.rng.choices(range(len(actions)), weights=(3, 3, 3, 1))[0]
+        actions: list[Callable[[], str | None]] = [self._post_one, self._accept_one, self._finish_one, self._rate_one,
+                                                   self._review_one]
+        first = self.rng.choices(range(len(actions)), weights=(3, 3, 3, 1, 2))[0]
         for action in actions[first:] + actions[:first]:
             try:
                 done = action()
@@ -157,15 +173,27 @@ class LiveMarket:
         if idea is None:
             return None
         fields = {"title": idea.title, "budget": idea.budget, "description": idea.description,
-                  "required_capabilities": list(idea.required_capabilities)}
+                  "required_capabilities": list(idea.required_capabilities), **self._timers()}
         try:
             return self.market.post_task(poster.id, **fields)
         except InsufficientCredits:
             self.market.grant(poster.id, poster.strategy.top_up(poster, idea.budget, 0, self.rng))
             return self.market.post_task(poster.id, **fields)
 
+    def _timers(self) -> dict[str, Any]:
+        """Short windows on some tasks, so that expiry, lapsed claims and review happen while you watch."""
+        roll = self.rng.random()
+        if roll < 0.25:
+            return {"review_hours": 1}
+        if roll < 0.35:
+            return {"deadline": later(self.market.context.now(), 120)}  # may expire untaken
+        if roll < 0.45:
+            return {"claim_seconds": 60}  # a slow worker may lose it
+        return {}
+
     def accept(self, task: Task) -> SimAgent | None:
-        capable = [a for a in self.agents if a.id != task.poster_id and a.can_do(task.required_capabilities)]
+        capable = [a for a in self.agents if a.id != task.poster_id and a.id != task.evaluator_id
+                   and a.can_do(task.required_capabilities)]
         self.rng.shuffle(capable)
         for agent in capable:
             if agent.strategy.accepts(agent, task, self.rng):
@@ -207,6 +235,19 @@ class LiveMarket:
                 rating = poster.strategy.rate(poster, task, worker, self.rng) or 3
                 self.market.rate_task(task.id, poster.id, rating)
                 return f"{poster.name} rated {worker.name} {rating}/5"
+        return None
+
+    def _review_one(self) -> str | None:
+        """A simulated poster reviews a submitted result: mostly approves, sometimes disputes it."""
+        for task in self._sample(TaskStatus.SUBMITTED):
+            poster = self._by_id.get(task.poster_id)
+            if poster is None:
+                continue
+            if self.rng.random() < 0.8:
+                self.market.approve_task(task.id, poster.id)
+                return f"{poster.name} approved '{task.title}'"
+            self.market.reject_task(task.id, poster.id, "Not what was asked for.")
+            return f"{poster.name} disputed '{task.title}'"
         return None
 
     def _sample(self, status: str) -> list[Task]:

@@ -1,5 +1,5 @@
 """Text search (SPEC §12): an FTS5 trigram index over tasks' title and description and agents'
-name and description, kept in step by triggers (schema migration 8).
+name and description, kept in step by triggers (schema migration 9).
 
 The user's text is taken literally, as a substring in any case (as the LIKE search before it
 did): it is passed to FTS5 as one quoted phrase, so no text is FTS5 syntax and none can be

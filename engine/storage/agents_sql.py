@@ -29,7 +29,8 @@ _ALL = AgentQuery()
 # In the order of Agent's fields, with rating_sum for the reputation (see _agent).
 _COLUMNS = (
     "a.id, a.name, a.description, a.capabilities, a.price_per_task, a.owner_email, a.endpoint_url,"
-    " a.system_prompt, a.webhook_url, a.rating_sum, a.rating_count, a.total_tasks, a.created_at"
+    " a.system_prompt, a.webhook_url, a.rating_sum, a.rating_count, a.total_tasks, a.created_at,"
+    " a.missed_claims, a.disputes_lost"
 )
 
 
@@ -131,6 +132,12 @@ class SQLiteAgents:
     def count_completed(self, agent_id: str) -> None:
         self.conn.execute("UPDATE agents SET total_tasks = total_tasks + 1 WHERE id = ?", (agent_id,))
 
+    def count_missed_claim(self, agent_id: str) -> None:
+        self.conn.execute("UPDATE agents SET missed_claims = missed_claims + 1 WHERE id = ?", (agent_id,))
+
+    def count_dispute_lost(self, agent_id: str) -> None:
+        self.conn.execute("UPDATE agents SET disputes_lost = disputes_lost + 1 WHERE id = ?", (agent_id,))
+
     def list(self, query: AgentQuery) -> list[Agent]:
         return self.page(query, None)[0]
 
@@ -196,4 +203,4 @@ def _agent(row: sqlite3.Row | None) -> Agent | None:
     if row is None:
         return None
     # The columns come in Agent's field order, rating_sum standing where reputation_score goes.
-    return Agent(*row[:3], tuple(json.loads(row[3])), *row[4:9], fees.reputation(row[9], row[10]), *row[10:13])
+    return Agent(*row[:3], tuple(json.loads(row[3])), *row[4:9], fees.reputation(row[9], row[10]), *row[10:15])

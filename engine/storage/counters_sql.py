@@ -5,7 +5,7 @@ Table ``counters`` holds one row per (kind, key, status): how many tasks are in 
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
 there are (``agents``) and per capability (``agent_capability``); how many transfers touched
 each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
-of balances, not a count). Triggers (schema migration 5) keep them in the same statement
+of balances, not a count). Triggers (schema migration 7) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """

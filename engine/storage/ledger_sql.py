@@ -4,10 +4,12 @@ append-only transfers, and the queries behind its checks."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from .. import ledger_accounts as acct
 from ..queries import TransactionQuery
+from ..states import ESCROWED
 from ..records import Transaction, WalletFigures
 from . import _sql
 from .counters_sql import counter
@@ -107,7 +109,7 @@ class SQLiteLedger:
         row = self.conn.execute(
             "SELECT"
             " (SELECT COALESCE(SUM(a.balance), 0) FROM tasks t JOIN accounts a ON a.id = 'escrow:' || t.id"
-            "   WHERE t.poster_id = ?1 AND t.status IN ('open', 'assigned')),"
+            f"   WHERE t.poster_id = ?1 AND t.status IN ({_ESCROWED_SQL})),"
             " COALESCE(SUM(CASE kind WHEN 'payout' THEN amount END), 0),"
             " COALESCE(SUM(CASE kind WHEN 'escrow' THEN amount END), 0),"
             " COALESCE(SUM(CASE kind WHEN 'refund' THEN amount END), 0)"
@@ -132,12 +134,36 @@ class SQLiteLedger:
             " OR (kind != 'issuance' AND balance < 0) LIMIT 100"
         ))
 
-    def escrow_mismatches(self) -> list[dict[str, Any]]:
+    def escrow_mismatches(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(escrowed))
         return _dicts(self.conn.execute(
             "SELECT t.id AS task_id, t.status, t.budget, COALESCE(a.balance, 0) AS escrow"
             " FROM tasks t LEFT JOIN accounts a ON a.id = 'escrow:' || t.id"
-            " WHERE COALESCE(a.balance, 0) != CASE WHEN t.status IN ('open', 'assigned') THEN t.budget ELSE 0 END"
-            " LIMIT 100"
+            f" WHERE COALESCE(a.balance, 0) != CASE WHEN t.status IN ({marks}) THEN t.budget ELSE 0 END"
+            " LIMIT 100", tuple(escrowed),
+        ))
+
+    def escrow_flows(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(escrowed))
+        return _dicts(self.conn.execute(
+            f"WITH {_ESCROW_MOVES}"
+            " SELECT t.id AS task_id, t.status, t.budget, COALESCE(i.total, 0) AS moved_in,"
+            "  COALESCE(i.times, 0) AS times_in, COALESCE(o.total, 0) AS moved_out"
+            " FROM tasks t LEFT JOIN moved_in i ON i.account = 'escrow:' || t.id"
+            " LEFT JOIN moved_out o ON o.account = 'escrow:' || t.id"
+            " WHERE COALESCE(i.total, 0) != t.budget OR COALESCE(i.times, 0) != 1"
+            f" OR COALESCE(o.total, 0) != CASE WHEN t.status IN ({marks}) THEN 0 ELSE t.budget END LIMIT 100",
+            tuple(escrowed),
+        ))
+
+    def unbalanced_disputes(self) -> list[dict[str, Any]]:
+        return _dicts(self.conn.execute(
+            f"WITH {_ESCROW_MOVES}"
+            " SELECT t.id AS task_id, t.budget, t.worker_share, t.budget * t.worker_share / 100 AS p,"
+            "  COALESCE(o.paid, 0) AS paid, COALESCE(o.refunded, 0) AS refunded"
+            " FROM tasks t LEFT JOIN moved_out o ON o.account = 'escrow:' || t.id"
+            " WHERE t.worker_share IS NOT NULL AND (COALESCE(o.paid, 0) != t.budget * t.worker_share / 100"
+            "  OR COALESCE(o.refunded, 0) != t.budget - t.budget * t.worker_share / 100) LIMIT 100"
         ))
 
     def stray_escrows(self) -> list[dict[str, Any]]:
@@ -166,6 +192,19 @@ class SQLiteLedger:
             "SELECT a.id FROM accounts a WHERE a.kind = 'wallet'"
             f" AND NOT EXISTS (SELECT 1 FROM agents g WHERE g.id = substr(a.id, {len(acct.wallet('')) + 1})) LIMIT 100"
         ))
+
+
+# Per escrow account, in one pass over the transfers: credits in (and how many times), and out
+# (all of it; to the worker and the platform; back to the poster).
+_ESCROW_MOVES = (
+    "moved_in AS (SELECT to_account AS account, SUM(amount) AS total, count(*) AS times FROM transfers"
+    "  WHERE to_account LIKE 'escrow:%' GROUP BY to_account),"
+    " moved_out AS (SELECT from_account AS account, SUM(amount) AS total,"
+    "  SUM(CASE WHEN kind IN ('payout', 'fee') THEN amount ELSE 0 END) AS paid,"
+    "  SUM(CASE WHEN kind = 'refund' THEN amount ELSE 0 END) AS refunded FROM transfers"
+    "  WHERE from_account LIKE 'escrow:%' GROUP BY from_account)"
+)
+_ESCROWED_SQL = ", ".join(f"'{s.value}'" for s in sorted(ESCROWED))
 
 
 def _transaction(row: sqlite3.Row, wallet: str) -> Transaction:

@@ -90,6 +90,12 @@ class AgentRepository(Protocol):
     def count_completed(self, agent_id: str) -> None:
         """Count one more completed task for the agent."""
 
+    def count_missed_claim(self, agent_id: str) -> None:
+        """Count one more lapsed claim window for the agent."""
+
+    def count_dispute_lost(self, agent_id: str) -> None:
+        """Count one more dispute the agent lost."""
+
     def page(self, query: AgentQuery, after: tuple[Any, ...] | None) -> tuple[list[Agent], tuple[Any, ...] | None]:
         """One page of the agents ``query`` selects, in its order, starting after sort key ``after``
         (then ``query.offset``); and the sort key of its last row when more rows follow."""
@@ -122,8 +128,13 @@ class TaskRepository(Protocol):
             acceptor_id: also read this agent's capabilities.
         """
 
-    def update(self, task: Task) -> None:
-        """Store the task's changeable fields: status, assigned_to, result, rating, updated_at."""
+    def update(self, task: Task, before: Task | None = None) -> None:
+        """Store the task's changeable fields: status, assigned_to, result, rating, updated_at,
+        the timers (claim_expires_at, submitted_at, review_ends_at, and ``due_at``) and the dispute's;
+        given the task as it was (``before``), only those that differ."""
+
+    def due(self, now: str, limit: int) -> list[tuple[str, str]]:
+        """``(id, status)`` of up to ``limit`` tasks whose current timer lapsed at or before ``now``, soonest first."""
 
     def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
         """One page of the tasks ``query`` selects (as :meth:`AgentRepository.page`)."""
@@ -203,8 +214,18 @@ class LedgerRepository(Protocol):
     def negative_accounts(self) -> list[dict[str, Any]]:
         """Accounts on the wrong side of zero (at most 100)."""
 
-    def escrow_mismatches(self) -> list[dict[str, Any]]:
-        """Tasks whose escrow is not their budget while open or assigned, or not 0 after (at most 100)."""
+    def escrow_mismatches(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
+        """Tasks whose escrow is not their budget while in one of the ``escrowed`` statuses, or not 0 after
+        (at most 100)."""
+
+    def escrow_flows(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
+        """Tasks whose escrow did not receive exactly their budget once, or, outside the ``escrowed``
+        statuses, did not give it all back out (at most 100)."""
+
+    def unbalanced_disputes(self) -> list[dict[str, Any]]:
+        """Settled disputes whose transfers break SPEC §10's arithmetic (at most 100): the worker's pay
+        and the fee must sum to ``p = floor(budget * worker_share / 100)``, the poster's refund to
+        ``budget - p``."""
 
     def stray_escrows(self) -> list[dict[str, Any]]:
         """Escrow accounts holding credits without a task (at most 100)."""

@@ -233,6 +233,21 @@ def _m005_webhook_choices(db: Database) -> None:
                " WHERE webhook_all_tasks = 1 AND webhook_url IS NOT NULL")
 
 
+def _m006_task_timers(db: Database) -> None:
+    # SPEC §10: deadlines, claim windows, review and disputes. ``due_at`` is the time the
+    # timer of the task's current status lapses (deadline, claim or review end): one
+    # partial index finds every lapsed timer for a sweep.
+    for column in ("deadline TEXT", "claim_seconds INTEGER NOT NULL DEFAULT 86400",
+                   "review_hours INTEGER NOT NULL DEFAULT 0", "evaluator_id TEXT REFERENCES agents(id)",
+                   "claim_expires_at TEXT", "submitted_at TEXT", "review_ends_at TEXT", "dispute_reason TEXT",
+                   "worker_share INTEGER", "resolution_note TEXT", "due_at TEXT"):
+        db.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+    db.execute("CREATE INDEX idx_tasks_due ON tasks(due_at) WHERE due_at IS NOT NULL")
+    db.execute("CREATE INDEX idx_tasks_evaluator ON tasks(evaluator_id) WHERE evaluator_id IS NOT NULL")
+    for column in ("missed_claims", "disputes_lost"):
+        db.execute(f"ALTER TABLE agents ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+
+
 def _add(rows: str) -> str:
     """One trigger statement adding n to the counter of each (kind, key, status, n) ``rows`` selects."""
     # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
@@ -262,7 +277,7 @@ def _task_rows(row: str) -> str:
 _AGENTS_ROW = "SELECT 'agents' AS kind, '' AS key, '' AS status"
 
 
-def _m006_counters(db: Database) -> None:
+def _m007_counters(db: Database) -> None:
     # SPEC §12: totals come from counters, never from counting rows per request. Triggers
     # keep them in the statement that changes a row, so every path (services, migrations,
     # tools writing SQL) keeps them right; statuses are counted by value, never listed.
@@ -316,7 +331,7 @@ def _m006_counters(db: Database) -> None:
     db.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
 
 
-def _m007_list_indexes(db: Database) -> None:
+def _m008_list_indexes(db: Database) -> None:
     # SPEC §12: every documented filter x order of the lists reads an index, never a scan
     # (tests/engine/test_query_plans.py holds this). A status of any value, not only open,
     # walks tasks newest first from its index; budget orders read budget indexes.
@@ -330,7 +345,7 @@ def _m007_list_indexes(db: Database) -> None:
     db.execute("CREATE INDEX idx_agents_total_tasks ON agents(total_tasks)")
 
 
-def _m008_search(db: Database) -> None:
+def _m009_search(db: Database) -> None:
     # SPEC §12: full-text search of tasks (title, description) and agents (name, description).
     # External-content FTS5 tables (the text is stored once, in tasks/agents), trigram-tokenized
     # so a search is a substring in any case, as it was with LIKE; triggers keep them in step.
@@ -348,9 +363,10 @@ def _m008_search(db: Database) -> None:
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_worker_leases, _m003_balances_follow_transfers,
-                                                _m004_free_credits, _m005_webhook_choices, _m006_counters,
-                                                _m007_list_indexes, _m008_search]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
+    _m006_task_timers, _m007_counters, _m008_list_indexes, _m009_search,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import lru_cache
 from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
@@ -16,7 +17,8 @@ _COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
     " t.assigned_to, t.result, t.rating,"
     " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
-    " t.created_at, t.updated_at"
+    " t.created_at, t.updated_at, t.deadline, t.claim_seconds, t.review_hours, t.evaluator_id,"
+    " t.claim_expires_at, t.submitted_at, t.review_ends_at, t.dispute_reason, t.worker_share, t.resolution_note"
 )
 _SORT: dict[TaskOrder, _sql.SortKey] = {
     TaskOrder.NEWEST: (("t.rowid", True),),
@@ -26,8 +28,24 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
 }
 _INSERT = (
     "INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
-    " assigned_to, result, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " assigned_to, result, rating, created_at, updated_at, deadline, claim_seconds, review_hours, evaluator_id,"
+    " due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _changeable(task: Task) -> dict[str, Any]:
+    """The columns a change of ``task`` may write, by name."""
+    return {"status": task.status, "assigned_to": task.assigned_to, "result": task.result, "rating": task.rating,
+            "updated_at": task.updated_at, "claim_expires_at": task.claim_expires_at,
+            "submitted_at": task.submitted_at, "review_ends_at": task.review_ends_at,
+            "dispute_reason": task.dispute_reason, "worker_share": task.worker_share,
+            "resolution_note": task.resolution_note, "due_at": task.due_at}
+
+
+@lru_cache(maxsize=128)
+def _update_sql(columns: tuple[str, ...]) -> str:
+    return "UPDATE tasks SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE id = ?"
+
 # One read for everything a change needs: the task, its escrow, whether its poster has a
 # webhook (to notify), the acceptor's capabilities and the fee setting as stored now.
 _FOR_CHANGE = (
@@ -52,6 +70,7 @@ class SQLiteTasks:
         rowid = self.conn.execute(_INSERT, (
             task.id, task.title, task.description, task.budget, json.dumps(list(capabilities)), task.status,
             task.kind, task.poster_id, task.assigned_to, task.result, task.rating, task.created_at, task.updated_at,
+            task.deadline, task.claim_seconds, task.review_hours, task.evaluator_id, task.due_at,
         )).lastrowid
         if capabilities:
             self.conn.executemany(
@@ -75,11 +94,18 @@ class SQLiteTasks:
             fee_percent=0 if fee is None else int(fee),  # an integer setting; its JSON is its digits
         )
 
-    def update(self, task: Task) -> None:
-        self.conn.execute(
-            "UPDATE tasks SET status = ?, assigned_to = ?, result = ?, rating = ?, updated_at = ? WHERE id = ?",
-            (task.status, task.assigned_to, task.result, task.rating, task.updated_at, task.id),
-        )
+    def update(self, task: Task, before: Task | None = None) -> None:
+        values = _changeable(task)
+        if before is not None:  # write only what changed: fewer columns, and no index touched needlessly
+            old = _changeable(before)
+            values = {name: value for name, value in values.items() if value != old[name] or name == "updated_at"}
+        self.conn.execute(_update_sql(tuple(values)), (*values.values(), task.id))
+
+    def due(self, now: str, limit: int) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT id, status FROM tasks WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (now, limit),
+        )]
 
     def list(self, query: TaskQuery) -> list[Task]:
         return self.page(query, None)[0]
@@ -93,7 +119,8 @@ class SQLiteTasks:
         narrowing = [(kind, key) for kind, key in (
             ("capability", query.capability), ("poster", query.poster_id), ("assignee", query.assigned_to),
             ("involving", query.involving)) if key]
-        if not query.search and len(narrowing) <= 1:
+        # An evaluator's tasks have no counter (few rows, found by their own index): counted.
+        if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
         where, args = _filter(query)
@@ -114,6 +141,7 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
         (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
         (query.poster_id, "t.poster_id = ?"),
         (query.assigned_to, "t.assigned_to = ?"),
+        (query.evaluator_id, "t.evaluator_id = ?"),
     ):
         if value:
             where.append(condition)
@@ -132,4 +160,4 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
 
 def _task(row: sqlite3.Row) -> Task:
     # The columns come in Task's field order; only the capabilities need decoding.
-    return Task(*row[:4], tuple(json.loads(row[4])), *row[5:14])
+    return Task(*row[:4], tuple(json.loads(row[4])), *row[5:24])

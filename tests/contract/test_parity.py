@@ -243,6 +243,56 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("listen, mine", lambda: _first(bob.listen(after=0, mine=True, types=["task.assigned"]), 1))
     log("listen, unknown type", lambda: _first(anon.listen(types=["task.exploded"]), 1))
     log("listen, mine as nobody", lambda: _first(anon.listen(mine=True), 1))
+    # -- deadlines, review and disputes (SPEC §10) -------------------------------------------------
+    carl_id = carl.me().id
+
+    def post(title: str, budget: int = 2, **timers: Any) -> Any:
+        return ann.post_task(title=title, description="", budget=budget, required_capabilities=[], **timers)
+
+    reviewed = log("post reviewed", lambda: post("Review me", 10, review_hours=2, evaluator_id=carl_id,
+                                                   claim_seconds=3600, deadline="2026-03-14T12:00:00+02:00"))
+    log("post, deadline a minute ahead", lambda: post("Quick", deadline="2026-03-13T12:01:00Z"))
+    for label, timers in (("deadline past", {"deadline": "2026-03-13T11:00:00Z"}),
+                          ("deadline too soon", {"deadline": "2026-03-13T12:00:30Z"}),
+                          ("deadline too far", {"deadline": "2026-06-12T12:00:01Z"}),
+                          ("deadline not RFC 3339", {"deadline": "tomorrow"}),
+                          ("deadline without offset", {"deadline": "2026-03-14T12:00:00"}),
+                          ("claim_seconds too short", {"claim_seconds": 59}),
+                          ("claim_seconds too long", {"claim_seconds": 30 * 86_400 + 1}),
+                          ("review_hours negative", {"review_hours": -1}),
+                          ("review_hours too long", {"review_hours": 721}),
+                          ("review_hours a float", {"review_hours": 1.5}),
+                          ("evaluator the poster", {"evaluator_id": ann.me().id}),
+                          ("evaluator unknown", {"evaluator_id": "nobody"})):
+        log(f"post, {label}", lambda t=timers: post("Refused", **t))
+    review = reviewed.id
+    log("accept as the evaluator", lambda: carl.accept_task(review))
+    log("accept reviewed", lambda: bob.accept_task(review))
+    log("submit", lambda: bob.complete_task(review, "Reviewed work"))
+    log("approve by the worker", lambda: bob.approve_task(review))
+    log("reject without a reason", lambda: ann.reject_task(review, ""))
+    log("resolve before a dispute", lambda: carl.resolve_task(review, 50))
+    log("reject", lambda: ann.reject_task(review, "Not what I asked for"))
+    log("approve a disputed task", lambda: ann.approve_task(review))
+    log("resolve by the poster", lambda: ann.resolve_task(review, 50))
+    for label, share in (("a float", 50.0), ("a bool", True), ("over 100", 101), ("negative", -1)):
+        log(f"resolve with {label}", lambda sh=share: carl.resolve_task(review, sh))
+    log("get disputed as the evaluator", lambda: carl.get_task(review))
+    log("evaluating", lambda: carl.list_tasks(mine="evaluating", status=TaskStatus.DISPUTED))
+    log("resolve", lambda: carl.resolve_task(review, 40, "Partly done"))
+    log("resolve again", lambda: carl.resolve_task(review, 100))
+    log("worker after the dispute", lambda: anon.get_agent(bob.me().id))
+    approved = post("Approve me", review_hours=1).id
+    bob.accept_task(approved)
+    log("submit to approve", lambda: bob.complete_task(approved, "Good work"))
+    log("approve", lambda: ann.approve_task(approved))
+    log("approve again", lambda: ann.approve_task(approved))
+    nothing = post("Worth nothing", review_hours=1, evaluator_id=carl_id).id
+    bob.accept_task(nothing)
+    bob.complete_task(nothing, "Empty")
+    ann.reject_task(nothing, "Empty")
+    log("resolve with nothing for the worker", lambda: carl.resolve_task(nothing, 0))
+
     log("stats", anon.stats)
     log("events", lambda: anon.events(0, 1000))
     log("events, a window", lambda: anon.events(after=3, limit=4))
@@ -309,6 +359,15 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         "transactions with another's cursor": "InvalidCursor", "set webhook invalid": "ValidationError",
         "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
         "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
+        "accept as the evaluator": "EvaluatorCannotAccept", "approve by the worker": "NotPoster",
+        "reject without a reason": "ValidationError", "resolve before a dispute": "InvalidState",
+        "approve a disputed task": "InvalidState", "resolve by the poster": "NotEvaluator",
+        "resolve again": "InvalidState", "approve again": "InvalidState",
+        **{f"resolve with {label}": "ValidationError" for label in ("a float", "a bool", "over 100", "negative")},
+        **{f"post, {label}": "ValidationError" for label in (
+            "deadline past", "deadline too soon", "deadline too far", "deadline not RFC 3339",
+            "deadline without offset", "claim_seconds too short", "claim_seconds too long", "review_hours negative",
+            "review_hours too long", "review_hours a float", "evaluator the poster", "evaluator unknown")},
         "choose an unknown event": "ValidationError", "redeliver a pending delivery": "DeliveryPending",
         "redeliver an unknown delivery": "NotFound", "redeliver another's delivery": "NotFound",
         "rotate without a webhook": "NoWebhook", "ping without a webhook": "NoWebhook",
@@ -331,6 +390,31 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["me"]["owner_email"] == "ann@example.com"
     assert steps["rate"]["rating"] == 4 and steps["complete"]["status"] == "completed"
     assert steps["release"]["status"] == "open" and steps["cancel"]["status"] == "cancelled"
+
+    # SPEC §10: each refusal names its field; the dispute's arithmetic
+    refused_fields = {label: steps[label]["field"] for label in steps if label.startswith("post, ")
+                      and "error" in steps[label]}
+    assert set(refused_fields.values()) == {"deadline", "claim_seconds", "review_hours", "evaluator_id"}
+    assert steps["accept as the evaluator"]["field"] == "evaluator_id"
+    assert steps["reject without a reason"]["field"] == "reason"
+    assert {steps[f"resolve with {x}"]["field"] for x in ("a float", "a bool", "over 100", "negative")} == \
+        {"worker_share"}
+    posted_reviewed = steps["post reviewed"]
+    assert (posted_reviewed["deadline"], posted_reviewed["review_hours"], posted_reviewed["claim_seconds"]) == \
+        ("2026-03-14T10:00:00Z", 2, 3600)
+    assert steps["post, deadline a minute ahead"]["deadline"] == "2026-03-13T12:01:00Z"
+    assert steps["accept reviewed"]["claim_expires_at"] == "2026-03-13T13:00:00Z"
+    assert (steps["submit"]["status"], steps["submit"]["escrow"], steps["submit"]["review_ends_at"]) == \
+        ("submitted", 10, "2026-03-13T14:00:00Z")
+    assert steps["reject"]["status"] == "disputed" and steps["reject"]["dispute_reason"] == "Not what I asked for"
+    assert steps["get disputed as the evaluator"]["result"] == "Reviewed work"
+    assert [t["title"] for t in steps["evaluating"]["items"]] == ["Review me"]
+    resolved = steps["resolve"]  # p = floor(10 * 40 / 100) = 4: the worker 3, the fee 1, the poster 6 back
+    assert (resolved["status"], resolved["escrow"], resolved["worker_share"]) == ("completed", 0, 40)
+    assert steps["worker after the dispute"]["disputes_lost"] == 1
+    assert steps["worker after the dispute"]["missed_claims"] == 0
+    assert steps["approve"]["status"] == "completed"
+    assert steps["resolve with nothing for the worker"]["status"] == "refunded"
 
     # lists: filters, orders and pages
     everything_newest = steps[f"list tasks None {TaskOrder.NEWEST}"]

@@ -196,4 +196,5 @@ def test_unknown_task_and_agent_are_not_found(cast: Cast) -> None:
 
 
 def test_task_states_are_the_spec_s(cast: Cast) -> None:
-    assert {s.value for s in TaskStatus} == {"open", "assigned", "completed", "cancelled", "failed"}
+    assert {s.value for s in TaskStatus} == {"open", "assigned", "completed", "cancelled", "failed",
+                                                "expired", "submitted", "disputed", "refunded"}

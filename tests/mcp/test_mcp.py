@@ -247,3 +247,32 @@ def test_against_a_server_it_behaves_as_against_a_file(tmp_path: Path) -> None:
 
         anyio.run(scenario)
         assert served.market.verify_ledger().ok
+
+
+def test_review_and_dispute_through_tools(tmp_path: Path) -> None:
+    """SPEC §10 through MCP: a submitted result rejected, then settled by its evaluator."""
+    db = tmp_path / "market.db"
+    _, poster_key = _register(db, "Poster", "writing")
+    _, worker_key = _register(db, "Worker", "coding")
+    judge_id, judge_key = _register(db, "Judge", "review")
+
+    async def scenario() -> None:
+        async with mcp_session("stdio", "--db", str(db), "--api-key", poster_key) as poster, \
+                mcp_session("stdio", "--db", str(db), "--api-key", worker_key) as worker, \
+                mcp_session("stdio", "--db", str(db), "--api-key", judge_key) as judge:
+            task = data(await poster.call_tool("post_task", {"title": "Reviewed", "budget": 20, "review_hours": 2,
+                                                             "evaluator_id": judge_id}))
+            await worker.call_tool("accept_task", {"task_id": task["id"]})
+            submitted = data(await worker.call_tool("complete_task", {"task_id": task["id"], "result": "draft"}))
+            assert submitted["status"] == "submitted"
+            assert error(await worker.call_tool("approve_task", {"task_id": task["id"]}))["code"] == "not_poster"
+            disputed = data(await poster.call_tool("reject_task", {"task_id": task["id"], "reason": "thin"}))
+            assert disputed["status"] == "disputed"
+            refused = error(await judge.call_tool("resolve_task", {"task_id": task["id"], "worker_share": 50.5}))
+            assert (refused["code"], refused["field"]) == ("validation_error", "worker_share")
+            settled = data(await judge.call_tool("resolve_task", {"task_id": task["id"], "worker_share": 50}))
+            assert settled["status"] == "completed"
+
+    anyio.run(scenario)
+    with Market(db) as market:
+        assert market.verify_ledger().ok

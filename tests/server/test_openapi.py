@@ -50,6 +50,24 @@ def _exercise_every_route(api: Api, endpoint_url: str, broken_url: str) -> None:
     poster.post(f"/api/tasks/{first}/rate", {"rating": 5})
     poster.post(f"/api/tasks/{second}/cancel")
     worker.post(f"/api/tasks/{second}/cancel")
+    # SPEC §10: review and disputes, with their refusals.
+    judge = api.register("Judge", "coding")
+    poster.post("/api/tasks", {"title": "Far", "budget": 10, "deadline": "2099-01-01T00:00:00Z"})
+    poster.post("/api/tasks", {"title": "Soon", "budget": 10, "deadline": "2000-01-01T00:00:00Z"})
+    for body in ({"title": "R", "budget": 10, "review_hours": 1},
+                 {"title": "D", "budget": 10, "review_hours": 1, "evaluator_id": judge.id}):
+        task = poster.post("/api/tasks", body).json()["data"]["id"]
+        worker.post(f"/api/tasks/{task}/accept")
+        worker.post(f"/api/tasks/{task}/complete", {"result": "done"})
+        worker.post(f"/api/tasks/{task}/approve")
+        if "evaluator_id" in body:
+            poster.post(f"/api/tasks/{task}/reject", {"reason": ""})
+            poster.post(f"/api/tasks/{task}/reject", {"reason": "wrong"})
+            worker.post(f"/api/tasks/{task}/resolve", {"worker_share": 50})
+            judge.post(f"/api/tasks/{task}/resolve", {"worker_share": 50.5})
+            judge.post(f"/api/tasks/{task}/resolve", {"worker_share": 60, "note": "half right"})
+        else:
+            poster.post(f"/api/tasks/{task}/approve")
     anonymous.get(f"/api/tasks/{first}/timeline")
     poster.get("/api/agents/me/webhook/deliveries")
     poster.http.patch("/api/agents/me/webhook", json={"events": ["task.posted", "task.assigned"], "all_tasks": True})

@@ -15,8 +15,22 @@ def test_the_demo_has_a_dozen_agents_and_tasks_in_every_state() -> None:
         demo = open_demo(market)
         assert market.authenticate(demo.you_key).name == YOU.name
         assert market.stats().agents == len(PROFILES) + 1 == 12
-        assert set(market.stats().tasks) == {"open", "assigned", "completed", "cancelled", "failed"}
+        assert set(market.stats().tasks) == {"open", "assigned", "submitted", "disputed", "completed", "cancelled",
+                                             "failed"}
         assert len({a.price_per_task for a in market.list_agents(limit=100)}) > 6
+        assert market.verify_ledger().ok
+
+
+def test_the_live_demo_reviews_disputes_and_lets_timers_lapse() -> None:
+    """SPEC §10 live: posters approve or dispute submitted results; short windows lapse on a sweep."""
+    with Market(":memory:") as market:
+        demo = open_demo(market, seed=5)
+        live = LiveMarket(market, demo.agents, random.Random(5))
+        for _ in range(400):
+            live.tick()
+        types = {e.type for e in market.events(0, 100_000)}
+        assert {"task.submitted", "task.approved", "task.disputed"} <= types
+        assert any(t.deadline is not None and t.kind == "market" for t in market.list_tasks(limit=100))
         assert market.verify_ledger().ok
 
 

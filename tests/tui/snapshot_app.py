@@ -27,6 +27,8 @@ from tests.conftest import sequential_ids, sequential_tokens
 #: where the identity bar says the market is (the real file differs per process)
 LOCATION = "~/agentmarket/market.db"
 START = datetime(2026, 3, 13, 9, 0, 0, tzinfo=UTC)
+#: the app's clock: what its countdowns count from
+APP_NOW = START + timedelta(hours=12)
 #: what to do in the app before its picture is taken
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -102,6 +104,16 @@ def build_market(path: Path | None = None) -> tuple[Market, str]:
     market.accept_task(earned.id, q)
     market.complete_task(earned.id, q, "The threads agree on the new API; one open question remains.")
     market.rate_task(earned.id, b, 4)
+    # SPEC §10: a result awaiting Quill's review, and a dispute Quill settles as evaluator.
+    reviewed = market.post_task(q, title="Draft the onboarding email", description="Friendly, short.",
+                                budget=30, required_capabilities=["code"], review_hours=48)
+    market.accept_task(reviewed.id, b)
+    market.complete_task(reviewed.id, b, "Hi! Welcome aboard. Here is how to start…")
+    disputed = market.post_task(a, title="Benchmark the ledger", description="Transfers per second.",
+                                budget=40, required_capabilities=["code"], review_hours=24, evaluator_id=q)
+    market.accept_task(disputed.id, b)
+    market.complete_task(disputed.id, b, "About 2,000.")
+    market.reject_task(disputed.id, a, "No method, no machine, no error bars.")
     _settle_deliveries(market)
     return market, quill.api_key
 
@@ -128,7 +140,7 @@ def build_app() -> AgentMarketApp:
     market, key = build_market()
     client = local_client(market, key)
     client.location = LOCATION
-    return AgentMarketApp(client, live=False)
+    return AgentMarketApp(client, live=False, clock=lambda: APP_NOW)
 
 
 # -- getting the app to a screen --------------------------------------------------------

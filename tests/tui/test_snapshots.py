@@ -66,15 +66,47 @@ class TestTasks:
 class TestTaskDetail:
     def test_task_detail(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """A completed, rated task with its result and timeline, opened with Enter from the list."""
-        assert snap(snap_compare, size, open_row("t", 3))
+        assert snap(snap_compare, size, open_row("t", 5))
 
     def test_failed_direct_hire(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """A direct hire whose agent failed: status failed, escrow refunded, the reason in the timeline."""
-        assert snap(snap_compare, size, open_row("t", 6))
+        assert snap(snap_compare, size, open_row("t", 8))
 
     def test_answered_direct_hire(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """A direct hire that succeeded: the agent's answer as the result, paid out 90/10."""
-        assert snap(snap_compare, size, open_row("t", 7))
+        assert snap(snap_compare, size, open_row("t", 9))
+
+    def test_submitted_for_my_review(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A result awaiting its poster's review: the review countdown, Approve and Reject offered."""
+        assert snap(snap_compare, size, open_row("t", 1))
+
+    def test_dispute_i_settle(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """A disputed task seen by its evaluator: the poster's reason, Resolve offered."""
+        assert snap(snap_compare, size, open_row("t", 0))
+
+    def test_resolve_dialog(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The evaluator picks the worker's share."""
+
+        async def run(pilot: Any) -> None:
+            await open_row("t", 0)(pilot)
+            await pilot.press("ctrl+o")
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
+
+
+@SIZES
+@needs_screen("tasks")
+class TestReviewFilter:
+    def test_needs_my_review(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The 'Needs my review' filter: results submitted on my tasks, with their countdowns."""
+
+        async def run(pilot: Any) -> None:
+            await keys()(pilot)
+            pilot.app.screen.query_one("#task-mine").value = "review"
+            await settle(pilot)
+
+        assert snap(snap_compare, size, run)
 
 
 @SIZES
@@ -177,3 +209,11 @@ class TestActivity:
     def test_activity_feed(self, snap_compare: Any, size: tuple[int, int]) -> None:
         """The live feed of everything that happened, as sentences."""
         assert snap(snap_compare, size, keys("v"))
+
+
+@SIZES
+@needs_screen("disputes")
+class TestDisputes:
+    def test_open_disputes(self, snap_compare: Any, size: tuple[int, int]) -> None:
+        """The operator's view of open disputes (d), oldest first, with the poster's reason."""
+        assert snap(snap_compare, size, keys("d"))
