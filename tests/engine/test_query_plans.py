@@ -22,7 +22,8 @@ from engine.storage import _sql, agents_sql, tasks_sql
 TASK_FILTERS: list[dict[str, Any]] = [
     {}, {"status": "open"}, {"status": "completed"}, {"capability": "research"}, {"poster_id": "p"},
     {"assigned_to": "p"}, {"involving": "p"}, {"status": "open", "capability": "research"},
-    {"status": "assigned", "poster_id": "p"}, {"search": "parser"}, {"search": "parser", "status": "open"},
+    {"status": "assigned", "poster_id": "p"}, {"evaluator_id": "p"}, {"search": "parser"},
+    {"search": "parser", "status": "open"},
 ]
 AGENT_FILTERS: list[dict[str, Any]] = [{}, {"capability": "research"}, {"search": "writer"}]
 _SCAN = re.compile(r"^SCAN (t|a|tasks|agents)\b(?!.*USING)")
