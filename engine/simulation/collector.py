@@ -103,7 +103,7 @@ MODEL_MEASURES: dict[str, ModelMeasure] = {
     "throughput_per_hour": _throughput,
 }
 
-#: Agent-level measures every collector records. Missed claims wait for claims to exist (issue 11).
+#: Agent-level measures every collector records.
 AGENT_MEASURES: dict[str, AgentMeasure] = {
     "name": lambda sim, me: me.name,
     "strategy": lambda sim, me: me.strategy.name,
@@ -112,7 +112,7 @@ AGENT_MEASURES: dict[str, AgentMeasure] = {
     "balance": lambda sim, me: sim.snapshot.balances[me.id],
     "reputation": lambda sim, me: sim.snapshot.agents[me.id].reputation_score,
     "tasks_done": lambda sim, me: sim.snapshot.agents[me.id].total_tasks,
-    "missed_claims": lambda sim, me: None,
+    "missed_claims": lambda sim, me: sim.snapshot.agents[me.id].missed_claims,
 }
 
 
