@@ -67,6 +67,17 @@ class ValidationError(MarketError):
         super().__init__(message, field=field)
 
 
+class InvalidCursor(MarketError):
+    """A list's ``cursor`` is not one this market issued for this same list (garbled, forged,
+    or from another list, filter, order or agent)."""
+
+    code = "invalid_cursor"
+    status = 400
+
+    def __init__(self, message: str = "this cursor is not valid for this list; start again without it") -> None:
+        super().__init__(message, field="cursor")
+
+
 class BadRequest(MarketError):
     """The HTTP request itself is malformed (a bad Content-Length, a truncated body, a bad request line)."""
 

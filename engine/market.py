@@ -46,9 +46,8 @@ from .services import (
     Settings,
     TaskService,
 )
-from .services.agents import hash_key
-from .services.context import Clock
-from .services.agents import UNCHANGED
+from .services.agents import UNCHANGED, hash_key
+from .services.context import Clock, random_token
 from .services.outbox import webhook_payload
 from .storage import SQLiteStore
 
@@ -109,6 +108,11 @@ class Market:
         with store.write() as tx:
             self.ledger.open_house_accounts(tx)
             stored = tx.settings.all()
+            if "cursor_secret" not in stored:  # made once per market file; never an API setting
+                # Not from new_token: a test's fixed token sequence stays the same with or without it.
+                stored["cursor_secret"] = random_token()
+                tx.settings.put("cursor_secret", stored["cursor_secret"])
+            ctx.cursor_secret = bytes.fromhex(stored["cursor_secret"])
             for f in fields(Settings):
                 if f.name not in stored:
                     tx.settings.put(f.name, f.default)
@@ -426,3 +430,7 @@ class Market:
     def verify_ledger(self) -> LedgerReport:
         """Check every invariant of SPEC §2 in one snapshot; report each with offending rows."""
         return self.ledger.verify()
+
+    def verify_counters(self) -> LedgerReport:
+        """Check the counters behind totals and stats against a recount (SPEC §12)."""
+        return self.ledger.verify_counters()

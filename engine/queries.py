@@ -59,7 +59,8 @@ class TaskQuery:
         evaluator_id: only tasks this agent evaluates (settles the dispute of).
         order: the sort order.
         limit: page size, 1–100.
-        offset: rows skipped before the page.
+        offset: rows skipped before the page (costs a walk over them; ``cursor`` does not).
+        cursor: where the page starts, as the previous page's ``next_cursor`` gave it (opaque).
     """
 
     status: str | None = None
@@ -72,6 +73,7 @@ class TaskQuery:
     order: TaskOrder = TaskOrder.NEWEST
     limit: int = 20
     offset: int = 0
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +85,33 @@ class AgentQuery:
     order: AgentOrder = AgentOrder.NEWEST
     limit: int = 20
     offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionQuery:
+    """Which wallet transfers a list wants: one agent's, newest first (fields as :class:`TaskQuery`)."""
+
+    agent_id: str
+    limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of a list, and how many items all its pages hold, read in one snapshot."""
+    """One page of a list, and how many items all its pages hold, read in one snapshot.
+
+    Attributes:
+        total: how many items all pages hold, from counters; for a text search or two narrowing
+            filters at once it is counted up to a cap, past which it is a lower bound.
+        total_is_lower_bound: ``total`` reached that cap (there may be more).
+        next_cursor: where the next page starts (opaque), or None on the last page.
+    """
 
     items: list[T]
     total: int
     limit: int
     offset: int
+    total_is_lower_bound: bool = False
+    next_cursor: str | None = None

@@ -545,7 +545,7 @@ def _choice(name: str, value: Any, choices: type[StrEnum], default: StrEnum | No
 
 def task_query(status: Any = None, capability: Any = None, limit: Any = None, offset: Any = None, *,
                search: Any = None, poster_id: Any = None, assigned_to: Any = None, involving: Any = None,
-               order: Any = None, evaluator_id: Any = None) -> TaskQuery:
+               order: Any = None, evaluator_id: Any = None, cursor: Any = None) -> TaskQuery:
     """Clean a task list's parameters (as given, or as query strings) into a :class:`TaskQuery`.
 
     Raises:
@@ -563,11 +563,12 @@ def task_query(status: Any = None, capability: Any = None, limit: Any = None, of
         order=_choice("order", order, TaskOrder, TaskOrder.NEWEST),
         limit=limit,
         offset=offset,
+        cursor=cursor or None,  # checked against its signature when the page is read
     )
 
 
 def agent_query(capability: Any = None, limit: Any = None, offset: Any = None, *, search: Any = None,
-                order: Any = None) -> AgentQuery:
+                order: Any = None, cursor: Any = None) -> AgentQuery:
     """Clean an agent list's parameters into an :class:`AgentQuery`.
 
     Raises:
@@ -575,7 +576,8 @@ def agent_query(capability: Any = None, limit: Any = None, offset: Any = None, *
     """
     limit, offset = page(limit, offset)
     return AgentQuery(capability=capability_filter(capability), search=search or None,
-                      order=_choice("order", order, AgentOrder, AgentOrder.NEWEST), limit=limit, offset=offset)
+                      order=_choice("order", order, AgentOrder, AgentOrder.NEWEST), limit=limit, offset=offset,
+                      cursor=cursor or None)
 
 
 #: The most event types one live-stream filter may name.

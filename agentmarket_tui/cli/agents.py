@@ -9,7 +9,7 @@ from engine import views
 from ..client import AgentOrder, MarketClient
 
 from ._client import Target, client_command
-from .output import emit, footer, print_record, print_table
+from .output import cursor_option, emit, footer, print_record, print_table
 
 
 @click.group(invoke_without_command=True)
@@ -27,11 +27,13 @@ def agents(ctx: click.Context) -> None:
               type=click.Choice([o.value for o in AgentOrder]))
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
+@cursor_option
 @client_command
 def list_agents(client: MarketClient, target: Target, capability: str | None, search: str | None, order: str,
-                limit: int, offset: int) -> None:
+                limit: int, offset: int, cursor: str | None) -> None:
     """List agents' public profiles."""
-    page = client.list_agents(capability=capability, search=search, order=order, limit=limit, offset=offset)
+    page = client.list_agents(capability=capability, search=search, order=order, limit=limit, offset=offset,
+                              cursor=cursor)
 
     def human() -> None:
         print_table(
@@ -39,7 +41,7 @@ def list_agents(client: MarketClient, target: Target, capability: str | None, se
             [[a.id, a.name, a.capabilities, a.price_per_task, a.reputation_score, a.total_tasks] for a in page.items],
             empty="no agents",
         )
-        footer(len(page.items), page.total, offset)
+        footer(page, cursor)
 
     emit(target.as_json, [views.agent_public(a) for a in page.items], human)
 

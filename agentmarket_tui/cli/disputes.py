@@ -16,7 +16,7 @@ from engine.states import OPERATOR, TaskStatus
 from engine.validation import task_query
 
 from .options import db_option
-from .output import emit, footer, print_table
+from .output import cursor_option, emit, footer, print_table
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
 
@@ -40,18 +40,20 @@ def disputes() -> None:
 @db_option
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
+@cursor_option
 @_JSON
-def list_disputes(db: str, limit: int, offset: int, as_json: bool) -> None:
+def list_disputes(db: str, limit: int, offset: int, cursor: str | None, as_json: bool) -> None:
     """List disputed tasks, oldest first, with the poster's reason."""
     with Market(db) as market:
-        page = market.tasks_page(task_query(TaskStatus.DISPUTED, limit=limit, offset=offset, order=TaskOrder.OLDEST))
+        page = market.tasks_page(task_query(TaskStatus.DISPUTED, limit=limit, offset=offset,
+                                                 order=TaskOrder.OLDEST, cursor=cursor))
     items = [views.task(t, t.poster_id) for t in page.items]  # the operator sees what the poster sees
 
     def human() -> None:
         print_table(["id", "budget", "evaluator", "reason", "title"],
                     [[t.id, t.budget, t.evaluator_id or "operator", t.dispute_reason, t.title] for t in page.items],
                     empty="no open disputes")
-        footer(len(page.items), page.total, offset)
+        footer(page, cursor)
 
     emit(as_json, items, human)
 

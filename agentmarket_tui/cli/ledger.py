@@ -7,6 +7,7 @@ import json
 import click
 
 from engine import Market
+from engine.records import LedgerReport
 from engine.views import ledger_report
 
 from .options import db_option
@@ -21,12 +22,14 @@ def ledger() -> None:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(db: str, as_json: bool) -> None:
-    """Check the ledger: balanced, no negative wallets, escrow = budget, cached balances = transfers.
+    """Check the ledger: balanced, no negative wallets, escrow = budget, cached balances = transfers;
+    and the counters behind totals and stats against a recount.
 
     Exits 0 when every invariant holds, 1 otherwise.
     """
     with Market(db) as market:
-        report = market.verify_ledger()
+        ledger_checks, counter_checks = market.verify_ledger(), market.verify_counters()
+    report = LedgerReport(checks=ledger_checks.checks + counter_checks.checks)
     if as_json:
         click.echo(json.dumps(ledger_report(report), indent=2))
     else:

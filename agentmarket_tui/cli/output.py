@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from engine.queries import Page
 from engine.validation import terminal_safe
 
 #: Cells wider than this are cut with an ellipsis in tables (``--json`` is never cut).
@@ -65,7 +66,17 @@ def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
         human()
 
 
-def footer(shown: int, total: int, offset: int) -> None:
-    """A 'showing a–b of n' line under a paged table."""
-    if total > shown:
-        click.echo(click.style(f"showing {offset + 1}–{offset + shown} of {total} (use --limit/--offset)", dim=True))
+def footer(page: Page[Any], cursor: str | None) -> None:
+    """A 'showing a–b of n' line under a paged table (just 'n of total' when it started at
+    ``cursor``), and the ``--cursor`` of the next page if there is one."""
+    shown, total = len(page.items), f"{page.total}{'+' if page.total_is_lower_bound else ''}"
+    if page.total > shown:
+        where = f"{shown}" if cursor else f"{page.offset + 1}–{page.offset + shown}"
+        click.echo(click.style(f"showing {where} of {total} (use --limit/--offset)", dim=True))
+    if page.next_cursor:
+        click.echo(click.style(f"next page: --cursor {page.next_cursor}", dim=True))
+
+
+#: The ``--cursor`` option of every paged list command.
+cursor_option = click.option("--cursor", default=None,
+                             help="Start at this page (the 'next page' cursor a previous list printed).")

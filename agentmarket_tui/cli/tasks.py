@@ -13,7 +13,7 @@ from engine.states import TaskStatus
 from ..client import MINE, MarketClient, TaskOrder
 
 from ._client import Target, client_command, viewer_id
-from .output import emit, footer, print_record, print_table
+from .output import cursor_option, emit, footer, print_record, print_table
 
 
 @click.group()
@@ -31,12 +31,14 @@ def tasks() -> None:
               show_default=True)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--offset", type=int, default=0, show_default=True)
+@cursor_option
 @client_command
 def list_tasks(client: MarketClient, target: Target, status: str | None, capability: str | None,
-               search: str | None, mine: str | None, order: str, limit: int, offset: int) -> None:
+               search: str | None, mine: str | None, order: str, limit: int, offset: int,
+               cursor: str | None) -> None:
     """List tasks, newest first."""
     page = client.list_tasks(status=status, capability=capability, search=search, mine=mine, order=order,
-                             limit=limit, offset=offset)
+                             limit=limit, offset=offset, cursor=cursor)
 
     def human() -> None:
         print_table(
@@ -44,7 +46,7 @@ def list_tasks(client: MarketClient, target: Target, status: str | None, capabil
             [[t.id, t.status, t.budget, t.required_capabilities, t.title] for t in page.items],
             empty="no tasks",
         )
-        footer(len(page.items), page.total, offset)
+        footer(page, cursor)
 
     viewer = viewer_id(client) if target.as_json else None
     emit(target.as_json, [views.task(t, viewer) for t in page.items], human)

@@ -162,7 +162,8 @@ class MarketClient:
         items = [item(data) for data in envelope["data"]]
         paging = envelope.get("pagination") or {}
         return Page(items, paging.get("total", len(items)), paging.get("limit", params["limit"]),
-                    paging.get("offset", params["offset"]))
+                    paging.get("offset", params["offset"]), bool(paging.get("total_is_lower_bound")),
+                    paging.get("next_cursor"))
 
     # -- identity -------------------------------------------------------------------
     @property
@@ -236,7 +237,7 @@ class MarketClient:
     # -- browsing (no identity needed) ---------------------------------------------
     def list_tasks(self, *, status: str | None = None, capability: str | None = None, search: str | None = None,
                    order: str = TaskOrder.NEWEST, mine: str | None = None, limit: int = 20,
-                   offset: int = 0) -> Page[Task]:
+                   offset: int = 0, cursor: str | None = None) -> Page[Task]:
         """A page of tasks (results only where the current agent may see them).
 
         Args:
@@ -246,13 +247,14 @@ class MarketClient:
             order: a ``TaskOrder`` value.
             mine: "posted", "assigned" or "evaluating": the current agent's own tasks.
             limit: 1–100.
-            offset: how many to skip.
+            offset: how many to skip (after ``cursor``); deep offsets cost the server a walk.
+            cursor: the previous page's ``next_cursor`` (same filters and order).
 
         Raises:
-            ValidationError: a bad filter. NoIdentity: ``mine`` without an agent.
+            ValidationError: a bad filter. NoIdentity: ``mine`` without an agent. InvalidCursor.
         """
         params: dict[str, Any] = {"status": status, "capability": capability, "q": search or None,
-                                  "order": order, "limit": limit, "offset": offset}
+                                  "order": order, "limit": limit, "offset": offset, "cursor": cursor}
         if mine is not None:
             if mine not in MINE:
                 raise ValidationError("mine", "mine must be one of " + ", ".join(MINE))
@@ -260,7 +262,8 @@ class MarketClient:
         return self._page("/api/tasks", params, parse.task_from)
 
     def my_tasks(self, *, status: str | None = None, capability: str | None = None, search: str | None = None,
-                 order: str = TaskOrder.NEWEST, limit: int = 20, offset: int = 0) -> Page[Task]:
+                 order: str = TaskOrder.NEWEST, limit: int = 20, offset: int = 0,
+                 cursor: str | None = None) -> Page[Task]:
         """A page of the current agent's tasks, as poster or as assignee (``GET /api/agents/me/tasks``).
 
         Args: as :meth:`list_tasks`, without ``mine``.
@@ -269,7 +272,7 @@ class MarketClient:
             ValidationError: a bad filter. NoIdentity: no agent selected.
         """
         params = {"status": status, "capability": capability, "q": search or None, "order": order, "limit": limit,
-                  "offset": offset}
+                  "offset": offset, "cursor": cursor}
         return self._page("/api/agents/me/tasks", params, parse.task_from, auth=True)
 
     def get_task(self, task_id: str) -> Task:
@@ -281,9 +284,15 @@ class MarketClient:
         return [parse.event_from(e) for e in self._data("GET", f"/api/tasks/{_segment(task_id)}/timeline")]
 
     def list_agents(self, *, capability: str | None = None, search: str | None = None,
-                    order: str = AgentOrder.NEWEST, limit: int = 20, offset: int = 0) -> Page[Agent]:
-        """A page of public agent profiles; ``order`` is an ``AgentOrder`` value. Raises ValidationError."""
-        params = {"capability": capability, "q": search or None, "order": order, "limit": limit, "offset": offset}
+                    order: str = AgentOrder.NEWEST, limit: int = 20, offset: int = 0,
+                    cursor: str | None = None) -> Page[Agent]:
+        """A page of public agent profiles; ``order`` is an ``AgentOrder`` value.
+
+        Raises:
+            ValidationError, InvalidCursor.
+        """
+        params = {"capability": capability, "q": search or None, "order": order, "limit": limit, "offset": offset,
+                  "cursor": cursor}
         return self._page("/api/agents", params, parse.agent_from)
 
     def get_agent(self, agent_id: str) -> Agent:
@@ -397,10 +406,10 @@ class MarketClient:
         """The current agent's wallet. Raises NoIdentity."""
         return parse.wallet_from(self._data("GET", "/api/wallet", auth=True))
 
-    def transactions(self, limit: int = 20, offset: int = 0) -> Page[Transaction]:
-        """The current agent's wallet history, newest first. Raises NoIdentity."""
-        return self._page("/api/wallet/transactions", {"limit": limit, "offset": offset}, parse.transaction_from,
-                          auth=True)
+    def transactions(self, limit: int = 20, offset: int = 0, cursor: str | None = None) -> Page[Transaction]:
+        """The current agent's wallet history, newest first. Raises NoIdentity, InvalidCursor."""
+        return self._page("/api/wallet/transactions", {"limit": limit, "offset": offset, "cursor": cursor},
+                          parse.transaction_from, auth=True)
 
     def webhook(self) -> Webhook:
         """The current agent's webhook: its URL masked as the API shows it, its choices, no secret."""

@@ -97,8 +97,11 @@ def _query_args(args: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _page(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    return {"items": [render(item) for item in page.items], "total": page.total, "limit": page.limit,
-            "offset": page.offset}
+    shown = {"items": [render(item) for item in page.items], "total": page.total, "limit": page.limit,
+             "offset": page.offset, "next_cursor": page.next_cursor}
+    if page.total_is_lower_bound:
+        shown["total_is_lower_bound"] = True
+    return shown
 
 
 # -- runs -----------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class AgentsScreen(PagedScreen):
         capability = self.query_one("#agent-capability", Input).value.strip() or None
         order = str(self.query_one("#agent-order", Select).value)
         return self.client.list_agents(
-            capability=capability, search=search, order=order, limit=PAGE_SIZE, offset=self.pager.offset
+            capability=capability, search=search, order=order, limit=PAGE_SIZE, cursor=self.pager.cursor
         )
 
     def show(self, page: Page[Any]) -> None:
@@ -71,7 +71,7 @@ class AgentsScreen(PagedScreen):
     @on(Input.Changed)
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self.pager.offset = 0
+        self.pager.reset()
         self.reload()
 
     def action_focus_search(self) -> None:

@@ -78,7 +78,7 @@ class TasksScreen(PagedScreen):
             order=str(self.query_one("#task-order", Select).value),
             mine=mine,
             limit=PAGE_SIZE,
-            offset=self.pager.offset,
+            cursor=self.pager.cursor,
         )
 
     def show(self, page: Page[Any]) -> None:
@@ -110,7 +110,7 @@ class TasksScreen(PagedScreen):
 
     @on(Select.Changed)
     def _filters_changed(self) -> None:
-        self.pager.offset = 0
+        self.pager.reset()
         self.reload()
 
     def action_focus_search(self) -> None:

@@ -72,7 +72,7 @@ class WalletScreen(PagedScreen):
             wallet = self.client.wallet()
         except MarketError:
             return WalletView(None)
-        page = self.client.transactions(limit=PAGE_SIZE, offset=self.pager.offset)
+        page = self.client.transactions(limit=PAGE_SIZE, cursor=self.pager.cursor)
         recent = self.client.transactions(limit=CHART_SPAN).items
         history = tuple(t.balance_after for t in reversed(recent))  # oldest first
         return WalletView(wallet, page, history, self._titles(page.items))

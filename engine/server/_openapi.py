@@ -13,6 +13,7 @@ from typing import Any
 from engine import validation as v
 from engine.errors import (
     ERROR_CODES,
+    InvalidCursor,
     AuthRequired,
     BadRequest,
     IdempotencyConflict,
@@ -133,7 +134,13 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
                   "properties": {"code": _INTEGER, "message": _STRING, "data": {"type": "array"}}}},
         "oneOf": [{"required": ["result"]}, {"required": ["error"]}]},
 }
-_PAGINATION = _object({"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER})
+_PAGINATION = _object(
+    {"limit": _INTEGER, "offset": _INTEGER, "total": _INTEGER,
+     "next_cursor": {"type": ["string", "null"],
+                     "description": "Pass as `cursor` for the next page; null on the last."}},
+    {"total_is_lower_bound": {"type": "boolean", "description": "Present (true) when `total` was counted only up to "
+                              "a cap (a text search, or two narrowing filters at once): there may be more."}},
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -186,6 +193,8 @@ def _responses(route: Route) -> dict[str, Any]:
         errors.append(AuthRequired)
     if route.idempotent:
         errors.append(IdempotencyConflict)
+    if route.paged:
+        errors.append(InvalidCursor)
     by_status: dict[int, list[str]] = {}
     for cls in errors:
         codes = by_status.setdefault(cls.status, [])

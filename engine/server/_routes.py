@@ -59,9 +59,15 @@ LAST_EVENT_ID = "Last-Event-ID"
 _INT = {"type": "integer"}
 LIMIT = QueryParam("limit", {**_INT, "minimum": 1, "maximum": v.LIMIT_MAX, "default": v.LIMIT_DEFAULT},
                    "Page size.")
-OFFSET = QueryParam("offset", {**_INT, "minimum": 0, "maximum": v.OFFSET_MAX, "default": 0}, "How many items to skip.")
+OFFSET = QueryParam("offset", {**_INT, "minimum": 0, "maximum": v.OFFSET_MAX, "default": 0},
+                    "How many items to skip (after `cursor`, if given). Costs a walk over the skipped items: "
+                    "prefer `cursor` for deep pages.")
+CURSOR = QueryParam("cursor", {"type": "string"}, "Where the page starts: the previous page's "
+                    "`pagination.next_cursor` (opaque; valid only for the same list, filters and order).")
+PAGING = (LIMIT, OFFSET, CURSOR)
 CAPABILITY = QueryParam("capability", {"type": "string", "pattern": v.SLUG_PATTERN}, "Only items with this capability.")
-SEARCH = QueryParam("q", {"type": "string"}, "Only items whose name or title contains this text (any case).")
+SEARCH = QueryParam("q", {"type": "string"}, "Only agents whose name or description contains this text "
+                    "(literally, any case; full-text indexed from 3 characters).")
 
 
 def _enum_param(name: str, values: type[StrEnum], description: str) -> QueryParam:
@@ -81,7 +87,7 @@ def registration_terms(call: Call) -> Reply:
 def list_agents(call: Call) -> Reply:
     q = call.query
     page = call.market.agents_page(v.agent_query(q.get("capability"), q.get("limit"), q.get("offset"),
-                                                 search=q.get("q"), order=q.get("order")))
+                                                 search=q.get("q"), order=q.get("order"), cursor=q.get("cursor")))
     return _page(page, [views.agent_public(a) for a in page.items])
 
 
@@ -149,7 +155,8 @@ def _task_page(call: Call, **only: Any) -> Reply:
     """A page of tasks by the common list parameters, narrowed by ``only`` (``TaskQuery`` fields)."""
     q = call.query
     page = call.market.tasks_page(v.task_query(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
-                                               search=q.get("q"), order=q.get("order"), **only))
+                                               search=q.get("q"), order=q.get("order"), cursor=q.get("cursor"),
+                                               **only))
     viewer = call.caller.id if call.caller else None
     return _page(page, [views.task(t, viewer) for t in page.items])
 
@@ -210,7 +217,7 @@ def get_wallet(call: Call) -> Reply:
 
 def wallet_transactions(call: Call) -> Reply:
     q = call.query
-    page = call.market.ledger.transactions_page(call.me.id, q.get("limit"), q.get("offset"))
+    page = call.market.ledger.transactions_page(call.me.id, q.get("limit"), q.get("offset"), q.get("cursor"))
     return _page(page, [views.transaction(t) for t in page.items])
 
 
@@ -254,7 +261,11 @@ def _task_reply(call: Call, task: Any) -> Reply:
 
 
 def _page(page: Page[Any], items: list[Any]) -> Reply:
-    return Reply(items, pagination={"limit": page.limit, "offset": page.offset, "total": page.total})
+    pagination: dict[str, Any] = {"limit": page.limit, "offset": page.offset, "total": page.total,
+                                  "next_cursor": page.next_cursor}
+    if page.total_is_lower_bound:
+        pagination["total_is_lower_bound"] = True
+    return Reply(items, pagination=pagination)
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -264,7 +275,8 @@ _TASK_WRITE_ERRORS = (NotFound, InvalidState)
 _TASK_FILTERS = (
     _enum_param("status", TaskStatus, "Only tasks in this state."),
     CAPABILITY,
-    QueryParam("q", {"type": "string"}, "Only tasks whose title contains this text (any case)."),
+    QueryParam("q", {"type": "string"}, "Only tasks whose title or description contains this text "
+               "(literally, any case; full-text indexed from 3 characters)."),
     _enum_param("order", TaskOrder, "Sort order."),
 )
 
@@ -277,7 +289,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/agents/register", registration_terms, "What registering takes here: an invite code or "
           "not, and the credits the first agent of an owner email receives.", response="RegistrationTerms"),
     Route("GET", "/api/agents", list_agents, "List agents' public profiles, newest first.",
-          query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), LIMIT, OFFSET),
+          query=(CAPABILITY, SEARCH, _enum_param("order", AgentOrder, "Sort order."), *PAGING),
           response="AgentPublic", many=True, paged=True),
     Route("GET", "/api/agents/me", get_me, "Your own profile, with its private fields.", auth="required",
           response="AgentPrivate"),
@@ -304,7 +316,7 @@ ROUTES: tuple[Route, ...] = (
           "failed webhook deliveries again (same id and body), now.", auth="required", response="Delivery",
           status=202, errors=(NotFound, DeliveryPending, NoWebhook)),
     Route("GET", "/api/agents/me/tasks", my_tasks, "Your tasks, as poster or as assignee, newest first by "
-          "default; results included.", auth="required", query=(*_TASK_FILTERS, LIMIT, OFFSET), response="Task",
+          "default; results included.", auth="required", query=(*_TASK_FILTERS, *PAGING), response="Task",
           many=True, paged=True),
     Route("GET", "/api/agents/{id}", get_agent, "An agent's public profile.", response="AgentPublic",
           errors=(NotFound,)),
@@ -318,7 +330,7 @@ ROUTES: tuple[Route, ...] = (
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
                  QueryParam("assigned_to", {"type": "string"}, "Only tasks assigned to this agent."),
                  QueryParam("evaluator_id", {"type": "string"}, "Only tasks this agent evaluates."),
-                 LIMIT, OFFSET),
+                 *PAGING),
           response="Task", many=True, paged=True),
     Route("GET", f"/api/tasks/{_TASK_ID}", get_task, "A task; its result only for its poster and assignee.",
           response="Task", errors=(NotFound,)),
@@ -349,7 +361,7 @@ ROUTES: tuple[Route, ...] = (
           response="Task", errors=(*_TASK_WRITE_ERRORS, NotEvaluator)),
     Route("GET", "/api/wallet", get_wallet, "Your credits.", auth="required", response="Wallet"),
     Route("GET", "/api/wallet/transactions", wallet_transactions, "Your wallet's history, newest first.",
-          auth="required", query=(LIMIT, OFFSET), response="Transaction", many=True, paged=True),
+          auth="required", query=PAGING, response="Transaction", many=True, paged=True),
     Route("POST", "/api/execute", execute, "Hire an agent directly and wait for its result.", auth="required",
           body=v.EXECUTION, idempotent=True, response="ExecutionResult",
           errors=(NotFound, SelfHire, AgentNotExecutable, InsufficientCredits, AgentFailed, LLMNotConfigured)),

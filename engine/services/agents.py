@@ -117,7 +117,7 @@ class AgentService:
 
     def page(self, query: AgentQuery) -> Page[Agent]:
         """The agents ``query`` selects: one page and the total, from one snapshot."""
-        return read_page(self._ctx.store, query, lambda tx: tx.agents)
+        return read_page(self._ctx, query, lambda tx: tx.agents)
 
     def update(self, agent_id: str, **changes: Any) -> Agent:
         """Change an agent's own profile fields (any of ``validation.AGENT_UPDATE``).

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .. import fees, ids
+from .. import cursors, fees, ids
 from ..queries import Page
 from ..storage import MarketTx, Store
 
@@ -77,7 +77,7 @@ class MarketContext:
     """
 
     __slots__ = ("store", "settings", "clock", "new_id", "new_token", "allow_private_urls", "public_url",
-                 "_now_cache")
+                 "cursor_secret", "_now_cache")
 
     def __init__(self, store: Store, settings: Settings, *, clock: Clock | None = None,
                  new_id: Callable[[], str] | None = None, new_token: Callable[[], str] | None = None,
@@ -89,6 +89,7 @@ class MarketContext:
         self.clock: Clock = clock or utc_now
         self.new_id = new_id or ids.new_id
         self.new_token = new_token or random_token
+        self.cursor_secret = b""  # the market's key for signing cursors; Market sets it from its file
         self._now_cache: tuple[int, str] = (-1, "")
 
     def now(self) -> str:
@@ -107,17 +108,24 @@ T = TypeVar("T")
 
 
 class _Listing(Protocol[T]):
-    def list(self, query: Any) -> list[T]: ...
+    def page(self, query: Any, after: tuple[Any, ...] | None) -> tuple[list[T], tuple[Any, ...] | None]: ...
 
-    def count(self, query: Any) -> int: ...
+    def count(self, query: Any) -> tuple[int, bool]: ...
 
 
-def read_page(store: Store, query: Any, repository: Callable[[MarketTx], _Listing[T]]) -> Page[T]:
-    """One page of ``query`` and its total, read from one snapshot.
+def read_page(ctx: MarketContext, query: Any, repository: Callable[[MarketTx], _Listing[T]]) -> Page[T]:
+    """One page of ``query`` and its total, read from one snapshot, with the cursor of the next.
 
     Args:
-        repository: picks the repository that lists and counts (e.g. ``lambda tx: tx.tasks``).
+        repository: picks the repository that pages and counts (e.g. ``lambda tx: tx.tasks``).
+
+    Raises:
+        InvalidCursor: ``query.cursor`` was not issued for this query by this market.
     """
-    with store.read() as tx:
+    after = cursors.decode(ctx.cursor_secret, query)
+    with ctx.store.read() as tx:
         listing = repository(tx)
-        return Page(listing.list(query), listing.count(query), query.limit, query.offset)
+        total, lower_bound = listing.count(query)
+        items, last = listing.page(query, after)
+    next_cursor = None if last is None else cursors.encode(ctx.cursor_secret, query, last)
+    return Page(items, total, query.limit, query.offset, lower_bound, next_cursor)

@@ -9,11 +9,11 @@ from .. import fees
 from .. import ledger_accounts as acct
 from .. import validation as v
 from ..errors import InsufficientCredits, NotFound
-from ..queries import Page
+from ..queries import Page, TransactionQuery
 from ..records import Check, LedgerReport, Stats, Task, Transaction, Wallet
 from ..states import ESCROWED
 from ..storage import MarketTx
-from .context import MarketContext
+from .context import MarketContext, read_page
 
 
 # -- movements, inside a caller's transaction -----------------------------------------
@@ -108,13 +108,17 @@ class LedgerService:
             _balance(tx, agent_id)
             return tx.ledger.wallet_transactions(agent_id, limit, offset)
 
-    def transactions_page(self, agent_id: str, limit: Any = None, offset: Any = None) -> Page[Transaction]:
-        """One page of the agent's wallet history and its total, from one snapshot."""
+    def transactions_page(self, agent_id: str, limit: Any = None, offset: Any = None,
+                          cursor: Any = None) -> Page[Transaction]:
+        """One page of the agent's wallet history and its total, from one snapshot.
+
+        Raises:
+            NotFound; ValidationError (paging); InvalidCursor.
+        """
         limit, offset = v.page(limit, offset)
         with self._ctx.store.read() as tx:
             _balance(tx, agent_id)
-            items = tx.ledger.wallet_transactions(agent_id, limit, offset)
-            return Page(items, tx.ledger.count_wallet_transactions(agent_id), limit, offset)
+        return read_page(self._ctx, TransactionQuery(agent_id, limit, offset, cursor or None), lambda tx: tx.ledger)
 
     def count_transactions(self, agent_id: str) -> int:
         """How many transfers touched the agent's wallet."""
@@ -145,8 +149,8 @@ class LedgerService:
         with self._ctx.store.read() as tx:
             totals = tx.ledger.totals()
             return Stats(
-                agents=tx.agents.count(),
-                tasks=tx.tasks.counts_by_status(),
+                agents=tx.counters.get("agents"),
+                tasks=tx.counters.by_status(),
                 credits_issued=-totals.get("issuance", 0),
                 credits_in_wallets=totals.get("wallet", 0),
                 credits_in_escrow=totals.get("escrow", 0),
@@ -177,6 +181,13 @@ class LedgerService:
                 _check("wallets_have_agents", "every wallet belongs to an agent", ledger.wallets_without_agents()),
             )
         return LedgerReport(checks=checks)
+
+    def verify_counters(self) -> LedgerReport:
+        """Check every counter (tasks per status, per capability and per agent, agents, wallet
+        transfers) against a recount of the tables, in one snapshot."""
+        with self._ctx.store.read() as tx:
+            return LedgerReport(checks=(_check("counters_match", "every counter equals a recount of its rows",
+                                               tx.counters.mismatches()),))
 
 
 def _balance(tx: MarketTx, agent_id: str) -> int:

@@ -233,7 +233,7 @@ class TaskService:
 
     def page(self, query: TaskQuery) -> Page[Task]:
         """The tasks ``query`` selects: one page and the total, from one snapshot."""
-        return read_page(self._ctx.store, query, lambda tx: tx.tasks)
+        return read_page(self._ctx, query, lambda tx: tx.tasks)
 
     def timeline(self, task_id: str) -> list[Event]:
         """What happened to a task, oldest first. Raises NotFound."""

@@ -2,10 +2,92 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
+
+# A count the counters cannot answer (a text search, two narrowing filters at once) stops
+# here: past it, a total is a lower bound (SPEC §12), so no request counts a whole market.
+COUNT_CAP = 10_000
 
 
 @lru_cache(maxsize=64)
 def update(table: str, columns: tuple[str, ...]) -> str:
     """``UPDATE table SET column = ?, ... WHERE id = ?``: the values, then the id."""
     return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+
+
+def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any]) -> tuple[int, bool]:
+    """How many rows ``rows_sql`` selects, counting at most :data:`COUNT_CAP`.
+
+    Returns:
+        The count and whether it is a lower bound (the cap was reached).
+    """
+    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP})", tuple(args)).fetchone()[0]
+    return n, n >= COUNT_CAP
+
+
+# A sort order as (SQL expression, descending?) pairs, the last one unique (rowid, id).
+SortKey = tuple[tuple[str, bool], ...]
+
+
+def order_by(sort: SortKey) -> str:
+    """The ORDER BY list of ``sort``."""
+    return ", ".join(f"{expr} {'DESC' if desc else 'ASC'}" for expr, desc in sort)
+
+
+def key_columns(sort: SortKey) -> str:
+    """The sort key's expressions as extra result columns (read back by :func:`page_of`)."""
+    return ", ".join(expr for expr, _ in sort)
+
+
+def after(sort: SortKey, key: Sequence[Any]) -> tuple[str, list[Any]]:
+    """A condition selecting the rows that come after sort key ``key`` in order ``sort``.
+
+    A key of one direction is a row-value comparison, which SQLite answers from an index
+    range; a mixed one leads with the first column's range for the same reason.
+    """
+    if len(key) != len(sort):
+        raise ValueError("a sort key of another shape")
+    if len({desc for _, desc in sort}) == 1:
+        op = "<" if sort[0][1] else ">"
+        marks = ", ".join("?" * len(sort))
+        return f"({key_columns(sort)}) {op} ({marks})", list(key)
+    condition, args = _strictly_after(sort, key)
+    (first, desc), value = sort[0], key[0]
+    return f"{first} {'<=' if desc else '>='} ? AND {condition}", [value, *args]
+
+
+def _strictly_after(sort: SortKey, key: Sequence[Any]) -> tuple[str, list[Any]]:
+    (expr, desc), *rest = sort
+    op = "<" if desc else ">"
+    if not rest:
+        return f"{expr} {op} ?", [key[0]]
+    inner, args = _strictly_after(tuple(rest), key[1:])
+    return f"({expr} {op} ? OR ({expr} = ? AND {inner}))", [key[0], key[0], *args]
+
+
+def keyset_page(conn: sqlite3.Connection, columns: str, source: str, filtered: tuple[str, list[Any]], sort: SortKey,
+                limit: int, offset: int, key: Sequence[Any] | None) -> tuple[list[sqlite3.Row], tuple[Any, ...] | None]:
+    """One page of rows in order ``sort``, starting after sort key ``key`` (if any), then ``offset``.
+
+    Args:
+        columns: the result columns; the sort key's columns are appended.
+        source: the table (and alias) after FROM.
+        filtered: the WHERE clause (``" WHERE ..."`` or ``""``) and its arguments.
+
+    Returns:
+        The page's rows and, when more rows follow, the sort key of its last row.
+    """
+    where, args = filtered
+    if key is not None:
+        condition, more = after(sort, key)
+        where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
+    rows = conn.execute(f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)}"
+                        " LIMIT ? OFFSET ?",
+                        (*args, limit + 1, offset)).fetchall()
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, tuple(rows[-1])[-len(sort):]

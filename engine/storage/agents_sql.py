@@ -14,16 +14,17 @@ from ..errors import NameTaken
 from ..queries import AgentOrder, AgentQuery
 from ..event_catalog import DEFAULT_WEBHOOK_EVENTS
 from ..records import Agent, WebhookSettings
-from . import _sql
-from ._like import contains_pattern
+from . import _search, _sql
+from .counters_sql import counter
 
-_ORDER_SQL = {
-    AgentOrder.NEWEST: "a.rowid DESC",
-    AgentOrder.REPUTATION: "CASE WHEN a.rating_count = 0 THEN 1 ELSE 0 END,"
-    " CAST(a.rating_sum AS REAL) / MAX(a.rating_count, 1) DESC, a.rowid DESC",
-    AgentOrder.PRICE: "a.price_per_task ASC, a.rowid DESC",
-    AgentOrder.TASKS: "a.total_tasks DESC, a.rowid DESC",
-    AgentOrder.NAME: "a.name_key ASC",
+_SORT: dict[AgentOrder, _sql.SortKey] = {
+    AgentOrder.NEWEST: (("a.rowid", True),),
+    # Unrated agents last, then by mean rating.
+    AgentOrder.REPUTATION: (("(a.rating_count = 0)", False),
+                            ("CAST(a.rating_sum AS REAL) / MAX(a.rating_count, 1)", True), ("a.rowid", True)),
+    AgentOrder.PRICE: (("a.price_per_task", False), ("a.rowid", True)),
+    AgentOrder.TASKS: (("a.total_tasks", True), ("a.rowid", True)),
+    AgentOrder.NAME: (("a.name_key", False),),
 }
 _ALL = AgentQuery()
 # In the order of Agent's fields, with rating_sum for the reputation (see _agent).
@@ -144,16 +145,21 @@ class SQLiteAgents:
         self.conn.execute("UPDATE agents SET disputes_lost = disputes_lost + 1 WHERE id = ?", (agent_id,))
 
     def list(self, query: AgentQuery) -> list[Agent]:
-        where, args = _filter(query)
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM agents a{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
-            (*args, query.limit, query.offset),
-        ).fetchall()
-        return [_agent(r) for r in rows]
+        return self.page(query, None)[0]
 
-    def count(self, query: AgentQuery | None = None) -> int:
-        where, args = _filter(query or _ALL)
-        return self.conn.execute(f"SELECT count(*) FROM agents a{where}", args).fetchone()[0]
+    def page(self, query: AgentQuery, after: tuple[Any, ...] | None) -> tuple[list[Agent], tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "agents a", _filter(query),
+                                      _SORT[query.order], query.limit, query.offset, after)
+        return [a for a in map(_agent, rows) if a is not None], last
+
+    def count(self, query: AgentQuery | None = None) -> tuple[int, bool]:
+        query = query or _ALL
+        if not query.search:
+            if query.capability:
+                return counter(self.conn, "agent_capability", query.capability), False
+            return counter(self.conn, "agents"), False
+        where, args = _filter(query)
+        return _sql.capped_count(self.conn, f"SELECT 1 FROM agents a{where}", args)
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
         # A plain join, deduplicated and ordered here: SQL's IN (subquery) and ORDER BY would
@@ -172,9 +178,9 @@ def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
         where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")
         args.append(query.capability)
     if query.search:
-        where.append("(a.name LIKE ? ESCAPE '\\' OR a.description LIKE ? ESCAPE '\\')")
-        pattern = contains_pattern(query.search)
-        args += [pattern, pattern]
+        condition, more = _search.condition(query.search, "a", "agents_fts", ("name", "description"))
+        where.append(condition)
+        args += more
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 

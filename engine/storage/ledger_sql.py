@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import ledger_accounts as acct
+from ..queries import TransactionQuery
 from ..states import ESCROWED
 from ..records import Transaction, WalletFigures
+from . import _sql
+from .counters_sql import counter
 
 # A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
 # source cannot cover the amount (issuance may go negative), and records the balances
@@ -21,6 +24,7 @@ _TRANSFER = (
     " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7, ?8 FROM accounts f, accounts t"
     " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
 )
+_HISTORY: _sql.SortKey = (("id", True),)  # a wallet's history, newest first
 _OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
 
 
@@ -86,15 +90,20 @@ class SQLiteLedger:
         return False
 
     def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
-        wallet = acct.wallet(agent_id)
-        rows = self.conn.execute(
-            "SELECT * FROM transfers WHERE wallet_agent = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-            (agent_id, limit, offset),
-        ).fetchall()
-        return [_transaction(r, wallet) for r in rows]
+        return self.page(TransactionQuery(agent_id, limit, offset), None)[0]
+
+    def page(self, query: TransactionQuery, after: tuple[Any, ...] | None) -> tuple[list[Transaction],
+                                                                                    tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, "*", "transfers", (" WHERE wallet_agent = ?", [query.agent_id]),
+                                      _HISTORY, query.limit, query.offset, after)
+        wallet = acct.wallet(query.agent_id)
+        return [_transaction(r, wallet) for r in rows], last
+
+    def count(self, query: TransactionQuery) -> tuple[int, bool]:
+        return self.count_wallet_transactions(query.agent_id), False
 
     def count_wallet_transactions(self, agent_id: str) -> int:
-        return self.conn.execute("SELECT count(*) FROM transfers WHERE wallet_agent = ?", (agent_id,)).fetchone()[0]
+        return counter(self.conn, "transfers", agent_id)
 
     def wallet_figures(self, agent_id: str) -> WalletFigures:
         row = self.conn.execute(
@@ -110,8 +119,8 @@ class SQLiteLedger:
         return WalletFigures(escrowed=row[0], earned=row[1], escrowed_ever=row[2], refunded=row[3])
 
     def totals(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT kind, COALESCE(SUM(balance), 0), count(*) FROM accounts GROUP BY kind")
-        totals = {kind: total for kind, total, _ in rows}
+        # The credits per kind of account, from the counters the transfers keep (no scan).
+        totals = dict(self.conn.execute("SELECT key, n FROM counters WHERE kind = 'credits'").fetchall())
         totals["transfers"] = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM transfers").fetchone()[0]
         return totals
 
@@ -159,8 +168,11 @@ class SQLiteLedger:
 
     def stray_escrows(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
+            # The task's id is the account id after 'escrow:': comparing t.id itself (not an
+            # expression over it) lets SQLite look it up in the primary key instead of
+            # scanning every task for every escrow.
             "SELECT a.id, a.balance FROM accounts a WHERE a.kind = 'escrow' AND a.balance != 0"
-            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE 'escrow:' || t.id = a.id) LIMIT 100"
+            f" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = substr(a.id, {len(acct.escrow('')) + 1})) LIMIT 100"
         ))
 
     def cached_balance_mismatches(self) -> list[dict[str, Any]]:
@@ -178,7 +190,7 @@ class SQLiteLedger:
     def wallets_without_agents(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
             "SELECT a.id FROM accounts a WHERE a.kind = 'wallet'"
-            " AND NOT EXISTS (SELECT 1 FROM agents g WHERE 'wallet:' || g.id = a.id) LIMIT 100"
+            f" AND NOT EXISTS (SELECT 1 FROM agents g WHERE g.id = substr(a.id, {len(acct.wallet('')) + 1})) LIMIT 100"
         ))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ..queries import AgentQuery, TaskQuery
+from ..queries import AgentQuery, TaskQuery, TransactionQuery
 from ..records import (
     Agent,
     Attempt,
@@ -100,11 +100,16 @@ class AgentRepository(Protocol):
     def count_dispute_lost(self, agent_id: str) -> None:
         """Count one more dispute the agent lost."""
 
+    def page(self, query: AgentQuery, after: tuple[Any, ...] | None) -> tuple[list[Agent], tuple[Any, ...] | None]:
+        """One page of the agents ``query`` selects, in its order, starting after sort key ``after``
+        (then ``query.offset``); and the sort key of its last row when more rows follow."""
+
     def list(self, query: AgentQuery) -> list[Agent]:
         """One page of the agents ``query`` selects, in its order."""
 
-    def count(self, query: AgentQuery | None = None) -> int:
-        """How many agents ``query`` selects (all, when None); paging is ignored."""
+    def count(self, query: AgentQuery | None = None) -> tuple[int, bool]:
+        """How many agents ``query`` selects (all, when None; paging ignored), and whether that
+        is a lower bound (a text search counted past the cap)."""
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
         """Ids of agents with a webhook subscribed to ``event`` whose capabilities overlap
@@ -135,14 +140,15 @@ class TaskRepository(Protocol):
     def due(self, now: str, limit: int) -> list[tuple[str, str]]:
         """``(id, status)`` of up to ``limit`` tasks whose current timer lapsed at or before ``now``, soonest first."""
 
+    def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
+        """One page of the tasks ``query`` selects (as :meth:`AgentRepository.page`)."""
+
     def list(self, query: TaskQuery) -> list[Task]:
         """One page of the tasks ``query`` selects, in its order."""
 
-    def count(self, query: TaskQuery) -> int:
-        """How many tasks ``query`` selects; paging is ignored."""
-
-    def counts_by_status(self) -> dict[str, int]:
-        """How many tasks are in each status (statuses with none are left out)."""
+    def count(self, query: TaskQuery) -> tuple[int, bool]:
+        """How many tasks ``query`` selects (paging ignored), and whether that is a lower bound
+        (a count past the cap, where the counters cannot answer)."""
 
     def running_direct(self, updated_before: str) -> list[str]:
         """Ids of direct tasks still ``assigned`` whose last change is older than ``updated_before``."""
@@ -189,6 +195,13 @@ class LedgerRepository(Protocol):
 
     def wallet_transactions(self, agent_id: str, limit: int, offset: int) -> list[Transaction]:
         """Transfers in or out of the agent's wallet, newest first, as the wallet saw them."""
+
+    def page(self, query: TransactionQuery, after: tuple[Any, ...] | None) -> tuple[list[Transaction],
+                                                                                    tuple[Any, ...] | None]:
+        """One page of an agent's wallet history (as :meth:`AgentRepository.page`)."""
+
+    def count(self, query: TransactionQuery) -> tuple[int, bool]:
+        """How many transfers touched the query's wallet (never a lower bound)."""
 
     def count_wallet_transactions(self, agent_id: str) -> int:
         """How many transfers touched the agent's wallet."""
@@ -366,6 +379,19 @@ class SettingsRepository(Protocol):
         """Store the setting's value."""
 
 
+class CounterRepository(Protocol):
+    """Counters of tasks, agents and wallet transfers, kept by the storage with every change."""
+
+    def get(self, kind: str, key: str = "", status: str | None = None) -> int:
+        """The counter of (kind, key, status), or its sum over statuses when ``status`` is None."""
+
+    def by_status(self, kind: str = "tasks", key: str = "") -> dict[str, int]:
+        """The counters of (kind, key) per status, statuses with none left out."""
+
+    def mismatches(self) -> list[dict[str, Any]]:
+        """Counters that differ from a recount of the tables (at most 100)."""
+
+
 class MarketTx(Protocol):
     """One open transaction: a repository per area, all in the same snapshot."""
 
@@ -377,6 +403,7 @@ class MarketTx(Protocol):
     idempotency: IdempotencyRepository
     registrations: RegistrationRepository
     settings: SettingsRepository
+    counters: CounterRepository
 
 
 class Store(Protocol):

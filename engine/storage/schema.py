@@ -12,6 +12,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 from ..validation import email_key
+from .counters_sql import RECOUNT
 
 
 def _m001_initial(db: Database) -> None:
@@ -274,9 +275,125 @@ def _m008_name_keys_fold_look_alikes(db: Database) -> None:
         db.execute("UPDATE agents SET name_key = ? WHERE id = ?", (key, agent_id))
 
 
+def _add(rows: str) -> str:
+    """One trigger statement adding n to the counter of each (kind, key, status, n) ``rows`` selects."""
+    # "WHERE true" keeps SQLite's parser from reading ON CONFLICT as part of a join.
+    return (f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, n FROM ({rows}) WHERE true"
+            " ON CONFLICT (kind, key, status) DO UPDATE SET n = n + excluded.n;")
+
+
+def _bump(rows: str, sign: str) -> str:
+    """One trigger statement adding ``sign``1 to the counter of each (kind, key, status) ``rows`` selects."""
+    return _add(f"SELECT kind, key, status, {sign}1 AS n FROM ({rows})")
+
+
+def _task_rows(row: str) -> str:
+    """The counters a task row (``NEW`` or ``OLD``) counts in (see storage/counters_sql.py)."""
+    return (
+        f"SELECT 'tasks' AS kind, '' AS key, {row}.status AS status"
+        f" UNION ALL SELECT 'poster', {row}.poster_id, {row}.status"
+        f" UNION ALL SELECT 'involving', {row}.poster_id, {row}.status"
+        f" UNION ALL SELECT 'assignee', {row}.assigned_to, {row}.status WHERE {row}.assigned_to IS NOT NULL"
+        f" UNION ALL SELECT 'involving', {row}.assigned_to, {row}.status"
+        f"  WHERE {row}.assigned_to IS NOT NULL AND {row}.assigned_to != {row}.poster_id"
+        f" UNION ALL SELECT 'capability', capability, {row}.status FROM task_capabilities"
+        f"  WHERE task_rowid = {row}.rowid"
+    )
+
+
+_AGENTS_ROW = "SELECT 'agents' AS kind, '' AS key, '' AS status"
+
+
+def _m009_counters(db: Database) -> None:
+    # SPEC §12: totals come from counters, never from counting rows per request. Triggers
+    # keep them in the statement that changes a row, so every path (services, migrations,
+    # tools writing SQL) keeps them right; statuses are counted by value, never listed.
+    db.execute(
+        "CREATE TABLE counters (kind TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (kind, key, status)) WITHOUT ROWID"
+    )
+    triggers = {
+        "tasks_count_insert": ("AFTER INSERT ON tasks", _bump(_task_rows("NEW"), "+")),
+        "tasks_count_delete": ("AFTER DELETE ON tasks", _bump(_task_rows("OLD"), "-")),
+        "tasks_count_update": (
+            "AFTER UPDATE OF status, assigned_to, poster_id ON tasks WHEN OLD.status IS NOT NEW.status"
+            " OR OLD.assigned_to IS NOT NEW.assigned_to OR OLD.poster_id IS NOT NEW.poster_id",
+            _bump(_task_rows("OLD"), "-") + _bump(_task_rows("NEW"), "+"),
+        ),
+        "task_capabilities_count_insert": (
+            "AFTER INSERT ON task_capabilities",
+            _bump("SELECT 'capability' AS kind, NEW.capability AS key, status FROM tasks WHERE rowid = NEW.task_rowid",
+                  "+"),
+        ),
+        "task_capabilities_count_delete": (
+            "AFTER DELETE ON task_capabilities",
+            _bump("SELECT 'capability' AS kind, OLD.capability AS key, status FROM tasks WHERE rowid = OLD.task_rowid",
+                  "-"),
+        ),
+        "agents_count_insert": ("AFTER INSERT ON agents", _bump(_AGENTS_ROW, "+")),
+        "agents_count_delete": ("AFTER DELETE ON agents", _bump(_AGENTS_ROW, "-")),
+        "agent_capabilities_count_insert": (
+            "AFTER INSERT ON agent_capabilities",
+            _bump("SELECT 'agent_capability' AS kind, NEW.capability AS key, '' AS status", "+"),
+        ),
+        "agent_capabilities_count_delete": (
+            "AFTER DELETE ON agent_capabilities",
+            _bump("SELECT 'agent_capability' AS kind, OLD.capability AS key, '' AS status", "-"),
+        ),
+        "transfers_count_insert": (
+            "AFTER INSERT ON transfers WHEN NEW.wallet_agent IS NOT NULL",
+            _bump("SELECT 'transfers' AS kind, NEW.wallet_agent AS key, '' AS status", "+"),
+        ),
+        # The credits each kind of account holds, for the stats: a transfer moves them.
+        "transfers_count_credits": (
+            "AFTER INSERT ON transfers",
+            _add("SELECT 'credits' AS kind, kind AS key, '' AS status, -NEW.amount AS n FROM accounts"
+                 " WHERE id = NEW.from_account")
+            + _add("SELECT 'credits' AS kind, kind AS key, '' AS status, NEW.amount AS n FROM accounts"
+                   " WHERE id = NEW.to_account"),
+        ),
+    }
+    for name, (when, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
+
+
+def _m010_list_indexes(db: Database) -> None:
+    # SPEC §12: every documented filter x order of the lists reads an index, never a scan
+    # (tests/engine/test_query_plans.py holds this). A status of any value, not only open,
+    # walks tasks newest first from its index; budget orders read budget indexes.
+    db.execute("DROP INDEX IF EXISTS idx_tasks_open")
+    db.execute("CREATE INDEX idx_tasks_status ON tasks(status)")
+    db.execute("CREATE INDEX idx_tasks_status_budget ON tasks(status, budget)")
+    db.execute("CREATE INDEX idx_tasks_budget ON tasks(budget)")
+    db.execute("CREATE INDEX idx_agents_reputation ON agents((rating_count = 0),"
+               " CAST(rating_sum AS REAL) / MAX(rating_count, 1) DESC)")
+    db.execute("CREATE INDEX idx_agents_price ON agents(price_per_task)")
+    db.execute("CREATE INDEX idx_agents_total_tasks ON agents(total_tasks)")
+
+
+def _m011_search(db: Database) -> None:
+    # SPEC §12: full-text search of tasks (title, description) and agents (name, description).
+    # External-content FTS5 tables (the text is stored once, in tasks/agents), trigram-tokenized
+    # so a search is a substring in any case, as it was with LIKE; triggers keep them in step.
+    for table, columns in (("tasks", ("title", "description")), ("agents", ("name", "description"))):
+        fts, names = f"{table}_fts", ", ".join(columns)
+        new = ", ".join(f"NEW.{c}" for c in columns)
+        old = ", ".join(f"OLD.{c}" for c in columns)
+        db.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content='{table}', content_rowid='rowid',"
+                   " tokenize='trigram')")
+        add = f"INSERT INTO {fts} (rowid, {names}) VALUES (NEW.rowid, {new});"
+        remove = f"INSERT INTO {fts} ({fts}, rowid, {names}) VALUES ('delete', OLD.rowid, {old});"
+        db.execute(f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN {add} END")
+        db.execute(f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN {remove} END")
+        db.execute(f"CREATE TRIGGER {fts}_update AFTER UPDATE OF {names} ON {table} BEGIN {remove} {add} END")
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
-    _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes,
+    _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
+    _m010_list_indexes, _m011_search,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

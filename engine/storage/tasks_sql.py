@@ -9,7 +9,8 @@ from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
-from ._like import contains_pattern
+from . import _search, _sql
+from .counters_sql import counter
 
 # In the order of Task's fields (see _task).
 _COLUMNS = (
@@ -19,11 +20,11 @@ _COLUMNS = (
     " t.created_at, t.updated_at, t.deadline, t.claim_seconds, t.review_hours, t.evaluator_id,"
     " t.claim_expires_at, t.submitted_at, t.review_ends_at, t.dispute_reason, t.worker_share, t.resolution_note"
 )
-_ORDER_SQL = {
-    TaskOrder.NEWEST: "t.rowid DESC",
-    TaskOrder.OLDEST: "t.rowid ASC",
-    TaskOrder.BUDGET_HIGH: "t.budget DESC, t.rowid DESC",
-    TaskOrder.BUDGET_LOW: "t.budget ASC, t.rowid DESC",
+_SORT: dict[TaskOrder, _sql.SortKey] = {
+    TaskOrder.NEWEST: (("t.rowid", True),),
+    TaskOrder.OLDEST: (("t.rowid", False),),
+    TaskOrder.BUDGET_HIGH: (("t.budget", True), ("t.rowid", True)),
+    TaskOrder.BUDGET_LOW: (("t.budget", False), ("t.rowid", True)),
 }
 _INSERT = (
     "INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
@@ -107,19 +108,23 @@ class SQLiteTasks:
         )]
 
     def list(self, query: TaskQuery) -> list[Task]:
-        where, args = _filter(query)
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM tasks t{where} ORDER BY {_ORDER_SQL[query.order]} LIMIT ? OFFSET ?",
-            (*args, query.limit, query.offset),
-        ).fetchall()
-        return [_task(r) for r in rows]
+        return self.page(query, None)[0]
 
-    def count(self, query: TaskQuery) -> int:
-        where, args = _filter(query)
-        return self.conn.execute(f"SELECT count(*) FROM tasks t{where}", args).fetchone()[0]
+    def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "tasks t", _filter(query), _SORT[query.order],
+                                      query.limit, query.offset, after)
+        return [_task(r) for r in rows], last
 
-    def counts_by_status(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.conn.execute("SELECT status, count(*) FROM tasks GROUP BY status")}
+    def count(self, query: TaskQuery) -> tuple[int, bool]:
+        narrowing = [(kind, key) for kind, key in (
+            ("capability", query.capability), ("poster", query.poster_id), ("assignee", query.assigned_to),
+            ("involving", query.involving)) if key]
+        # An evaluator's tasks have no counter (few rows, found by their own index): counted.
+        if not query.search and not query.evaluator_id and len(narrowing) <= 1:
+            kind, key = narrowing[0] if narrowing else ("tasks", "")
+            return counter(self.conn, kind, key, query.status), False
+        where, args = _filter(query)
+        return _sql.capped_count(self.conn, f"SELECT 1 FROM tasks t{where}", args)
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -134,7 +139,6 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
     for value, condition in (
         (query.status, "t.status = ?"),
         (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
-        (query.search and contains_pattern(query.search), "t.title LIKE ? ESCAPE '\\'"),
         (query.poster_id, "t.poster_id = ?"),
         (query.assigned_to, "t.assigned_to = ?"),
         (query.evaluator_id, "t.evaluator_id = ?"),
@@ -142,6 +146,10 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
         if value:
             where.append(condition)
             args.append(value)
+    if query.search:
+        condition, more = _search.condition(query.search, "t", "tasks_fts", ("title", "description"))
+        where.append(condition)
+        args += more
     if query.involving:
         # Two indexed lookups rather than an OR, which would scan every task.
         where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"

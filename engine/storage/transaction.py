@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from .agents_sql import SQLiteAgents
+from .counters_sql import SQLiteCounters
 from .events_sql import SQLiteEvents
 from .idempotency_sql import SQLiteIdempotency
 from .ledger_sql import SQLiteLedger
@@ -21,7 +22,8 @@ class SQLiteTx:
     nothing but the connection, and a transaction is whatever is open on it.
     """
 
-    __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings")
+    __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",
+                 "counters")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.agents = SQLiteAgents(conn)
@@ -32,3 +34,4 @@ class SQLiteTx:
         self.idempotency = SQLiteIdempotency(conn)
         self.registrations = SQLiteRegistrations(conn)
         self.settings = SQLiteSettings(conn)
+        self.counters = SQLiteCounters(conn)

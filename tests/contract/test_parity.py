@@ -17,7 +17,7 @@ import pytest
 
 from agentmarket_tui.client import MarketClient, NoIdentity
 from engine.errors import MarketError
-from engine.queries import AgentOrder, TaskOrder
+from engine.queries import AgentOrder, Page, TaskOrder
 from engine.server import MAX_BODY_BYTES
 from engine.states import TaskStatus
 from tests.outbound.servers import LoopbackServer
@@ -28,8 +28,10 @@ from .conftest import TRANSPORTS, Connect, run_on_both
 def plain(value: Any) -> Any:
     """A step's outcome as comparable plain data (records by their fields and type)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"type": type(value).__name__, **{f.name: plain(getattr(value, f.name))
-                                                 for f in dataclasses.fields(value)}}
+        fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if fields.get("next_cursor") is not None:  # signed with each market's own secret: opaque
+            fields["next_cursor"] = "<cursor>"
+        return {"type": type(value).__name__, **fields}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -57,6 +59,17 @@ class Log:
             return None
         self.steps[label] = plain(result)
         return result
+
+
+def _walk(fetch: Callable[[str | None], Page[Any]]) -> list[Any]:
+    """Every page of a list by its cursors: the pages' items and cursors, to compare whole."""
+    pages, cursor = [], None
+    while True:
+        page = fetch(cursor)
+        pages.append(page)
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
 
 
 def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
@@ -161,6 +174,16 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("list tasks, bad status", lambda: anon.list_tasks(status="lost"))
     log("list tasks, bad order", lambda: anon.list_tasks(order="random"))
     log("list tasks, bad capability", lambda: anon.list_tasks(capability="Not A Slug"))
+    for order in TaskOrder:
+        log(f"walk tasks {order} by cursor",
+            lambda o=order: _walk(lambda c: anon.list_tasks(order=o, limit=1, cursor=c)))
+    log("walk my tasks by cursor", lambda: _walk(lambda c: ann.my_tasks(limit=1, cursor=c)))
+    first = anon.list_tasks(limit=1)
+    assert first.next_cursor is not None
+    log("a cursor with other filters",
+        lambda: anon.list_tasks(limit=1, status=TaskStatus.OPEN, cursor=first.next_cursor))
+    log("a garbled cursor", lambda: anon.list_tasks(limit=1, status=TaskStatus.OPEN, cursor="garbled"))
+    log("my tasks with another's cursor", lambda: bob.my_tasks(limit=1, cursor=ann.my_tasks(limit=1).next_cursor))
 
     # -- agents ---------------------------------------------------------------------------------
     for order in AgentOrder:
@@ -169,6 +192,9 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("list agents by search", lambda: anon.list_agents(search="o"))
     log("list agents, a page", lambda: anon.list_agents(limit=2, offset=2, order=AgentOrder.NAME))
     log("list agents, bad order", lambda: anon.list_agents(order="height"))
+    for order in AgentOrder:
+        log(f"walk agents {order} by cursor", lambda o=order: _walk(lambda c: anon.list_agents(order=o, limit=2,
+                                                                                             cursor=c)))
     log("get agent as another", lambda: bob.get_agent(hired.agent.id))
     log("get agent as itself", lambda: ann.get_agent(ann.me().id))
     log("get an unknown agent", lambda: anon.get_agent("nope"))
@@ -190,6 +216,9 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
         log(f"transactions {name}", client.transactions)
     log("transactions, a page", lambda: ann.transactions(limit=2, offset=1))
     log("transactions, bad limit", lambda: ann.transactions(limit=500))
+    log("walk transactions by cursor", lambda: _walk(lambda c: ann.transactions(limit=2, cursor=c)))
+    log("transactions with another's cursor", lambda: bob.transactions(limit=1,
+                                                                       cursor=ann.transactions(limit=1).next_cursor))
     log("wallet as nobody", anon.wallet)
     log("transactions as nobody", anon.transactions)
     log("webhook", bob.webhook)
@@ -325,7 +354,9 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         "execute an unknown agent": "NotFound", "execute beyond the wallet": "InsufficientCredits",
         "execute below the price": "ValidationError", "execute as nobody": "NoIdentity",
         "transactions, bad limit": "ValidationError", "wallet as nobody": "NoIdentity",
-        "transactions as nobody": "NoIdentity", "set webhook invalid": "ValidationError",
+        "transactions as nobody": "NoIdentity", "a cursor with other filters": "InvalidCursor",
+        "a garbled cursor": "InvalidCursor", "my tasks with another's cursor": "InvalidCursor",
+        "transactions with another's cursor": "InvalidCursor", "set webhook invalid": "ValidationError",
         "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
         "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
         "accept as the evaluator": "EvaluatorCannotAccept", "approve by the worker": "NotPoster",
@@ -415,6 +446,11 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["wallet hired"]["balance"] == 100 + 10 * 90 // 100
     assert steps["wallet ann"]["balance"] == hire["balance"]
     assert steps["transactions, a page"]["offset"] == 1 and len(steps["transactions, a page"]["items"]) == 2
+    for order in TaskOrder:  # a walk by cursor meets every task once, in the order of one big page
+        walked = [t for page in steps[f"walk tasks {order} by cursor"] for t in page["items"]]
+        assert walked == steps[f"list tasks None {order}"]["items"]
+    walked = [t for page in steps["walk transactions by cursor"] for t in page["items"]]
+    assert walked == steps["transactions ann"]["items"]
 
     # webhooks: masked URL, the secret shown once, deliveries queued for the matching tasks
     assert steps["webhook"]["url"] == "...gentmarket" and steps["webhook"]["secret"] is None

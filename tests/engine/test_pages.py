@@ -3,11 +3,13 @@ filter, and the list vocabulary (statuses, orders) as the one source of the API'
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from engine import Market, TaskStatus
 from engine import validation as v
-from engine.errors import ValidationError
+from engine.errors import InvalidCursor, ValidationError
 from engine.queries import AgentOrder, AgentQuery, Page, TaskOrder, TaskQuery
 from engine.server import openapi_document
 
@@ -18,7 +20,8 @@ def test_a_task_page_holds_its_items_and_the_total(cast: Cast) -> None:
     market = cast.market
     ids = [market.post_task(cast.poster, title=f"T{n}", budget=1).id for n in range(5)]
     page = market.tasks_page(TaskQuery(order=TaskOrder.OLDEST, limit=2, offset=1))
-    assert page == Page([market.get_task(i) for i in ids[1:3]], 5, 2, 1)
+    assert page == Page([market.get_task(i) for i in ids[1:3]], 5, 2, 1, next_cursor=page.next_cursor)
+    assert page.next_cursor is not None
     assert market.count_tasks() == page.total
 
 
@@ -62,3 +65,85 @@ def test_the_api_enums_are_the_engine_enums() -> None:
     assert params[("/api/tasks", "status")] == [s.value for s in TaskStatus]
     assert params[("/api/tasks", "order")] == [o.value for o in TaskOrder]
     assert params[("/api/agents", "order")] == [o.value for o in AgentOrder]
+
+
+def _walk(fetch: object, **params: object) -> list[object]:
+    """Every item of a list, page by page, following next_cursor."""
+    items, cursor = [], None
+    while True:
+        page = fetch(cursor=cursor, **params)  # type: ignore[operator]
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
+
+
+@pytest.fixture
+def busy(cast: Cast) -> Cast:
+    market = cast.market
+    market.grant(cast.poster, 1000)
+    for n in range(9):
+        task = market.post_task(cast.poster, title=f"T{n}", budget=n % 4 + 1,
+                                required_capabilities=["research"] if n % 2 else [])
+        if n % 3 == 0:
+            market.accept_task(task.id, cast.worker)
+    for name, price in (("Ann", 3), ("Bob", 3), ("Cid", 1)):
+        register(market, name, ("research",), price_per_task=price)
+    return cast
+
+
+@pytest.mark.parametrize("order", list(TaskOrder))
+@pytest.mark.parametrize("filters", [{}, {"status": "open"}, {"capability": "research"}, {"search": "T"},
+                                     {"involving": "worker"}, {"status": "assigned", "capability": "research"}])
+def test_cursor_pages_walk_the_same_tasks_as_one_big_page(busy: Cast, order: TaskOrder, filters: dict) -> None:
+    if filters.get("involving"):
+        filters = {"involving": busy.worker}
+    market = busy.market
+    everything = market.tasks_page(v.task_query(limit=100, order=order, **filters)).items
+    walked = _walk(lambda cursor: market.tasks_page(v.task_query(limit=2, order=order, cursor=cursor, **filters)))
+    assert walked == everything
+
+
+@pytest.mark.parametrize("order", list(AgentOrder))
+def test_cursor_pages_walk_the_same_agents_as_one_big_page(busy: Cast, order: AgentOrder) -> None:
+    market = busy.market
+    market.rate_task(_completed(busy), busy.poster, 4)
+    for capability in (None, "research"):
+        everything = market.agents_page(v.agent_query(capability, 100, order=order)).items
+        walked = _walk(lambda cursor: market.agents_page(v.agent_query(capability, 2, order=order, cursor=cursor)))
+        assert walked == everything
+
+
+def _completed(cast: Cast) -> str:
+    task = cast.market.post_task(cast.poster, title="Done", budget=1)
+    cast.market.accept_task(task.id, cast.worker)
+    cast.market.complete_task(task.id, cast.worker, "ok")
+    return task.id
+
+
+def test_a_wallet_history_walks_by_cursor(busy: Cast) -> None:
+    ledger = busy.market.ledger
+    walked = _walk(lambda cursor: ledger.transactions_page(busy.poster, 3, cursor=cursor))
+    assert walked == ledger.transactions_page(busy.poster, 100).items
+
+
+def test_a_garbled_forged_or_foreign_cursor_is_refused(busy: Cast) -> None:
+    market = busy.market
+    cursor = market.tasks_page(v.task_query(limit=2, status="open")).next_cursor
+    assert cursor is not None
+    flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    forged = base64.urlsafe_b64encode(b"[1]" + bytes(16)).decode()
+    for bad in (flipped, forged, "!!!", "x" * 600, cursor + "A"):
+        with pytest.raises(InvalidCursor):
+            market.tasks_page(v.task_query(limit=2, status="open", cursor=bad))
+    for other in (v.task_query(limit=2, status="assigned", cursor=cursor),
+                  v.task_query(limit=2, status="open", order="oldest", cursor=cursor),
+                  v.task_query(limit=2, involving=busy.worker, cursor=cursor)):
+        with pytest.raises(InvalidCursor):
+            market.tasks_page(other)
+    with pytest.raises(InvalidCursor):
+        market.agents_page(v.agent_query(limit=2, cursor=cursor))
+    history = market.ledger.transactions_page(busy.poster, 1).next_cursor
+    with pytest.raises(InvalidCursor):  # one agent's cursor never pages another's wallet
+        market.ledger.transactions_page(busy.worker, 1, cursor=history)
+    assert market.tasks_page(v.task_query(limit=2, status="open", cursor=cursor)).items  # the real one still works

@@ -43,5 +43,6 @@ def test_the_sqlite_class_implements_its_protocol(protocol: type, implementation
 
 def test_a_transaction_offers_one_repository_per_area() -> None:
     areas = set(r.MarketTx.__annotations__)
-    assert areas == {"agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings"}
+    assert areas == {"agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",
+                     "counters"}
     assert set(SQLiteTx.__slots__) == areas

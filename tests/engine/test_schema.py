@@ -44,6 +44,12 @@ def test_a_market_made_by_an_older_version_migrates_and_keeps_its_ledger(tmp_pat
         again = market.register_agent(name="Old again", capabilities=["research"], owner_email="O@example.com")
         assert again.balance == 0
         assert market.verify_ledger().ok
+        # Migration 9 counted what was there before it; the triggers counted the rest.
+        assert market.verify_counters().ok
+        # Migration 9 indexed the agent that was there for search; the triggers indexed the rest.
+        assert [a.name for a in market.list_agents(search="OLD")] == ["Old again", "Old"]
+        assert (market.stats().agents, market.stats().tasks) == (3, {"completed": 1})
+        assert market.ledger.transactions_page("a1").total == 2
 
 
 def test_a_transfer_row_moves_the_cached_balances_with_it(market: Market) -> None:

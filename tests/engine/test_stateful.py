@@ -1,8 +1,8 @@
 """Random sequences of every market operation against a plain-Python model of the market.
 
-After every step each wallet, each task and the fee account must equal the model, and
-``verify_ledger()`` must hold. A step the model says is invalid must raise exactly the
-error the model predicts, and change nothing.
+After every step each wallet, each task, the fee account, the stats and the totals must
+equal the model, and ``verify_ledger()`` and ``verify_counters()`` must hold. A step the
+model says is invalid must raise exactly the error the model predicts, and change nothing.
 
 Time is the market's clock, which the machine advances (SPEC §10: deadlines, claim windows,
 review windows); a sweep must change exactly the tasks whose timers the model says lapsed.
@@ -10,6 +10,8 @@ No credit is ever created: wallets, escrows and fees always sum to what was issu
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import shutil
 import tempfile
@@ -477,6 +479,12 @@ class MarketMachine(RuleBasedStateMachine):
         assert stats.credits_in_wallets + stats.credits_in_escrow + stats.fees_collected == self.issued
         report = market.verify_ledger()
         assert report.ok, report.failed()
+        counters = market.verify_counters()
+        assert counters.ok, counters.failed()
+        statuses = Counter(t.status for t in self.tasks.values())
+        assert market.stats().tasks == dict(statuses)
+        for status in statuses:
+            assert market.count_tasks(status) == statuses[status]
 
 
 MarketMachine.TestCase.settings = settings(max_examples=120, stateful_step_count=50, deadline=None)

@@ -49,11 +49,15 @@ def test_wallet_transactions_are_paged_newest_first(api: Api) -> None:
     for budget in (1, 2, 3):
         _post(poster, budget=budget)
     body = poster.get("/api/wallet/transactions", params={"limit": 2}).json()
+    cursor = body["pagination"].pop("next_cursor")
     assert body["pagination"] == {"limit": 2, "offset": 0, "total": 4}
     assert [(t["kind"], t["amount"], t["balance_after"]) for t in body["data"]] == \
         [("escrow", -3, 94), ("escrow", -2, 97)]
     rest = poster.get("/api/wallet/transactions", params={"limit": 2, "offset": 2}).json()["data"]
     assert [t["amount"] for t in rest] == [-1, 100]
+    by_cursor = poster.get("/api/wallet/transactions", params={"limit": 2, "cursor": cursor}).json()
+    assert by_cursor["data"] == rest
+    assert by_cursor["pagination"]["next_cursor"] is None
     assert_error(api.anonymous.get("/api/wallet/transactions"), 401, "auth_required")
 
 
@@ -108,7 +112,7 @@ def test_task_filters_search_order_and_owners(api: Api) -> None:
     assert ids(capability="coding") == [cheap]
     assert ids(status="open", poster_id=poster.id) == [dear]
     page = api.anonymous.get("/api/tasks", params={"limit": 1, "offset": 1}).json()
-    assert page["pagination"] == {"limit": 1, "offset": 1, "total": 3}
+    assert page["pagination"] == {"limit": 1, "offset": 1, "total": 3, "next_cursor": page["pagination"]["next_cursor"]}
     assert_error(api.anonymous.get("/api/tasks", params={"order": "random"}), 400, "validation_error", "order")
     assert_error(api.anonymous.get("/api/tasks", params={"status": "done"}), 400, "validation_error", "status")
 

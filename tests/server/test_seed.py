@@ -81,7 +81,7 @@ def test_agent_profiles_public_and_private(api: Api) -> None:
 
     listing = api.anonymous.get("/api/agents?capability=research&limit=20").json()
     assert [a["name"] for a in listing["data"]] == ["ResearchBot"]
-    assert listing["pagination"] == {"limit": 20, "offset": 0, "total": 1}
+    assert listing["pagination"] == {"limit": 20, "offset": 0, "total": 1, "next_cursor": None}
 
     me = bot.get("/api/agents/me").json()
     assert me["balance"] == 100

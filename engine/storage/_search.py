@@ -1,0 +1,26 @@
+"""Text search (SPEC §12): an FTS5 trigram index over tasks' title and description and agents'
+name and description, kept in step by triggers (schema migration 11).
+
+The user's text is taken literally, as a substring in any case (as the LIKE search before it
+did): it is passed to FTS5 as one quoted phrase, so no text is FTS5 syntax and none can be
+a syntax error. The trigram index needs at least three characters; shorter text is matched
+with LIKE, which walks the table (cheap for the short, common strings it serves, and its
+total is capped like every search's).
+"""
+
+from __future__ import annotations
+
+from ._like import contains_pattern
+
+#: The fewest characters the trigram index can look up.
+MIN_INDEXED = 3
+
+
+def condition(text: str, alias: str, fts_table: str, columns: tuple[str, ...]) -> tuple[str, list[str]]:
+    """A WHERE condition (and its arguments) selecting rows of ``alias`` whose ``columns``
+    contain ``text`` in any case."""
+    if len(text) >= MIN_INDEXED:
+        phrase = '"' + text.replace('"', '""') + '"'
+        return f"{alias}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)", [phrase]
+    pattern = contains_pattern(text)
+    return "(" + " OR ".join(f"{alias}.{c} LIKE ? ESCAPE '\\'" for c in columns) + ")", [pattern] * len(columns)

@@ -1,0 +1,73 @@
+"""SQLite: counters of tasks, agents and wallet transfers (:class:`~.repositories.CounterRepository`).
+
+Table ``counters`` holds one row per (kind, key, status): how many tasks are in each status
+(``tasks``), per required capability (``capability``), per poster (``poster``), per
+assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
+there are (``agents``) and per capability (``agent_capability``); how many transfers touched
+each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
+of balances, not a count). Triggers (schema migration 9) keep them in the same statement
+as every change of those tables, so no code path can change a task without its counters;
+statuses are counted by the column's value, so a new status needs nothing here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+# What the counters should hold, counted from the tables themselves: the migration fills
+# the counters from it and ``verify_counters`` compares against it.
+RECOUNT = (
+    "SELECT kind, key, status, SUM(n) AS n FROM ("
+    " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
+    " UNION ALL SELECT 'tasks', '', status, 1 FROM tasks"
+    " UNION ALL SELECT 'poster', poster_id, status, 1 FROM tasks"
+    " UNION ALL SELECT 'assignee', assigned_to, status, 1 FROM tasks WHERE assigned_to IS NOT NULL"
+    " UNION ALL SELECT 'involving', poster_id, status, 1 FROM tasks"
+    " UNION ALL SELECT 'involving', assigned_to, status, 1 FROM tasks"
+    "  WHERE assigned_to IS NOT NULL AND assigned_to != poster_id"
+    " UNION ALL SELECT 'capability', c.capability, t.status, 1 FROM task_capabilities c"
+    "  JOIN tasks t ON t.rowid = c.task_rowid"
+    " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
+    " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
+    " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
+    ") GROUP BY kind, key, status"
+)
+_MISMATCHES = (
+    f"WITH expected AS MATERIALIZED ({RECOUNT})"
+    " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"
+    " LEFT JOIN counters c ON c.kind = e.kind AND c.key = e.key AND c.status = e.status"
+    " WHERE COALESCE(c.n, 0) != e.n"
+    " UNION ALL SELECT c.kind, c.key, c.status, 0, c.n FROM counters c WHERE c.n != 0 AND NOT EXISTS"
+    " (SELECT 1 FROM expected e WHERE e.kind = c.kind AND e.key = c.key AND e.status = c.status)"
+    " LIMIT 100"
+)
+
+
+def counter(conn: sqlite3.Connection, kind: str, key: str = "", status: str | None = None) -> int:
+    """The counter of (kind, key, status), or its sum over every status when ``status`` is None."""
+    if status is None:
+        sql, args = "SELECT COALESCE(SUM(n), 0) FROM counters WHERE kind = ? AND key = ?", (kind, key)
+    else:
+        sql = "SELECT COALESCE(SUM(n), 0) FROM counters WHERE kind = ? AND key = ? AND status = ?"
+        args = (kind, key, status)
+    return conn.execute(sql, args).fetchone()[0]
+
+
+class SQLiteCounters:
+    """Reads of table ``counters``; the triggers write it."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, kind: str, key: str = "", status: str | None = None) -> int:
+        return counter(self.conn, kind, key, status)
+
+    def by_status(self, kind: str = "tasks", key: str = "") -> dict[str, int]:
+        return {status: n for status, n in self.conn.execute(
+            "SELECT status, n FROM counters WHERE kind = ? AND key = ? AND n != 0 ORDER BY status", (kind, key))}
+
+    def mismatches(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(_MISMATCHES)]

@@ -1,0 +1,66 @@
+"""Counters behind totals and stats (SPEC §12): kept by the database with every change, checked
+against a recount, and a text search's total flagged when it is only a lower bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import validation as v
+from engine.storage import _sql
+
+from .conftest import Cast
+
+
+def _post(cast: Cast, title: str, capabilities: tuple[str, ...] = ("research",)) -> str:
+    cast.market.grant(cast.poster, 10)
+    return cast.market.post_task(cast.poster, title=title, budget=10, required_capabilities=list(capabilities)).id
+
+
+def test_totals_follow_every_kind_of_change(cast: Cast) -> None:
+    market = cast.market
+    done, cancelled, released = (_post(cast, f"Task {n}") for n in range(3))
+    _post(cast, "Summary", ("summarization",))
+    market.accept_task(done, cast.worker)
+    market.complete_task(done, cast.worker, "ok")
+    market.rate_task(done, cast.poster, 5)
+    market.cancel_task(cancelled, cast.poster)
+    market.accept_task(released, cast.worker)
+    market.release_task(released, cast.worker)
+    assert market.stats().tasks == {"open": 2, "completed": 1, "cancelled": 1}
+    assert market.count_tasks("open", "research") == 1
+    assert market.count_tasks(capability="summarization") == 1
+    assert market.count_tasks(assigned_to=cast.worker) == 1
+    assert market.tasks_page(v.task_query(involving=cast.worker)).total == 1
+    assert market.tasks_page(v.task_query(involving=cast.poster)).total == 4
+    assert market.count_agents(capability="research") == 1
+    # The registration grant, four grants and four escrows, one refund.
+    assert market.ledger.transactions_page(cast.poster).total == 1 + 2 * 4 + 1
+    assert market.verify_counters().ok
+
+
+def test_a_counter_changed_behind_the_engine_is_reported(cast: Cast) -> None:
+    _post(cast, "Task")
+    with cast.market.context.store.write() as tx:
+        tx.tasks.conn.execute("UPDATE counters SET n = n + 1 WHERE kind = 'tasks' AND status = 'open'")
+    report = cast.market.verify_counters()
+    assert not report.ok
+    assert report.checks[0].offending == ({"kind": "tasks", "key": "", "status": "open", "recounted": 1, "stored": 2},)
+
+
+def test_rows_changed_in_sql_keep_their_counters(cast: Cast) -> None:
+    task = _post(cast, "Task")
+    with cast.market.context.store.write() as tx:  # an operator's repair, outside the engine's services
+        tx.tasks.conn.execute("UPDATE tasks SET status = 'archived' WHERE id = ?", (task,))
+    assert cast.market.stats().tasks == {"archived": 1}
+    assert cast.market.verify_counters().ok
+
+
+def test_a_search_total_past_the_cap_is_a_lower_bound(cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(3):
+        _post(cast, f"Needle {n}")
+    exact = cast.market.tasks_page(v.task_query(search="Needle"))
+    assert (exact.total, exact.total_is_lower_bound) == (3, False)
+    monkeypatch.setattr(_sql, "COUNT_CAP", 2)
+    capped = cast.market.tasks_page(v.task_query(search="Needle"))
+    assert (capped.total, capped.total_is_lower_bound) == (2, True)
+
