@@ -62,6 +62,7 @@ class AgentMarketApp(App[None]):
         #: only on a local market file (the operator is whoever holds the file)
         self.operator = operator
         self.client = client
+        client.printable = True  # old text in a market must not drive this terminal
         self.live = live
         self.clock = clock  # what countdowns count from (snapshots fix it)
         self._token: Any = None

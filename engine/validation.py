@@ -526,6 +526,15 @@ def terminal_safe(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text.replace("\r", "\\r"))
 
 
+def search_text(value: Any) -> str | None:
+    """Clean a ``q`` search: text fields hold no control or bidi-override characters, so
+    those in a search can match nothing and are dropped; None when nothing is left."""
+    if not isinstance(value, str):
+        return None
+    text = _CONTROL.sub("", value)
+    return text if text.strip() else None
+
+
 def capability_filter(value: Any) -> str | None:
     """Clean an optional ``capability`` query parameter."""
     if value is None or value == "":
@@ -555,7 +564,7 @@ def task_query(status: Any = None, capability: Any = None, limit: Any = None, of
     return TaskQuery(
         status=_choice("status", status, TaskStatus, None),
         capability=capability_filter(capability),
-        search=search or None,
+        search=search_text(search),
         poster_id=poster_id or None,
         assigned_to=assigned_to or None,
         involving=involving or None,
@@ -575,7 +584,7 @@ def agent_query(capability: Any = None, limit: Any = None, offset: Any = None, *
         ValidationError: a bad limit, offset, capability or order (checked in that order).
     """
     limit, offset = page(limit, offset)
-    return AgentQuery(capability=capability_filter(capability), search=search or None,
+    return AgentQuery(capability=capability_filter(capability), search=search_text(search),
                       order=_choice("order", order, AgentOrder, AgentOrder.NEWEST), limit=limit, offset=offset,
                       cursor=cursor or None)
 

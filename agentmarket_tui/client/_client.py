@@ -79,6 +79,12 @@ class MarketClient:
         on_close: called once by :meth:`close`, after the HTTP client is closed.
         timeout: seconds to wait for a response.
 
+    Attributes:
+        printable: show every text read from the market with control and bidi-override
+            characters as visible escapes (``validation.terminal_safe``). The terminal app
+            turns it on: a market may hold text from before today's input rules, and none
+            of it may drive the terminal. Off, records carry the text as stored.
+
     Raises:
         ConnectionFailed: ``url`` is not a usable address.
     """
@@ -90,6 +96,7 @@ class MarketClient:
 
         self.url = url.rstrip("/")
         self.location = location or self.url
+        self.printable = False
         self.transport = transport or socket_transport()
         self._key = api_key or None
         self._agent_id: str | None = None
@@ -140,9 +147,9 @@ class MarketClient:
             The error its envelope names; ConnectionFailed when it is no envelope.
         """
         try:
-            # Text from a market may predate today's input rules: nothing it holds may
-            # drive the terminal it is shown on (the app, the CLI, an MCP client's).
-            envelope = parse.printable(response.json())
+            envelope = response.json()
+            if self.printable:
+                envelope = parse.printable(envelope)
         except ValueError:
             envelope = None
         if not isinstance(envelope, dict) or "success" not in envelope:

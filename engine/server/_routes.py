@@ -324,7 +324,7 @@ ROUTES: tuple[Route, ...] = (
           "card as /a2a/agents/{id}/.well-known/agent-card.json).", response="AgentCard", enveloped=False,
           cacheable=False, errors=(NotFound,)),
     Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
-          body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits,)),
+          body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits, NotFound)),
     Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
           query=(*_TASK_FILTERS,
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),

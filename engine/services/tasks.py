@@ -219,7 +219,7 @@ class TaskService:
         )
         with ctx.store.write() as tx:
             if evaluator_id is not None and tx.agents.get(evaluator_id) is None:
-                raise ValidationError("evaluator_id", f"evaluator_id: no agent with id {evaluator_id!r}")
+                raise NotFound(f"no agent with id {evaluator_id!r}", field="evaluator_id")
             charge(tx, poster_id, budget, task_id, now)
             tx.tasks.insert(task)
             tx.events.add("task.posted", task_id, poster_id, now, {"title": task.title, "budget": budget})

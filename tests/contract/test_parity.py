@@ -367,7 +367,8 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         **{f"post, {label}": "ValidationError" for label in (
             "deadline past", "deadline too soon", "deadline too far", "deadline not RFC 3339",
             "deadline without offset", "claim_seconds too short", "claim_seconds too long", "review_hours negative",
-            "review_hours too long", "review_hours a float", "evaluator the poster", "evaluator unknown")},
+            "review_hours too long", "review_hours a float", "evaluator the poster")},
+        "post, evaluator unknown": "NotFound",
         "choose an unknown event": "ValidationError", "redeliver a pending delivery": "DeliveryPending",
         "redeliver an unknown delivery": "NotFound", "redeliver another's delivery": "NotFound",
         "rotate without a webhook": "NoWebhook", "ping without a webhook": "NoWebhook",

@@ -254,11 +254,15 @@ def test_webhooks_go_to_whom_the_spec_says(timed: Timed) -> None:
     ({"review_hours": -1}, "review_hours"),
     ({"review_hours": 721}, "review_hours"),
     ({"review_hours": True}, "review_hours"),
-    ({"evaluator_id": "nobody"}, "evaluator_id"),
     ({"evaluator_id": ""}, "evaluator_id"),
 ])
 def test_a_bad_timer_is_refused_naming_its_field(timed: Timed, timers: dict[str, Any], field: str) -> None:
     assert_refused(timed.market, lambda: timed.post(**timers), "validation_error", 400, field)
+
+
+def test_an_unknown_evaluator_is_not_found_naming_the_field(timed: Timed) -> None:
+    # 404, as any unknown agent id in a well-formed request (the OpenAPI document's promise)
+    assert_refused(timed.market, lambda: timed.post(evaluator_id="nobody"), "not_found", 404, "evaluator_id")
 
 
 def test_the_bounds_themselves_are_accepted(timed: Timed) -> None:
