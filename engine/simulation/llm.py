@@ -10,12 +10,11 @@ the model answers the same questions the same way (a stand-in does; a live model
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config
 from ..records import Task
 from .strategy import SimAgent, Strategy
 
@@ -34,7 +33,8 @@ class ClaudeStrategy(Strategy):
     """Accepts tasks and sets its price as Claude answers; everything else as the balanced strategy.
 
     Args:
-        config: the key, base URL and model to use (default: ``load_config`` over the environment).
+        config: the key, base URL and model to use; the caller reads them, e.g.
+            ``load_config(environ=os.environ)`` (the engine reads no environment).
         client: an ``anthropic.Anthropic`` client to use instead of one made from ``config``.
         reprice_every: ask about the price on every this many of the agent's turns (0: never).
 
@@ -45,10 +45,11 @@ class ClaudeStrategy(Strategy):
     name = "claude"
 
     def __init__(self, config: Config | None = None, client: Any = None, reprice_every: int = 10) -> None:
-        config = config if config is not None else load_config(environ=os.environ)
+        config = config if config is not None else Config()
         if client is None:
             if not config.anthropic_api_key:
-                raise ValueError("ClaudeStrategy needs ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for a stand-in)")
+                raise ValueError("ClaudeStrategy needs a config with an Anthropic API key "
+                                 "(ANTHROPIC_API_KEY; and ANTHROPIC_BASE_URL for a stand-in)")
             import anthropic  # heavy; only this strategy needs it
 
             client = anthropic.Anthropic(api_key=config.anthropic_api_key, base_url=config.anthropic_base_url,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
+from engine.config import load_config
 from engine.simulation import Collector, Scenario, Strategy, run_scenario
 from engine.simulation.llm import ClaudeStrategy
 from tests.outbound.servers import Received, Reply, messages_reply, serving
@@ -30,7 +32,7 @@ def stand_in(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_claude_decides_what_its_agents_accept_and_charge(stand_in) -> None:
-    claude = ClaudeStrategy(reprice_every=3)
+    claude = ClaudeStrategy(load_config(environ=os.environ), reprice_every=3)
     collector = Collector(every=20)
     run = run_scenario(Scenario(agents=8, tasks=80, seed=4), strategies=[claude, Strategy], collector=collector)
     assert run.summary.ledger_ok
@@ -55,7 +57,7 @@ def test_unreadable_answers_fall_back_to_the_balanced_rule(monkeypatch: pytest.M
     with serving(lambda _: messages_reply("Perhaps.")) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        claude = ClaudeStrategy(reprice_every=0)
+        claude = ClaudeStrategy(load_config(environ=os.environ), reprice_every=0)
         run = run_scenario(Scenario(agents=6, tasks=40, seed=1), strategies=[claude])
     assert run.summary.ledger_ok and run.summary.lifecycles > 0
     assert claude.failures >= claude.calls > 0  # every decision fell back (answers are cached per question)
@@ -64,4 +66,4 @@ def test_unreadable_answers_fall_back_to_the_balanced_rule(monkeypatch: pytest.M
 def test_without_a_key_it_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(ValueError, match="ANTHROPIC_API_KEY"):
-        ClaudeStrategy()
+        ClaudeStrategy(load_config(environ=os.environ))
