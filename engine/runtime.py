@@ -2,8 +2,8 @@
 
 ``open_market`` is how ``serve``, ``tui``, ``demo`` and ``worker`` start. It opens the
 market, and (unless told not to) runs beside it the webhook delivery worker and the
-housekeeping sweeps: crash recovery of interrupted direct hires, and the market's own
-timers. It also builds the API's dispatcher, with the running of hired agents wired in,
+housekeeping sweeps: the market's timers, and crash recovery of interrupted direct hires.
+It also builds the API's dispatcher, with the running of hired agents wired in,
 for the HTTP server and for the in-process transport alike.
 
 This module sits above the engine, the server and the outbound calls; none of them
@@ -73,11 +73,9 @@ class RunningMarket:
         return execute(market, caller_id, agent_id, task_description, budget, settings=self.call_settings())
 
     def sweep(self) -> None:
-        """One round of housekeeping: apply lapsed timers (when the market has them), recover
-        direct hires a crash interrupted. Idempotent, and safe from many processes at once."""
-        sweep = getattr(self.market, "sweep", None)
-        if sweep is not None:
-            sweep()
+        """One round of housekeeping: apply lapsed timers, recover direct hires a crash
+        interrupted. Idempotent, and safe from many processes at once."""
+        self.market.sweep()
         recover_interrupted_executions(self.market, self.call_settings())
 
     # -- background work --------------------------------------------------------------
