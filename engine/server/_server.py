@@ -108,7 +108,8 @@ class MarketHTTPServer(ThreadingHTTPServer):
         self.max_connections = max_connections_allowed(max_connections)
         self._workers = _ReusedThreads()
         self._connections: set[MarketRequestHandler] = set()
-        self._open = 0  # connections handed to a thread and not yet closed
+        self._open = 0  # connections holding a slot: handed to a thread and not yet closed or evicted
+        self._evicted: set[socket.socket] = set()  # closing to make room; their slot is already passed on
         self._connections_lock = threading.Lock()
         super().__init__(address, MarketRequestHandler)
 
@@ -128,8 +129,9 @@ class MarketHTTPServer(ThreadingHTTPServer):
             idle = min((h for h in self._connections if not h.busy and not h.evicted),
                        key=lambda h: h.idle_since, default=None) if full else None
             if idle is not None:
-                idle.evicted = True
-            if not full or idle is not None:
+                idle.evicted = True  # the newcomer takes over its slot, so _open never passes the limit
+                self._evicted.add(idle.connection)
+            elif not full:
                 self._open += 1
         if full and idle is None:
             self._refuse(request)
@@ -157,7 +159,10 @@ class MarketHTTPServer(ThreadingHTTPServer):
         finally:
             self.shutdown_request(request)
             with self._connections_lock:
-                self._open -= 1
+                if request in self._evicted:
+                    self._evicted.discard(request)
+                else:
+                    self._open -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
