@@ -49,7 +49,7 @@ from .services import (
 from .services.agents import UNCHANGED, hash_key
 from .services.context import Clock, random_token
 from .services.outbox import webhook_payload
-from .storage import SQLiteStore
+from .storage import open_store
 
 __all__ = ["Clock", "Market", "Settings", "hash_key", "webhook_payload"]
 
@@ -63,7 +63,7 @@ _OLD_DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 class Market:
-    """A marketplace on one SQLite file (or ``":memory:"``).
+    """A marketplace on one SQLite file (or ``":memory:"``), or in a PostgreSQL database.
 
     Safe to share between threads: each thread gets its own connection, and every
     operation runs in one ``BEGIN IMMEDIATE`` transaction, so concurrent callers
@@ -71,7 +71,8 @@ class Market:
 
     Args:
         path: the market file, created with its schema if missing; ``":memory:"`` for a
-            throwaway market.
+            throwaway market; or a ``postgresql://`` URL (the ``postgres`` extra), whose
+            database gets the schema if it has none.
         clock: returns the current time (UTC); tests pass a fixed clock.
         new_id: returns a fresh id for agents, tasks and deliveries (time-ordered UUIDs by default).
         new_token: returns 64 hex characters of secret randomness (API keys, secrets).
@@ -94,7 +95,7 @@ class Market:
         allow_private_urls: bool = False,
     ) -> None:
         self.path = str(path)
-        store = SQLiteStore(path)
+        store = open_store(path)
         self.context = ctx = MarketContext(store, Settings(), clock=clock, new_id=new_id, new_token=new_token,
                                            allow_private_urls=allow_private_urls)
         self.ledger = LedgerService(ctx)

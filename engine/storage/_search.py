@@ -10,7 +10,12 @@ total is capped like every search's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ._like import contains_pattern
+
+#: A search condition's builder: (text, alias, index table, columns) -> (SQL, arguments).
+Condition = Callable[[str, str, str, tuple[str, ...]], tuple[str, list[str]]]
 
 #: The fewest characters the trigram index can look up.
 MIN_INDEXED = 3

@@ -24,7 +24,7 @@ def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any]) -
     Returns:
         The count and whether it is a lower bound (the cap was reached).
     """
-    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP})", tuple(args)).fetchone()[0]
+    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP}) AS capped", tuple(args)).fetchone()[0]
     return n, n >= COUNT_CAP
 
 

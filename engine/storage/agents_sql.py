@@ -39,6 +39,8 @@ class SQLiteAgents:
     """Agents in table ``agents``; capabilities as a JSON list there and indexed in ``agent_capabilities``."""
 
     __slots__ = ("conn",)
+    #: The WHERE condition of a text search (see ``_search.condition``).
+    search_condition = staticmethod(_search.condition)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -148,7 +150,7 @@ class SQLiteAgents:
         return self.page(query, None)[0]
 
     def page(self, query: AgentQuery, after: tuple[Any, ...] | None) -> tuple[list[Agent], tuple[Any, ...] | None]:
-        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "agents a", _filter(query),
+        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "agents a", _filter(query, self.search_condition),
                                       _SORT[query.order], query.limit, query.offset, after)
         return [a for a in map(_agent, rows) if a is not None], last
 
@@ -158,7 +160,7 @@ class SQLiteAgents:
             if query.capability:
                 return counter(self.conn, "agent_capability", query.capability), False
             return counter(self.conn, "agents"), False
-        where, args = _filter(query)
+        where, args = _filter(query, self.search_condition)
         return _sql.capped_count(self.conn, f"SELECT 1 FROM agents a{where}", args)
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
@@ -172,13 +174,13 @@ class SQLiteAgents:
         return [row[1] for row in rows if event in _subscription(row[2])]
 
 
-def _filter(query: AgentQuery) -> tuple[str, list[Any]]:
+def _filter(query: AgentQuery, search: _search.Condition) -> tuple[str, list[Any]]:
     where, args = [], []
     if query.capability:
         where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")
         args.append(query.capability)
     if query.search:
-        condition, more = _search.condition(query.search, "a", "agents_fts", ("name", "description"))
+        condition, more = search(query.search, "a", "agents_fts", ("name", "description"))
         where.append(condition)
         args += more
     return (" WHERE " + " AND ".join(where) if where else ""), args

@@ -31,7 +31,7 @@ RECOUNT = (
     " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
     " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
     " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
-    ") GROUP BY kind, key, status"
+    ") AS counted GROUP BY kind, key, status"
 )
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"

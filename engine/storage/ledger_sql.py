@@ -180,7 +180,7 @@ class SQLiteLedger:
             "WITH moved AS ("
             "  SELECT account, SUM(delta) AS total FROM ("
             "   SELECT to_account AS account, amount AS delta FROM transfers"
-            "   UNION ALL SELECT from_account, -amount FROM transfers)"
+            "   UNION ALL SELECT from_account, -amount FROM transfers) AS moves"
             "  GROUP BY account)"
             " SELECT a.id, a.balance AS cached, COALESCE(m.total, 0) AS from_transfers"
             " FROM accounts a LEFT JOIN moved m ON m.account = a.id"

@@ -61,6 +61,8 @@ class SQLiteTasks:
     in ``task_capabilities``; the escrow read from the ledger's account."""
 
     __slots__ = ("conn",)
+    #: The WHERE condition of a text search (see ``_search.condition``).
+    search_condition = staticmethod(_search.condition)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -111,7 +113,7 @@ class SQLiteTasks:
         return self.page(query, None)[0]
 
     def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
-        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "tasks t", _filter(query), _SORT[query.order],
+        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "tasks t", _filter(query, self.search_condition), _SORT[query.order],
                                       query.limit, query.offset, after)
         return [_task(r) for r in rows], last
 
@@ -123,7 +125,7 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        where, args = _filter(query)
+        where, args = _filter(query, self.search_condition)
         return _sql.capped_count(self.conn, f"SELECT 1 FROM tasks t{where}", args)
 
     def running_direct(self, updated_before: str) -> list[str]:
@@ -134,7 +136,7 @@ class SQLiteTasks:
         )]
 
 
-def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
+def _filter(query: TaskQuery, search: _search.Condition) -> tuple[str, list[Any]]:
     where, args = [], []
     for value, condition in (
         (query.status, "t.status = ?"),
@@ -147,7 +149,7 @@ def _filter(query: TaskQuery) -> tuple[str, list[Any]]:
             where.append(condition)
             args.append(value)
     if query.search:
-        condition, more = _search.condition(query.search, "t", "tasks_fts", ("title", "description"))
+        condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))
         where.append(condition)
         args += more
     if query.involving:

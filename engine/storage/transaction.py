@@ -25,13 +25,13 @@ class SQLiteTx:
     __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",
                  "counters")
 
+    #: The repository class of each area; another store's subclass replaces some of them.
+    REPOSITORIES: dict[str, type] = {
+        "agents": SQLiteAgents, "tasks": SQLiteTasks, "ledger": SQLiteLedger, "events": SQLiteEvents,
+        "outbox": SQLiteOutbox, "idempotency": SQLiteIdempotency, "registrations": SQLiteRegistrations,
+        "settings": SQLiteSettings, "counters": SQLiteCounters,
+    }
+
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.agents = SQLiteAgents(conn)
-        self.tasks = SQLiteTasks(conn)
-        self.ledger = SQLiteLedger(conn)
-        self.events = SQLiteEvents(conn)
-        self.outbox = SQLiteOutbox(conn)
-        self.idempotency = SQLiteIdempotency(conn)
-        self.registrations = SQLiteRegistrations(conn)
-        self.settings = SQLiteSettings(conn)
-        self.counters = SQLiteCounters(conn)
+        for area, repository in self.REPOSITORIES.items():
+            setattr(self, area, repository(conn))
