@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import Market
-from tests.support.postgres import fresh_database, postgres_server
+from tests.support.postgres import MarketDatabases, fresh_database, market_template, postgres_server
 
 
 @pytest.fixture
@@ -32,14 +32,44 @@ def sequential_tokens() -> Callable[[], str]:
     return lambda: f"{next(counter):064x}"
 
 
+#: The suites whose markets run on both stores (SPEC §13: every test holds on both); the
+#: other suites (cli, tui, mcp, simulation, contract) use SQLite only.
+BOTH_STORES = ("engine", "server", "outbound")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test of the :data:`BOTH_STORES` suites that opens a market on SQLite and on
+    PostgreSQL, unless it is marked ``sqlite_only`` (it is about SQLite's files)."""
+    if ("store" in metafunc.fixturenames and Path(str(metafunc.definition.fspath)).parent.name in BOTH_STORES
+            and metafunc.definition.get_closest_marker("sqlite_only") is None):
+        metafunc.parametrize("store", ["sqlite", "postgres"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `-m postgres` selects the PostgreSQL half; `-m "not postgres"` the rest.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("store") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
-def market_path(tmp_path: Path) -> Path:
+def store(request: pytest.FixtureRequest) -> str:
+    """Which store the test's market is on: "sqlite" (the default) or "postgres"."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def market_path(tmp_path: Path, store: str, request: pytest.FixtureRequest) -> Path | str:
+    """Where the test's market lives: a file, or (store "postgres") a fresh database's URL."""
+    if store == "postgres":
+        return request.getfixturevalue("market_database")
     return tmp_path / "market.db"
 
 
 @pytest.fixture
-def market(market_path: Path) -> Iterator[Market]:
-    """A fresh market on a file (WAL, like production)."""
+def market(market_path: Path | str) -> Iterator[Market]:
+    """A fresh market on a file (WAL, like production), or on PostgreSQL."""
     m = Market(market_path)
     yield m
     m.close()
@@ -49,6 +79,24 @@ def market(market_path: Path) -> Iterator[Market]:
 def postgres_server_url() -> Iterator[str]:
     """A running PostgreSQL server's URL, shared by the session (see tests/support/postgres.py)."""
     with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _market_databases(postgres_server_url: str) -> Iterator[MarketDatabases]:
+    """Databases with the market's schema, copied once from a template and emptied between tests."""
+    with market_template(postgres_server_url) as template:
+        databases = MarketDatabases(postgres_server_url, template)
+        try:
+            yield databases
+        finally:
+            databases.close()
+
+
+@pytest.fixture
+def market_database(_market_databases: MarketDatabases) -> Iterator[str]:
+    """The URL of an empty PostgreSQL market database for this test alone (emptied afterwards)."""
+    with _market_databases.lend() as url:
         yield url
 
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from agentmarket_tui.cli import main
 from engine import Market
+from tests.support.stores import raw_connection, tamper
 
 from .conftest import register
 
@@ -29,14 +30,6 @@ def busy_market(market_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         market.complete_task(done, worker, "result")
         assert market.verify_ledger().ok
     yield market_path, {"poster": poster, "worker": worker, "open": open_task, "assigned": assigned, "done": done}
-
-
-def tamper(path: Path, sql: str, *args: object) -> None:
-    """Change the file behind the market's back, as a bug or an intruder would."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA ignore_check_constraints = ON")
-    conn.execute(sql, args)
-    conn.close()
 
 
 def failed_checks(path: Path) -> set[str]:
@@ -122,7 +115,7 @@ def test_every_movement_is_a_balanced_transfer(busy_market: tuple[Path, dict[str
 
 def test_each_transfer_records_both_balances_after_it(busy_market: tuple[Path, dict[str, str]]) -> None:
     path, ids = busy_market
-    conn = sqlite3.connect(path)
+    conn = raw_connection(path)
     rows = conn.execute("SELECT kind, from_account, amount, from_balance, to_balance FROM transfers"
                         " WHERE task_id = ? ORDER BY id", (ids["done"],)).fetchall()
     conn.close()

@@ -61,8 +61,9 @@ class Api:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[RunningServer]:
-    yield from _serving(tmp_path)
+def served(market_path: Path | str) -> Iterator[RunningServer]:
+    """A fresh market (on each store: see tests/conftest.py) served from this process."""
+    yield from _serving(market_path)
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ class _SharedApi(Api):
 
 @pytest.fixture(scope="module")
 def _module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from _serving(tmp_path_factory.mktemp("shared"))
+    yield from _serving(tmp_path_factory.mktemp("shared") / "market.db")
 
 
 @pytest.fixture
@@ -118,8 +119,8 @@ def shared_api(_module_server: RunningServer) -> Iterator[Api]:
     yield from _closing(_SharedApi(_module_server))
 
 
-def _serving(directory: Path) -> Iterator[RunningServer]:
-    with running_server(directory / "market.db") as server:
+def _serving(db: Path | str) -> Iterator[RunningServer]:
+    with running_server(db) as server:
         yield server
 
 

@@ -23,6 +23,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,17 +38,33 @@ from engine import Market
 from engine.config import load_config
 from engine.runtime import open_market
 from engine.server import MarketServer
+from engine.storage import is_postgres_url
 
 _URL_LINE = re.compile(r"AgentMarket API on (http://\S+)")
 START_TIMEOUT_SECONDS = 30.0
 
 
+#: A market file, or a PostgreSQL database's URL (kept a string: a Path would fold its "//").
+Db = Path | str
+
+
+def as_db(db: Path | str) -> Db:
+    """``db`` as a Path for a file, as given for a ``postgresql://`` URL."""
+    return db if is_postgres_url(db) else Path(db)
+
+
+def _log_path(db: Db) -> Path:
+    """Where a child server's stderr goes: beside the file, or in the temporary directory for a URL."""
+    stem = f"{db}" if isinstance(db, Path) else os.path.join(tempfile.gettempdir(), "agentmarket-pg")
+    return Path(f"{stem}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
+
+
 @dataclass
 class RunningServer:
-    """A server in this process: its base URL, market file and the server's own Market."""
+    """A server in this process: its base URL, market file (or URL) and the server's own Market."""
 
     url: str
-    db: Path
+    db: Db
     market: Market
     server: MarketServer
 
@@ -59,7 +76,7 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    db: Path,
+    db: Db,
     *,
     allow_private_urls: bool = True,
     deliver_webhooks: bool = True,
@@ -92,7 +109,7 @@ def running_server(
         with open_market(market, config, deliver_webhooks=deliver_webhooks) as running:
             server = MarketServer(running.dispatcher(), "127.0.0.1", 0).start()
             try:
-                yield RunningServer(server.url, Path(db), market, server)
+                yield RunningServer(server.url, as_db(db), market, server)
             finally:
                 server.stop(grace=5.0)
     finally:
@@ -105,7 +122,7 @@ class ServerProcess:
     """``agentmarket serve`` in a child process."""
 
     url: str
-    db: Path
+    db: Db
     process: subprocess.Popen[bytes]
     log: Path = field(repr=False)
 
@@ -125,7 +142,7 @@ class ServerProcess:
 
 
 @contextmanager
-def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
+def server_process(db: Db, *, allow_private_urls: bool = True, extra_args: tuple[str, ...] = (),
                    env: dict[str, str] | None = None, settings_from_env: bool = False,
                    registrations_per_hour: int | None = 0, open_files: int | None = None) -> Iterator[ServerProcess]:
     """Run ``agentmarket serve --db DB --port 0`` and wait until it answers; kill it afterwards.
@@ -141,7 +158,7 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
             register many agents from one address); None leaves the server's default.
         open_files: the child's limit on open files (``ulimit -n``), if given.
     """
-    log = Path(f"{db}.serve-{os.getpid()}-{time.monotonic_ns()}.log")
+    log = _log_path(as_db(db))
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTMARKET_")}
     args = ["serve", "--host", "127.0.0.1", "--port", "0", *extra_args]
     if registrations_per_hour is not None:
@@ -160,7 +177,7 @@ def server_process(db: Path, *, allow_private_urls: bool = True, extra_args: tup
                                    stdout=subprocess.DEVNULL, stderr=sink, env=child_env, preexec_fn=limit)
     try:
         url = _wait_for_url(process, log)
-        yield ServerProcess(url, Path(db), process, log)
+        yield ServerProcess(url, as_db(db), process, log)
     finally:
         if process.poll() is None:
             process.kill()

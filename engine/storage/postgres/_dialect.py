@@ -73,36 +73,29 @@ def translate(sql: str, with_args: bool) -> tuple[str, tuple[int, ...] | None]:
     return _TOKENS.sub(token, sql), (tuple(order) if numbered else None)
 
 
-class Row:
-    """One result row, read like ``sqlite3.Row``: ``row[0]``, ``row["name"]``, ``row[:4]``, ``dict(row)``."""
+class Row(tuple):  # type: ignore[type-arg]
+    """One result row, read like ``sqlite3.Row``: ``row[0]``, ``row["name"]``, ``row[:4]``,
+    ``dict(row)``; and equal to the tuple of its values, as sqlite3's plain rows are."""
 
-    __slots__ = ("_values", "_names")
+    __slots__ = ()
+    _names: dict[str, int] = {}
 
-    def __init__(self, values: Sequence[Any], names: dict[str, int]) -> None:
-        self._values = values
-        self._names = names
-
-    def __getitem__(self, key: int | slice | str) -> Any:
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
-            return self._values[self._names[key]]
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
 
     def keys(self) -> list[str]:
         return list(self._names)
 
-    def __repr__(self) -> str:
-        return f"Row({dict(zip(self._names, self._values))!r})"
+
+@lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    return type("Row", (Row,), {"__slots__": (), "_names": {name: i for i, name in enumerate(names)}})
 
 
 def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
-    names = {column.name: i for i, column in enumerate(cursor.description or ())}
-    return lambda values: Row(values, names)
+    return _row_class(tuple(column.name for column in cursor.description or ()))
 
 
 class _IntegralNumeric(NumericLoader):

@@ -13,7 +13,8 @@ def search_condition(text: str, alias: str, _index: str, columns: tuple[str, ...
     """Rows of ``alias`` whose ``columns`` contain ``text`` in any case: ILIKE, which pg_trgm's
     GIN indexes (schema) answer for three characters or more, as SQLite's trigram index does."""
     pattern = contains_pattern(text)
-    return "(" + " OR ".join(f"{alias}.{c} ILIKE ? ESCAPE '\\'" for c in columns) + ")", [pattern] * len(columns)
+    return ("(" + " OR ".join(f"{alias}.{c} COLLATE \"default\" ILIKE ? ESCAPE '\\'" for c in columns) + ")",
+            [pattern] * len(columns))
 
 
 class PgTasks(SQLiteTasks):
