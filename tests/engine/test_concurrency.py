@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from engine import Market, MarketError
+from tests.support.server import as_db
 
 from .conftest import register
 
@@ -57,7 +58,7 @@ def test_twenty_threads_accept_one_task_and_exactly_one_wins(market: Market, sha
     poster = register(market, "Poster")
     workers = [register(market, f"Worker{n}") for n in range(20)]
     task_id = market.post_task(poster, title="Contested", budget=50, required_capabilities=["research"]).id
-    with markets(Path(market.path), 20, shared) as handles:
+    with markets(as_db(market.path), 20, shared) as handles:
         outcomes = race([lambda m=m, w=w: m.accept_task(task_id, w) for m, w in zip(handles, workers, strict=True)])
     assert outcomes == Counter({"ok": 1, "invalid_state": 19})
     task = market.get_task(task_id)
@@ -69,7 +70,7 @@ def test_twenty_threads_accept_one_task_and_exactly_one_wins(market: Market, sha
 @pytest.mark.parametrize("shared", [True, False], ids=["one-market", "market-per-thread"])
 def test_thirty_posts_of_ten_from_a_hundred_never_overdraw(market: Market, shared: bool) -> None:
     poster = register(market, "Poster")
-    with markets(Path(market.path), 30, shared) as handles:
+    with markets(as_db(market.path), 30, shared) as handles:
         outcomes = race([lambda m=m: m.post_task(poster, title="Ten", budget=10) for m in handles])
     assert outcomes == Counter({"ok": 10, "insufficient_credits": 20})
     assert market.balance(poster) == 0

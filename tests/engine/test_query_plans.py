@@ -19,6 +19,8 @@ from engine import validation as v
 from engine.queries import AgentOrder, TaskOrder
 from engine.storage import _sql, agents_sql, tasks_sql
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's query planner; PostgreSQL's plans are its own
+
 TASK_FILTERS: list[dict[str, Any]] = [
     {}, {"status": "open"}, {"status": "completed"}, {"capability": "research"}, {"poster_id": "p"},
     {"assigned_to": "p"}, {"involving": "p"}, {"status": "open", "capability": "research"},

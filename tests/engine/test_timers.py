@@ -18,6 +18,7 @@ import pytest
 
 from engine import Market, fees
 from engine.states import OPERATOR
+from tests.support.server import as_db
 
 from .conftest import assert_refused, register
 from .test_concurrency import race
@@ -387,7 +388,7 @@ def _process_wins(lines: list[str]) -> int:
 
 @pytest.mark.slow
 def test_processes_race_each_pair_and_one_wins(timed: Timed, tmp_path: Path) -> None:
-    m, path, go = timed.market, Path(timed.market.path), tmp_path / "go"
+    m, path, go = timed.market, as_db(timed.market.path), tmp_path / "go"
     task_id = timed.post(claim_seconds=60)
     m.accept_task(task_id, timed.worker)
     lines = run_processes(path, go, START + timedelta(seconds=60),
@@ -413,7 +414,7 @@ def test_processes_race_each_pair_and_one_wins(timed: Timed, tmp_path: Path) -> 
 # -- kill -9 in the middle of a sweep --------------------------------------------------------------
 @pytest.mark.slow
 def test_a_sweep_killed_mid_way_leaves_a_sound_market_and_the_next_finishes(timed: Timed, tmp_path: Path) -> None:
-    m, path, go = timed.market, Path(timed.market.path), tmp_path / "go"
+    m, path, go = timed.market, as_db(timed.market.path), tmp_path / "go"
     m.grant(timed.poster, 10_000)
     tasks = [timed.post(1, deadline=at(START + timedelta(minutes=1))) for _ in range(1500)]
     go.touch()
