@@ -166,6 +166,8 @@ class MarketDatabases:
                 admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
             self._made.append(name)
         url = database_url(self._server_url, name)
+        if self._reset_sql is None:
+            self._learn_reset(url)
         try:
             yield url
         finally:
@@ -177,15 +179,22 @@ class MarketDatabases:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
                           " AND pid != pg_backend_pid()", (name,))
         with _admin_connect(url) as conn:
+            assert self._reset_sql is not None
+            conn.execute(self._reset_sql)
+
+    def _learn_reset(self, url: str) -> None:
+        """How to empty a market database, read from a fresh copy of the template (before any test)."""
+        with _admin_connect(url) as conn:
             if self._reset_sql is None:
                 tables = [r[0] for r in conn.execute(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'schema_version'")]
                 sequences = [r[0] for r in conn.execute(
                     "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+                version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
                 self._reset_sql = ("BEGIN; SET LOCAL session_replication_role = replica; "
+                                   f"UPDATE schema_version SET version = {version}; "
                                    + " ".join(f"DELETE FROM {t};" for t in tables)
                                    + " ".join(f"ALTER SEQUENCE {q} RESTART;" for q in sequences) + " COMMIT")
-            conn.execute(self._reset_sql)
 
     def close(self) -> None:
         """Drop every database this pool made."""

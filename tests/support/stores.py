@@ -29,10 +29,16 @@ def tamper(db: Path | str, sql: str, *args: object) -> None:
     """
     conn = raw_connection(db)
     try:
-        if is_postgres_url(db):
-            conn.execute("ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_balance_sign")
-        else:
+        if not is_postgres_url(db):
             conn.execute("PRAGMA ignore_check_constraints = ON")
-        conn.execute(sql, args)
+            conn.execute(sql, args)
+            return
+        from engine.storage.postgres.schema import BALANCE_SIGN
+
+        conn.execute("ALTER TABLE accounts DROP CONSTRAINT accounts_balance_sign")
+        try:
+            conn.execute(sql, args)
+        finally:  # back for every later change, not checked against what the tampering left
+            conn.execute(f"ALTER TABLE accounts ADD CONSTRAINT accounts_balance_sign {BALANCE_SIGN} NOT VALID")
     finally:
         conn.close()

@@ -1,0 +1,116 @@
+"""What only the PostgreSQL store has: clear failures for a database that is wrong or away,
+recovery when it returns, and the guarantees its schema enforces (SPEC §13)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from agentmarket_tui.cli import main
+from engine import Market
+from engine.errors import ServiceUnavailable
+from engine.storage.postgres.schema import SCHEMA_VERSION
+from tests.support.postgres import database_url
+from tests.support.server import running_server
+
+pytestmark = pytest.mark.postgres
+
+
+def _one_line_failure(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql://postgres@127.0.0.1:1/market", "Connection refused"),
+    ("postgresql://postgres@127.0.0.1:notaport/market", "notaport"),
+    ("postgres://%zz@/", "percent"),
+])
+def test_a_bad_or_unreachable_url_is_one_line_and_exit_1(url: str, says: str) -> None:
+    line = _one_line_failure("ledger", "verify", "--db", url)
+    assert line.startswith("Error: cannot open the market at ") and says in line, line
+
+
+def test_a_missing_database_and_a_wrong_password_are_one_line_without_the_password(
+        postgres_server_url: str) -> None:
+    line = _one_line_failure("ledger", "verify", "--db", database_url(postgres_server_url, "no_such_market"))
+    assert "no_such_market" in line and "does not exist" in line
+    with_password = postgres_server_url.replace("postgres@", "nobody:hunter2@", 1)
+    line = _one_line_failure("ledger", "verify", "--db", with_password)
+    assert "hunter2" not in line and "***" in line
+
+
+def test_serve_on_an_unreachable_server_is_one_line_and_exit_1() -> None:
+    line = _one_line_failure("serve", "--db", "postgresql://postgres@127.0.0.1:1/market", "--port", "0")
+    assert "cannot open the market" in line
+
+
+def test_a_database_of_a_newer_schema_is_refused_in_one_line(market_database: str) -> None:
+    Market(market_database).close()
+    with psycopg.connect(market_database, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
+    line = _one_line_failure("ledger", "verify", "--db", market_database)
+    assert f"schema version {SCHEMA_VERSION + 1}" in line and "upgrade AgentMarket" in line
+    with pytest.raises(ServiceUnavailable):
+        Market(market_database)
+
+
+def test_without_the_postgres_extra_a_url_says_what_to_install() -> None:
+    code = ("import sys; sys.modules['psycopg'] = None\n"
+            "from agentmarket_tui.cli import main\n"
+            "main(['ledger', 'verify', '--db', 'postgresql://postgres@127.0.0.1:1/market'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "pip install 'agentmarket[postgres]'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def unplugged(market_database: str, postgres_server_url: str) -> Iterator[tuple[str, object]]:
+    """The market's database, and a switch that makes it unreachable (True) or back (False)."""
+    name = market_database.rpartition("/")[2]
+
+    def switch(away: bool) -> None:
+        with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if away else "true"}')
+            if away:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    try:
+        yield market_database, switch
+    finally:
+        switch(False)
+
+
+def test_losing_the_database_mid_run_is_503_and_the_node_recovers_by_itself(unplugged: tuple[str, object]) -> None:
+    db, switch = unplugged
+    with running_server(db) as served, httpx.Client(base_url=served.url, timeout=30) as http:
+        key = http.post("/api/agents/register", json={"name": "Poster", "capabilities": ["coding"],
+                                                       "owner_email": "p@example.com"}).json()["data"]["api_key"]
+        task = {"title": "Survive an outage", "budget": 5, "required_capabilities": ["coding"]}
+        assert http.post("/api/tasks", json=task, headers={"X-API-Key": key}).status_code == 201
+        switch(True)  # type: ignore[operator]
+        for _ in range(2):  # every pooled connection is dead now, and no new one can be made
+            refused = http.post("/api/tasks", json=task, headers={"X-API-Key": key})
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "service_unavailable"
+        assert http.get("/api/health").status_code == 503
+        switch(False)  # type: ignore[operator]
+        recovered = None
+        for _ in range(40):  # the pool reconnects in the background; no restart, no operator
+            recovered = http.post("/api/tasks", json=task, headers={"X-API-Key": key})
+            if recovered.status_code == 201:
+                break
+        assert recovered is not None and recovered.status_code == 201, recovered.text
+        assert http.get("/api/health").status_code == 200
+        assert served.market.verify_ledger().ok
+        assert served.market.stats().tasks == {"open": 2}
