@@ -288,6 +288,13 @@ class LLMNotConfigured(MarketError):
     status = 503
 
 
+class MigrationRefused(MarketError, api=False):
+    """``agentmarket migrate`` will not copy: the target holds a market already, or its schema lacks a column."""
+
+    code = "migration_refused"
+    status = 409
+
+
 def error_class(code: str) -> type[MarketError]:
     """The MarketError subclass for an API error code (MarketError itself if unknown).
 

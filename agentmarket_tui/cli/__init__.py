@@ -23,6 +23,7 @@ from .grant import grant
 from .invites import invites
 from .ledger import ledger
 from .mcp import mcp
+from .migrate import migrate
 from .register import register
 from .serve import serve
 from .simulate import simulate
@@ -59,7 +60,7 @@ def main(ctx: click.Context) -> None:
 
 
 for command in (tui, serve, demo, simulate, worker, register, agents, tasks, wallet, execute, webhook, ledger,
-                invites, grant, mcp, disputes):
+                invites, grant, mcp, disputes, migrate):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ class SQLiteTx:
     """
 
     __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",
-                 "counters")
+                 "counters", "conn")
 
     #: The repository class of each area; another store's subclass replaces some of them.
     REPOSITORIES: dict[str, type] = {
@@ -33,5 +33,6 @@ class SQLiteTx:
     }
 
     def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn  # for whole-table tools only (storage/copying.py); the services use the repositories
         for area, repository in self.REPOSITORIES.items():
             setattr(self, area, repository(conn))

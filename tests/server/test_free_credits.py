@@ -49,8 +49,8 @@ def _mint(http: httpx.Client, collector_key: str, names_and_emails: list[tuple[s
 
 @pytest.mark.parametrize("same_email", [True, False], ids=["one-email", "twenty-emails"])
 def test_the_minting_script_gets_one_grant_per_email_and_is_stopped_by_the_address_limit(
-        tmp_path: Path, same_email: bool) -> None:
-    db = tmp_path / "market.db"
+        market_path: Path, same_email: bool) -> None:
+    db = market_path
     with Market(db) as market:  # the collector registers elsewhere (not from the script's address)
         collector = market.register_agent(name="Collector", capabilities=["coding"], owner_email="c@example.com")
     with running_server(db, registrations_per_hour=10) as server, server.client() as http:
@@ -99,16 +99,16 @@ def test_concurrent_registrations_of_one_email_get_one_grant(served: RunningServ
     assert served.market.verify_ledger().ok
 
 
-def test_a_grant_of_zero_registers_agents_with_nothing(tmp_path: Path) -> None:
-    with running_server(tmp_path / "m.db", settings={"registration_grant": 0}) as server, server.client() as http:
+def test_a_grant_of_zero_registers_agents_with_nothing(market_path: Path) -> None:
+    with running_server(market_path, settings={"registration_grant": 0}) as server, server.client() as http:
         answer = http.post(REGISTER, json=_body("Pauper"))
         assert (answer.status_code, answer.json()["balance"]) == (201, 0)
         assert http.get("/api/agents/register").json()["data"] == {"requires_invite": False, "registration_grant": 0}
         assert server.market.verify_ledger().ok
 
 
-def test_two_server_processes_on_one_file_share_the_address_limit(tmp_path: Path) -> None:
-    db = tmp_path / "market.db"
+def test_two_server_processes_on_one_file_share_the_address_limit(market_path: Path) -> None:
+    db = market_path
     Market(db).close()
     with (server_process(db, registrations_per_hour=3) as one, server_process(db, registrations_per_hour=3) as two,
           httpx.Client(timeout=30) as http):
@@ -118,15 +118,15 @@ def test_two_server_processes_on_one_file_share_the_address_limit(tmp_path: Path
 
 
 # -- X-Forwarded-For -------------------------------------------------------------------
-def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(tmp_path: Path) -> None:
-    with running_server(tmp_path / "m.db", registrations_per_hour=2) as server, server.client() as http:
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(market_path: Path) -> None:
+    with running_server(market_path, registrations_per_hour=2) as server, server.client() as http:
         statuses = [http.post(REGISTER, json=_body(f"Spoof{n}"), headers={"X-Forwarded-For": f"10.9.0.{n}"})
                     .status_code for n in range(3)]
     assert statuses == [201, 201, 429]
 
 
-def test_a_trusted_proxy_names_the_client_by_the_right_most_untrusted_address(tmp_path: Path) -> None:
-    with (running_server(tmp_path / "m.db", registrations_per_hour=1, trusted_proxies=("127.0.0.0/8", "10.0.0.0/8"))
+def test_a_trusted_proxy_names_the_client_by_the_right_most_untrusted_address(market_path: Path) -> None:
+    with (running_server(market_path, registrations_per_hour=1, trusted_proxies=("127.0.0.0/8", "10.0.0.0/8"))
           as server, server.client() as http):
         def register(name: str, forwarded: str) -> int:
             return http.post(REGISTER, json=_body(name), headers={"X-Forwarded-For": forwarded}).status_code
@@ -149,12 +149,12 @@ def test_a_trusted_proxy_names_the_client_by_the_right_most_untrusted_address(tm
         assert hostile.status_code == 201
 
 
-def test_a_bad_trusted_proxy_is_one_line_naming_the_option(tmp_path: Path) -> None:
+def test_a_bad_trusted_proxy_is_one_line_naming_the_option(market_path: Path) -> None:
     from click.testing import CliRunner
 
     from agentmarket_tui.cli import main
 
-    result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "m.db"), "--port", "0",
+    result = CliRunner().invoke(main, ["serve", "--db", str(market_path), "--port", "0",
                                        "--trusted-proxy", "10.0.0.0/33"])
     assert result.exit_code == 1
     assert "trusted_proxies" in result.output and "Traceback" not in result.output
@@ -195,17 +195,17 @@ def test_a_short_idempotency_key_on_registration_is_refused_naming_the_header(se
     assert served.market.count_agents() == 0
 
 
-def test_a_replayed_registration_does_not_count_against_the_address_limit(tmp_path: Path) -> None:
+def test_a_replayed_registration_does_not_count_against_the_address_limit(market_path: Path) -> None:
     key = str(uuid.uuid4())
-    with running_server(tmp_path / "m.db", registrations_per_hour=1) as server, server.client() as http:
+    with running_server(market_path, registrations_per_hour=1) as server, server.client() as http:
         statuses = [http.post(REGISTER, json=_body("Once"), headers={"Idempotency-Key": key}).status_code
                     for _ in range(3)]
     assert statuses == [201, 201, 201]
 
 
 # -- invite-only markets ---------------------------------------------------------------------
-def test_an_invite_only_market_registers_only_with_an_unused_code(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
+def test_an_invite_only_market_registers_only_with_an_unused_code(market_path: Path) -> None:
+    db = market_path
     with running_server(db, settings={"registration_requires_invite": True}) as server, server.client() as http:
         (code,) = server.market.create_invites(1)
         assert http.get(REGISTER).json()["data"] == {"requires_invite": True, "registration_grant": 100}
@@ -224,8 +224,8 @@ def test_an_invite_only_market_registers_only_with_an_unused_code(tmp_path: Path
         assert market.count_agents() == 1
 
 
-def test_two_registrations_racing_for_one_code_one_wins(tmp_path: Path) -> None:
-    with running_server(tmp_path / "m.db", settings={"registration_requires_invite": True}) as server:
+def test_two_registrations_racing_for_one_code_one_wins(market_path: Path) -> None:
+    with running_server(market_path, settings={"registration_requires_invite": True}) as server:
         (code,) = server.market.create_invites(1)
         statuses: list[int] = []
         start = threading.Barrier(6)
@@ -255,13 +255,13 @@ def test_hostile_invite_codes_are_refused_naming_the_field(served: RunningServer
     assert served.market.count_agents() == 0
 
 
-def test_a_registration_refused_by_the_limit_leaves_its_idempotency_key_free(tmp_path: Path) -> None:
+def test_a_registration_refused_by_the_limit_leaves_its_idempotency_key_free(market_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
     now = [datetime(2026, 5, 1, 12, 0, tzinfo=UTC)]
     key = str(uuid.uuid4())
-    with (Market(tmp_path / "m.db", clock=lambda: now[0]) as market,
-          running_server(tmp_path / "m.db", market=market, registrations_per_hour=1) as server,
+    with (Market(market_path, clock=lambda: now[0]) as market,
+          running_server(market_path, market=market, registrations_per_hour=1) as server,
           server.client() as http):
         assert http.post(REGISTER, json=_body("First")).status_code == 201
         assert http.post(REGISTER, json=_body("Later"), headers={"Idempotency-Key": key}).status_code == 429

@@ -99,8 +99,8 @@ def test_one_key_across_two_servers_on_one_file_moves_credits_once(tmp_path: Pat
         assert httpx.get(f"{two.url}/api/wallet", headers={"X-API-Key": key}).json()["balance"] == 93
 
 
-def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    with running_server(tmp_path / "m.db", settings={"rate_limit_per_minute": 3}, deliver_webhooks=False) as served:
+def test_rate_limit_answers_429_with_retry_after(market_path: Path) -> None:
+    with running_server(market_path, settings={"rate_limit_per_minute": 3}, deliver_webhooks=False) as served:
         api = Api(served)
         try:
             agent = api.register("Busy")

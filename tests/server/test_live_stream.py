@@ -18,10 +18,10 @@ from .conftest import assert_error
 
 
 @pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
+def served(market_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
     monkeypatch.setenv("AGENTMARKET_STREAM_HEARTBEAT", "0.2")
     monkeypatch.setenv("AGENTMARKET_MAX_STREAMS", "2")
-    with running_server(tmp_path / "market.db") as server:
+    with running_server(market_path) as server:
         yield server
 
 
@@ -125,10 +125,10 @@ def test_streams_are_bounded_and_a_closed_one_frees_its_place(served: RunningSer
             assert again.status_code == 200
 
 
-def test_a_reader_that_leaves_frees_its_place_before_any_heartbeat(tmp_path: Path,
+def test_a_reader_that_leaves_frees_its_place_before_any_heartbeat(market_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTMARKET_STREAM_HEARTBEAT", "3600")
-    with running_server(tmp_path / "m.db") as served:
+    with running_server(market_path) as served:
         live = served.server.dispatcher.live
         with httpx.stream("GET", f"{served.url}/api/events/stream", timeout=10) as stream:
             next(stream.iter_lines())
@@ -171,8 +171,8 @@ def test_bad_stream_requests_get_the_error_envelope(served: RunningServer, param
     assert served.server.dispatcher.live.open_streams == 0
 
 
-def test_a_stopping_server_ends_its_streams(tmp_path: Path) -> None:
-    with running_server(tmp_path / "m.db") as served, \
+def test_a_stopping_server_ends_its_streams(market_path: Path) -> None:
+    with running_server(market_path) as served, \
             httpx.stream("GET", f"{served.url}/api/events/stream", timeout=10) as stream:
         lines = stream.iter_lines()
         next(lines)

@@ -29,8 +29,8 @@ def test_a_value_stored_by_an_older_version_is_ignored_with_one_warning(tmp_path
     assert len(warnings) == 1
 
 
-def test_the_process_option_is_never_stored(tmp_path: Path) -> None:
-    db = tmp_path / "market.db"
+def test_the_process_option_is_never_stored(market_path: Path) -> None:
+    db = market_path
     with Market(db, allow_private_urls=True) as market:
         market.register_agent(**LOOPBACK_AGENT)
         with market.context.store.read() as tx:
@@ -40,8 +40,8 @@ def test_the_process_option_is_never_stored(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_restart_without_the_option_refuses_loopback_urls_and_serve_warns_while_it_is_on(tmp_path: Path) -> None:
-    db = tmp_path / "market.db"
+def test_a_restart_without_the_option_refuses_loopback_urls_and_serve_warns_while_it_is_on(market_path: Path) -> None:
+    db = market_path
     with server_process(db, allow_private_urls=True) as allowed:
         assert httpx.post(f"{allowed.url}/api/agents/register", json=LOOPBACK_AGENT).status_code == 201
         assert "private URLs are allowed" in allowed.stderr()
@@ -53,12 +53,12 @@ def test_a_restart_without_the_option_refuses_loopback_urls_and_serve_warns_whil
         assert "private URLs are allowed" not in restarted.stderr()
 
 
-def test_webhooks_name_the_address_the_server_bound(tmp_path: Path) -> None:
-    with running_server(tmp_path / "market.db") as served:
+def test_webhooks_name_the_address_the_server_bound(market_path: Path) -> None:
+    with running_server(market_path) as served:
         assert served.market.public_url == served.url
         assert not served.url.endswith(":8080")
 
 
-def test_an_explicit_public_url_wins(tmp_path: Path) -> None:
-    with running_server(tmp_path / "market.db", settings={"public_url": "https://market.example"}) as served:
+def test_an_explicit_public_url_wins(market_path: Path) -> None:
+    with running_server(market_path, settings={"public_url": "https://market.example"}) as served:
         assert served.market.public_url == "https://market.example"

@@ -17,8 +17,8 @@ from .conftest import Api, assert_error
 
 
 @pytest.fixture
-def limited_api(tmp_path: Path) -> Iterator[Api]:
-    with running_server(tmp_path / "market.db", settings={"rate_limit_per_minute": 2}) as served:
+def limited_api(market_path: Path) -> Iterator[Api]:
+    with running_server(market_path, settings={"rate_limit_per_minute": 2}) as served:
         api = Api(served)
         yield api
         api.close()

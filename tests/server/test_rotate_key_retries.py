@@ -30,10 +30,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def timed_api(tmp_path: Path, clock: Clock) -> Iterator[Api]:
-    market = Market(tmp_path / "market.db", clock=clock)
+def timed_api(market_path: Path, clock: Clock) -> Iterator[Api]:
+    market = Market(market_path, clock=clock)
     try:
-        with running_server(tmp_path / "market.db", market=market) as served:
+        with running_server(market_path, market=market) as served:
             api = Api(served)
             yield api
             api.close()

@@ -33,9 +33,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def timed_api(tmp_path: Path, clock: Clock) -> Iterator[Api]:
-    market = Market(tmp_path / "market.db", clock=clock)
-    with running_server(tmp_path / "market.db", market=market) as served:
+def timed_api(market_path: Path, clock: Clock) -> Iterator[Api]:
+    market = Market(market_path, clock=clock)
+    with running_server(market_path, market=market) as served:
         api = Api(served)
         yield api
         api.close()
@@ -109,9 +109,9 @@ def test_accept_past_the_deadline_is_409_before_any_sweep(timed_api: Api, clock:
     assert_error(worker.post(f"/api/tasks/{task_id}/accept"), 409, "task_expired")
 
 
-def test_the_running_market_applies_lapsed_timers(tmp_path: Path, clock: Clock) -> None:
+def test_the_running_market_applies_lapsed_timers(market_path: Path, clock: Clock) -> None:
     """serve, the terminal app, worker and demo all sweep through open_market's sweep()."""
-    with Market(tmp_path / "market.db", clock=clock) as market:
+    with Market(market_path, clock=clock) as market:
         poster = market.register_agent(name="P", capabilities=["x"], owner_email="p@example.com").agent.id
         task_id = market.post_task(poster, title="Soon", budget=5, deadline="2026-03-13T12:05:00Z").id
         with open_market(market, background=False) as running:
