@@ -140,3 +140,24 @@ def test_a_node_killed_under_load_leaves_a_ledger_that_verifies(market_database:
         assert http.get(f"{urls[0]}/api/health").status_code == 200
         assert http.get(f"{urls[2]}/api/health").status_code == 200
     assert verifies(market_database)
+
+
+def test_a_change_on_one_node_reaches_the_others_cached_lists_and_live_streams(market_database: str) -> None:
+    """Node B's anonymous cache and its event stream learn of node A's commit by LISTEN/NOTIFY."""
+    with nodes(market_database, 2) as (a, b), httpx.Client(timeout=30) as http:
+        poster = register(http, a.url, "Announcer")
+        assert http.get(f"{b.url}/api/tasks").json()["data"] == []  # now cached on B
+        assert http.get(f"{b.url}/api/tasks").json()["data"] == []
+        with httpx.stream("GET", f"{b.url}/api/events/stream", timeout=30) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry: ")
+            task = http.post(f"{a.url}/api/tasks", headers={"X-API-Key": poster},
+                             json={"title": "Heard everywhere", "budget": 1}).json()["data"]
+            heard = next(line for line in lines if line.startswith("data: ") and task["id"] in line)
+        assert '"task.posted"' in heard
+        listed = None
+        for _ in range(200):  # the notification may trail the commit by a moment; never forever
+            listed = [t["id"] for t in http.get(f"{b.url}/api/tasks").json()["data"]]
+            if listed:
+                break
+        assert listed == [task["id"]]
