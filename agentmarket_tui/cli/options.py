@@ -34,5 +34,6 @@ db_option = click.option(
     type=click.Path(dir_okay=False),
     default=default_db_path,
     show_default="$AGENTMARKET_DB or the user data directory",
-    help="The market file (created if missing).",
+    metavar="DB",
+    help="The market file (created if missing), or a postgresql://user@host/dbname URL (the postgres extra).",
 )
