@@ -288,6 +288,13 @@ class LLMNotConfigured(MarketError):
     status = 503
 
 
+class SchemaTooNew(MarketError, api=False):
+    """The market's database was made by a newer AgentMarket (a higher schema version) than this one."""
+
+    code = "schema_too_new"
+    status = 503
+
+
 class MigrationRefused(MarketError, api=False):
     """``agentmarket migrate`` will not copy: the target holds a market already, or its schema lacks a column."""
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from ..errors import SchemaTooNew
 from ..validation import email_key
 from .counters_sql import RECOUNT
 
@@ -403,8 +404,15 @@ def migrate(db: Database) -> int:
 
     Returns:
         The schema version now.
+
+    Raises:
+        SchemaTooNew: the file was made by a newer AgentMarket.
     """
     conn = db.conn
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(f"the market file has schema version {current}, newer than this AgentMarket's "
+                           f"{SCHEMA_VERSION}; upgrade AgentMarket to open it")
     for version, migration in enumerate(MIGRATIONS, start=1):
         conn.execute("BEGIN IMMEDIATE")
         try:

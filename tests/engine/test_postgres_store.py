@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from agentmarket_tui.cli import main
 from engine import Market
-from engine.errors import ServiceUnavailable
+from engine.errors import SchemaTooNew
 from engine.storage.postgres.schema import SCHEMA_VERSION
 from tests.support.postgres import database_url
 from tests.support.server import running_server
@@ -61,7 +61,7 @@ def test_a_database_of_a_newer_schema_is_refused_in_one_line(market_database: st
         conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
     line = _one_line_failure("ledger", "verify", "--db", market_database)
     assert f"schema version {SCHEMA_VERSION + 1}" in line and "upgrade AgentMarket" in line
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(SchemaTooNew):
         Market(market_database)
 
 

@@ -119,3 +119,19 @@ def test_money_settings_changed_by_another_process_apply_at_once(market_path: Pa
         newcomer = server.register_agent(name="Late", capabilities=["research"], owner_email="l@example.com")
         assert newcomer.balance == server.balance(newcomer.agent.id) == 7
         assert server.verify_ledger().ok
+
+
+def test_a_file_of_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agentmarket_tui.cli import main
+
+    path = tmp_path / "future.db"
+    Market(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    result = CliRunner().invoke(main, ["ledger", "verify", "--db", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"schema version {SCHEMA_VERSION + 1}" in result.output and "upgrade AgentMarket" in result.output

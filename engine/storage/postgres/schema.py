@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...errors import SchemaTooNew
 from ..counters_sql import RECOUNT
 
 T = 'TEXT COLLATE "C"'
@@ -269,10 +270,6 @@ MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(Exception):
-    """The database was migrated by a newer AgentMarket than this one."""
-
-
 def migrate(conn: Any) -> int:
     """Run the migrations this database has not had yet, each in its own transaction.
 
@@ -286,6 +283,7 @@ def migrate(conn: Any) -> int:
         SchemaTooNew: the database's version is newer than :data:`SCHEMA_VERSION`.
     """
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    _refuse_newer(_version(conn))
     for version, migration in enumerate(MIGRATIONS, start=1):
         with conn.transaction():
             conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
@@ -295,11 +293,13 @@ def migrate(conn: Any) -> int:
             migration(conn)
             conn.execute("DELETE FROM schema_version")
             conn.execute(f"INSERT INTO schema_version (version) VALUES ({version})")
-    current = _version(conn)
+    return _version(conn)
+
+
+def _refuse_newer(current: int) -> None:
     if current > SCHEMA_VERSION:
         raise SchemaTooNew(f"the database has schema version {current}, newer than this AgentMarket's "
                            f"{SCHEMA_VERSION}; upgrade AgentMarket to open it")
-    return current
 
 
 def _version(conn: Any) -> int:

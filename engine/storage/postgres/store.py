@@ -27,10 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ...errors import ServiceUnavailable
+from ...errors import SchemaTooNew, ServiceUnavailable
 from ._dialect import PgConnection, translated
 from .repositories import PgTx
-from .schema import WRITE_LOCK, SchemaTooNew, migrate
+from .schema import WRITE_LOCK, migrate
 
 #: Connections one process opens at most; a transaction waits for a free one.
 POOL_SIZE = 16
@@ -76,7 +76,7 @@ class PostgresStore:
             with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
                 migrate(conn)
         except SchemaTooNew as exc:
-            raise ServiceUnavailable(f"{self.path}: {exc}") from None
+            raise SchemaTooNew(f"{self.path}: {exc.message}") from None
         except (psycopg.Error, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ServiceUnavailable(f"cannot open the market at {self.path}: {reason}") from None
