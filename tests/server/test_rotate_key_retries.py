@@ -12,6 +12,7 @@ import pytest
 
 from engine import Market
 from tests.support.server import running_server
+from tests.support.stores import raw_connection
 
 from .conftest import Api, assert_error
 
@@ -89,7 +90,7 @@ def test_a_record_stored_before_sealing_is_still_replayed(timed_api: Api) -> Non
     agent = timed_api.register("Legacy")
     fingerprinted = agent.post("/api/agents/me/rotate-key", headers={"Idempotency-Key": "probe"})
     assert fingerprinted.status_code == 200
-    with sqlite3.connect(timed_api.served.db) as conn:  # as an older version stored it: plain key and answer
+    with raw_connection(timed_api.served.db) as conn:  # as an older version stored it: plain key and answer
         fingerprint, created_at = conn.execute("SELECT fingerprint, created_at FROM idempotency_keys").fetchone()
         conn.execute("INSERT INTO idempotency_keys (agent_id, key, fingerprint, state, status_code, response,"
                      " created_at) VALUES (?, 'old-key', ?, 'done', 200, '{\"old\": true}', ?)",
