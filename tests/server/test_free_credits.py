@@ -7,7 +7,6 @@ registration that honours Idempotency-Key.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from engine import Market
 from tests.support.server import RunningServer, running_server, server_process
+from tests.support.stores import dump
 
 REGISTER = "/api/agents/register"
 
@@ -182,9 +182,8 @@ def test_the_stored_registration_answer_is_unreadable_without_the_key(served: Ru
     key = "retry-" + uuid.uuid4().hex
     with served.client() as http:
         api_key = http.post(REGISTER, json=_body("Sealed"), headers={"Idempotency-Key": key}).json()["data"]["api_key"]
-    with sqlite3.connect(served.db) as conn:
-        dump = "\n".join(conn.iterdump())
-    assert api_key not in dump and key not in dump
+    stored = dump(served.db)
+    assert api_key not in stored and key not in stored
 
 
 def test_a_short_idempotency_key_on_registration_is_refused_naming_the_header(served: RunningServer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ import pytest
 
 from engine import Market
 from tests.support.server import running_server
-from tests.support.stores import raw_connection
+from tests.support.stores import dump, raw_connection
 
 from .conftest import Api, assert_error
 
@@ -81,9 +80,8 @@ def test_the_stored_rotation_answer_is_unreadable_without_the_idempotency_key(ti
     agent = timed_api.register("Sealed")
     key = "rotate-" + uuid.uuid4().hex
     new_key = agent.post("/api/agents/me/rotate-key", headers={"Idempotency-Key": key}).json()["data"]["api_key"]
-    with sqlite3.connect(timed_api.served.db) as conn:
-        dump = "\n".join(conn.iterdump())
-    assert new_key not in dump and key not in dump
+    stored = dump(timed_api.served.db)
+    assert new_key not in stored and key not in stored
 
 
 def test_a_record_stored_before_sealing_is_still_replayed(timed_api: Api) -> None:

@@ -42,3 +42,15 @@ def tamper(db: Path | str, sql: str, *args: object) -> None:
             conn.execute(f"ALTER TABLE accounts ADD CONSTRAINT accounts_balance_sign {BALANCE_SIGN} NOT VALID")
     finally:
         conn.close()
+
+
+def dump(db: Path | str) -> str:
+    """Everything the market's database holds, as text (to show a secret is not stored in the clear)."""
+    conn = raw_connection(db)
+    try:
+        if not is_postgres_url(db):
+            return "\n".join(conn.iterdump())
+        tables = [row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return "\n".join(repr(tuple(row)) for table in tables for row in conn.execute(f"SELECT * FROM {table}"))
+    finally:
+        conn.close()
