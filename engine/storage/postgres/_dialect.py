@@ -10,7 +10,8 @@ dialects is small and mechanical, and it is all here:
   scalar ``MAX(a, b)`` becomes ``GREATEST``; ``CAST(... AS REAL)`` a double;
 - rows answer by position, by name, by slice and to ``dict()``, as ``sqlite3.Row`` does;
   integral ``numeric`` results (``SUM`` of a ``bigint``) come back as ``int``;
-- ``cursor.lastrowid`` is the session's ``lastval()`` (the identity just drawn);
+- ``cursor.lastrowid`` is the identity the INSERT drew: returned by the INSERT itself for
+  the tables whose callers read it (no extra round trip), else the session's ``lastval()``;
 - errors: a constraint violation is raised as ``sqlite3.IntegrityError`` (the one error
   the repositories catch), a lost or unreachable server as ``ServiceUnavailable``.
 
@@ -35,6 +36,8 @@ from ...errors import ServiceUnavailable
 _TOKENS = re.compile(r"('(?:[^']|'')*')|\?(\d*)|%")
 _GREATEST = re.compile(r"\bMAX\(([^(),]+),\s*([^(),]+)\)", re.IGNORECASE)
 _OR_IGNORE = "INSERT OR IGNORE INTO"
+#: The identity column of each table whose INSERTs the repositories read ``lastrowid`` of.
+_RETURNED = {"INSERT INTO tasks ": "rowid", "INSERT INTO events ": "seq"}
 
 
 @lru_cache(maxsize=1024)
@@ -50,6 +53,9 @@ def translate(sql: str, with_args: bool) -> tuple[str, tuple[int, ...] | None]:
     """
     if sql.startswith(_OR_IGNORE):
         sql = "INSERT INTO" + sql[len(_OR_IGNORE):] + " ON CONFLICT DO NOTHING"
+    for prefix, column in _RETURNED.items():
+        if sql.startswith(prefix) and " RETURNING " not in sql:
+            sql += f" RETURNING {column}"
     sql = _GREATEST.sub(r"GREATEST(\1, \2)", sql).replace(" AS REAL)", " AS DOUBLE PRECISION)")
     if not with_args:
         return sql, None
@@ -107,10 +113,14 @@ class _IntegralNumeric(NumericLoader):
 
 
 class PgCursor(psycopg.Cursor[Row]):
-    """A cursor with sqlite3's ``lastrowid``: the identity the last INSERT drew in this session."""
+    """A cursor with sqlite3's ``lastrowid``: the identity its INSERT drew."""
 
     @property
     def lastrowid(self) -> int:
+        if self.description is not None and self.rownumber == 0:  # the INSERT returned it
+            row = self.fetchone()
+            if row is not None:
+                return row[0]
         return self.connection.execute("SELECT lastval()").fetchone()[0]
 
 
