@@ -174,7 +174,7 @@ class SQLiteAgents:
         return [row[1] for row in rows if event in _subscription(row[2])]
 
 
-def _filter(query: AgentQuery, search: _search.Condition) -> tuple[str, list[Any]]:
+def _filter(query: AgentQuery, search: _search.Condition = _search.condition) -> tuple[str, list[Any]]:
     where, args = [], []
     if query.capability:
         where.append("a.id IN (SELECT agent_id FROM agent_capabilities WHERE capability = ?)")

@@ -136,7 +136,7 @@ class SQLiteTasks:
         )]
 
 
-def _filter(query: TaskQuery, search: _search.Condition) -> tuple[str, list[Any]]:
+def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> tuple[str, list[Any]]:
     where, args = [], []
     for value, condition in (
         (query.status, "t.status = ?"),

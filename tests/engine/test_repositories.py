@@ -45,4 +45,4 @@ def test_a_transaction_offers_one_repository_per_area() -> None:
     areas = set(r.MarketTx.__annotations__)
     assert areas == {"agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",
                      "counters"}
-    assert set(SQLiteTx.__slots__) == areas
+    assert set(SQLiteTx.REPOSITORIES) == areas  # (and its connection, for whole-table tools)
