@@ -192,6 +192,14 @@ class Market:
         """
         return self.context.store.batch()
 
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read everything inside a ``with`` block from one snapshot of the market.
+
+        The operations inside that read (lookups, lists, balances) see the same moment;
+        an operation that writes raises. The server answers each GET inside one.
+        """
+        return self.context.store.snapshot()
+
     def checkpoint(self) -> None:
         """Write every committed change from the WAL into the market file now.
 

@@ -72,9 +72,10 @@ def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
 def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access = logging.StreamHandler(sys.stderr)  # its records are lines that carry their own times
     for name in ("agentmarket.access", "agentmarket.server", "agentmarket.market", "agentmarket.outbound"):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            logger.addHandler(handler)
+            logger.addHandler(access if name == "agentmarket.access" else handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False

@@ -141,11 +141,30 @@ class Dispatcher:
 
     def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                 peer: str | None) -> Response:
-        caller: Agent | None = None
-        route: Route | None = None
+        path, _, query = target.partition("?")
+        found = find_route("GET" if method == "HEAD" else method, path)
+        route = found[0]
+        if route is None or route.method != "GET" or route.streamed or self._from_cache(route, headers, body):
+            return self._answer_route(method, found, path, query, target, headers, body, peer)
         try:
-            path, _, query = target.partition("?")
-            route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
+            # A read's lookups (the caller, the answer, the balance) all see one moment of the market.
+            with self.market.snapshot():
+                return self._answer_route(method, found, path, query, target, headers, body, peer)
+        except Exception:  # the snapshot itself failed (e.g. no connection came free)
+            log.exception("could not open a snapshot for %s %s", method, path[:200])
+            return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
+
+    def _from_cache(self, route: Route, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the response cache may answer this request (an anonymous, cacheable GET)."""
+        return (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
+                and not body and API_KEY_HEADER not in headers and not route.streamed)
+
+    def _answer_route(self, method: str, found: tuple[Route | None, dict[str, str], list[str]], path: str,
+                      query: str, target: str, headers: Mapping[str, str], body: bytes,
+                      peer: str | None) -> Response:
+        caller: Agent | None = None
+        route, params, allowed = found
+        try:
             if route is None:
                 caller = self._known_caller(headers)  # so a key holder still sees a balance
                 if allowed:  # decided before authentication: a wrong method is wrong for everyone
@@ -153,8 +172,7 @@ class Dispatcher:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
-            if (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
-                    and not body and API_KEY_HEADER not in headers and not route.streamed):
+            if self._from_cache(route, headers, body):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
             call = self._call(caller, params, query, {} if route.raw_body else _body(route, body),
@@ -169,7 +187,7 @@ class Dispatcher:
         except MarketError as exc:
             return self._refusal(route, exc, caller)
         except Exception:
-            log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
+            log.exception("unexpected error answering %s %s", method, path[:200])
             return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
         finally:
             if method not in ("GET", "HEAD", "OPTIONS"):
@@ -218,7 +236,7 @@ class Dispatcher:
         if api_key is None:
             return None
         try:
-            return self.market.authenticate(api_key)
+            return self.market.agents.caller(api_key)
         except MarketError:
             return None
 
@@ -237,7 +255,7 @@ class Dispatcher:
             self.limiter.check(api_key)
         except RateLimited as exc:  # every answer to a valid key shows its balance (SPEC §4)
             raise _WithBalance(exc, self._balance(self._known_caller(headers))) from None
-        return self.market.authenticate(api_key)
+        return self.market.agents.caller(api_key)
 
     def _run(self, route: Route, call: Call) -> Response:
         reply = route.handler(call)

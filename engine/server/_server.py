@@ -29,6 +29,7 @@ from typing import Any
 from engine import Market
 from engine.config import Config
 
+from . import _access_log
 from ._dispatch import Dispatcher
 from ._handler import MarketRequestHandler
 
@@ -259,6 +260,7 @@ class MarketServer:
             self._thread = None
         self.http.server_close()
         self.http.drain(grace)
+        _access_log.flush()
 
     def __enter__(self) -> MarketServer:
         return self.start()

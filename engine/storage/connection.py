@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -131,8 +131,7 @@ class SQLiteStore:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
         return _WriteTransaction(self)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Group this thread's transactions inside the block into one.
 
         Each write inside becomes a savepoint of the batch's transaction (still
@@ -140,14 +139,30 @@ class SQLiteStore:
         rolls every one back if it raises. The batch holds one connection for its
         thread, and other writers wait meanwhile.
         """
+        return self._pin("BEGIN IMMEDIATE", writes=True)
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read everything this thread reads inside the block from one snapshot.
+
+        Every ``read()`` inside shares one read transaction (and one connection), so a
+        request's reads (who is calling, the answer, the balance) agree with each other.
+        A ``write()`` inside raises ``sqlite3.ProgrammingError``: a snapshot is for reads.
+        Inside a batch, the batch's transaction is the snapshot.
+        """
+        return self._pin("BEGIN", writes=False)
+
+    @contextmanager
+    def _pin(self, begin: str, *, writes: bool) -> Iterator[None]:
+        """Hold one connection for this thread with one transaction (``begin``) around the block."""
         with self._guard():
-            if getattr(self._pinned, "lent", None) is not None:  # already batching: the outer batch commits
+            if getattr(self._pinned, "lent", None) is not None:  # already pinned: the outer block ends it
                 yield
                 return
             lent = self._borrow()
             self._pinned.lent = lent
+            self._pinned.writes = writes
             try:
-                lent[0].execute("BEGIN IMMEDIATE")
+                lent[0].execute(begin)
                 try:
                     yield
                 except BaseException:
@@ -241,7 +256,9 @@ class _WriteTransaction:
         lent = None
         try:
             lent = self._lent = self._store._borrow()
-            self._nested = lent[0].in_transaction  # inside SQLiteStore.batch
+            self._nested = lent[0].in_transaction  # inside SQLiteStore.batch (or a snapshot)
+            if self._nested and not getattr(self._store._pinned, "writes", True):
+                raise sqlite3.ProgrammingError("a write inside a read snapshot")
             lent[0].execute("SAVEPOINT write" if self._nested else "BEGIN IMMEDIATE")
         except BaseException:
             if lent is not None:

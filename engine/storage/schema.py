@@ -390,10 +390,22 @@ def _m011_search(db: Database) -> None:
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
 
 
+def _m012_key_generation(db: Database) -> None:
+    # Issue 14: servers cache which agent a key belongs to; any change of any agent's keys
+    # bumps this one number, read in each request's snapshot, so a rotated key stops
+    # working at once in every process on the file.
+    db.execute("CREATE TABLE key_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)")
+    db.execute("INSERT INTO key_generation VALUES (1, 0)")
+    db.execute("CREATE TRIGGER agents_key_generation AFTER UPDATE OF api_key_hash, previous_key_hash,"
+               " previous_key_expires_at ON agents BEGIN UPDATE key_generation SET n = n + 1; END")
+    db.execute("CREATE TRIGGER agents_key_generation_delete AFTER DELETE ON agents"
+               " BEGIN UPDATE key_generation SET n = n + 1; END")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
-    _m010_list_indexes, _m011_search,
+    _m010_list_indexes, _m011_search, _m012_key_generation,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
