@@ -155,9 +155,13 @@ class Dispatcher:
             return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
 
     def _from_cache(self, route: Route, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether the response cache may answer this request (an anonymous, cacheable GET)."""
-        return (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
-                and not body and API_KEY_HEADER not in headers and not route.streamed)
+        """Whether the response cache may answer this request before anything else (an
+        anonymous, cacheable GET)."""
+        return route.auth == "none" and API_KEY_HEADER not in headers and self._cacheable(route, body)
+
+    def _cacheable(self, route: Route, body: bytes) -> bool:
+        return (self.cache is not None and route.cacheable and route.method == "GET" and not body
+                and not route.streamed)
 
     def _answer_route(self, method: str, found: tuple[Route | None, dict[str, str], list[str]], path: str,
                       query: str, target: str, headers: Mapping[str, str], body: bytes,
@@ -175,6 +179,9 @@ class Dispatcher:
             if self._from_cache(route, headers, body):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
+            if caller is not None and self._cacheable(route, body):
+                # The same caller's same GET, while nothing changed: the same answer, balance included.
+                return self._cached(route, params, query, f"{caller.id} {target}", caller)
             call = self._call(caller, params, query, {} if route.raw_body else _body(route, body),
                               self._origin(route, peer, headers), headers, body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
@@ -208,14 +215,16 @@ class Dispatcher:
             return Response(reply.status, encode(reply.data))
         return error_response(exc, self._balance(caller))
 
-    def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
-        """An anonymous GET, answered from the cache when the market has not changed since."""
+    def _cached(self, route: Route, params: dict[str, str], query: str, target: str,
+                caller: Agent | None = None) -> Response:
+        """A GET (anonymous, or ``caller``'s, who is part of ``target``), answered from the cache
+        when the market has not changed since."""
         assert self.cache is not None
         version = self.cache.version()
         body = self.cache.get(target, version)
         if body is not None:
             return Response(200, body)
-        response = self._run(route, self._call(None, params, query, {}))
+        response = self._run(route, self._call(caller, params, query, {}))
         if response.status == 200:
             self.cache.put(target, version, response.body)
         return response
