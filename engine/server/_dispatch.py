@@ -186,8 +186,12 @@ class Dispatcher:
                               self._origin(route, peer, headers), headers, body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and (caller is not None or route.auth == "none"):
-                return self._once(route, call, idem.check_key(key), method, path,
-                                  call.raw if route.raw_body else encode_canonical(call.body))
+                checked, canonical = idem.check_key(key), call.raw if route.raw_body else encode_canonical(call.body)
+                if route.grouped:  # the claim, the operation and the stored answer commit together
+                    return self.market.grouped(lambda: self._once(route, call, checked, method, path, canonical))
+                return self._once(route, call, checked, method, path, canonical)
+            if route.grouped:
+                return self.market.grouped(lambda: self._run(route, call))
             return self._run(route, call)
         except _WithBalance as refused:
             return error_response(refused.error, refused.balance)

@@ -94,6 +94,8 @@ class SQLiteStore:
             return self._memory
         pinned = getattr(self._pinned, "lent", None)
         if pinned is not None:  # inside this thread's batch: its transaction is the one
+            if not pinned[0].in_transaction:  # SQLite rolled it back (e.g. disk full): nothing may go on alone
+                raise sqlite3.OperationalError("this thread's batch transaction was rolled back")
             return pinned
         if self._closed:
             raise sqlite3.ProgrammingError("the market is closed")
