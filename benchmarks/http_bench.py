@@ -120,6 +120,8 @@ def rows(seeded: Market10k, clients: int, workers: bool) -> list[Row]:
     if workers:
         table += [Row(f"w{WORKERS}_{r.name}", f"--workers {WORKERS}: {r.label}", r.method, r.path, key=r.key,
                       clients=r.clients, server="workers", target=0.9) for r in reads[1:]]
+        table.append(Row(f"w{WORKERS}_post64", f"--workers {WORKERS}: POST /api/tasks valid, 64 clients", "POST",
+                         "/api/tasks", body=VALID_POST, clients=64, status=201, server="workers", target=None))
     return table
 
 

@@ -190,8 +190,8 @@ class Dispatcher:
                 if route.grouped:  # the claim, the operation and the stored answer commit together
                     return self.market.grouped(lambda: self._once(route, call, checked, method, path, canonical))
                 return self._once(route, call, checked, method, path, canonical)
-            if route.grouped:
-                return self.market.grouped(lambda: self._run(route, call))
+            if route.grouped:  # the writer thread runs the operation; the answer is rendered here
+                return self._render(route, self.market.grouped(lambda: route.handler(call)), call)
             return self._run(route, call)
         except _WithBalance as refused:
             return error_response(refused.error, refused.balance)
@@ -271,7 +271,9 @@ class Dispatcher:
         return self.market.agents.caller(api_key)
 
     def _run(self, route: Route, call: Call) -> Response:
-        reply = route.handler(call)
+        return self._render(route, route.handler(call), call)
+
+    def _render(self, route: Route, reply: Reply, call: Call) -> Response:
         if route.streamed:
             return Response(reply.status, b"", stream=reply.data, content_type=EVENT_STREAM_TYPE)
         if not route.enveloped:

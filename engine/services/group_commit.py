@@ -42,7 +42,10 @@ class _Job(Generic[T]):
         self.operation = operation
         self.result: T | None = None
         self.error: BaseException | None = None
-        self.done = threading.Event()
+        # Held until the job is done: a bare lock's release is far cheaper for the writer
+        # thread than an Event's notify (the profile of 64 waiting clients showed it).
+        self.done = threading.Lock()
+        self.done.acquire()
 
 
 class GroupCommit:
@@ -76,7 +79,7 @@ class GroupCommit:
         self._jobs.put(job)
         if self._writer is None:
             self._start()
-        job.done.wait()
+        job.done.acquire()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
@@ -129,4 +132,4 @@ class GroupCommit:
                 job.result, job.error = None, exc
         finally:
             for job in jobs:
-                job.done.set()
+                job.done.release()
