@@ -3,6 +3,7 @@ a bounded pool of connections."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -17,6 +18,8 @@ from .schema import migrate
 from .transaction import SQLiteTx
 
 BUSY_TIMEOUT_MS = 30_000
+#: Connections that only read PRAGMA data_version, shared out among threads.
+WATCH_CONNECTIONS = 4
 #: Connections a file store opens at most; a transaction waits for a free one.
 POOL_SIZE = 16
 #: Owner read and write only: the file holds webhook secrets, emails and prompts.
@@ -52,8 +55,12 @@ class SQLiteStore:
         self._memory: _Lent | None = None
         self._closed = False
         self._pinned = threading.local()  # the connection a batch holds in this thread
-        self._watch_lock = threading.Lock()
-        self._watch: sqlite3.Connection | None = None
+        # Watcher connections for data_version, each thread keeping to one (a connection's
+        # data_version is its own count); several, so that server threads do not queue on one lock.
+        self._watches: list[tuple[threading.Lock, list[sqlite3.Connection]]] = [
+            (threading.Lock(), []) for _ in range(WATCH_CONNECTIONS)]
+        self._watch_of_thread = threading.local()
+        self._next_watch = itertools.count()
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             _private_files(self.path)
@@ -205,10 +212,14 @@ class SQLiteStore:
         if self.memory:
             with self._guard():
                 return self._borrow()[0].execute("PRAGMA data_version").fetchone()[0]
-        with self._watch_lock:
-            if self._watch is None:
-                self._watch = self._open()
-            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+        slot = getattr(self._watch_of_thread, "slot", None)
+        if slot is None:
+            slot = self._watch_of_thread.slot = next(self._next_watch) % WATCH_CONNECTIONS
+        lock, opened = self._watches[slot]
+        with lock:
+            if not opened:
+                opened.append(self._open())
+            return opened[0].execute("PRAGMA data_version").fetchone()[0]
 
     def checkpoint(self) -> None:
         """Copy every committed change from the WAL into the database file now."""
@@ -227,10 +238,10 @@ class SQLiteStore:
         idle, self._idle = self._idle, []
         for conn, _ in idle:
             conn.close()
-        with self._watch_lock:
-            if self._watch is not None:
-                self._watch.close()
-                self._watch = None
+        for lock, opened in self._watches:
+            with lock:
+                while opened:
+                    opened.pop().close()
         with self._memory_lock:
             if self._memory is not None:
                 self._memory[0].close()
