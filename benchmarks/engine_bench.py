@@ -20,6 +20,12 @@ engine copies its WAL back into the file from a background thread; each engine r
 ends with ``Market.checkpoint()`` so that work is counted in its time and cannot spill
 into a floor's round. Rounds of 100 lifecycles match the thread's 0.1 s cadence.
 
+Issue 14, same VM under heavy shared load (load average 9-25), 3,000 lifecycles: engine/spec
+floor 0.26-0.28 (main the same hour: 0.17), engine/minimal 0.11-0.13 (main: 0.07); the
+``Market.batch()`` row 513-553 lifecycles/s, 0.13-0.15 of the minimal floor: a batch saves the
+commits, but the engine's statements and their triggers (counters, FTS, ledger) cost ~0.5 ms
+per lifecycle and its Python ~0.3 ms, against ~0.25 ms for the minimal floor's whole lifecycle.
+
     python benchmarks/engine_bench.py [--lifecycles 6000] [--rounds 60] [--check]
 
 ``--check`` exits 1 when the engine reaches less than 0.4 of the spec floor.

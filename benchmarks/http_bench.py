@@ -23,6 +23,12 @@ than 1; ``--workers 2`` reads >= 0.9.
 
     python benchmarks/http_bench.py [--seconds 3] [--rounds 3] [--tasks 10000] [--clients 16]
                                     [--only wallet,post16] [--no-workers]
+
+Measured on the 2-core VM shared with other work (load average 8-25; ceilings 3,900-6,700 GET/s):
+authenticated reads 0.51-0.66 of the ceiling (before issue 14: list 0.12, wallet 0.01, me 0.34,
+task 0.30); valid posts 0.12-0.25 (550-790/s; before: 325-341/s), bound by one core's worth of the
+engine's per-post work (~0.3-0.45 ms of SQL even in a batch, plus HTTP); --workers 2 reads
+0.60-0.77, with no second core free on that machine to show.
 """
 
 from __future__ import annotations
