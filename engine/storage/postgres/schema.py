@@ -3,7 +3,7 @@
 Each migration is a function taking an open connection inside a transaction; table
 ``schema_version`` records how many have run. Migration 1 is the whole schema as SQLite's
 migration 11 left it (the PostgreSQL store started there); later SQLite migrations are
-ported here in turn. Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
+ported here in turn (2-4: SQLite's 12-14). Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
 
 The ledger's guarantees are the database's own, as on SQLite: CHECK constraints keep every
 wallet, escrow and fee account at 0 or more; triggers refuse UPDATE, DELETE and TRUNCATE of
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import SchemaTooNew
-from ..counters_sql import RECOUNT
+from ..counters_sql import RECOUNT, WALLET_SUMS
 
 T = 'TEXT COLLATE "C"'
 #: Every write transaction and every migration holds this transaction-level advisory lock
@@ -266,7 +266,49 @@ def _m001_schema(conn: Any) -> None:
     conn.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema]
+def _m002_key_generation(conn: Any) -> None:
+    # SQLite's migration 12: one number that any change of any agent's keys bumps, read in each
+    # request's snapshot, so a rotated key stops at once on every node.
+    conn.execute("""
+        CREATE TABLE key_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
+        INSERT INTO key_generation VALUES (1, 0);
+        CREATE FUNCTION am_key_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN UPDATE key_generation SET n = n + 1; RETURN NULL; END $$;
+        CREATE TRIGGER agents_key_generation AFTER UPDATE OF api_key_hash, previous_key_hash,
+            previous_key_expires_at ON agents FOR EACH ROW EXECUTE FUNCTION am_key_generation();
+        CREATE TRIGGER agents_key_generation_delete AFTER DELETE ON agents
+            FOR EACH ROW EXECUTE FUNCTION am_key_generation();
+    """)
+
+
+def _m003_wallet_sums(conn: Any) -> None:
+    # SQLite's migration 13: the wallet view's sums, kept by the transfers (storage/counters_sql.py).
+    conn.execute("""
+        CREATE FUNCTION am_wallet_sums() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.wallet_agent IS NOT NULL AND NEW.kind IN ('payout', 'escrow', 'refund') THEN
+                PERFORM am_bump('wallet_sum', NEW.wallet_agent, NEW.kind, NEW.amount);
+            END IF;
+            IF NEW.task_id IS NOT NULL AND NEW.from_account = 'escrow:' || NEW.task_id THEN
+                PERFORM am_bump('escrow_released', t.poster_id, '', NEW.amount) FROM tasks t WHERE t.id = NEW.task_id;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER transfers_count_wallet_sums AFTER INSERT ON transfers
+            FOR EACH ROW EXECUTE FUNCTION am_wallet_sums();
+        DELETE FROM counters WHERE kind IN ('wallet_sum', 'escrow_released');
+    """)
+    conn.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, SUM(n)"
+                 f" FROM ({WALLET_SUMS}) AS sums GROUP BY kind, key, status")
+
+
+def _m004_task_capabilities_by_task(conn: Any) -> None:
+    # SQLite's migration 14: the counters' triggers find a task's capabilities by task_rowid.
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_task_capabilities_task ON task_capabilities(task_rowid)")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
+                                           _m004_task_capabilities_by_task]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

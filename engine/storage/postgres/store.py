@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -161,14 +161,22 @@ class PostgresStore:
         finally:
             self._end(conn, commit=ok)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Group this thread's transactions inside the block into one (each write a savepoint of it)."""
-        if getattr(self._pinned, "lent", None) is not None:
+        return self._pin(_BEGIN_WRITE, writes=True)
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read everything this thread reads inside the block from one snapshot (a write inside raises)."""
+        return self._pin(_BEGIN_READ, writes=False)
+
+    @contextmanager
+    def _pin(self, begin: str, *, writes: bool) -> Iterator[None]:
+        """Hold one connection for this thread with one transaction (``begin``) around the block."""
+        if getattr(self._pinned, "lent", None) is not None:  # already pinned: the outer block ends it
             yield
             return
-        lent = self._begin(_BEGIN_WRITE)
-        self._pinned.lent = lent
+        lent = self._begin(begin)
+        self._pinned.lent, self._pinned.writes = lent, writes
         ok = False
         try:
             yield
@@ -223,6 +231,8 @@ class _WriteTransaction:
         pinned = getattr(self._store._pinned, "lent", None)
         self._nested = pinned is not None
         if pinned is not None:
+            if not getattr(self._store._pinned, "writes", True):
+                raise psycopg.ProgrammingError("a write inside a read snapshot")
             pinned[0].execute("SAVEPOINT write")
             self._lent = pinned
         else:
