@@ -188,6 +188,8 @@ class MarketDatabases:
             if self._reset_sql is None:
                 tables = [r[0] for r in conn.execute(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'schema_version'")]
+                # Tables the schema seeds (e.g. key_generation's one row) keep their rows.
+                tables = [t for t in tables if conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() is None]
                 sequences = [r[0] for r in conn.execute(
                     "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
                 version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
