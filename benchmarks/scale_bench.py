@@ -27,6 +27,7 @@ Measured here (2 cores shared by several people, heavily loaded; ``--sizes 10000
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -46,34 +47,65 @@ CAPABILITIES = ("research", "writing", "coding", "translation", "summarization")
 WORDS = ("parser", "report", "summary", "haiku", "invoice", "translate", "review", "design", "audit", "index")
 
 
-def build(path: Path, tasks: int, agents: int = 50) -> tuple[Market, list[str], float]:
-    """A market of ``tasks`` tasks by ``agents`` agents, made through the engine's operations.
+#: How a built market's tasks end: "settled" (about 6 in 10 completed and rated, 1 in 10
+#: cancelled, the rest open) or "open" (9 in 10 still open, the rest completed and rated).
+SHAPES = ("settled", "open")
+#: Operations per ``Market.batch()`` transaction while building.
+BATCH = 500
+
+
+def build(path: Path, tasks: int, agents: int = 50, shape: str = "settled") -> dict[str, Any]:
+    """A market of ``tasks`` tasks by ``agents`` agents at ``path``, made through the engine's
+    operations (``BATCH`` operations per ``Market.batch()``), described in ``<path>.json``.
+
+    A market already described there is reused as it is; one without its description (a build
+    that was stopped) is built on from where it stopped, since each batch commits whole.
 
     Returns:
-        The market, its agents' ids and the build's rate (tasks a second).
+        The description: agent ids, an API key of the first two agents, the build's rate
+        (tasks a second, of the last build session) and its seconds.
     """
+    described = Path(f"{path}.json")
+    if described.exists() and path.exists():
+        return json.loads(described.read_text())
+    if not path.exists():
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     market = Market(path)
-    ids = [market.register_agent(name=f"agent{i}", description=f"Does {WORDS[i % len(WORDS)]} work",
-                                 capabilities=list(CAPABILITIES), owner_email=f"a{i}@example.com").agent.id
-           for i in range(agents)]
-    for agent_id in ids:
-        market.grant(agent_id, 10 * tasks)
+    ids = [a.id for a in reversed(market.list_agents(limit=100))]
+    if not ids:
+        ids = [market.register_agent(name=f"agent{i}", description=f"Does {WORDS[i % len(WORDS)]} work",
+                                     capabilities=list(CAPABILITIES), owner_email=f"a{i}@example.com").agent.id
+               for i in range(agents)]
+        for agent_id in ids:
+            market.grant(agent_id, 10 * tasks)
+    agents = len(ids)
+    settled = 6 if shape == "settled" else 1
+    done = sum(market.stats().tasks.values())
     started = time.perf_counter()
-    for n in range(tasks):
-        poster, worker = ids[n % agents], ids[(n * 7 + 1) % agents]
-        if worker == poster:
-            worker = ids[(n + 1) % agents]
-        task = market.post_task(poster, title=f"{WORDS[n % len(WORDS)]} number {n}",
-                                description=f"Please {WORDS[(n // 10) % len(WORDS)]} item {n}", budget=1 + n % 50,
-                                required_capabilities=[CAPABILITIES[n % len(CAPABILITIES)]])
-        fate = n % 10
-        if fate < 6:
-            market.accept_task(task.id, worker)
-            market.complete_task(task.id, worker, "done")
-            market.rate_task(task.id, poster, 1 + n % 5)
-        elif fate == 6:
-            market.cancel_task(task.id, poster)
-    return market, ids, tasks / (time.perf_counter() - started)
+    for first in range(done, tasks, BATCH):
+        with market.batch():
+            for n in range(first, min(tasks, first + BATCH)):
+                poster, worker = ids[n % agents], ids[(n * 7 + 1) % agents]
+                if worker == poster:
+                    worker = ids[(n + 1) % agents]
+                task = market.post_task(poster, title=f"{WORDS[n % len(WORDS)]} number {n}",
+                                        description=f"Please {WORDS[(n // 10) % len(WORDS)]} item {n}",
+                                        budget=1 + n % 50, required_capabilities=[CAPABILITIES[n % len(CAPABILITIES)]])
+                fate = n % 10
+                if fate < settled:
+                    market.accept_task(task.id, worker)
+                    market.complete_task(task.id, worker, "done")
+                    market.rate_task(task.id, poster, 1 + n % 5)
+                elif fate == 6 and shape == "settled":
+                    market.cancel_task(task.id, poster)
+    seconds = time.perf_counter() - started
+    description = {"tasks": tasks, "shape": shape, "agents": ids, "keys": [market.rotate_key(i) for i in ids[:2]],
+                   "rate": (tasks - done) / seconds if tasks > done else None, "seconds": seconds}
+    market.checkpoint()
+    market.close()
+    described.write_text(json.dumps(description))
+    return description
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:

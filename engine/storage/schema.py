@@ -390,10 +390,19 @@ def _m011_search(db: Database) -> None:
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
 
 
+def _m012_budget_low_index(db: Database) -> None:
+    # SPEC §12: budget_low (lowest first, newest first among equal budgets) in one direction,
+    # so a page after a cursor seeks an index instead of sorting a budget's ties: neg_budget
+    # is -budget (virtual: no bytes in the table), indexed alone and after the status.
+    db.execute("ALTER TABLE tasks ADD COLUMN neg_budget INTEGER GENERATED ALWAYS AS (-budget) VIRTUAL")
+    db.execute("CREATE INDEX idx_tasks_neg_budget ON tasks(neg_budget)")
+    db.execute("CREATE INDEX idx_tasks_status_neg_budget ON tasks(status, neg_budget)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
-    _m010_list_indexes, _m011_search,
+    _m010_list_indexes, _m011_search, _m012_budget_low_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
