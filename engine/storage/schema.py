@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from ..event_catalog import EVENT_TYPES
 from ..validation import email_key
 from .counters_sql import RECOUNT
 
@@ -399,10 +400,40 @@ def _m012_budget_low_index(db: Database) -> None:
     db.execute("CREATE INDEX idx_tasks_status_neg_budget ON tasks(status, neg_budget)")
 
 
+def _m013_compact_events(db: Database) -> None:
+    # Leaner rows (SPEC §12): an event was about 185 bytes with its index, mostly two UUIDs as
+    # text, its type and its time. Now the type is a small code (table event_types), the task
+    # and agent are their tables' rowids, the time is unix seconds and empty data is NULL:
+    # about 45 bytes. storage/events_sql.py turns them back into the same Event records.
+    db.execute("CREATE TABLE event_types (code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    db.conn.executemany("INSERT INTO event_types (name) VALUES (?)", [(name,) for name in EVENT_TYPES])
+    db.execute("INSERT OR IGNORE INTO event_types (name) SELECT DISTINCT type FROM events")
+    db.execute("ALTER TABLE events RENAME TO events_before_13")
+    db.execute("DROP INDEX idx_events_task")
+    db.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, type INTEGER NOT NULL REFERENCES event_types(code),"
+        " task INTEGER, agent INTEGER, at INTEGER NOT NULL, data TEXT)"  # task, agent: rowids; data NULL: {}
+    )
+    db.execute(
+        "INSERT INTO events (seq, type, task, agent, at, data)"
+        " SELECT e.seq, y.code, t.rowid, a.rowid, unixepoch(e.created_at), NULLIF(e.data, '{}')"
+        " FROM events_before_13 e JOIN event_types y ON y.name = e.type"
+        " LEFT JOIN tasks t ON t.id = e.task_id LEFT JOIN agents a ON a.id = e.agent_id"
+    )
+    lost = db.execute(
+        "SELECT count(*) FROM events_before_13 e JOIN events n ON n.seq = e.seq WHERE (e.task_id IS NULL) !="
+        " (n.task IS NULL) OR (e.agent_id IS NULL) != (n.agent IS NULL) OR n.at IS NULL"
+    ).fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} events name a task or agent that does not exist, or a time that cannot be read")
+    db.execute("DROP TABLE events_before_13")
+    db.execute("CREATE INDEX idx_events_task ON events(task) WHERE task IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
-    _m010_list_indexes, _m011_search, _m012_budget_low_index,
+    _m010_list_indexes, _m011_search, _m012_budget_low_index, _m013_compact_events,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -114,3 +115,34 @@ def test_money_settings_changed_by_another_process_apply_at_once(market_path: Pa
         newcomer = server.register_agent(name="Late", capabilities=["research"], owner_email="l@example.com")
         assert newcomer.balance == server.balance(newcomer.agent.id) == 7
         assert server.verify_ledger().ok
+
+
+def test_migration_13_keeps_every_event_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v12.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m013_compact_events")
+    for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
+        migration(db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                 " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
+    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
+                 " created_at, updated_at) VALUES ('t1', 'T', '', 5, '[]', 'open', 'market', 'a1',"
+                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')")
+    before = [
+        (1, "agent.registered", None, "a1", "2026-01-01T00:00:00Z", '{"name": "Old"}'),
+        (2, "task.posted", "t1", "a1", "2026-01-01T00:00:01Z", '{"title": "T", "budget": 5}'),
+        (3, "task.expired", "t1", None, "2027-02-28T23:59:59Z", "{}"),
+        (4, "some.future.event", None, None, "2026-06-30T12:00:00Z", "{}"),
+    ]
+    conn.executemany("INSERT INTO events (seq, type, task_id, agent_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+                     before)
+    conn.close()
+
+    with Market(path) as market:
+        after = [(e.seq, e.type, e.task_id, e.agent_id, e.created_at, e.data) for e in market.events(0)]
+        assert after == [(*row[:5], json.loads(row[5])) for row in before]
+        assert [e.seq for e in market.task_timeline("t1")] == [2, 3]
+        compact_row = sqlite3.connect(path).execute("SELECT type, task, agent, at, data FROM events WHERE seq = 3")
+        assert compact_row.fetchone()[1:] == (1, None, 1803859199, None)  # the task's rowid, unix seconds, no data
