@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -130,69 +131,133 @@ def deep_cursor(page: Callable[..., Any], depth: int) -> str | None:
     return cursor
 
 
-def requests(market: Market, ids: list[str]) -> dict[str, Callable[..., Any]]:
+def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     """Every documented list as a call taking ``limit`` and ``cursor``."""
-    me = ids[0]
     tasks = market.tasks_page
-    return {
+    lists: dict[str, Callable[..., Any]] = {
         "tasks": lambda **p: tasks(v.task_query(**p)),
         "tasks status=completed": lambda **p: tasks(v.task_query("completed", **p)),
         "tasks status=open": lambda **p: tasks(v.task_query("open", **p)),
         "tasks capability=research": lambda **p: tasks(v.task_query(capability="research", **p)),
+        "tasks status=open capability=research": lambda **p: tasks(v.task_query("open", "research", **p)),
         "tasks order=budget_high": lambda **p: tasks(v.task_query(order="budget_high", **p)),
+        "tasks order=budget_low": lambda **p: tasks(v.task_query(order="budget_low", **p)),
         "tasks order=budget_low status=open": lambda **p: tasks(v.task_query("open", order="budget_low", **p)),
+        "tasks capability=research order=budget_high": lambda **p: tasks(
+            v.task_query(capability="research", order="budget_high", **p)),
         "tasks poster_id": lambda **p: tasks(v.task_query(poster_id=me, **p)),
         "tasks assigned_to": lambda **p: tasks(v.task_query(assigned_to=me, **p)),
         "my tasks (involving)": lambda **p: tasks(v.task_query(involving=me, **p)),
         "tasks q=parser (matches)": lambda **p: tasks(v.task_query(search="parser", **p)),
+        "tasks q=parser status=open": lambda **p: tasks(v.task_query("open", search="parser", **p)),
         "tasks q=zzzz (no match)": lambda **p: tasks(v.task_query(search="zzzz", **p)),
         "agents": lambda **p: market.agents_page(v.agent_query(**p)),
         "agents order=reputation": lambda **p: market.agents_page(v.agent_query(order="reputation", **p)),
         "wallet transactions": lambda **p: market.ledger.transactions_page(me, p["limit"], cursor=p["cursor"]),
     }
+    return lists
 
 
-def measure(market: Market, ids: list[str], repeat: int, depth: int) -> dict[str, tuple[float, float]]:
+def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True) -> dict[str, tuple[float, float]]:
+    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two checks."""
     figures: dict[str, tuple[float, float]] = {}
-    for name, page in requests(market, ids).items():
-        figures[f"{name} (page 1)"] = timed(lambda: page(limit=20, cursor=None), repeat)
-        cursor = deep_cursor(page, depth)
-        figures[f"{name} (by cursor, {depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
-    figures["stats"] = timed(market.stats, repeat)
+    if lists:
+        for name, page in requests(market, me).items():
+            figures[f"{name} (page 1)"] = timed(lambda: page(limit=20, cursor=None), repeat)
+            cursor = deep_cursor(page, depth)
+            figures[f"{name} ({depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
+        figures["stats"] = timed(market.stats, repeat)
     figures["verify_ledger"] = timed(market.verify_ledger, 1)
     figures["verify_counters"] = timed(market.verify_counters, 1)
     return figures
 
 
+def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
+    """p50/p99 over HTTP (``agentmarket serve`` on ``path``, one keep-alive connection, the
+    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.support.server import server_process
+
+    figures: dict[str, tuple[float, float]] = {}
+    with server_process(path) as server:
+        where = urlsplit(server.url)
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+
+        def get(target: str) -> None:
+            connection.request("GET", target, headers={"X-API-Key": key})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {target}: {response.status}")
+
+        for target in ("/api/wallet", "/api/tasks?limit=20", "/api/tasks?status=open&limit=20",
+                       "/api/tasks?capability=research&limit=20", "/api/tasks?order=budget_low&status=open&limit=20",
+                       "/api/agents/me/tasks?limit=20", "/api/tasks?q=parser&limit=20",
+                       "/api/wallet/transactions?limit=20", "/api/stats"):
+            get(target)
+            figures[f"HTTP GET {target}"] = timed(lambda: get(target), repeat)
+        connection.close()
+    return figures
+
+
+def bytes_per_task(path: Path) -> dict[str, float]:
+    """Pages of each table and index (dbstat), in bytes per task."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    sizes = {name: size / tasks for name, size in
+             conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")}
+    conn.close()
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 1_000_000])
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES),
+                        help="Markets to build at each size; lists are timed on the first, the checks on each.")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--depth", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, default=None, help="Build the markets in this directory and keep them.")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "agentmarket-scale",
+                        help="Where the markets are built once and kept for later runs.")
+    parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
+    parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
     args = parser.parse_args(argv)
-    directory = args.keep or Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    results = []
+    args.dir.mkdir(parents=True, exist_ok=True)
+    columns: dict[int, dict[str, tuple[float, float]]] = {}
     for size in args.sizes:
-        path = directory / f"market-{size}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        market, ids, rate = build(path, size)
-        market.checkpoint()
-        figures = measure(market, ids, args.repeat, args.depth)
-        results.append((size, rate, os.path.getsize(path), figures))
-        market.close()
-    (small, small_rate, small_bytes, a), (large, large_rate, large_bytes, b) = results
-    print(f"built {small:,} tasks at {small_rate:,.0f}/s ({small_bytes / small:,.0f} B/task), "
-          f"{large:,} at {large_rate:,.0f}/s ({large_bytes / large:,.0f} B/task)")
-    head = f"{'request':<52} {f'{small:,} p50/p99 ms':>18} {f'{large:,} p50/p99 ms':>18} {'p50 ratio':>9}"
+        figures: dict[str, tuple[float, float]] = {}
+        for n, shape in enumerate(args.shapes):
+            path = args.dir / f"market-{shape}-{size}.db"
+            if args.no_build and size == max(args.sizes) and not Path(f"{path}.json").exists():
+                continue
+            about = build(path, size, shape=shape)
+            rate = f"{about['rate']:,.0f} tasks/s" if about["rate"] else "reused"
+            print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
+                  f" {os.path.getsize(path) / size:,.0f} B/task in the file,"
+                  f" {sum(bytes_per_task(path).values()):,.0f} B/task in tables and indexes (dbstat)", flush=True)
+            with Market(path) as market:
+                market.checkpoint()
+                measured = measure(market, about["agents"][0], args.repeat, args.depth, lists=n == 0)
+            figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in measured.items()})
+            if n == 0 and args.http:
+                figures.update(http_figures(path, about["keys"][0], args.repeat))
+        columns[size] = figures
+    small, large = args.sizes
+    a, b = columns.get(small, {}), columns.get(large, {})
+    head = f"{'request':<62} {f'{small:,} p50/p99 ms':>18} {f'{large:,} p50/p99 ms':>18} {'p50 ratio':>9}"
     print(head)
     print("-" * len(head))
-    for name in a:
-        ratio = b[name][0] / a[name][0] if a[name][0] else float("nan")
-        print(f"{name:<52} {a[name][0]:>8.2f}/{a[name][1]:<9.2f} {b[name][0]:>8.2f}/{b[name][1]:<9.2f} {ratio:>9.2f}")
+    for name in dict.fromkeys([*a, *b]):
+        x, y = a.get(name), b.get(name)
+        ratio = f"{y[0] / x[0]:9.2f}" if x and y and x[0] else f"{'':9}"
+        print(f"{name:<62} {_cell(x)} {_cell(y)} {ratio}")
     return 0
+
+
+def _cell(figure: tuple[float, float] | None) -> str:
+    return f"{'-':>18}" if figure is None else f"{figure[0]:>8.2f}/{figure[1]:<9.2f}"
 
 
 if __name__ == "__main__":
