@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -103,16 +104,66 @@ async def app_times(db: Path, key: str) -> tuple[float, float]:
     return (listed - start) * 1000, (shown - listed) * 1000
 
 
+async def scale_times(db: Path, key: str, pages: int) -> dict[str, list[float]]:
+    """Milliseconds from a key press to the task list drawn again, driven by the pilot: opening
+    the list, ``]`` for each of ``pages`` pages forward, a capability typed and Enter, a search
+    typed and Enter (each measured from the Enter)."""
+    from textual.widgets import DataTable, Input, Label
+
+    from agentmarket_tui.app import AgentMarketApp
+    from agentmarket_tui.screens.tasks import PAGE_SIZE
+
+    client = open_client(db, key)
+    app = AgentMarketApp(client, live=False)
+    times: dict[str, list[float]] = {"open the task list": [], "] next page": [], "capability + Enter": [],
+                                     "search + Enter": []}
+
+    def summary() -> str:
+        return str(app.screen.query_one("#tasks-page", Label).render())
+
+    async def drawn(start: float, ready: Callable[[], bool], into: str) -> None:
+        while not ready():
+            await pilot.pause(0.001)
+        await pilot.pause()  # the refresh that draws it
+        times[into].append((time.perf_counter() - start) * 1000)
+
+    start = time.perf_counter()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await drawn(start, lambda: bool(app.screen.query_one("#tasks-table", DataTable).row_count),
+                    "open the task list")
+        app.screen.set_focus(None)
+        for page in range(1, pages + 1):
+            start = time.perf_counter()
+            await pilot.press("right_square_bracket")
+            await drawn(start, lambda: summary().startswith(f"{page * PAGE_SIZE + 1:,}–"), "] next page")
+        for field, text, into in (("#task-capability", "research", "capability + Enter"),
+                                  ("#task-search", "parser", "search + Enter")):
+            app.screen.query_one(field, Input).focus()
+            await pilot.press(*text)
+            before = summary()
+            start = time.perf_counter()
+            await pilot.press("enter")
+            await drawn(start, lambda: summary() != before and summary().startswith("1–"), into)
+    client.close()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--app-runs", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/agentmarket-bench"))
+    parser.add_argument("--db", type=Path, default=None,
+                        help="A market built by scale_bench.py (its .json gives the key) instead of a simulated one.")
+    parser.add_argument("--pages", type=int, default=100, help="Pages forward in the key-press timings.")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    db = args.cache / f"tui-{args.tasks}.db"
-    key = build(db, args.tasks)
+    if args.db is not None:
+        db, key = args.db, json.loads(Path(f"{args.db}.json").read_text())["keys"][1]
+    else:
+        db = args.cache / f"tui-{args.tasks}.db"
+        key = build(db, args.tasks)
     client = open_client(db, key)
     try:
         first = client.list_tasks(limit=PAGE)
@@ -127,6 +178,9 @@ def main() -> None:
     runs = [asyncio.run(app_times(db, key)) for _ in range(args.app_runs)]
     print("app: start to task list shown (median ms): %.1f" % statistics.median(r[0] for r in runs))
     print("app: Enter to task detail shown (median ms): %.1f" % statistics.median(r[1] for r in runs))
+    for name, ms in asyncio.run(scale_times(db, key, args.pages)).items():
+        print(f"app: {name}, key press to drawn (ms): median {statistics.median(ms):.1f}, max {max(ms):.1f}"
+              f" ({len(ms)} presses)")
 
 
 if __name__ == "__main__":
