@@ -99,6 +99,32 @@ class TransactionQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """Which webhook deliveries a list wants: one agent's, newest first (fields as :class:`TaskQuery`)."""
+
+    agent_id: str
+    limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which market events a list wants: those after seq ``after``, oldest first.
+
+    Attributes:
+        after: only events with a greater seq.
+        limit: page size, 1–1000.
+        cursor: where the page starts, as the previous page's ``next_cursor`` gave it (opaque).
+    """
+
+    after: int = 0
+    limit: int = 100
+    offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a list, and how many items all its pages hold, read in one snapshot.
 

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..queries import EventQuery
 from ..records import Event
 
 # Times are stored as unix seconds and read back in the market's one format (context.now).
@@ -55,6 +56,18 @@ class SQLiteEvents:
             args += [involving] * 3
         return _events(self.conn.execute(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?",
                                          (*args, limit)))
+
+    def page(self, query: EventQuery, after: tuple[Any, ...] | None) -> tuple[list[Event], tuple[Any, ...] | None]:
+        start = max(query.after, after[0] if after else 0)
+        rows = self.conn.execute(f"{_SELECT} WHERE e.seq > ? ORDER BY e.seq LIMIT ? OFFSET ?",
+                                 (start, query.limit + 1, query.offset)).fetchall()
+        events = _events(rows[:query.limit])
+        return events, (events[-1].seq,) if len(rows) > query.limit else None
+
+    def count(self, query: EventQuery) -> tuple[int, bool]:
+        # Events are never deleted and each takes the next seq, so those after a seq are the
+        # newest seq less it: no count of rows.
+        return max(0, self.newest_seq() - query.after), False
 
     def newest_seq(self) -> int:
         return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
