@@ -33,6 +33,9 @@ class TaskOrder(_Order):
     OLDEST = "oldest", "Oldest"
     BUDGET_HIGH = "budget_high", "Budget ↓"
     BUDGET_LOW = "budget_low", "Budget ↑"
+    #: Best match of ``q`` first (FTS5's bm25 rank), newest first among equals; ``newest``
+    #: without a ``q`` of 3 characters or more. It ranks every match: its cost grows with them.
+    RELEVANCE = "relevance", "Relevance"
 
 
 class AgentOrder(_Order):

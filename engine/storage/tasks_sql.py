@@ -28,8 +28,9 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
     # Lowest budget first, newest first among equals: one direction over the generated column
     # neg_budget (= -budget, migration 12), so a cursor seeks its index instead of sorting ties.
     TaskOrder.BUDGET_LOW: (("t.neg_budget", True), ("t.rowid", True)),
+    TaskOrder.RELEVANCE: (("t.rowid", True),),  # without an indexed search; with one, see _selection
 }
-_BY_ROWID = (TaskOrder.NEWEST, TaskOrder.OLDEST)
+_BY_ROWID = (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
 # A capability with at most this many tasks is read whole from its index and sorted; a
 # commoner one is checked row by row while the order's index is walked (see _selection).
 _FEW = 2_000
@@ -196,8 +197,11 @@ def _selection(query: TaskQuery, counts: Counts) -> tuple[str, list[str], list[A
             where.append(condition)
             args.append(value)
     if query.search and by_rowid and len(query.search) >= _search.MIN_INDEXED:
-        # FTS5 hands its matches out in rowid order, either way, from a rowid on.
-        source, sort = "tasks_fts CROSS JOIN tasks t ON t.rowid = tasks_fts.rowid", (("tasks_fts.rowid", newest),)
+        # FTS5 hands its matches out in rowid order, either way, from a rowid on; relevance
+        # sorts every match by bm25 (FTS5's rank: lower is better).
+        source = "tasks_fts CROSS JOIN tasks t ON t.rowid = tasks_fts.rowid"
+        sort = ((("tasks_fts.rank", False), ("t.rowid", True)) if query.order is TaskOrder.RELEVANCE
+                else (("tasks_fts.rowid", newest),))
         where.append("tasks_fts MATCH ?")
         args.append(_search.phrase(query.search))
     elif query.search:

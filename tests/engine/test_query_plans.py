@@ -31,7 +31,7 @@ TASK_FILTERS: list[dict[str, Any]] = [
 ]
 AGENT_FILTERS: list[dict[str, Any]] = [{}, {"capability": "research"}, {"search": "writer"}]
 _SCAN = re.compile(r"^SCAN (t|a|tasks|agents)\b(?!.*USING)")
-_ROWID_ORDERS = (TaskOrder.NEWEST, TaskOrder.OLDEST)
+_ROWID_ORDERS = (TaskOrder.NEWEST, TaskOrder.OLDEST)  # relevance without a search too; with one it sorts
 #: The lists that read no more rows than their page, in every order or the rowid orders.
 FLAT: list[tuple[dict[str, Any], tuple[TaskOrder, ...]]] = [
     ({}, tuple(TaskOrder)), ({"status": "open"}, tuple(TaskOrder)), ({"status": "completed"}, tuple(TaskOrder)),
@@ -48,9 +48,11 @@ def _large(kind: str, key: str = "", status: str | None = None) -> int:
 
 
 def _task_plan(market: Market, filters: dict[str, Any], order: TaskOrder, deep: bool) -> list[str]:
-    key = tuple(1 for _ in tasks_sql._SORT[order]) if deep else None
+    query = v.task_query(order=order, **filters)
     with market.context.store.read() as tx:
-        sql, args, _ = tasks_sql.statement(tx.tasks.conn, v.task_query(order=order, **filters), key, "t.id", _large)
+        sql, args, sort = tasks_sql.statement(tx.tasks.conn, query, None, "t.id", _large)
+        if deep:
+            sql, args, _ = tasks_sql.statement(tx.tasks.conn, query, tuple(1 for _ in sort), "t.id", _large)
     return _plan(market, sql, [*args, 21, 0])
 
 
@@ -77,7 +79,7 @@ def _scans(plan: list[str]) -> list[str]:
 def test_every_task_list_reads_an_index(market: Market, filters: dict[str, Any], order: TaskOrder,
                                         deep: bool) -> None:
     plan = _task_plan(market, filters, order, deep)
-    primary_key_walk = not filters and order in (TaskOrder.NEWEST, TaskOrder.OLDEST)
+    primary_key_walk = not filters and order in (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
     assert primary_key_walk or not _scans(plan), plan
 
 
@@ -91,6 +93,11 @@ def test_a_list_of_the_whole_market_reads_only_its_page(market: Market, filters:
         assert sum("CO-ROUTINE" in line for line in plan) == 2, plan
     else:
         assert not [line for line in plan if "LIST SUBQUERY" in line], plan
+
+
+def test_relevance_ranks_the_matches_from_the_fts_index(market: Market) -> None:
+    plan = _task_plan(market, {"search": "parser", "status": "open"}, TaskOrder.RELEVANCE, deep=True)
+    assert plan[0].startswith("SCAN tasks_fts VIRTUAL TABLE") and not _scans(plan), plan
 
 
 def test_a_rare_capability_is_read_whole_and_sorted(market: Market) -> None:
