@@ -10,6 +10,8 @@ from typing import Any
 # A count the counters cannot answer (a text search, two narrowing filters at once) stops
 # here: past it, a total is a lower bound (SPEC §12), so no request counts a whole market.
 COUNT_CAP = 10_000
+# A text search's total stops sooner: each match counted is a phrase checked in the FTS5 index.
+SEARCH_COUNT_CAP = 1_000
 
 
 @lru_cache(maxsize=64)
@@ -18,14 +20,16 @@ def update(table: str, columns: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
 
 
-def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any]) -> tuple[int, bool]:
-    """How many rows ``rows_sql`` selects, counting at most :data:`COUNT_CAP`.
+def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any],
+                 cap: int | None = None) -> tuple[int, bool]:
+    """How many rows ``rows_sql`` selects, counting at most ``cap`` (:data:`COUNT_CAP` by default).
 
     Returns:
         The count and whether it is a lower bound (the cap was reached).
     """
-    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP})", tuple(args)).fetchone()[0]
-    return n, n >= COUNT_CAP
+    cap = COUNT_CAP if cap is None else cap
+    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {cap})", tuple(args)).fetchone()[0]
+    return n, n >= cap
 
 
 # A sort order as (SQL expression, descending?) pairs, the last one unique (rowid, id).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache, partial
 from typing import Any
 
@@ -132,8 +133,7 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        where, args = _filter(query)
-        return _sql.capped_count(self.conn, f"SELECT 1 FROM tasks t{where}", args)
+        return _sql.capped_count(self.conn, *counted_rows(self.conn, query))
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -183,6 +183,17 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
     sql, args = _sql.keyset_statement(columns, source, (" WHERE " + " AND ".join(where) if where else "", args),
                                       sort, key)
     return sql, args, sort
+
+
+def counted_rows(conn: sqlite3.Connection, query: TaskQuery) -> tuple[str, list[Any], int]:
+    """The rows a total without a counter counts (a search, two narrowing filters), their
+    arguments and the cap: a search's matches stream from FTS5's index as the page's do."""
+    if query.involving:
+        where, args = _filter(query)
+        return f"SELECT 1 FROM tasks t{where}", args, _sql.COUNT_CAP
+    source, conditions, args, _ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn))
+    return (f"SELECT 1 FROM {source} WHERE {' AND '.join(conditions)}", args,
+            _sql.SEARCH_COUNT_CAP if query.search else _sql.COUNT_CAP)
 
 
 def _selection(query: TaskQuery, counts: Counts) -> tuple[str, list[str], list[Any], _sql.SortKey]:
