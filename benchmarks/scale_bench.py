@@ -7,7 +7,9 @@ rest left open), then times every documented list request on its first page and 
 ``verify_ledger`` and ``verify_counters``. Prints p50/p99 per request at each size and the
 ratio of the large market's p50 to the small one's, the build rate and the file size.
 
-    python benchmarks/scale_bench.py [--sizes 10000 100000] [--repeat 50] [--depth 10000] [--keep DIR]
+    python benchmarks/scale_bench.py [--sizes 10000 1000000] [--shapes settled open] [--repeat 50]
+        [--depth 10000] [--dir DIR] [--no-build] [--http]
+    python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
 
 Measured here (2 cores shared by several people, heavily loaded; ``--sizes 10000 50000
 --repeat 30``, under ``nice``): the build ran at 169 tasks/s (10 k, about 1 min) and 78 tasks/s
@@ -107,6 +109,35 @@ def build(path: Path, tasks: int, agents: int = 50, shape: str = "settled") -> d
     market.close()
     described.write_text(json.dumps(description))
     return description
+
+
+#: The triggers the write-cost comparison drops, by the prefix of their names (schema migrations 9, 11, 14).
+TRIGGERS = {"counters": ("tasks_count", "task_capabilities_count", "transfers_count", "agents_count",
+                         "agent_capabilities_count"),
+            "search": ("tasks_fts", "agents_fts")}
+
+
+def trigger_cost(directory: Path, tasks: int, rounds: int) -> dict[str, float]:
+    """Build rate (tasks a second, settled shape) with every trigger, without the counters',
+    without the search index's and without either: the best of ``rounds`` fresh builds each."""
+    variants = {"all triggers": (), "without counter triggers": TRIGGERS["counters"],
+                "without search triggers": TRIGGERS["search"],
+                "without either": TRIGGERS["counters"] + TRIGGERS["search"]}
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, dropped in variants.items():
+            path = directory / "triggers.db"
+            for suffix in ("", "-wal", "-shm", ".json"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Market(path).close()
+            conn = sqlite3.connect(path)
+            for (trigger,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'trigger'").fetchall():
+                if trigger.startswith(dropped):
+                    conn.execute(f"DROP TRIGGER {trigger}")
+            conn.commit()
+            conn.close()
+            best[name] = max(best.get(name, 0.0), build(path, tasks)["rate"])
+    return best
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -223,8 +254,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="Where the markets are built once and kept for later runs.")
     parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
     parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
+    parser.add_argument("--triggers", type=int, default=0, metavar="TASKS",
+                        help="Only compare build rates with and without the counter and search triggers.")
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
+    if args.triggers:
+        for name, rate in trigger_cost(args.dir, args.triggers, 3).items():
+            print(f"{name:<28} {rate:8,.0f} tasks/s")
+        return 0
     columns: dict[int, dict[str, tuple[float, float]]] = {}
     for size in args.sizes:
         figures: dict[str, tuple[float, float]] = {}
