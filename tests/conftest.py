@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import Market
+from tests.support.postgres import fresh_database, postgres_server
 
 
 @pytest.fixture
@@ -42,3 +43,17 @@ def market(market_path: Path) -> Iterator[Market]:
     m = Market(market_path)
     yield m
     m.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A running PostgreSQL server's URL, shared by the session (see tests/support/postgres.py)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """The URL of an empty PostgreSQL database of this test's own, dropped afterwards."""
+    with fresh_database(postgres_server_url) as url:
+        yield url

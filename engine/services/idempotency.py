@@ -15,10 +15,14 @@ Registration has no caller, so its keys are scoped by the key alone (``agent_id`
 client whose address changed between the attempt and the retry (mobile networks, pools of
 egress addresses) still gets its first answer. Such a key must be at least
 ``MIN_ANONYMOUS_KEY_LENGTH`` characters (a UUID is 36), since knowing it (and the body) is
-what entitles a caller to the replay, which carries the new agent's API key. The market file
-never holds that answer readable: the record is stored under a hash of the key, and its
-response is sealed (Fernet: AES-128-CBC + HMAC-SHA256) with a key derived from the
-Idempotency-Key itself, which is never stored, so only a caller presenting the key can open it.
+what entitles a caller to the replay, which carries the new agent's API key.
+
+The market file never holds a stored answer readable, whoever the caller: answers to
+registration and to rotate-key carry API keys. Every record is stored under a hash of its
+Idempotency-Key, and its response is sealed (Fernet: AES-128-CBC + HMAC-SHA256) with a key
+derived from the Idempotency-Key itself, which is never stored, so only a caller presenting
+the key can open it. (Records written before sealing, under a caller's plain key with a plain
+response, are still found and replayed until they expire.)
 """
 
 from __future__ import annotations
@@ -85,8 +89,11 @@ class IdempotencyService:
         now = self._wall_clock()
         self._maybe_purge(now)
         scope, stored_key = _where(agent_id, key)
+        sealed = True
         with self._ctx.store.write() as tx:
             record = tx.idempotency.get(scope, stored_key)
+            if record is None and agent_id is not None:
+                record, sealed = tx.idempotency.get(agent_id, key), False  # written before sealing
             if record is None or record.created_at < _stamp(now - RETENTION):
                 tx.idempotency.claim(scope, stored_key, fingerprint, _stamp(now))
                 return None
@@ -98,15 +105,13 @@ class IdempotencyService:
                 " check the market before retrying with a new key"
             )
         response = record.response or ""
-        return Stored(status=record.status_code or 0, body=_unseal(key, response) if agent_id is None
-                      else response.encode())
+        return Stored(status=record.status_code or 0, body=_unseal(key, response) if sealed else response.encode())
 
     def finish(self, agent_id: str | None, key: str, status: int, body: bytes) -> None:
-        """Store the response to the request that claimed ``key`` (sealed when it has no caller)."""
+        """Store the response to the request that claimed ``key``, sealed (see the module's docstring)."""
         scope, stored_key = _where(agent_id, key)
-        response = _seal(key, body) if agent_id is None else body.decode()
         with self._ctx.store.write() as tx:
-            tx.idempotency.finish(scope, stored_key, status, response)
+            tx.idempotency.finish(scope, stored_key, status, _seal(key, body))
 
     def release(self, agent_id: str | None, key: str) -> None:
         """Forget the claim on ``key`` of a request that was refused before it ran (a limit)."""
@@ -126,13 +131,11 @@ class IdempotencyService:
 
 
 def _where(agent_id: str | None, key: str) -> tuple[str, str]:
-    """The record's (scope, key) columns: a caller's own key, or a hash of an anonymous one."""
-    if agent_id is not None:
-        return agent_id, key
-    if len(key) < MIN_ANONYMOUS_KEY_LENGTH:
+    """The record's (scope, key) columns: the caller (or ``ANONYMOUS``) and a hash of the key."""
+    if agent_id is None and len(key) < MIN_ANONYMOUS_KEY_LENGTH:
         raise ValidationError(HEADER, f"an {HEADER} sent without an API key must be at least"
                                       f" {MIN_ANONYMOUS_KEY_LENGTH} characters (a UUID, say)")
-    return ANONYMOUS, hashlib.sha256(key.encode()).hexdigest()
+    return agent_id or ANONYMOUS, hashlib.sha256(key.encode()).hexdigest()
 
 
 def _fernet(key: str) -> Fernet:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,3 +74,28 @@ def test_the_grace_period_is_a_market_setting(timed_api: Api) -> None:
     agent = timed_api.register("Rotator")
     agent.post("/api/agents/me/rotate-key")
     assert_error(agent.get("/api/wallet"), 401, "invalid_api_key")
+
+
+def test_the_stored_rotation_answer_is_unreadable_without_the_idempotency_key(timed_api: Api) -> None:
+    agent = timed_api.register("Sealed")
+    key = "rotate-" + uuid.uuid4().hex
+    new_key = agent.post("/api/agents/me/rotate-key", headers={"Idempotency-Key": key}).json()["data"]["api_key"]
+    with sqlite3.connect(timed_api.served.db) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert new_key not in dump and key not in dump
+
+
+def test_a_record_stored_before_sealing_is_still_replayed(timed_api: Api) -> None:
+    agent = timed_api.register("Legacy")
+    fingerprinted = agent.post("/api/agents/me/rotate-key", headers={"Idempotency-Key": "probe"})
+    assert fingerprinted.status_code == 200
+    with sqlite3.connect(timed_api.served.db) as conn:  # as an older version stored it: plain key and answer
+        fingerprint, created_at = conn.execute("SELECT fingerprint, created_at FROM idempotency_keys").fetchone()
+        conn.execute("INSERT INTO idempotency_keys (agent_id, key, fingerprint, state, status_code, response,"
+                     " created_at) VALUES (?, 'old-key', ?, 'done', 200, '{\"old\": true}', ?)",
+                     (agent.id, fingerprint, created_at))
+    new_agent_key = fingerprinted.json()["data"]["api_key"]
+    retry = timed_api.anonymous.post("/api/agents/me/rotate-key",
+                                     headers={"X-API-Key": new_agent_key, "Idempotency-Key": "old-key"})
+    assert retry.status_code == 200 and retry.json() == {"old": True}
+    assert retry.headers["Idempotent-Replayed"] == "true"
