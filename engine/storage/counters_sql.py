@@ -4,8 +4,9 @@ Table ``counters`` holds one row per (kind, key, status): how many tasks are in 
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
 there are (``agents``) and per capability (``agent_capability``); how many transfers touched
-each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
-of balances, not a count). Triggers (schema migration 9) keep them in the same statement
+each wallet (``transfers``); the credits held by each kind of account (``credits``: a sum
+of balances, not a count); the credits each wallet moved per kind of transfer (``wallet_moved``)
+and each poster holds in escrow (``escrow_held``), sums too. Triggers (schema migration 9) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-def recount(wallet_agents: str) -> str:
+def recount(wallet_agents: str, more: str = "") -> str:
     """What the counters should hold, counted from the tables themselves (the migration of
     the counters fills them from it, ``verify_counters`` compares against it), given the
     SELECT of the agent each wallet transfer touched, as column ``agent`` (its column changed
-    in migration 14)."""
+    in migration 14), and ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added later)."""
     return (
         "SELECT kind, key, status, SUM(n) AS n FROM ("
         " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
@@ -34,11 +35,18 @@ def recount(wallet_agents: str) -> str:
         " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
         " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
         f" UNION ALL SELECT 'transfers', agent, '', 1 FROM ({wallet_agents})"
-        ") GROUP BY kind, key, status"
+        f"{more}) GROUP BY kind, key, status"
     )
 
 
-RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet")
+#: The credits each wallet moved, per kind of transfer, and the credits each poster holds in
+#: escrow (schema migration 15): what GET /api/wallet shows, without summing a history.
+WALLET_SUMS = (
+    " UNION ALL SELECT 'wallet_moved', g.id, x.kind, x.amount FROM transfers x JOIN agents g ON g.rowid = x.wallet"
+    " UNION ALL SELECT 'escrow_held', owner_id, '', balance FROM accounts WHERE kind = 'escrow'"
+    "  AND owner_id IS NOT NULL"
+)
+RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", WALLET_SUMS)
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"
     " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"

@@ -9,7 +9,6 @@ from typing import Any
 
 from .. import ledger_accounts as acct
 from ..queries import TransactionQuery
-from ..states import ESCROWED
 from ..records import Transaction, WalletFigures
 from . import _sql
 from .counters_sql import counter
@@ -124,17 +123,11 @@ class SQLiteLedger:
         return counter(self.conn, "transfers", agent_id)
 
     def wallet_figures(self, agent_id: str) -> WalletFigures:
-        row = self.conn.execute(
-            "SELECT"
-            " (SELECT COALESCE(SUM(a.balance), 0) FROM tasks t JOIN accounts a ON a.id = 'escrow:' || t.id"
-            f"   WHERE t.poster_id = ?1 AND t.status IN ({_ESCROWED_SQL})),"
-            " COALESCE(SUM(CASE kind WHEN 'payout' THEN amount END), 0),"
-            " COALESCE(SUM(CASE kind WHEN 'escrow' THEN amount END), 0),"
-            " COALESCE(SUM(CASE kind WHEN 'refund' THEN amount END), 0)"
-            " FROM transfers WHERE wallet = (SELECT rowid FROM agents WHERE id = ?1)",
-            (agent_id,),
-        ).fetchone()
-        return WalletFigures(escrowed=row[0], earned=row[1], escrowed_ever=row[2], refunded=row[3])
+        # From counters the transfers keep (schema migration 15): no sum over the history.
+        moved = dict(self.conn.execute(
+            "SELECT status, n FROM counters WHERE kind = 'wallet_moved' AND key = ?", (agent_id,)).fetchall())
+        return WalletFigures(escrowed=counter(self.conn, "escrow_held", agent_id), earned=moved.get(acct.PAYOUT, 0),
+                             escrowed_ever=moved.get(acct.ESCROW, 0), refunded=moved.get(acct.REFUND, 0))
 
     def totals(self) -> dict[str, int]:
         # The credits per kind of account, from the counters the transfers keep (no scan).
@@ -222,7 +215,6 @@ _ESCROW_MOVES = (
     "  SUM(CASE WHEN kind = 'refund' THEN amount ELSE 0 END) AS refunded FROM transfers"
     "  WHERE from_account LIKE 'escrow:%' GROUP BY from_account)"
 )
-_ESCROWED_SQL = ", ".join(f"'{s.value}'" for s in sorted(ESCROWED))
 
 
 def _check_task(task_id: str | None, source: str, target: str) -> None:

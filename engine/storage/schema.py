@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from ..event_catalog import EVENT_TYPES
 from ..validation import email_key
-from .counters_sql import recount
+from .counters_sql import WALLET_SUMS, recount
 from .ledger_sql import TRANSFER_TASK
 
 
@@ -490,11 +490,26 @@ def _m014_compact_transfers(db: Database) -> None:
                f" BEGIN {count} END")
 
 
+def _m015_wallet_sums(db: Database) -> None:
+    # SPEC §12: GET /api/wallet summed the agent's whole history (every transfer, every escrow
+    # it posted); counters kept by a trigger now hold those sums (see counters_sql.WALLET_SUMS).
+    moved = _add("SELECT 'wallet_moved' AS kind, id AS key, NEW.kind AS status, NEW.amount AS n FROM agents"
+                 " WHERE rowid = NEW.wallet")
+    held = (_add("SELECT 'escrow_held' AS kind, owner_id AS key, '' AS status, NEW.amount AS n FROM accounts"
+                 " WHERE id = NEW.to_account AND kind = 'escrow' AND owner_id IS NOT NULL")
+            + _add("SELECT 'escrow_held' AS kind, owner_id AS key, '' AS status, -NEW.amount AS n FROM accounts"
+                   " WHERE id = NEW.from_account AND kind = 'escrow' AND owner_id IS NOT NULL"))
+    db.execute(f"CREATE TRIGGER transfers_count_wallet_sums AFTER INSERT ON transfers BEGIN {moved} {held} END")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, SUM(n) FROM"
+               f" (SELECT '' AS kind, '' AS key, '' AS status, 0 AS n WHERE false {WALLET_SUMS})"
+               " GROUP BY kind, key, status")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_budget_low_index, _m013_compact_events,
-    _m014_compact_transfers,
+    _m014_compact_transfers, _m015_wallet_sums,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

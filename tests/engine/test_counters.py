@@ -73,3 +73,14 @@ def test_a_search_total_streams_from_the_fts_index_to_its_cap(cast: Cast) -> Non
         plan = [r[3] for r in tx.tasks.conn.execute(f"EXPLAIN QUERY PLAN {rows} LIMIT {cap}", args)]
     assert plan[0].startswith("SCAN tasks_fts VIRTUAL TABLE") and not any("LIST SUBQUERY" in p for p in plan), plan
 
+
+
+def test_the_wallet_figures_are_counters_kept_by_the_transfers(cast: Cast) -> None:
+    task = _post(cast, "Paid")
+    cast.market.accept_task(task, cast.worker)
+    cast.market.complete_task(task, cast.worker, "done")
+    with cast.market.context.store.read() as tx:
+        moved = dict(tx.tasks.conn.execute(
+            "SELECT status, n FROM counters WHERE kind = 'wallet_moved' AND key = ?", (cast.worker,)).fetchall())
+    assert moved["payout"] == cast.market.wallet(cast.worker).earned > 0
+    assert cast.market.verify_counters().ok

@@ -181,3 +181,6 @@ def test_migration_14_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
         assert history.total == 2
         assert market.verify_ledger().ok and market.verify_counters().ok
         assert market.balance("a1") == 70
+        # Migration 15 summed the wallet's history into counters: the wallet reads them.
+        wallet = market.wallet("a1")
+        assert (wallet.balance, wallet.escrowed, wallet.earned, wallet.spent) == (70, 30, 0, 0)
