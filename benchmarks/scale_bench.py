@@ -11,19 +11,22 @@ ratio of the large market's p50 to the small one's, the build rate and the file 
         [--depth 10000] [--dir DIR] [--no-build] [--http]
     python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
 
-Measured here (2 cores shared by several people, heavily loaded; ``--sizes 10000 50000
---repeat 30``, under ``nice``): the build ran at 169 tasks/s (10 k, about 1 min) and 78 tasks/s
-(50 k, about 11 min); 1.8 KB per task at both sizes. p50 in ms, 10 k -> 50 k (ratio):
+Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
+later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
+by several people, load 8-12 all session): 10 k tasks, settled shape, 152 s (66 tasks/s); 10 k
+open, 47 s (212/s); 100 k open, 42 minutes (39/s). At those rates 1 M tasks takes 1.3-7 hours
+(open) or about 4 hours (settled), more than one working session: the large market measured so
+far is 100 k (``--sizes 10000 100000``); ``--sizes 10000 1000000`` resumes toward 1 M.
 
-* flat (ratio <= ~1.4): every list with no filter, status, budget_high, assigned_to, agents (any
-  order), wallet transactions, each on page 1 and 10,000 rows deep by cursor (0.1-0.6 ms);
-  search without matches 0.09; stats 0.03 (reads counters only).
-* growing: capability=research 1.3 -> 2.7 (page 1), 6.4 -> 25 (deep): the capability filter is an
-  ``IN`` list the planner materializes whole; budget_low with a status 0.8 -> 10 (its mixed
-  directions sort each budget's rows); involving deep 0.4 -> 6.5 (a UNION materialized); search
-  with matches 8.6 -> 42 (the FTS rowid set is materialized before ordering). These are the next
-  work (drive the capability and search filters from their indexes in the page's order).
-* verify_ledger 122 ms -> 0.80 s, verify_counters 0.15 s -> 1.5 s: full recounts, linear.
+Measured here (``--sizes 10000 100000 --shapes open settled --http --repeat 50``, one run, p50 ms
+10 k -> 100 k; p99s are dominated by the machine's load): every list, page 1 and 10,000 deep by
+cursor, 0.3-0.7 -> 0.4-0.7 (ratios 0.7-2, noise), except: budget orders 10,000 deep 0.4 -> 1.2-1.8;
+capability in a budget order 12.6 -> 26.8 (page 1), 11 -> 43 (deep): it probes the budget index
+row by row and this bench's capability never has the top budgets; a search with a status
+10-15 at both sizes (its total counts 1,000 matches). Search without matches 0.1-0.2; stats
+0.04; verify_ledger 0.41 s -> 2.48 s, verify_counters 0.46 s -> 2.81 s (linear). Over HTTP with
+an API key, one keep-alive connection: lists 1.2-1.8 ms (search 4) at 100 k, wallet transactions
+1.1, stats 0.6. See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
 from __future__ import annotations
