@@ -4,9 +4,10 @@ Table ``counters`` holds one row per (kind, key, status): how many tasks are in 
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
 there are (``agents``) and per capability (``agent_capability``); how many transfers touched
-each wallet (``transfers``); the credits held by each kind of account (``credits``: a sum
-of balances, not a count); the credits each wallet moved per kind of transfer (``wallet_moved``)
-and each poster holds in escrow (``escrow_held``), sums too. Triggers (schema migration 9) keep them in the same statement
+each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
+of balances, not a count). Sums for the wallet view (migration 13): per wallet and kind of
+transfer, the credits of its payouts, escrows and refunds (``wallet_sum``); per poster, the
+credits that left its tasks' escrows (``escrow_released``). Triggers (schema migration 9) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -20,7 +21,7 @@ def recount(wallet_agents: str, more: str = "") -> str:
     """What the counters should hold, counted from the tables themselves (the migration of
     the counters fills them from it, ``verify_counters`` compares against it), given the
     SELECT of the agent each wallet transfer touched, as column ``agent`` (its column changed
-    in migration 14), and ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added later)."""
+    in migration 17), and ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added later)."""
     return (
         "SELECT kind, key, status, SUM(n) AS n FROM ("
         " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
@@ -39,14 +40,14 @@ def recount(wallet_agents: str, more: str = "") -> str:
     )
 
 
-#: The credits each wallet moved, per kind of transfer, and the credits each poster holds in
-#: escrow (schema migration 15): what GET /api/wallet shows, without summing a history.
+#: The wallet view's sums, recounted (migration 13 fills them, from the columns of its day).
 WALLET_SUMS = (
-    " UNION ALL SELECT 'wallet_moved', g.id, x.kind, x.amount FROM transfers x JOIN agents g ON g.rowid = x.wallet"
-    " UNION ALL SELECT 'escrow_held', owner_id, '', balance FROM accounts WHERE kind = 'escrow'"
-    "  AND owner_id IS NOT NULL"
+    " SELECT 'wallet_sum' AS kind, g.id AS key, x.kind AS status, x.amount AS n FROM transfers x"
+    "  JOIN agents g ON g.rowid = x.wallet WHERE x.kind IN ('payout', 'escrow', 'refund')"
+    " UNION ALL SELECT 'escrow_released', t.poster_id, '', x.amount FROM transfers x"
+    "  JOIN tasks t ON t.id = substr(x.from_account, 8) WHERE x.from_account LIKE 'escrow:%'"
 )
-RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", WALLET_SUMS)
+RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", " UNION ALL" + WALLET_SUMS)
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"
     " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"

@@ -1,6 +1,6 @@
 """SQLite: market events (:class:`~.repositories.EventRepository`), their data as JSON.
 
-Stored compactly (schema migration 13): the type as a code of table ``event_types``, the
+Stored compactly (schema migration 16): the type as a code of table ``event_types``, the
 task and agent as their tables' rowids, the time as unix seconds, empty data as NULL.
 Every read turns a row back into the same :class:`~engine.records.Event`.
 """

@@ -17,7 +17,7 @@ from .counters_sql import counter
 # source cannot cover the amount (issuance may go negative), and records the balances
 # after it. The trigger ``transfers_move_balances`` (schema) then moves the cached
 # balances in the same statement, so a transfer row and its balance changes cannot part.
-# Stored compactly (schema migration 14): the wallet's agent as its rowid, the time as unix
+# Stored compactly (schema migration 17): the wallet's agent as its rowid, the time as unix
 # seconds; the task is the one whose escrow is on either side (TRANSFER_TASK).
 _TRANSFER = (
     "INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
@@ -123,11 +123,14 @@ class SQLiteLedger:
         return counter(self.conn, "transfers", agent_id)
 
     def wallet_figures(self, agent_id: str) -> WalletFigures:
-        # From counters the transfers keep (schema migration 15): no sum over the history.
-        moved = dict(self.conn.execute(
-            "SELECT status, n FROM counters WHERE kind = 'wallet_moved' AND key = ?", (agent_id,)).fetchall())
-        return WalletFigures(escrowed=counter(self.conn, "escrow_held", agent_id), earned=moved.get(acct.PAYOUT, 0),
-                             escrowed_ever=moved.get(acct.ESCROW, 0), refunded=moved.get(acct.REFUND, 0))
+        # From the counters the transfers keep (migration 13), never a walk over the agent's history.
+        sums = dict(self.conn.execute(
+            "SELECT kind || ':' || status, n FROM counters WHERE kind IN ('wallet_sum', 'escrow_released')"
+            " AND key = ?", (agent_id,)).fetchall())
+        escrowed_ever = sums.get("wallet_sum:escrow", 0)
+        return WalletFigures(escrowed=escrowed_ever - sums.get("escrow_released:", 0),
+                             earned=sums.get("wallet_sum:payout", 0), escrowed_ever=escrowed_ever,
+                             refunded=sums.get("wallet_sum:refund", 0))
 
     def totals(self) -> dict[str, int]:
         # The credits per kind of account, from the counters the transfers keep (no scan).

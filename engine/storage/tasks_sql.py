@@ -27,7 +27,7 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
     TaskOrder.OLDEST: (("t.rowid", False),),
     TaskOrder.BUDGET_HIGH: (("t.budget", True), ("t.rowid", True)),
     # Lowest budget first, newest first among equals: one direction over the generated column
-    # neg_budget (= -budget, migration 12), so a cursor seeks its index instead of sorting ties.
+    # neg_budget (= -budget, migration 15), so a cursor seeks its index instead of sorting ties.
     TaskOrder.BUDGET_LOW: (("t.neg_budget", True), ("t.rowid", True)),
     TaskOrder.RELEVANCE: (("t.rowid", True),),  # without an indexed search; with one, see _selection
 }

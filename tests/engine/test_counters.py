@@ -81,6 +81,6 @@ def test_the_wallet_figures_are_counters_kept_by_the_transfers(cast: Cast) -> No
     cast.market.complete_task(task, cast.worker, "done")
     with cast.market.context.store.read() as tx:
         moved = dict(tx.tasks.conn.execute(
-            "SELECT status, n FROM counters WHERE kind = 'wallet_moved' AND key = ?", (cast.worker,)).fetchall())
+            "SELECT status, n FROM counters WHERE kind = 'wallet_sum' AND key = ?", (cast.worker,)).fetchall())
     assert moved["payout"] == cast.market.wallet(cast.worker).earned > 0
     assert cast.market.verify_counters().ok

@@ -117,11 +117,11 @@ def test_money_settings_changed_by_another_process_apply_at_once(market_path: Pa
         assert server.verify_ledger().ok
 
 
-def test_migration_13_keeps_every_event_as_it_was(tmp_path: Path) -> None:
+def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "v12.db"
     conn = sqlite3.connect(path, isolation_level=None)
     db = Database(conn)
-    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m013_compact_events")
+    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m016_compact_events")
     for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
         migration(db)
         conn.execute(f"PRAGMA user_version = {version}")
@@ -148,11 +148,11 @@ def test_migration_13_keeps_every_event_as_it_was(tmp_path: Path) -> None:
         assert compact_row.fetchone()[1:] == (1, None, 1803859199, None)  # the task's rowid, unix seconds, no data
 
 
-def test_migration_14_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
+def test_compacting_the_transfers_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "v13.db"
     conn = sqlite3.connect(path, isolation_level=None)
     db = Database(conn)
-    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m014_compact_transfers")
+    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m017_compact_transfers")
     for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
         migration(db)
         conn.execute(f"PRAGMA user_version = {version}")
@@ -181,6 +181,6 @@ def test_migration_14_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
         assert history.total == 2
         assert market.verify_ledger().ok and market.verify_counters().ok
         assert market.balance("a1") == 70
-        # Migration 15 summed the wallet's history into counters: the wallet reads them.
+        # The wallet view's sums (migration 13) still follow the transfers after the compaction.
         wallet = market.wallet("a1")
         assert (wallet.balance, wallet.escrowed, wallet.earned, wallet.spent) == (70, 30, 0, 0)
