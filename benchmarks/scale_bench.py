@@ -20,13 +20,13 @@ far is 100 k (``--sizes 10000 100000``); ``--sizes 10000 1000000`` resumes towar
 
 Measured here (``--sizes 10000 100000 --shapes open settled --http --repeat 50``, one run, p50 ms
 10 k -> 100 k; p99s are dominated by the machine's load): every list, page 1 and 10,000 deep by
-cursor, 0.3-0.7 -> 0.4-0.7 (ratios 0.7-2, noise), except: budget orders 10,000 deep 0.4 -> 1.2-1.8;
-capability in a budget order 12.6 -> 26.8 (page 1), 11 -> 43 (deep): it probes the budget index
-row by row and this bench's capability never has the top budgets; a search with a status
-10-15 at both sizes (its total counts 1,000 matches). Search without matches 0.1-0.2; stats
-0.04; verify_ledger 0.41 s -> 2.48 s, verify_counters 0.46 s -> 2.81 s (linear). Over HTTP with
-an API key, one keep-alive connection: lists 1.2-1.8 ms (search 4) at 100 k, wallet transactions
-1.1, stats 0.6. See docs/ARCHITECTURE.md for the 10 M estimate.
+cursor, 0.04-0.7 -> 0.08-0.7 (ratios 0.5-2, noise), budget orders 10,000 deep up to 1.0-1.65;
+capability in a budget order 16/6 -> 9/9 (it probes the budget index row by row, and this
+bench's capability never has the top budgets); search with matches 1.2-1.6 at both sizes, with a
+status 3-7 (its total counts 1,000 matches); without matches 0.1; stats 0.04; verify_ledger
+0.25 s -> 1.37 s, verify_counters 0.50 s -> 2.47 s (linear). Over HTTP with an API key (one
+keep-alive connection) at 100 k: GET /api/wallet 0.94, lists 1.0-1.8 (no filter 2.8, search
+3.3), wallet transactions 0.93, stats 0.55. See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
 from __future__ import annotations
