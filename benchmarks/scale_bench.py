@@ -7,27 +7,34 @@ rest left open), then times every documented list request on its first page and 
 ``verify_ledger`` and ``verify_counters``. Prints p50/p99 per request at each size and the
 ratio of the large market's p50 to the small one's, the build rate and the file size.
 
-    python benchmarks/scale_bench.py [--sizes 10000 100000] [--repeat 50] [--depth 10000] [--keep DIR]
+    python benchmarks/scale_bench.py [--sizes 10000 1000000] [--shapes settled open] [--repeat 50]
+        [--depth 10000] [--dir DIR] [--no-build] [--http]
+    python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
 
-Measured here (2 cores shared by several people, heavily loaded; ``--sizes 10000 50000
---repeat 30``, under ``nice``): the build ran at 169 tasks/s (10 k, about 1 min) and 78 tasks/s
-(50 k, about 11 min); 1.8 KB per task at both sizes. p50 in ms, 10 k -> 50 k (ratio):
+Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
+later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
+by several people, load 8-12 all session): 10 k tasks, settled shape, 152 s (66 tasks/s); 10 k
+open, 47 s (212/s); 100 k open, 42 minutes (39/s). At those rates 1 M tasks takes 1.3-7 hours
+(open) or about 4 hours (settled), more than one working session: the large market measured so
+far is 100 k (``--sizes 10000 100000``); ``--sizes 10000 1000000`` resumes toward 1 M.
 
-* flat (ratio <= ~1.4): every list with no filter, status, budget_high, assigned_to, agents (any
-  order), wallet transactions, each on page 1 and 10,000 rows deep by cursor (0.1-0.6 ms);
-  search without matches 0.09; stats 0.03 (reads counters only).
-* growing: capability=research 1.3 -> 2.7 (page 1), 6.4 -> 25 (deep): the capability filter is an
-  ``IN`` list the planner materializes whole; budget_low with a status 0.8 -> 10 (its mixed
-  directions sort each budget's rows); involving deep 0.4 -> 6.5 (a UNION materialized); search
-  with matches 8.6 -> 42 (the FTS rowid set is materialized before ordering). These are the next
-  work (drive the capability and search filters from their indexes in the page's order).
-* verify_ledger 122 ms -> 0.80 s, verify_counters 0.15 s -> 1.5 s: full recounts, linear.
+Measured here (``--sizes 10000 100000 --shapes open settled --http --repeat 50``, one run, p50 ms
+10 k -> 100 k; p99s are dominated by the machine's load): every list, page 1 and 10,000 deep by
+cursor, 0.04-0.7 -> 0.08-0.7 (ratios 0.5-2, noise), budget orders 10,000 deep up to 1.0-1.65;
+capability in a budget order 16/6 -> 9/9 (it probes the budget index row by row, and this
+bench's capability never has the top budgets); search with matches 1.2-1.6 at both sizes, with a
+status 3-7 (its total counts 1,000 matches); without matches 0.1; stats 0.04; verify_ledger
+0.25 s -> 1.37 s, verify_counters 0.50 s -> 2.47 s (linear). Over HTTP with an API key (one
+keep-alive connection) at 100 k: GET /api/wallet 0.94, lists 1.0-1.8 (no filter 2.8, search
+3.3), wallet transactions 0.93, stats 0.55. See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -46,34 +53,94 @@ CAPABILITIES = ("research", "writing", "coding", "translation", "summarization")
 WORDS = ("parser", "report", "summary", "haiku", "invoice", "translate", "review", "design", "audit", "index")
 
 
-def build(path: Path, tasks: int, agents: int = 50) -> tuple[Market, list[str], float]:
-    """A market of ``tasks`` tasks by ``agents`` agents, made through the engine's operations.
+#: How a built market's tasks end: "settled" (about 6 in 10 completed and rated, 1 in 10
+#: cancelled, the rest open) or "open" (9 in 10 still open, the rest completed and rated).
+SHAPES = ("settled", "open")
+#: Operations per ``Market.batch()`` transaction while building.
+BATCH = 500
+
+
+def build(path: Path, tasks: int, agents: int = 50, shape: str = "settled") -> dict[str, Any]:
+    """A market of ``tasks`` tasks by ``agents`` agents at ``path``, made through the engine's
+    operations (``BATCH`` operations per ``Market.batch()``), described in ``<path>.json``.
+
+    A market already described there is reused as it is; one without its description (a build
+    that was stopped) is built on from where it stopped, since each batch commits whole.
 
     Returns:
-        The market, its agents' ids and the build's rate (tasks a second).
+        The description: agent ids, an API key of the first two agents, the build's rate
+        (tasks a second, of the last build session) and its seconds.
     """
+    described = Path(f"{path}.json")
+    if described.exists() and path.exists():
+        return json.loads(described.read_text())
+    if not path.exists():
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     market = Market(path)
-    ids = [market.register_agent(name=f"agent{i}", description=f"Does {WORDS[i % len(WORDS)]} work",
-                                 capabilities=list(CAPABILITIES), owner_email=f"a{i}@example.com").agent.id
-           for i in range(agents)]
-    for agent_id in ids:
-        market.grant(agent_id, 10 * tasks)
+    ids = [a.id for a in reversed(market.list_agents(limit=100))]
+    if not ids:
+        ids = [market.register_agent(name=f"agent{i}", description=f"Does {WORDS[i % len(WORDS)]} work",
+                                     capabilities=list(CAPABILITIES), owner_email=f"a{i}@example.com").agent.id
+               for i in range(agents)]
+        for agent_id in ids:
+            market.grant(agent_id, 10 * tasks)
+    agents = len(ids)
+    settled = 6 if shape == "settled" else 1
+    done = sum(market.stats().tasks.values())
     started = time.perf_counter()
-    for n in range(tasks):
-        poster, worker = ids[n % agents], ids[(n * 7 + 1) % agents]
-        if worker == poster:
-            worker = ids[(n + 1) % agents]
-        task = market.post_task(poster, title=f"{WORDS[n % len(WORDS)]} number {n}",
-                                description=f"Please {WORDS[(n // 10) % len(WORDS)]} item {n}", budget=1 + n % 50,
-                                required_capabilities=[CAPABILITIES[n % len(CAPABILITIES)]])
-        fate = n % 10
-        if fate < 6:
-            market.accept_task(task.id, worker)
-            market.complete_task(task.id, worker, "done")
-            market.rate_task(task.id, poster, 1 + n % 5)
-        elif fate == 6:
-            market.cancel_task(task.id, poster)
-    return market, ids, tasks / (time.perf_counter() - started)
+    for first in range(done, tasks, BATCH):
+        with market.batch():
+            for n in range(first, min(tasks, first + BATCH)):
+                poster, worker = ids[n % agents], ids[(n * 7 + 1) % agents]
+                if worker == poster:
+                    worker = ids[(n + 1) % agents]
+                task = market.post_task(poster, title=f"{WORDS[n % len(WORDS)]} number {n}",
+                                        description=f"Please {WORDS[(n // 10) % len(WORDS)]} item {n}",
+                                        budget=1 + n % 50, required_capabilities=[CAPABILITIES[n % len(CAPABILITIES)]])
+                fate = n % 10
+                if fate < settled:
+                    market.accept_task(task.id, worker)
+                    market.complete_task(task.id, worker, "done")
+                    market.rate_task(task.id, poster, 1 + n % 5)
+                elif fate == 6 and shape == "settled":
+                    market.cancel_task(task.id, poster)
+    seconds = time.perf_counter() - started
+    description = {"tasks": tasks, "shape": shape, "agents": ids, "keys": [market.rotate_key(i) for i in ids[:2]],
+                   "rate": (tasks - done) / seconds if tasks > done else None, "seconds": seconds}
+    market.checkpoint()
+    market.close()
+    described.write_text(json.dumps(description))
+    return description
+
+
+#: The triggers the write-cost comparison drops, by the prefix of their names (schema migrations 9, 11, 13, 17).
+TRIGGERS = {"counters": ("tasks_count", "task_capabilities_count", "transfers_count", "agents_count",
+                         "agent_capabilities_count"),
+            "search": ("tasks_fts", "agents_fts")}
+
+
+def trigger_cost(directory: Path, tasks: int, rounds: int) -> dict[str, float]:
+    """Build rate (tasks a second, settled shape) with every trigger, without the counters',
+    without the search index's and without either: the best of ``rounds`` fresh builds each."""
+    variants = {"all triggers": (), "without counter triggers": TRIGGERS["counters"],
+                "without search triggers": TRIGGERS["search"],
+                "without either": TRIGGERS["counters"] + TRIGGERS["search"]}
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, dropped in variants.items():
+            path = directory / "triggers.db"
+            for suffix in ("", "-wal", "-shm", ".json"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Market(path).close()
+            conn = sqlite3.connect(path)
+            for (trigger,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'trigger'").fetchall():
+                if trigger.startswith(dropped):
+                    conn.execute(f"DROP TRIGGER {trigger}")
+            conn.commit()
+            conn.close()
+            best[name] = max(best.get(name, 0.0), build(path, tasks)["rate"])
+    return best
 
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -98,69 +165,139 @@ def deep_cursor(page: Callable[..., Any], depth: int) -> str | None:
     return cursor
 
 
-def requests(market: Market, ids: list[str]) -> dict[str, Callable[..., Any]]:
+def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     """Every documented list as a call taking ``limit`` and ``cursor``."""
-    me = ids[0]
     tasks = market.tasks_page
-    return {
+    lists: dict[str, Callable[..., Any]] = {
         "tasks": lambda **p: tasks(v.task_query(**p)),
         "tasks status=completed": lambda **p: tasks(v.task_query("completed", **p)),
         "tasks status=open": lambda **p: tasks(v.task_query("open", **p)),
         "tasks capability=research": lambda **p: tasks(v.task_query(capability="research", **p)),
+        "tasks status=open capability=research": lambda **p: tasks(v.task_query("open", "research", **p)),
         "tasks order=budget_high": lambda **p: tasks(v.task_query(order="budget_high", **p)),
+        "tasks order=budget_low": lambda **p: tasks(v.task_query(order="budget_low", **p)),
         "tasks order=budget_low status=open": lambda **p: tasks(v.task_query("open", order="budget_low", **p)),
+        "tasks capability=research order=budget_high": lambda **p: tasks(
+            v.task_query(capability="research", order="budget_high", **p)),
         "tasks poster_id": lambda **p: tasks(v.task_query(poster_id=me, **p)),
         "tasks assigned_to": lambda **p: tasks(v.task_query(assigned_to=me, **p)),
         "my tasks (involving)": lambda **p: tasks(v.task_query(involving=me, **p)),
         "tasks q=parser (matches)": lambda **p: tasks(v.task_query(search="parser", **p)),
+        "tasks q=parser status=open": lambda **p: tasks(v.task_query("open", search="parser", **p)),
         "tasks q=zzzz (no match)": lambda **p: tasks(v.task_query(search="zzzz", **p)),
         "agents": lambda **p: market.agents_page(v.agent_query(**p)),
         "agents order=reputation": lambda **p: market.agents_page(v.agent_query(order="reputation", **p)),
         "wallet transactions": lambda **p: market.ledger.transactions_page(me, p["limit"], cursor=p["cursor"]),
     }
+    return lists
 
 
-def measure(market: Market, ids: list[str], repeat: int, depth: int) -> dict[str, tuple[float, float]]:
+def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True) -> dict[str, tuple[float, float]]:
+    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two checks."""
     figures: dict[str, tuple[float, float]] = {}
-    for name, page in requests(market, ids).items():
-        figures[f"{name} (page 1)"] = timed(lambda: page(limit=20, cursor=None), repeat)
-        cursor = deep_cursor(page, depth)
-        figures[f"{name} (by cursor, {depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
-    figures["stats"] = timed(market.stats, repeat)
+    if lists:
+        for name, page in requests(market, me).items():
+            figures[f"{name} (page 1)"] = timed(lambda: page(limit=20, cursor=None), repeat)
+            cursor = deep_cursor(page, depth)
+            figures[f"{name} ({depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
+        figures["stats"] = timed(market.stats, repeat)
     figures["verify_ledger"] = timed(market.verify_ledger, 1)
     figures["verify_counters"] = timed(market.verify_counters, 1)
     return figures
 
 
+def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
+    """p50/p99 over HTTP (``agentmarket serve`` on ``path``, one keep-alive connection, the
+    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.support.server import server_process
+
+    figures: dict[str, tuple[float, float]] = {}
+    with server_process(path) as server:
+        where = urlsplit(server.url)
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+
+        def get(target: str) -> None:
+            connection.request("GET", target, headers={"X-API-Key": key})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {target}: {response.status}")
+
+        for target in ("/api/wallet", "/api/tasks?limit=20", "/api/tasks?status=open&limit=20",
+                       "/api/tasks?capability=research&limit=20", "/api/tasks?order=budget_low&status=open&limit=20",
+                       "/api/agents/me/tasks?limit=20", "/api/tasks?q=parser&limit=20",
+                       "/api/wallet/transactions?limit=20", "/api/stats"):
+            get(target)
+            figures[f"HTTP GET {target}"] = timed(lambda: get(target), repeat)
+        connection.close()
+    return figures
+
+
+def bytes_per_task(path: Path) -> dict[str, float]:
+    """Pages of each table and index (dbstat), in bytes per task."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    sizes = {name: size / tasks for name, size in
+             conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")}
+    conn.close()
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 1_000_000])
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES),
+                        help="Markets to build at each size; lists are timed on the first, the checks on each.")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--depth", type=int, default=10_000)
-    parser.add_argument("--keep", type=Path, default=None, help="Build the markets in this directory and keep them.")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "agentmarket-scale",
+                        help="Where the markets are built once and kept for later runs.")
+    parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
+    parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
+    parser.add_argument("--triggers", type=int, default=0, metavar="TASKS",
+                        help="Only compare build rates with and without the counter and search triggers.")
     args = parser.parse_args(argv)
-    directory = args.keep or Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    results = []
+    args.dir.mkdir(parents=True, exist_ok=True)
+    if args.triggers:
+        for name, rate in trigger_cost(args.dir, args.triggers, 3).items():
+            print(f"{name:<28} {rate:8,.0f} tasks/s")
+        return 0
+    columns: dict[int, dict[str, tuple[float, float]]] = {}
     for size in args.sizes:
-        path = directory / f"market-{size}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        market, ids, rate = build(path, size)
-        market.checkpoint()
-        figures = measure(market, ids, args.repeat, args.depth)
-        results.append((size, rate, os.path.getsize(path), figures))
-        market.close()
-    (small, small_rate, small_bytes, a), (large, large_rate, large_bytes, b) = results
-    print(f"built {small:,} tasks at {small_rate:,.0f}/s ({small_bytes / small:,.0f} B/task), "
-          f"{large:,} at {large_rate:,.0f}/s ({large_bytes / large:,.0f} B/task)")
-    head = f"{'request':<52} {f'{small:,} p50/p99 ms':>18} {f'{large:,} p50/p99 ms':>18} {'p50 ratio':>9}"
+        figures: dict[str, tuple[float, float]] = {}
+        for n, shape in enumerate(args.shapes):
+            path = args.dir / f"market-{shape}-{size}.db"
+            if args.no_build and size == max(args.sizes) and not Path(f"{path}.json").exists():
+                continue
+            about = build(path, size, shape=shape)
+            rate = f"{about['rate']:,.0f} tasks/s" if about["rate"] else "reused"
+            print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
+                  f" {os.path.getsize(path) / size:,.0f} B/task in the file,"
+                  f" {sum(bytes_per_task(path).values()):,.0f} B/task in tables and indexes (dbstat)", flush=True)
+            with Market(path) as market:
+                market.checkpoint()
+                measured = measure(market, about["agents"][0], args.repeat, args.depth, lists=n == 0)
+            figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in measured.items()})
+            if n == 0 and args.http:
+                figures.update(http_figures(path, about["keys"][0], args.repeat))
+        columns[size] = figures
+    small, large = args.sizes
+    a, b = columns.get(small, {}), columns.get(large, {})
+    head = f"{'request':<62} {f'{small:,} p50/p99 ms':>18} {f'{large:,} p50/p99 ms':>18} {'p50 ratio':>9}"
     print(head)
     print("-" * len(head))
-    for name in a:
-        ratio = b[name][0] / a[name][0] if a[name][0] else float("nan")
-        print(f"{name:<52} {a[name][0]:>8.2f}/{a[name][1]:<9.2f} {b[name][0]:>8.2f}/{b[name][1]:<9.2f} {ratio:>9.2f}")
+    for name in dict.fromkeys([*a, *b]):
+        x, y = a.get(name), b.get(name)
+        ratio = f"{y[0] / x[0]:9.2f}" if x and y and x[0] else f"{'':9}"
+        print(f"{name:<62} {_cell(x)} {_cell(y)} {ratio}")
     return 0
+
+
+def _cell(figure: tuple[float, float] | None) -> str:
+    return f"{'-':>18}" if figure is None else f"{figure[0]:>8.2f}/{figure[1]:<9.2f}"
 
 
 if __name__ == "__main__":

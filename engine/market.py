@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from . import validation as v
 from .errors import ServiceUnavailable, ValidationError
-from .queries import AgentQuery, Page, TaskQuery
+from .queries import AgentQuery, DeliveryQuery, Page, TaskQuery
 from .records import (
     Agent,
     Delivery,
@@ -313,6 +313,14 @@ class Market:
         self.agents.get(agent_id)
         return self.outbox.recent(agent_id, limit)
 
+    def webhook_deliveries_page(self, agent_id: str, limit: Any = None, offset: Any = None,
+                                cursor: str | None = None) -> Page[Delivery]:
+        """One page of the agent's webhook deliveries, newest first, with their total and the
+        cursor of the next page. Raises NotFound; ValidationError; InvalidCursor."""
+        limit, offset = v.page(limit, offset)
+        self.agents.get(agent_id)
+        return self.outbox.page(DeliveryQuery(agent_id, limit, offset, cursor or None))
+
     # -- tasks ----------------------------------------------------------------------
     def post_task(self, poster_id: str, *, title: Any, budget: Any, description: Any = "",
                   required_capabilities: Any = (), **timers: Any) -> Task:
@@ -448,6 +456,11 @@ class Market:
     def events(self, after: int = 0, limit: int = 100) -> list[Event]:
         """Market events with ``seq`` greater than ``after``, oldest first (for live feeds)."""
         return self.events_feed.after(after, limit)
+
+    def events_page(self, after: Any = 0, limit: Any = 100, cursor: str | None = None) -> Page[Event]:
+        """One page of the events after seq ``after``, oldest first, with how many there are
+        and the cursor of the next page. Raises ValidationError; InvalidCursor."""
+        return self.events_feed.page(v.event_query(after, limit, cursor))
 
     def recent_events(self, limit: int = 50) -> list[Event]:
         """The newest market events, newest first."""

@@ -33,6 +33,9 @@ class TaskOrder(_Order):
     OLDEST = "oldest", "Oldest"
     BUDGET_HIGH = "budget_high", "Budget ↓"
     BUDGET_LOW = "budget_low", "Budget ↑"
+    #: Best match of ``q`` first (FTS5's bm25 rank), newest first among equals; ``newest``
+    #: without a ``q`` of 3 characters or more. It ranks every match: its cost grows with them.
+    RELEVANCE = "relevance", "Relevance"
 
 
 class AgentOrder(_Order):
@@ -94,6 +97,32 @@ class TransactionQuery:
 
     agent_id: str
     limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """Which webhook deliveries a list wants: one agent's, newest first (fields as :class:`TaskQuery`)."""
+
+    agent_id: str
+    limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which market events a list wants: those after seq ``after``, oldest first.
+
+    Attributes:
+        after: only events with a greater seq.
+        limit: page size, 1–1000.
+        cursor: where the page starts, as the previous page's ``next_cursor`` gave it (opaque).
+    """
+
+    after: int = 0
+    limit: int = 100
     offset: int = 0
     cursor: str | None = None
 

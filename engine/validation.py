@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from .errors import ValidationError
 from .event_catalog import EVENT_TYPES
 from .event_catalog import WEBHOOK_EVENTS as WEBHOOK_EVENT_NAMES
-from .queries import AgentOrder, AgentQuery, TaskOrder, TaskQuery
+from .queries import AgentOrder, AgentQuery, EventQuery, TaskOrder, TaskQuery
 from .states import TaskStatus
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -433,6 +433,17 @@ def page(limit: Any = None, offset: Any = None) -> tuple[int, int]:
         _page_int("limit", limit, LIMIT_DEFAULT, 1, LIMIT_MAX),
         _page_int("offset", offset, 0, 0, OFFSET_MAX),
     )
+
+
+#: The most events one page of ``GET /api/events`` holds, and the greatest ``after``.
+EVENTS_LIMIT_MAX = 1000
+EVENTS_AFTER_MAX = 2**62
+
+
+def event_query(after: Any = 0, limit: Any = 100, cursor: str | None = None) -> EventQuery:
+    """Clean the events list's parameters: ``after`` 0–2**62, ``limit`` 1–1000 (default 100)."""
+    return EventQuery(query_integer("after", after, 0, 0, EVENTS_AFTER_MAX),
+                      query_integer("limit", limit, 100, 1, EVENTS_LIMIT_MAX), 0, cursor or None)
 
 
 def query_integer(name: str, value: Any, default: int, low: int, high: int) -> int:

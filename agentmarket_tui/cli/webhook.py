@@ -11,7 +11,7 @@ from engine.event_catalog import EVENT_TYPES, WEBHOOK_EVENTS
 from ..client import MarketClient
 
 from ._client import Target, client_command
-from .output import emit, print_record, print_table
+from .output import cursor_option, emit, footer, print_record, print_table
 
 
 @click.group()
@@ -93,10 +93,13 @@ def _show_set(target: Target, data: dict[str, object]) -> None:
 
 @webhook.command("deliveries")
 @click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0, show_default=True)
+@cursor_option
 @client_command
-def deliveries(client: MarketClient, target: Target, limit: int) -> None:
+def deliveries(client: MarketClient, target: Target, limit: int, offset: int, cursor: str | None) -> None:
     """Recent webhook deliveries to your agent and how they went, newest first."""
-    items = client.webhook_deliveries(limit)
+    page = client.webhook_deliveries(limit, offset, cursor)
+    items = page.items
 
     def human() -> None:
         print_table(
@@ -105,5 +108,6 @@ def deliveries(client: MarketClient, target: Target, limit: int) -> None:
              for d in items],
             empty="no deliveries",
         )
+        footer(page, cursor)
 
     emit(target.as_json, [views.delivery(d) for d in items], human)

@@ -169,7 +169,7 @@ class MarketClient:
         items = [item(data) for data in envelope["data"]]
         paging = envelope.get("pagination") or {}
         return Page(items, paging.get("total", len(items)), paging.get("limit", params["limit"]),
-                    paging.get("offset", params["offset"]), bool(paging.get("total_is_lower_bound")),
+                    paging.get("offset", params.get("offset", 0)), bool(paging.get("total_is_lower_bound")),
                     paging.get("next_cursor"))
 
     # -- identity -------------------------------------------------------------------
@@ -315,6 +315,11 @@ class MarketClient:
         return [parse.event_from(e) for e in
                 self._data("GET", "/api/events", params={"after": after, "limit": limit}, anonymous=True)]
 
+    def events_page(self, after: int = 0, limit: int = 100, cursor: str | None = None) -> Page[Event]:
+        """A page of market events after ``after``, oldest first, with how many follow ``after``
+        and the cursor of the next page (pass it with the same ``after``). Raises InvalidCursor."""
+        return self._page("/api/events", {"after": after, "limit": limit, "cursor": cursor}, parse.event_from)
+
     def change_token(self) -> int:
         """A value that moves whenever the market changes: the newest event's sequence number.
 
@@ -457,10 +462,10 @@ class MarketClient:
         return parse.delivery_from(self._data(
             "POST", f"/api/agents/me/webhook/deliveries/{_segment(delivery_id)}/redeliver", auth=True))
 
-    def webhook_deliveries(self, limit: int = 20) -> list[Delivery]:
-        """The current agent's recent webhook deliveries, newest first."""
-        data = self._data("GET", "/api/agents/me/webhook/deliveries", params={"limit": limit}, auth=True)
-        return [parse.delivery_from(d) for d in data]
+    def webhook_deliveries(self, limit: int = 20, offset: int = 0, cursor: str | None = None) -> Page[Delivery]:
+        """A page of the current agent's webhook deliveries, newest first. Raises NoIdentity, InvalidCursor."""
+        return self._page("/api/agents/me/webhook/deliveries", {"limit": limit, "offset": offset, "cursor": cursor},
+                          parse.delivery_from, auth=True)
 
     # -- the live stream ----------------------------------------------------------------
     def listen(self, *, after: int | None = None, types: Sequence[str] | None = None, mine: bool = False,

@@ -108,6 +108,14 @@ class TasksScreen(PagedScreen):
             self._typing.stop()
         self._typing = self.set_timer(SEARCH_DELAY_SECONDS, self._filters_changed)
 
+    @on(Input.Submitted)
+    def _typed_and_entered(self) -> None:
+        """Enter applies the search and capability now, without waiting for the typing pause."""
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
+        self._filters_changed()
+
     @on(Select.Changed)
     def _filters_changed(self) -> None:
         self.pager.reset()

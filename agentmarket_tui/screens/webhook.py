@@ -66,7 +66,7 @@ class WebhookScreen(MarketScreen):
         if not self.client.api_key:
             return WebhookView(None)
         try:
-            return WebhookView(self.client.webhook(), tuple(self.client.webhook_deliveries(limit=50)))
+            return WebhookView(self.client.webhook(), tuple(self.client.webhook_deliveries(limit=50).items))
         except MarketError:
             return WebhookView(None)
 

@@ -49,8 +49,8 @@ from ._route_types import Call, QueryParam, Reply, Route
 __all__ = ["EVENTS_LIMIT_MAX", "ROUTES", "Call", "QueryParam", "Reply", "Route", "find_route"]
 
 #: The most events one /api/events call returns.
-EVENTS_LIMIT_MAX = 1000
-EVENTS_AFTER_MAX = 2**62
+EVENTS_LIMIT_MAX = v.EVENTS_LIMIT_MAX
+EVENTS_AFTER_MAX = v.EVENTS_AFTER_MAX
 #: The header an SSE client sends on reconnection: the last ``id:`` it received.
 LAST_EVENT_ID = "Last-Event-ID"
 
@@ -132,8 +132,9 @@ def redeliver(call: Call) -> Reply:
 
 
 def webhook_deliveries(call: Call) -> Reply:
-    deliveries = call.market.webhook_deliveries(call.me.id, call.query.get("limit", v.LIMIT_DEFAULT))
-    return Reply([views.delivery(d) for d in deliveries])
+    q = call.query
+    page = call.market.webhook_deliveries_page(call.me.id, q.get("limit"), q.get("offset"), q.get("cursor"))
+    return _page(page, [views.delivery(d) for d in page.items])
 
 
 # -- handlers: tasks ------------------------------------------------------------------------
@@ -231,9 +232,9 @@ def stats(call: Call) -> Reply:
 
 
 def events(call: Call) -> Reply:
-    after = v.query_integer("after", call.query.get("after"), 0, 0, EVENTS_AFTER_MAX)
-    limit = v.query_integer("limit", call.query.get("limit"), 100, 1, EVENTS_LIMIT_MAX)
-    return Reply([views.event(e) for e in call.market.events(after, limit)])
+    q = call.query
+    page = call.market.events_page(q.get("after"), q.get("limit"), q.get("cursor"))
+    return _page(page, [views.event(e) for e in page.items])
 
 
 def event_stream(call: Call) -> Reply:
@@ -311,7 +312,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/me/webhook/test", test_webhook, "Send a ping event to your webhook now.",
           auth="required", response="Delivery", status=202, errors=(NoWebhook,)),
     Route("GET", "/api/agents/me/webhook/deliveries", webhook_deliveries, "Your recent webhook deliveries, "
-          "newest first.", auth="required", query=(LIMIT,), response="Delivery", many=True),
+          "newest first.", auth="required", query=PAGING, response="Delivery", many=True, paged=True),
     Route("POST", "/api/agents/me/webhook/deliveries/{id}/redeliver", redeliver, "Send one of your delivered or "
           "failed webhook deliveries again (same id and body), now.", auth="required", response="Delivery",
           status=202, errors=(NotFound, DeliveryPending, NoWebhook)),
@@ -369,8 +370,9 @@ ROUTES: tuple[Route, ...] = (
           query=(QueryParam("after", {**_INT, "minimum": 0, "maximum": EVENTS_AFTER_MAX, "default": 0},
                             "Only events after this seq."),
                  QueryParam("limit", {**_INT, "minimum": 1, "maximum": EVENTS_LIMIT_MAX, "default": 100},
-                            "Most events to return.")),
-          response="Event", many=True),
+                            "Most events to return."),
+                 CURSOR),
+          response="Event", many=True, paged=True),
     Route("GET", "/api/events/stream", event_stream, "The live feed as Server-Sent Events (text/event-stream): "
           "one message per event (id: its seq, event: its type, data: the Event), a comment line as heartbeat "
           "after 15 s of quiet. Starts after Last-Event-ID (a reconnection), else after `after`, else now.",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..queries import EventQuery, Page
 from ..records import Event
-from .context import MarketContext
+from .context import MarketContext, read_page
 
 
 class EventService:
@@ -18,6 +19,14 @@ class EventService:
         """Events with ``seq`` greater than ``seq``, oldest first (at most 1000)."""
         with self._ctx.store.read() as tx:
             return tx.events.after(seq, max(1, min(limit, 1000)))
+
+    def page(self, query: EventQuery) -> Page[Event]:
+        """One page of the events after ``query.after``, oldest first, and how many there are.
+
+        Raises:
+            InvalidCursor: the cursor was not issued for this list (the same ``after``).
+        """
+        return read_page(self._ctx, query, lambda tx: tx.events)
 
     def recent(self, limit: int = 50) -> list[Event]:
         """The newest events, newest first (at most 1000)."""

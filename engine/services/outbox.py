@@ -22,9 +22,10 @@ from typing import Any
 
 from ..errors import DeliveryPending, NotFound, NoWebhook
 from ..event_catalog import PING
+from ..queries import DeliveryQuery, Page
 from ..records import Attempt, Delivery, Task
 from ..storage import MarketTx
-from .context import MarketContext
+from .context import MarketContext, read_page
 
 LEASE_NAME = "webhooks"
 _ERROR_LENGTH = 500
@@ -225,6 +226,14 @@ class OutboxService:
         """The agent's deliveries, newest first."""
         with self._ctx.store.read() as tx:
             return tx.outbox.for_agent(agent_id, limit, offset)
+
+    def page(self, query: DeliveryQuery) -> Page[Delivery]:
+        """One page of the agent's deliveries, newest first, and their total, from one snapshot.
+
+        Raises:
+            InvalidCursor: the cursor was not issued for this agent's deliveries.
+        """
+        return read_page(self._ctx, query, lambda tx: tx.outbox)
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         """Every recorded attempt of one delivery, first first."""

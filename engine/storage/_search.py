@@ -21,11 +21,15 @@ Condition = Callable[[str, str, str, tuple[str, ...]], tuple[str, list[str]]]
 MIN_INDEXED = 3
 
 
+def phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase: matched literally, never read as query syntax."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def condition(text: str, alias: str, fts_table: str, columns: tuple[str, ...]) -> tuple[str, list[str]]:
     """A WHERE condition (and its arguments) selecting rows of ``alias`` whose ``columns``
     contain ``text`` in any case."""
     if len(text) >= MIN_INDEXED:
-        phrase = '"' + text.replace('"', '""') + '"'
-        return f"{alias}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)", [phrase]
+        return f"{alias}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)", [phrase(text)]
     pattern = contains_pattern(text)
     return "(" + " OR ".join(f"{alias}.{c} LIKE ? ESCAPE '\\'" for c in columns) + ")", [pattern] * len(columns)

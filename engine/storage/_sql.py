@@ -10,6 +10,8 @@ from typing import Any
 # A count the counters cannot answer (a text search, two narrowing filters at once) stops
 # here: past it, a total is a lower bound (SPEC §12), so no request counts a whole market.
 COUNT_CAP = 10_000
+# A text search's total stops sooner: each match counted is a phrase checked in the FTS5 index.
+SEARCH_COUNT_CAP = 1_000
 
 
 @lru_cache(maxsize=64)
@@ -18,14 +20,16 @@ def update(table: str, columns: tuple[str, ...]) -> str:
     return f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
 
 
-def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any]) -> tuple[int, bool]:
-    """How many rows ``rows_sql`` selects, counting at most :data:`COUNT_CAP`.
+def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any],
+                 cap: int | None = None) -> tuple[int, bool]:
+    """How many rows ``rows_sql`` selects, counting at most ``cap`` (:data:`COUNT_CAP` by default).
 
     Returns:
         The count and whether it is a lower bound (the cap was reached).
     """
-    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {COUNT_CAP}) AS capped", tuple(args)).fetchone()[0]
-    return n, n >= COUNT_CAP
+    cap = COUNT_CAP if cap is None else cap
+    n = conn.execute(f"SELECT count(*) FROM ({rows_sql} LIMIT {cap}) AS capped", tuple(args)).fetchone()[0]
+    return n, n >= cap
 
 
 # A sort order as (SQL expression, descending?) pairs, the last one unique (rowid, id).
@@ -68,6 +72,26 @@ def _strictly_after(sort: SortKey, key: Sequence[Any]) -> tuple[str, list[Any]]:
     return f"({expr} {op} ? OR ({expr} = ? AND {inner}))", [key[0], key[0], *args]
 
 
+def keyset_statement(columns: str, source: str, filtered: tuple[str, list[Any]], sort: SortKey,
+                     key: Sequence[Any] | None) -> tuple[str, list[Any]]:
+    """The SELECT of one keyset page in order ``sort`` after sort key ``key`` (if any); its
+    last two parameters, the page's limit (plus one) and offset, are left for the caller."""
+    where, args = filtered
+    if key is not None:
+        condition, more = after(sort, key)
+        where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
+    return (f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)} LIMIT ? OFFSET ?",
+            args)
+
+
+def page_of(rows: list[sqlite3.Row], limit: int, sort: SortKey) -> tuple[list[sqlite3.Row], tuple[Any, ...] | None]:
+    """A page's rows out of up to ``limit + 1`` read, and the sort key of its last row when more follow."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, tuple(rows[-1])[-len(sort):]
+
+
 def keyset_page(conn: sqlite3.Connection, columns: str, source: str, filtered: tuple[str, list[Any]], sort: SortKey,
                 limit: int, offset: int, key: Sequence[Any] | None) -> tuple[list[sqlite3.Row], tuple[Any, ...] | None]:
     """One page of rows in order ``sort``, starting after sort key ``key`` (if any), then ``offset``.
@@ -80,14 +104,5 @@ def keyset_page(conn: sqlite3.Connection, columns: str, source: str, filtered: t
     Returns:
         The page's rows and, when more rows follow, the sort key of its last row.
     """
-    where, args = filtered
-    if key is not None:
-        condition, more = after(sort, key)
-        where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
-    rows = conn.execute(f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)}"
-                        " LIMIT ? OFFSET ?",
-                        (*args, limit + 1, offset)).fetchall()
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, tuple(rows[-1])[-len(sort):]
+    sql, args = keyset_statement(columns, source, filtered, sort, key)
+    return page_of(conn.execute(sql, (*args, limit + 1, offset)).fetchall(), limit, sort)

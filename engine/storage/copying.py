@@ -20,14 +20,17 @@ from . import is_postgres_url, open_store
 
 #: The tables copied, parents before children; with the rowid where lists order by it.
 TABLES = ("settings", "agents", "agent_capabilities", "tasks", "task_capabilities", "accounts", "transfers",
-          "events", "webhook_deliveries", "webhook_attempts", "idempotency_keys", "granted_emails", "invites",
+          "event_types", "events", "webhook_deliveries", "webhook_attempts", "idempotency_keys", "granted_emails", "invites",
           "registration_origins")
 _ROWID_TABLES = frozenset({"agents", "tasks", "webhook_deliveries"})
 #: Identity columns whose next value follows the copied rows (PostgreSQL only; SQLite's follow by themselves).
 _IDENTITIES = (("agents", "rowid"), ("tasks", "rowid"), ("webhook_deliveries", "rowid"), ("transfers", "id"),
-               ("events", "seq"), ("webhook_attempts", "id"))
-#: Tables that must be empty for a store to count as a copy's target.
-_MUST_BE_EMPTY = (*TABLES, "counters")
+               ("events", "seq"), ("event_types", "code"), ("webhook_attempts", "id"))
+#: Generated columns: the target computes them.
+_GENERATED = frozenset({("tasks", "neg_budget")})
+#: Tables that must be empty for a store to count as a copy's target (event_types the schema
+#: fills: the source's replace them, its events naming types by their codes).
+_MUST_BE_EMPTY = (*(t for t in TABLES if t != "event_types"), "counters")
 _BATCH = 1000
 
 
@@ -56,6 +59,7 @@ def copy_market(source: str | Path, target: str | Path) -> dict[str, int]:
             if full:
                 raise MigrationRefused(f"{target_store.path} already holds a market (table {full[0]} has rows); "
                                "migrate copies into an empty database only")
+            dst.execute("DELETE FROM event_types")
             copied = {table: _copy_table(src, dst, table) for table in TABLES}
             if is_postgres_url(target):
                 for table, column in _IDENTITIES:
@@ -72,7 +76,7 @@ def _copy_table(src: Any, dst: Any, table: str) -> int:
         raise MigrationRefused(f"the target's table {table} lacks columns {sorted(missing)}; "
                                "is it an older AgentMarket's schema?")
     selected = ", ".join(f"0 AS {c}" if (table, c) == ("accounts", "balance") else c for c in columns)
-    order = "rowid" if table in _ROWID_TABLES else ("seq" if table == "events" else "1")
+    order = "rowid" if table in _ROWID_TABLES else {"events": "seq", "event_types": "code"}.get(table, "1")
     if table in ("transfers", "webhook_attempts"):
         order = "id"
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
@@ -84,7 +88,8 @@ def _copy_table(src: Any, dst: Any, table: str) -> int:
 
 
 def _columns(conn: Any, table: str) -> list[str]:
-    names = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description if d[0] != "rowid"]
+    names = [d[0] for d in conn.execute(f"SELECT * FROM {table} LIMIT 0").description
+             if d[0] != "rowid" and (table, d[0]) not in _GENERATED]
     return [*names, "rowid"] if table in _ROWID_TABLES else names
 
 

@@ -17,32 +17,37 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-#: The wallet view's sums, recounted (migration 13 fills them from it).
+def recount(wallet_agents: str, more: str = "") -> str:
+    """What the counters should hold, counted from the tables themselves (the migration of
+    the counters fills them from it, ``verify_counters`` compares against it), given the
+    SELECT of the agent each wallet transfer touched, as column ``agent`` (its column changed
+    in migration 17), and ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added later)."""
+    return (
+        "SELECT kind, key, status, SUM(n) AS n FROM ("
+        " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
+        " UNION ALL SELECT 'tasks', '', status, 1 FROM tasks"
+        " UNION ALL SELECT 'poster', poster_id, status, 1 FROM tasks"
+        " UNION ALL SELECT 'assignee', assigned_to, status, 1 FROM tasks WHERE assigned_to IS NOT NULL"
+        " UNION ALL SELECT 'involving', poster_id, status, 1 FROM tasks"
+        " UNION ALL SELECT 'involving', assigned_to, status, 1 FROM tasks"
+        "  WHERE assigned_to IS NOT NULL AND assigned_to != poster_id"
+        " UNION ALL SELECT 'capability', c.capability, t.status, 1 FROM task_capabilities c"
+        "  JOIN tasks t ON t.rowid = c.task_rowid"
+        " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
+        " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
+        f" UNION ALL SELECT 'transfers', agent, '', 1 FROM ({wallet_agents}) AS wallets"
+        f"{more}) AS counted GROUP BY kind, key, status"
+    )
+
+
+#: The wallet view's sums, recounted (migration 13 fills them, from the columns of its day).
 WALLET_SUMS = (
-    " SELECT 'wallet_sum' AS kind, wallet_agent AS key, kind AS status, amount AS n FROM transfers"
-    "  WHERE wallet_agent IS NOT NULL AND kind IN ('payout', 'escrow', 'refund')"
+    " SELECT 'wallet_sum' AS kind, g.id AS key, x.kind AS status, x.amount AS n FROM transfers x"
+    "  JOIN agents g ON g.rowid = x.wallet WHERE x.kind IN ('payout', 'escrow', 'refund')"
     " UNION ALL SELECT 'escrow_released', t.poster_id, '', x.amount FROM transfers x"
-    "  JOIN tasks t ON t.id = x.task_id WHERE x.from_account = 'escrow:' || x.task_id"
+    "  JOIN tasks t ON t.id = substr(x.from_account, 8) WHERE x.from_account LIKE 'escrow:%'"
 )
-# What the counters should hold, counted from the tables themselves: the migrations fill
-# the counters from it and ``verify_counters`` compares against it.
-RECOUNT = (
-    "SELECT kind, key, status, SUM(n) AS n FROM ("
-    " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
-    " UNION ALL SELECT 'tasks', '', status, 1 FROM tasks"
-    " UNION ALL SELECT 'poster', poster_id, status, 1 FROM tasks"
-    " UNION ALL SELECT 'assignee', assigned_to, status, 1 FROM tasks WHERE assigned_to IS NOT NULL"
-    " UNION ALL SELECT 'involving', poster_id, status, 1 FROM tasks"
-    " UNION ALL SELECT 'involving', assigned_to, status, 1 FROM tasks"
-    "  WHERE assigned_to IS NOT NULL AND assigned_to != poster_id"
-    " UNION ALL SELECT 'capability', c.capability, t.status, 1 FROM task_capabilities c"
-    "  JOIN tasks t ON t.rowid = c.task_rowid"
-    " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
-    " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
-    " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
-    " UNION ALL" + WALLET_SUMS +
-    ") AS counted GROUP BY kind, key, status"
-)
+RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", " UNION ALL" + WALLET_SUMS)
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"
     " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"

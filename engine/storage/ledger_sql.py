@@ -9,7 +9,6 @@ from typing import Any
 
 from .. import ledger_accounts as acct
 from ..queries import TransactionQuery
-from ..states import ESCROWED
 from ..records import Transaction, WalletFigures
 from . import _sql
 from .counters_sql import counter
@@ -18,13 +17,26 @@ from .counters_sql import counter
 # source cannot cover the amount (issuance may go negative), and records the balances
 # after it. The trigger ``transfers_move_balances`` (schema) then moves the cached
 # balances in the same statement, so a transfer row and its balance changes cannot part.
+# Stored compactly (schema migration 17): the wallet's agent as its rowid, the time as unix
+# seconds; the task is the one whose escrow is on either side (TRANSFER_TASK).
 _TRANSFER = (
-    "INSERT INTO transfers (from_account, to_account, amount, kind, task_id, wallet_agent, from_balance,"
-    " to_balance, created_at, memo)"
-    " SELECT f.id, t.id, ?3, ?4, ?5, ?6, f.balance - ?3, t.balance + ?3, ?7, ?8 FROM accounts f, accounts t"
+    "INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
+    " SELECT f.id, t.id, ?3, ?4, (SELECT rowid FROM agents WHERE id = ?5), f.balance - ?3, t.balance + ?3,"
+    " unixepoch(?6), ?7 FROM accounts f, accounts t"
     " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
 )
-_HISTORY: _sql.SortKey = (("id", True),)  # a wallet's history, newest first
+_ESCROW_ID_AT = len(acct.escrow("")) + 1
+#: The task a transfer ``x`` belongs to: the one whose escrow it moved credits into or out of.
+TRANSFER_TASK = (
+    f"CASE WHEN x.from_account LIKE '{acct.escrow('')}%' THEN substr(x.from_account, {_ESCROW_ID_AT})"
+    f" WHEN x.to_account LIKE '{acct.escrow('')}%' THEN substr(x.to_account, {_ESCROW_ID_AT}) END"
+)
+_HISTORY_COLUMNS = (
+    f"x.id, x.from_account, x.to_account, x.amount, x.kind, {TRANSFER_TASK} AS task_id, x.from_balance,"
+    " x.to_balance, strftime('%Y-%m-%dT%H:%M:%SZ', x.at, 'unixepoch') AS created_at, x.memo"
+)
+_HISTORY: _sql.SortKey = (("x.id", True),)  # a wallet's history, newest first
+_WALLET = "x.wallet = (SELECT rowid FROM agents WHERE id = ?)"
 _OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
 
 
@@ -58,9 +70,12 @@ class SQLiteLedger:
 
         Raises:
             LookupError: ``target`` does not exist (a bug: the caller must roll back).
+            ValueError: ``task_id`` is not the task whose escrow is ``source`` or ``target`` (a bug:
+                the task of a transfer is stored as that escrow, see TRANSFER_TASK).
         """
+        _check_task(task_id, source, target)
         wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-        if self.conn.execute(_TRANSFER, (source, target, amount, kind, task_id, wallet_agent, at, memo)).rowcount:
+        if self.conn.execute(_TRANSFER, (source, target, amount, kind, wallet_agent, at, memo)).rowcount:
             return True
         if self.balance(target) is None:
             raise LookupError(f"no such account: {target}")
@@ -77,9 +92,11 @@ class SQLiteLedger:
 
         Raises:
             LookupError: a target does not exist (a bug: the caller must roll back).
+            ValueError: ``task_id`` is not the task whose escrow is ``source`` (see :meth:`transfer`).
         """
+        _check_task(task_id, source, source)
         rows = [
-            (source, target, amount, kind, task_id, acct.wallet_owner(source) or acct.wallet_owner(target), at, None)
+            (source, target, amount, kind, acct.wallet_owner(source) or acct.wallet_owner(target), at, None)
             for target, amount, kind in parts if amount
         ]
         if self.conn.executemany(_TRANSFER, rows).rowcount == len(rows):
@@ -94,7 +111,7 @@ class SQLiteLedger:
 
     def page(self, query: TransactionQuery, after: tuple[Any, ...] | None) -> tuple[list[Transaction],
                                                                                     tuple[Any, ...] | None]:
-        rows, last = _sql.keyset_page(self.conn, "*", "transfers", (" WHERE wallet_agent = ?", [query.agent_id]),
+        rows, last = _sql.keyset_page(self.conn, _HISTORY_COLUMNS, "transfers x", (f" WHERE {_WALLET}", [query.agent_id]),
                                       _HISTORY, query.limit, query.offset, after)
         wallet = acct.wallet(query.agent_id)
         return [_transaction(r, wallet) for r in rows], last
@@ -201,7 +218,11 @@ _ESCROW_MOVES = (
     "  SUM(CASE WHEN kind = 'refund' THEN amount ELSE 0 END) AS refunded FROM transfers"
     "  WHERE from_account LIKE 'escrow:%' GROUP BY from_account)"
 )
-_ESCROWED_SQL = ", ".join(f"'{s.value}'" for s in sorted(ESCROWED))
+
+
+def _check_task(task_id: str | None, source: str, target: str) -> None:
+    if task_id is not None and acct.escrow(task_id) not in (source, target):
+        raise ValueError(f"a transfer of task {task_id} must move credits into or out of its escrow")
 
 
 def _transaction(row: sqlite3.Row, wallet: str) -> Transaction:

@@ -7,8 +7,15 @@ settles and lists them.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
+from ..queries import DeliveryQuery
 from ..records import Attempt, Delivery, DueDelivery
+from . import _sql
+
+_DELIVERY_COLUMNS = ("d.id, d.event, d.agent_id, d.task_id, d.status, d.attempts, d.last_status_code, d.last_error,"
+                     " d.created_at, d.updated_at")
+_NEWEST: _sql.SortKey = (("d.rowid", True),)
 
 
 class SQLiteOutbox:
@@ -95,17 +102,22 @@ class SQLiteOutbox:
         )
 
     def for_agent(self, agent_id: str, limit: int, offset: int) -> list[Delivery]:
-        rows = self.conn.execute(
-            "SELECT id, event, agent_id, task_id, status, attempts, last_status_code, last_error, created_at,"
-            " updated_at FROM webhook_deliveries WHERE agent_id = ? ORDER BY rowid DESC LIMIT ? OFFSET ?",
-            (agent_id, limit, offset),
-        ).fetchall()
-        return [Delivery(*row) for row in rows]
+        return self.page(DeliveryQuery(agent_id, limit, offset), None)[0]
+
+    def page(self, query: DeliveryQuery, after: tuple[Any, ...] | None) -> tuple[list[Delivery],
+                                                                                 tuple[Any, ...] | None]:
+        rows, last = _sql.keyset_page(self.conn, _DELIVERY_COLUMNS, "webhook_deliveries d",
+                                      (" WHERE d.agent_id = ?", [query.agent_id]), _NEWEST, query.limit,
+                                      query.offset, after)
+        return [Delivery(*row[:-1]) for row in rows], last
+
+    def count(self, query: DeliveryQuery) -> tuple[int, bool]:
+        # No counter: exact up to the cap, a lower bound past it (SPEC §12).
+        return _sql.capped_count(self.conn, "SELECT 1 FROM webhook_deliveries WHERE agent_id = ?", [query.agent_id])
 
     def get(self, delivery_id: str) -> Delivery | None:
-        row = self.conn.execute(
-            "SELECT id, event, agent_id, task_id, status, attempts, last_status_code, last_error, created_at,"
-            " updated_at FROM webhook_deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = ?",
+                                (delivery_id,)).fetchone()
         return None if row is None else Delivery(*row)
 
     def requeue(self, delivery_id: str, at: str) -> None:

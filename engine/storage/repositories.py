@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ..queries import AgentQuery, TaskQuery, TransactionQuery
+from ..queries import AgentQuery, DeliveryQuery, EventQuery, TaskQuery, TransactionQuery
 from ..records import (
     Agent,
     Attempt,
@@ -264,6 +264,13 @@ class EventRepository(Protocol):
     def newest_seq(self) -> int:
         """The newest event's seq (0 when there is none)."""
 
+    def page(self, query: EventQuery, after: tuple[Any, ...] | None) -> tuple[list[Event], tuple[Any, ...] | None]:
+        """One page of events after ``query.after`` (and after the seq ``after``, a cursor's), oldest
+        first; and the seq of its last one when more follow."""
+
+    def count(self, query: EventQuery) -> tuple[int, bool]:
+        """How many events come after ``query.after`` (exact)."""
+
     def latest(self, limit: int) -> list[Event]:
         """The newest events, newest first."""
 
@@ -313,6 +320,14 @@ class OutboxRepository(Protocol):
 
     def for_agent(self, agent_id: str, limit: int, offset: int) -> list[Delivery]:
         """The agent's deliveries, newest first."""
+
+    def page(self, query: DeliveryQuery, after: tuple[Any, ...] | None) -> tuple[list[Delivery],
+                                                                                 tuple[Any, ...] | None]:
+        """One page of the agent's deliveries, newest first, after the sort key ``after`` (a cursor's)
+        then ``query.offset``; and the sort key of its last one when more follow."""
+
+    def count(self, query: DeliveryQuery) -> tuple[int, bool]:
+        """How many deliveries the agent has, and whether that is a lower bound (counted to a cap)."""
 
     def get(self, delivery_id: str) -> Delivery | None:
         """One delivery, or None."""

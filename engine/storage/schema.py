@@ -12,8 +12,35 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 from ..errors import SchemaTooNew
+from ..event_catalog import EVENT_TYPES
 from ..validation import email_key
-from .counters_sql import RECOUNT, WALLET_SUMS
+from .counters_sql import recount
+from .ledger_sql import TRANSFER_TASK
+
+
+def _transfers_append_only(db: Database) -> None:
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER transfers_append_only_{verb.lower()} BEFORE {verb} ON transfers"
+            " BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END"
+        )
+
+
+_MOVE_BALANCES = (
+    "CREATE TRIGGER transfers_move_balances AFTER INSERT ON transfers BEGIN"
+    " UPDATE accounts SET balance = balance - NEW.amount WHERE id = NEW.from_account;"
+    " UPDATE accounts SET balance = balance + NEW.amount WHERE id = NEW.to_account;"
+    " END"
+)
+# The agent whose wallet each transfer touched, as the transfers table kept it before migration 17.
+_WALLET_AGENTS_BEFORE_17 = "SELECT wallet_agent AS agent FROM transfers WHERE wallet_agent IS NOT NULL"
+# The wallet view's sums as migration 13 counted them, from the transfers' columns of its day.
+_WALLET_SUMS_BEFORE_17 = (
+    " SELECT 'wallet_sum' AS kind, wallet_agent AS key, kind AS status, amount AS n FROM transfers"
+    "  WHERE wallet_agent IS NOT NULL AND kind IN ('payout', 'escrow', 'refund')"
+    " UNION ALL SELECT 'escrow_released', t.poster_id, '', x.amount FROM transfers x"
+    "  JOIN tasks t ON t.id = x.task_id WHERE x.from_account = 'escrow:' || x.task_id"
+)
 
 
 def _m001_initial(db: Database) -> None:
@@ -111,11 +138,7 @@ def _m001_initial(db: Database) -> None:
     # transfers), so one partial index serves every wallet's history: one index page
     # written per transfer instead of two.
     db.execute("CREATE INDEX idx_transfers_wallet ON transfers(wallet_agent, id) WHERE wallet_agent IS NOT NULL")
-    for verb in ("UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER transfers_append_only_{verb.lower()} BEFORE {verb} ON transfers"
-            " BEGIN SELECT RAISE(ABORT, 'transfers are append-only'); END"
-        )
+    _transfers_append_only(db)
 
     db["events"].create(
         {"seq": int, "type": str, "task_id": str, "agent_id": str, "created_at": str, "data": str},
@@ -188,12 +211,7 @@ def _m002_worker_leases(db: Database) -> None:
 def _m003_balances_follow_transfers(db: Database) -> None:
     # The cached balances move inside the INSERT of each transfer: a transfer is one
     # statement, and no code path can record a transfer without moving the balances.
-    db.execute(
-        "CREATE TRIGGER transfers_move_balances AFTER INSERT ON transfers BEGIN"
-        " UPDATE accounts SET balance = balance - NEW.amount WHERE id = NEW.from_account;"
-        " UPDATE accounts SET balance = balance + NEW.amount WHERE id = NEW.to_account;"
-        " END"
-    )
+    db.execute(_MOVE_BALANCES)
 
 
 def _m004_free_credits(db: Database) -> None:
@@ -305,6 +323,16 @@ def _task_rows(row: str) -> str:
 _AGENTS_ROW = "SELECT 'agents' AS kind, '' AS key, '' AS status"
 
 
+# The credits each kind of account holds, for the stats: a transfer moves them.
+_COUNT_CREDITS = (
+    "AFTER INSERT ON transfers",
+    _add("SELECT 'credits' AS kind, kind AS key, '' AS status, -NEW.amount AS n FROM accounts"
+         " WHERE id = NEW.from_account")
+    + _add("SELECT 'credits' AS kind, kind AS key, '' AS status, NEW.amount AS n FROM accounts"
+           " WHERE id = NEW.to_account"),
+)
+
+
 def _m009_counters(db: Database) -> None:
     # SPEC §12: totals come from counters, never from counting rows per request. Triggers
     # keep them in the statement that changes a row, so every path (services, migrations,
@@ -345,18 +373,11 @@ def _m009_counters(db: Database) -> None:
             "AFTER INSERT ON transfers WHEN NEW.wallet_agent IS NOT NULL",
             _bump("SELECT 'transfers' AS kind, NEW.wallet_agent AS key, '' AS status", "+"),
         ),
-        # The credits each kind of account holds, for the stats: a transfer moves them.
-        "transfers_count_credits": (
-            "AFTER INSERT ON transfers",
-            _add("SELECT 'credits' AS kind, kind AS key, '' AS status, -NEW.amount AS n FROM accounts"
-                 " WHERE id = NEW.from_account")
-            + _add("SELECT 'credits' AS kind, kind AS key, '' AS status, NEW.amount AS n FROM accounts"
-                   " WHERE id = NEW.to_account"),
-        ),
+        "transfers_count_credits": _COUNT_CREDITS,
     }
     for name, (when, body) in triggers.items():
         db.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
-    db.execute(f"INSERT INTO counters (kind, key, status, n) {RECOUNT}")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) {recount(_WALLET_AGENTS_BEFORE_17)}")
 
 
 def _m010_list_indexes(db: Database) -> None:
@@ -419,7 +440,7 @@ def _m013_wallet_sums(db: Database) -> None:
         + " END")
     # Migration 9 may have filled them already (it recounts everything): start from nothing.
     db.execute("DELETE FROM counters WHERE kind IN ('wallet_sum', 'escrow_released')")
-    db.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, SUM(n) FROM ({WALLET_SUMS})"
+    db.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, SUM(n) FROM ({_WALLET_SUMS_BEFORE_17})"
                " GROUP BY kind, key, status")
 
 
@@ -430,11 +451,108 @@ def _m014_task_capabilities_by_task(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_task_capabilities_task ON task_capabilities(task_rowid)")
 
 
+def _m015_budget_low_index(db: Database) -> None:
+    # SPEC §12: budget_low (lowest first, newest first among equal budgets) in one direction,
+    # so a page after a cursor seeks an index instead of sorting a budget's ties: neg_budget
+    # is -budget (virtual: no bytes in the table), indexed alone and after the status.
+    db.execute("ALTER TABLE tasks ADD COLUMN neg_budget INTEGER GENERATED ALWAYS AS (-budget) VIRTUAL")
+    db.execute("CREATE INDEX idx_tasks_neg_budget ON tasks(neg_budget)")
+    db.execute("CREATE INDEX idx_tasks_status_neg_budget ON tasks(status, neg_budget)")
+
+
+def _m016_compact_events(db: Database) -> None:
+    # Leaner rows (SPEC §12): an event was about 185 bytes with its index, mostly two UUIDs as
+    # text, its type and its time. Now the type is a small code (table event_types), the task
+    # and agent are their tables' rowids, the time is unix seconds and empty data is NULL:
+    # about 45 bytes. storage/events_sql.py turns them back into the same Event records.
+    db.execute("CREATE TABLE event_types (code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    db.conn.executemany("INSERT INTO event_types (name) VALUES (?)", [(name,) for name in EVENT_TYPES])
+    db.execute("INSERT OR IGNORE INTO event_types (name) SELECT DISTINCT type FROM events")
+    db.execute("ALTER TABLE events RENAME TO events_before_16")
+    db.execute("DROP INDEX idx_events_task")
+    db.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, type INTEGER NOT NULL REFERENCES event_types(code),"
+        " task INTEGER, agent INTEGER, at INTEGER NOT NULL, data TEXT)"  # task, agent: rowids; data NULL: {}
+    )
+    db.execute(
+        "INSERT INTO events (seq, type, task, agent, at, data)"
+        " SELECT e.seq, y.code, t.rowid, a.rowid, unixepoch(e.created_at), NULLIF(e.data, '{}')"
+        " FROM events_before_16 e JOIN event_types y ON y.name = e.type"
+        " LEFT JOIN tasks t ON t.id = e.task_id LEFT JOIN agents a ON a.id = e.agent_id"
+    )
+    lost = db.execute(
+        "SELECT count(*) FROM events_before_16 e JOIN events n ON n.seq = e.seq WHERE (e.task_id IS NULL) !="
+        " (n.task IS NULL) OR (e.agent_id IS NULL) != (n.agent IS NULL) OR n.at IS NULL"
+    ).fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} events name a task or agent that does not exist, or a time that cannot be read")
+    db.execute("DROP TABLE events_before_16")
+    db.execute("CREATE INDEX idx_events_task ON events(task) WHERE task IS NOT NULL")
+
+
+def _m017_compact_transfers(db: Database) -> None:
+    # Leaner rows (SPEC §12): a transfer was about 230 bytes with its index. Its task_id is
+    # dropped (every task's transfer has the task's escrow on one side: ledger_sql derives
+    # it), the wallet's agent is the agent's rowid, the time is unix seconds, and the
+    # wallet index is (wallet) alone (the rowid, the transfer's id, follows in every index).
+    # Rows, ids, amounts and balances are copied as they were; verify_ledger reads the same.
+    db.execute("ALTER TABLE transfers RENAME TO transfers_before_17")
+    for name in ("transfers_append_only_update", "transfers_append_only_delete", "transfers_move_balances",
+                 "transfers_count_insert", "transfers_count_credits", "transfers_count_wallet_sums",
+                 "transfers_count_escrow_released"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP INDEX idx_transfers_wallet")
+    db.execute(
+        """CREATE TABLE transfers (
+            id INTEGER PRIMARY KEY,
+            from_account TEXT NOT NULL REFERENCES accounts(id),
+            to_account TEXT NOT NULL REFERENCES accounts(id),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            kind TEXT NOT NULL,
+            wallet INTEGER,  -- the rowid of the one agent whose wallet this touches, if any
+            from_balance INTEGER NOT NULL,
+            to_balance INTEGER NOT NULL,
+            at INTEGER NOT NULL,  -- unix seconds
+            memo TEXT,
+            CHECK (from_account != to_account)
+        )"""
+    )
+    db.execute(
+        "INSERT INTO transfers (id, from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
+        " SELECT x.id, x.from_account, x.to_account, x.amount, x.kind, g.rowid, x.from_balance, x.to_balance,"
+        " unixepoch(x.created_at), x.memo FROM transfers_before_17 x LEFT JOIN agents g ON g.id = x.wallet_agent"
+    )
+    lost = db.execute(
+        f"SELECT count(*) FROM transfers_before_17 x JOIN transfers n ON n.id = x.id WHERE x.task_id IS NOT"
+        f" ({TRANSFER_TASK.replace('x.', 'n.')}) OR (x.wallet_agent IS NULL) != (n.wallet IS NULL) OR n.at IS NULL"
+    ).fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} transfers name a task or wallet this schema cannot derive, or an unreadable time")
+    db.execute("DROP TABLE transfers_before_17")
+    db.execute("CREATE INDEX idx_transfers_wallet ON transfers(wallet) WHERE wallet IS NOT NULL")
+    _transfers_append_only(db)
+    db.execute(_MOVE_BALANCES)
+    db.execute(f"CREATE TRIGGER transfers_count_credits {_COUNT_CREDITS[0]} BEGIN {_COUNT_CREDITS[1]} END")
+    count = _bump("SELECT 'transfers' AS kind, id AS key, '' AS status FROM agents WHERE rowid = NEW.wallet", "+")
+    db.execute(f"CREATE TRIGGER transfers_count_insert AFTER INSERT ON transfers WHEN NEW.wallet IS NOT NULL"
+               f" BEGIN {count} END")
+    # Migration 13's wallet sums, over the new columns (counters_sql.WALLET_SUMS recounts them).
+    wallet_sum = _add("SELECT 'wallet_sum' AS kind, id AS key, NEW.kind AS status, NEW.amount AS n FROM agents"
+                      " WHERE rowid = NEW.wallet")
+    db.execute("CREATE TRIGGER transfers_count_wallet_sums AFTER INSERT ON transfers WHEN NEW.wallet IS NOT NULL"
+               f" AND NEW.kind IN ('payout', 'escrow', 'refund') BEGIN {wallet_sum} END")
+    released = _add("SELECT 'escrow_released' AS kind, poster_id AS key, '' AS status, NEW.amount AS n FROM tasks"
+                    f" WHERE id = substr(NEW.from_account, {len('escrow:') + 1})")
+    db.execute("CREATE TRIGGER transfers_count_escrow_released AFTER INSERT ON transfers"
+               f" WHEN NEW.from_account LIKE 'escrow:%' BEGIN {released} END")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
-    _m013_wallet_sums, _m014_task_capabilities_by_task,
+    _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
+    _m017_compact_transfers,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

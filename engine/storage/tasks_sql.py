@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache, partial
 from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
@@ -24,8 +26,15 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
     TaskOrder.NEWEST: (("t.rowid", True),),
     TaskOrder.OLDEST: (("t.rowid", False),),
     TaskOrder.BUDGET_HIGH: (("t.budget", True), ("t.rowid", True)),
-    TaskOrder.BUDGET_LOW: (("t.budget", False), ("t.rowid", True)),
+    # Lowest budget first, newest first among equals: one direction over the generated column
+    # neg_budget (= -budget, migration 15), so a cursor seeks its index instead of sorting ties.
+    TaskOrder.BUDGET_LOW: (("t.neg_budget", True), ("t.rowid", True)),
+    TaskOrder.RELEVANCE: (("t.rowid", True),),  # without an indexed search; with one, see _selection
 }
+_BY_ROWID = (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
+# A capability with at most this many tasks is read whole from its index and sorted; a
+# commoner one is checked row by row while the order's index is walked (see _selection).
+_FEW = 2_000
 _INSERT = (
     "INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
     " assigned_to, result, rating, created_at, updated_at, deadline, claim_seconds, review_hours, evaluator_id,"
@@ -113,8 +122,9 @@ class SQLiteTasks:
         return self.page(query, None)[0]
 
     def page(self, query: TaskQuery, after: tuple[Any, ...] | None) -> tuple[list[Task], tuple[Any, ...] | None]:
-        rows, last = _sql.keyset_page(self.conn, _COLUMNS, "tasks t", _filter(query, self.search_condition), _SORT[query.order],
-                                      query.limit, query.offset, after)
+        sql, args, sort = statement(self.conn, query, after, _COLUMNS, search=self.search_condition)
+        rows, last = _sql.page_of(self.conn.execute(sql, (*args, query.limit + 1, query.offset)).fetchall(),
+                                  query.limit, sort)
         return [_task(r) for r in rows], last
 
     def count(self, query: TaskQuery) -> tuple[int, bool]:
@@ -125,8 +135,7 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        where, args = _filter(query, self.search_condition)
-        return _sql.capped_count(self.conn, f"SELECT 1 FROM tasks t{where}", args)
+        return _sql.capped_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -134,6 +143,104 @@ class SQLiteTasks:
             " AND assigned_to IS NOT NULL ORDER BY rowid",
             (updated_before,),
         )]
+
+
+Counts = Callable[..., int]  # (kind, key, status=None) -> a counter, as counters_sql.counter reads it
+
+
+def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] | None, columns: str,
+              counts: Counts | None = None, search: _search.Condition = _search.condition,
+              ) -> tuple[str, list[Any], _sql.SortKey]:
+    """The SELECT of ``query``'s page after sort key ``key``, reading ``columns`` (see :func:`_sql.keyset_statement`).
+
+    Every list walks one index in the page's order and stops after the page (SPEC §12):
+    search and capability lists in rowid order walk their own index (FTS5's rowids, or
+    ``task_capabilities``) and fetch each task; "my tasks" in rowid order reads at most a
+    page from each of the poster and assignee indexes and merges them.
+
+    Returns:
+        The statement, its arguments (the page's limit plus one and offset still to add)
+        and the sort key its result columns end with. ``counts`` (the market's counters by
+        default) decides which index a capability list walks; ``search`` is the store's text
+        search condition (only SQLite's own, :func:`_search.condition`, walks FTS5's index).
+    """
+    source, where, args, sort = _selection(query, counts or partial(counter, conn), search)
+    if query.involving:
+        if source == "tasks t" and query.order in _BY_ROWID:
+            # Each side reads at most the rows this page could show, from its index.
+            keyed = list(where)
+            keyed_args = list(args)
+            if key is not None:
+                condition, more = _sql.after(sort, key)
+                keyed.append(condition)
+                keyed_args += more
+            most = query.limit + 1 + query.offset
+            sides = [f"SELECT rowid FROM (SELECT t.rowid FROM tasks t WHERE {' AND '.join([f't.{c} = ?', *keyed])}"
+                     f" ORDER BY {_sql.order_by(sort)} LIMIT {most}) AS side" for c in ("poster_id", "assigned_to")]
+            where.append(f"t.rowid IN ({' UNION ALL '.join(sides)})")
+            args += [query.involving, *keyed_args, query.involving, *keyed_args]
+        else:
+            # Two indexed lookups rather than an OR, which would scan every task.
+            where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"
+                         " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
+            args += [query.involving, query.involving]
+    sql, args = _sql.keyset_statement(columns, source, (" WHERE " + " AND ".join(where) if where else "", args),
+                                      sort, key)
+    return sql, args, sort
+
+
+def counted_rows(conn: sqlite3.Connection, query: TaskQuery,
+                 search: _search.Condition = _search.condition) -> tuple[str, list[Any], int]:
+    """The rows a total without a counter counts (a search, two narrowing filters), their
+    arguments and the cap: a search's matches stream from FTS5's index as the page's do."""
+    if query.involving:
+        where, args = _filter(query, search)
+        return f"SELECT 1 FROM tasks t{where}", args, _sql.COUNT_CAP
+    source, conditions, args, _ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn), search)
+    return (f"SELECT 1 FROM {source} WHERE {' AND '.join(conditions)}", args,
+            _sql.SEARCH_COUNT_CAP if query.search else _sql.COUNT_CAP)
+
+
+def _selection(query: TaskQuery, counts: Counts,
+               search: _search.Condition) -> tuple[str, list[str], list[Any], _sql.SortKey]:
+    """The FROM clause, WHERE conditions (with arguments) and sort key of ``query``, but for ``involving``.
+
+    Another store's ``search`` (PostgreSQL's) is only a WHERE condition: its search lists keep
+    the order's own sort, and relevance is newest first there (no bm25)."""
+    sort = _SORT[query.order]
+    by_rowid = query.order in _BY_ROWID
+    newest = sort[0][1]
+    source, where, args = "tasks t", [], []
+    for value, condition in ((query.status, "t.status = ?"), (query.poster_id, "t.poster_id = ?"),
+                             (query.assigned_to, "t.assigned_to = ?"), (query.evaluator_id, "t.evaluator_id = ?")):
+        if value:
+            where.append(condition)
+            args.append(value)
+    if query.search and by_rowid and search is _search.condition and len(query.search) >= _search.MIN_INDEXED:
+        # FTS5 hands its matches out in rowid order, either way, from a rowid on; relevance
+        # sorts every match by bm25 (FTS5's rank: lower is better).
+        source = "tasks_fts CROSS JOIN tasks t ON t.rowid = tasks_fts.rowid"
+        sort = ((("tasks_fts.rank", False), ("t.rowid", True)) if query.order is TaskOrder.RELEVANCE
+                else (("tasks_fts.rowid", newest),))
+        where.append("tasks_fts MATCH ?")
+        args.append(_search.phrase(query.search))
+    elif query.search:
+        condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))
+        where.append(condition)
+        args += more
+    if query.capability:
+        tasks = counts("capability", query.capability)
+        if by_rowid and source == "tasks t" and tasks <= counts("tasks", "", query.status):
+            # The capability's own index, in rowid order, is the shorter walk (CROSS JOIN keeps it outermost).
+            source = "task_capabilities c CROSS JOIN tasks t ON t.rowid = c.task_rowid"
+            sort = (("c.task_rowid", newest),)
+            where.append("c.capability = ?")
+        elif tasks <= _FEW:
+            where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")
+        else:
+            where.append("EXISTS (SELECT 1 FROM task_capabilities WHERE capability = ? AND task_rowid = t.rowid)")
+        args.append(query.capability)
+    return source, where, args, sort
 
 
 def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> tuple[str, list[Any]]:

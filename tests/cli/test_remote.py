@@ -155,7 +155,7 @@ def test_every_other_client_method_over_http(cli: Cli, served: ServerProcess) ->
         assert remote.webhook().url == "...gentmarket"
 
         first = helper.post_task(title="For the owner", description="", budget=10, required_capabilities=["coding"])
-        assert [d.task_id for d in remote.webhook_deliveries()] == [first.id]
+        assert [d.task_id for d in remote.webhook_deliveries().items] == [first.id]
         remote.accept_task(first.id)
         assert remote.release_task(first.id).status == "open"
         with pytest.raises(NotPoster):

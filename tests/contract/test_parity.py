@@ -224,6 +224,9 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("webhook", bob.webhook)
     log("deliveries", bob.webhook_deliveries)
     log("deliveries, a few", lambda: bob.webhook_deliveries(limit=1))
+    log("walk deliveries by cursor", lambda: _walk(lambda c: bob.webhook_deliveries(limit=1, cursor=c)))
+    log("deliveries with another's cursor", lambda: ann.webhook_deliveries(
+        limit=1, cursor=bob.webhook_deliveries(limit=1).next_cursor))
     log("set webhook", lambda: bob.set_webhook("https://bob.example.com/hooks/v2"))
     log("webhook after set", bob.webhook)
     log("set webhook invalid", lambda: bob.set_webhook("http://bob.example.com/plain-http"))
@@ -297,6 +300,9 @@ def everything(connect: Connect, endpoint_url: str) -> dict[str, Any]:
     log("events", lambda: anon.events(0, 1000))
     log("events, a window", lambda: anon.events(after=3, limit=4))
     log("events, bad limit", lambda: anon.events(limit=0))
+    log("walk events by cursor", lambda: _walk(lambda c: anon.events_page(after=3, limit=5, cursor=c)))
+    log("events with a cursor of another after", lambda: anon.events_page(
+        after=4, limit=5, cursor=anon.events_page(after=3, limit=5).next_cursor))
     log("change token", anon.change_token)
     log("change token again", anon.change_token)
     ann.post_task(title="One more", description="", budget=1, required_capabilities=[])
@@ -358,6 +364,7 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
         "a garbled cursor": "InvalidCursor", "my tasks with another's cursor": "InvalidCursor",
         "transactions with another's cursor": "InvalidCursor", "set webhook invalid": "ValidationError",
         "webhook as nobody": "NoIdentity", "events, bad limit": "ValidationError",
+        "deliveries with another's cursor": "InvalidCursor", "events with a cursor of another after": "InvalidCursor",
         "my tasks, bad status": "ValidationError", "my tasks as nobody": "NoIdentity",
         "accept as the evaluator": "EvaluatorCannotAccept", "approve by the worker": "NotPoster",
         "reject without a reason": "ValidationError", "resolve before a dispute": "InvalidState",
@@ -458,8 +465,11 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["set webhook"]["url"] == "...m/hooks/v2"
     assert steps["set webhook"]["secret"].startswith("whsec_")
     assert steps["webhook after clear"]["url"] is None
-    assert [d["event"] for d in steps["deliveries"]] == ["task.posted", "task.posted"]
-    assert len(steps["deliveries, a few"]) == 1
+    assert [d["event"] for d in steps["deliveries"]["items"]] == ["task.posted", "task.posted"]
+    assert steps["deliveries"]["total"] == 2
+    assert len(steps["deliveries, a few"]["items"]) == 1
+    walked = [d for page in steps["walk deliveries by cursor"] for d in page["items"]]
+    assert walked == steps["deliveries"]["items"]
     assert steps["choose webhook events"]["events"] == ["task.posted", "task.assigned"]
     assert steps["choose webhook events"]["all_tasks"] is True
     rotated = steps["rotate webhook secret"]
@@ -475,6 +485,9 @@ def test_the_outcomes_are_the_expected_ones(outcomes: dict[str, dict[str, Any]])
     assert steps["stats"]["agents"] == 6
     events = steps["events"]
     assert [e["seq"] for e in steps["events, a window"]] == [4, 5, 6, 7]
+    walked = [e for page in steps["walk events by cursor"] for e in page["items"]]
+    assert [e["seq"] for e in walked] == list(range(4, events[-1]["seq"] + 1))
+    assert steps["walk events by cursor"][0]["total"] == events[-1]["seq"] - 3
     assert steps["change token"] == events[-1]["seq"] == steps["change token again"]
     assert steps["change token after a change"] > steps["change token"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine import validation as v
-from engine.storage import _sql
+from engine.storage import _sql, tasks_sql
 
 from .conftest import Cast
 
@@ -60,7 +60,27 @@ def test_a_search_total_past_the_cap_is_a_lower_bound(cast: Cast, monkeypatch: p
         _post(cast, f"Needle {n}")
     exact = cast.market.tasks_page(v.task_query(search="Needle"))
     assert (exact.total, exact.total_is_lower_bound) == (3, False)
-    monkeypatch.setattr(_sql, "COUNT_CAP", 2)
+    monkeypatch.setattr(_sql, "SEARCH_COUNT_CAP", 2)
     capped = cast.market.tasks_page(v.task_query(search="Needle"))
     assert (capped.total, capped.total_is_lower_bound) == (2, True)
 
+
+def test_a_search_total_streams_from_the_fts_index_to_its_cap(cast: Cast) -> None:
+    """The matches are counted as FTS5 hands them out, stopping at the cap: never read whole first."""
+    market = cast.market
+    with market.context.store.read() as tx:
+        rows, args, cap = tasks_sql.counted_rows(tx.tasks.conn, v.task_query(search="needle", status="open"))
+        plan = [r[3] for r in tx.tasks.conn.execute(f"EXPLAIN QUERY PLAN {rows} LIMIT {cap}", args)]
+    assert plan[0].startswith("SCAN tasks_fts VIRTUAL TABLE") and not any("LIST SUBQUERY" in p for p in plan), plan
+
+
+
+def test_the_wallet_figures_are_counters_kept_by_the_transfers(cast: Cast) -> None:
+    task = _post(cast, "Paid")
+    cast.market.accept_task(task, cast.worker)
+    cast.market.complete_task(task, cast.worker, "done")
+    with cast.market.context.store.read() as tx:
+        moved = dict(tx.tasks.conn.execute(
+            "SELECT status, n FROM counters WHERE kind = 'wallet_sum' AND key = ?", (cast.worker,)).fetchall())
+    assert moved["payout"] == cast.market.wallet(cast.worker).earned > 0
+    assert cast.market.verify_counters().ok

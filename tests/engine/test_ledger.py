@@ -117,8 +117,17 @@ def test_each_transfer_records_both_balances_after_it(busy_market: tuple[Path, d
     path, ids = busy_market
     conn = raw_connection(path)
     rows = conn.execute("SELECT kind, from_account, amount, from_balance, to_balance FROM transfers"
-                        " WHERE task_id = ? ORDER BY id", (ids["done"],)).fetchall()
+                        " WHERE ? IN (from_account, to_account) ORDER BY id", ("escrow:" + ids["done"],)).fetchall()
     conn.close()
     escrow = "escrow:" + ids["done"]
     assert rows == [("escrow", "wallet:" + ids["poster"], 30, 40, 30),
                     ("payout", escrow, 27, 3, 127), ("fee", escrow, 3, 0, 3)]
+
+
+def test_a_transfer_names_its_task_only_through_the_tasks_escrow(market: Market) -> None:
+    """The task of a transfer is stored as its escrow side (schema 14), so a transfer naming another
+    task is a bug refused before anything moves."""
+    agent = register(market, "Agent")
+    with pytest.raises(ValueError, match="escrow"), market.context.store.write() as tx:
+        tx.ledger.transfer("wallet:" + agent, "platform:fees", 1, "fee", "some-task", "2026-01-01T00:00:00Z")
+    assert market.balance(agent) == 100

@@ -83,7 +83,7 @@ def busy(cast: Cast) -> Cast:
     market = cast.market
     market.grant(cast.poster, 1000)
     for n in range(9):
-        task = market.post_task(cast.poster, title=f"T{n}", budget=n % 4 + 1,
+        task = market.post_task(cast.poster, title=f"Task T{n}", budget=n % 4 + 1,
                                 required_capabilities=["research"] if n % 2 else [])
         if n % 3 == 0:
             market.accept_task(task.id, cast.worker)
@@ -94,14 +94,55 @@ def busy(cast: Cast) -> Cast:
 
 @pytest.mark.parametrize("order", list(TaskOrder))
 @pytest.mark.parametrize("filters", [{}, {"status": "open"}, {"capability": "research"}, {"search": "T"},
-                                     {"involving": "worker"}, {"status": "assigned", "capability": "research"}])
+                                     {"search": "task t"}, {"search": "task t", "capability": "research"},
+                                     {"involving": "worker"}, {"involving": "worker", "status": "assigned"},
+                                     {"status": "assigned", "capability": "research"}])
 def test_cursor_pages_walk_the_same_tasks_as_one_big_page(busy: Cast, order: TaskOrder, filters: dict) -> None:
     if filters.get("involving"):
-        filters = {"involving": busy.worker}
+        filters = {**filters, "involving": busy.worker}
     market = busy.market
     everything = market.tasks_page(v.task_query(limit=100, order=order, **filters)).items
     walked = _walk(lambda cursor: market.tasks_page(v.task_query(limit=2, order=order, cursor=cursor, **filters)))
     assert walked == everything
+    posted = {t.id: n for n, t in enumerate(market.tasks_page(v.task_query(limit=100, order="oldest")).items)}
+    if order is not TaskOrder.RELEVANCE or not filters.get("search", "").strip()[2:]:
+        assert everything == sorted(everything, key=lambda t: _ORDERS[order](t, posted[t.id]))
+    offset = [t for n in range(0, len(everything), 2)
+              for t in market.tasks_page(v.task_query(limit=2, offset=n, order=order, **filters)).items]
+    assert offset == everything
+
+
+# Each order spelled out, given a task and its place in posting order.
+_ORDERS = {
+    TaskOrder.NEWEST: lambda t, n: -n,
+    TaskOrder.OLDEST: lambda t, n: n,
+    TaskOrder.BUDGET_HIGH: lambda t, n: (-t.budget, -n),
+    TaskOrder.BUDGET_LOW: lambda t, n: (t.budget, -n),
+    TaskOrder.RELEVANCE: lambda t, n: -n,  # without a search of 3 characters or more: newest
+}
+
+
+def test_relevance_puts_the_best_match_first(cast: Cast) -> None:
+    market = cast.market
+    market.grant(cast.poster, 100)
+    for title, description in (("A parser", "of nothing much"), ("Parser", "a parser that writes a parser"),
+                               ("A report", "no match here"), ("Another parser", "")):
+        market.post_task(cast.poster, title=title, description=description, budget=1)
+    ranked = market.tasks_page(v.task_query(search="parser", order="relevance", limit=10)).items
+    assert [t.title for t in ranked][0] == "Parser"  # the most mentions in the shortest text
+    assert {t.title for t in ranked} == {"A parser", "Parser", "Another parser"}
+    walked = _walk(lambda cursor: market.tasks_page(v.task_query(search="parser", order="relevance", limit=1,
+                                                                 cursor=cursor)))
+    assert walked == ranked
+
+
+def test_involving_walks_every_task_posted_or_assigned(busy: Cast) -> None:
+    market = busy.market
+    mine = {t.id for t in market.tasks_page(v.task_query(limit=100, poster_id=busy.worker)).items}
+    mine |= {t.id for t in market.tasks_page(v.task_query(limit=100, assigned_to=busy.worker)).items}
+    walked = _walk(lambda cursor: market.tasks_page(v.task_query(limit=1, involving=busy.worker, cursor=cursor)))
+    newest = [t.id for t in market.tasks_page(v.task_query(limit=100)).items]
+    assert [t.id for t in walked] == [i for i in newest if i in mine]
 
 
 @pytest.mark.parametrize("order", list(AgentOrder))

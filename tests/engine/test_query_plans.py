@@ -2,8 +2,12 @@
 the first page and on a page after a cursor: ``EXPLAIN QUERY PLAN`` never shows a scan of
 table ``tasks`` or ``agents`` except the primary key's own walk (newest/oldest with no
 filter), which stops after one page. A sort of the rows an index selected (a temp B-tree
-after a SEARCH) is allowed: it is bounded by what the filter selects. Text search reads its
-FTS5 index (text of three characters or more; shorter text is a LIKE walk, see storage/_search.py).
+after a SEARCH) is allowed only where it is bounded by what a narrow filter selects (one
+agent's tasks in a budget order, a search in a budget order); the lists that grow with the
+whole market (no filter, a status, a capability, "my tasks", a search, in the orders
+:data:`FLAT` names) walk an index in the page's order and stop after the page: no sort, and
+no set of rows read whole first. Text search reads its FTS5 index (text of three characters
+or more; shorter text is a LIKE walk, see storage/_search.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,29 @@ TASK_FILTERS: list[dict[str, Any]] = [
 ]
 AGENT_FILTERS: list[dict[str, Any]] = [{}, {"capability": "research"}, {"search": "writer"}]
 _SCAN = re.compile(r"^SCAN (t|a|tasks|agents)\b(?!.*USING)")
+_ROWID_ORDERS = (TaskOrder.NEWEST, TaskOrder.OLDEST)  # relevance without a search too; with one it sorts
+#: The lists that read no more rows than their page, in every order or the rowid orders.
+FLAT: list[tuple[dict[str, Any], tuple[TaskOrder, ...]]] = [
+    ({}, tuple(TaskOrder)), ({"status": "open"}, tuple(TaskOrder)), ({"status": "completed"}, tuple(TaskOrder)),
+    ({"capability": "research"}, tuple(TaskOrder)), ({"status": "open", "capability": "research"}, tuple(TaskOrder)),
+    ({"poster_id": "p"}, _ROWID_ORDERS), ({"assigned_to": "p"}, _ROWID_ORDERS), ({"evaluator_id": "p"}, _ROWID_ORDERS),
+    ({"involving": "p"}, _ROWID_ORDERS), ({"search": "parser"}, _ROWID_ORDERS),
+    ({"search": "parser", "status": "open"}, _ROWID_ORDERS),
+]
+
+
+def _large(kind: str, key: str = "", status: str | None = None) -> int:
+    """Counters of a large market: a capability of 200,000 tasks, 300,000 in each status."""
+    return 200_000 if kind == "capability" else 300_000
+
+
+def _task_plan(market: Market, filters: dict[str, Any], order: TaskOrder, deep: bool) -> list[str]:
+    query = v.task_query(order=order, **filters)
+    with market.context.store.read() as tx:
+        sql, args, sort = tasks_sql.statement(tx.tasks.conn, query, None, "t.id", _large)
+        if deep:
+            sql, args, _ = tasks_sql.statement(tx.tasks.conn, query, tuple(1 for _ in sort), "t.id", _large)
+    return _plan(market, sql, [*args, 21, 0])
 
 
 def _plan(market: Market, sql: str, args: list[Any]) -> list[str]:
@@ -53,12 +80,33 @@ def _scans(plan: list[str]) -> list[str]:
 @pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
 def test_every_task_list_reads_an_index(market: Market, filters: dict[str, Any], order: TaskOrder,
                                         deep: bool) -> None:
-    sort = tasks_sql._SORT[order]
-    key = tuple(1 for _ in sort) if deep else None
-    sql, args = _statement("t.id", "tasks t", tasks_sql._filter(v.task_query(order=order, **filters)), sort, key)
-    plan = _plan(market, sql, args)
-    primary_key_walk = not filters and order in (TaskOrder.NEWEST, TaskOrder.OLDEST)
+    plan = _task_plan(market, filters, order, deep)
+    primary_key_walk = not filters and order in (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
     assert primary_key_walk or not _scans(plan), plan
+
+
+@pytest.mark.parametrize(("filters", "order"), [(f, o) for f, orders in FLAT for o in orders])
+@pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
+def test_a_list_of_the_whole_market_reads_only_its_page(market: Market, filters: dict[str, Any], order: TaskOrder,
+                                                        deep: bool) -> None:
+    plan = _task_plan(market, filters, order, deep)
+    assert not [line for line in plan if "TEMP B-TREE" in line], plan
+    if "involving" in filters:  # a page from each side's index (co-routines with a LIMIT), merged
+        assert sum("CO-ROUTINE" in line for line in plan) == 2, plan
+    else:
+        assert not [line for line in plan if "LIST SUBQUERY" in line], plan
+
+
+def test_relevance_ranks_the_matches_from_the_fts_index(market: Market) -> None:
+    plan = _task_plan(market, {"search": "parser", "status": "open"}, TaskOrder.RELEVANCE, deep=True)
+    assert plan[0].startswith("SCAN tasks_fts VIRTUAL TABLE") and not _scans(plan), plan
+
+
+def test_a_rare_capability_is_read_whole_and_sorted(market: Market) -> None:
+    with market.context.store.read() as tx:
+        sql, args, _ = tasks_sql.statement(tx.tasks.conn, v.task_query(capability="research", order="budget_high"),
+                                           None, "t.id", lambda kind, key="", status=None: 5)
+    assert any("LIST SUBQUERY" in line for line in _plan(market, sql, [*args, 21, 0]))
 
 
 @pytest.mark.parametrize(("filters", "order"), list(itertools.product(AGENT_FILTERS, AgentOrder)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -57,8 +58,9 @@ def test_a_transfer_row_moves_the_cached_balances_with_it(market: Market) -> Non
     """Even SQL that bypasses the engine cannot record a transfer without moving the credits."""
     agent = register(market, "Agent")
     conn = raw_connection(market.path)
-    conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet_agent, from_balance,"
-                 " to_balance, created_at) VALUES ('platform:issuance', ?, 7, 'grant', ?, 0, 0, 'now')",
+    conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
+                 " to_balance, at) VALUES ('platform:issuance', ?, 7, 'grant',"
+                 " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
                  ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100 + 7
@@ -69,8 +71,9 @@ def test_a_transfer_that_would_overdraw_a_wallet_is_refused_by_the_database(mark
     agent = register(market, "Agent")
     conn = raw_connection(market.path)
     with pytest.raises(sqlite3.IntegrityError, match="(?i)check"):
-        conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet_agent, from_balance,"
-                     " to_balance, created_at) VALUES (?, 'platform:fees', 101, 'fee', ?, 0, 0, 'now')",
+        conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
+                     " to_balance, at) VALUES (?, 'platform:fees', 101, 'fee',"
+                     " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
                      ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100
@@ -135,3 +138,72 @@ def test_a_file_of_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert f"schema version {SCHEMA_VERSION + 1}" in result.output and "upgrade AgentMarket" in result.output
+
+
+def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v12.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m016_compact_events")
+    for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
+        migration(db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                 " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
+    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
+                 " created_at, updated_at) VALUES ('t1', 'T', '', 5, '[]', 'open', 'market', 'a1',"
+                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')")
+    before = [
+        (1, "agent.registered", None, "a1", "2026-01-01T00:00:00Z", '{"name": "Old"}'),
+        (2, "task.posted", "t1", "a1", "2026-01-01T00:00:01Z", '{"title": "T", "budget": 5}'),
+        (3, "task.expired", "t1", None, "2027-02-28T23:59:59Z", "{}"),
+        (4, "some.future.event", None, None, "2026-06-30T12:00:00Z", "{}"),
+    ]
+    conn.executemany("INSERT INTO events (seq, type, task_id, agent_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+                     before)
+    conn.close()
+
+    with Market(path) as market:
+        after = [(e.seq, e.type, e.task_id, e.agent_id, e.created_at, e.data) for e in market.events(0)]
+        assert after == [(*row[:5], json.loads(row[5])) for row in before]
+        assert [e.seq for e in market.task_timeline("t1")] == [2, 3]
+        compact_row = sqlite3.connect(path).execute("SELECT type, task, agent, at, data FROM events WHERE seq = 3")
+        assert compact_row.fetchone()[1:] == (1, None, 1803859199, None)  # the task's rowid, unix seconds, no data
+
+
+def test_compacting_the_transfers_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v13.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m017_compact_transfers")
+    for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
+        migration(db)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                 " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
+    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
+                 " created_at, updated_at) VALUES ('t1', 'T', '', 30, '[]', 'open', 'market', 'a1',"
+                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')")
+    conn.executemany("INSERT INTO accounts (id, kind, owner_id) VALUES (?, ?, ?)",
+                     [("platform:issuance", "issuance", None), ("wallet:a1", "wallet", "a1"), ("escrow:t1", "escrow", "a1")])
+    rows = [
+        (1, "platform:issuance", "wallet:a1", 100, "grant", None, "a1", -100, 100, "2026-01-01T00:00:00Z", "welcome"),
+        (2, "wallet:a1", "escrow:t1", 30, "escrow", "t1", "a1", 70, 30, "2026-01-01T00:00:01Z", None),
+    ]
+    conn.executemany("INSERT INTO transfers (id, from_account, to_account, amount, kind, task_id, wallet_agent,"
+                     " from_balance, to_balance, created_at, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+
+    with Market(path) as market:
+        history = market.ledger.transactions_page("a1")
+        assert [(t.id, t.kind, t.amount, t.balance_after, t.task_id, t.counterparty, t.created_at, t.memo)
+                for t in history.items] == [
+            (2, "escrow", -30, 70, "t1", "escrow:t1", "2026-01-01T00:00:01Z", None),
+            (1, "grant", 100, 100, None, "platform:issuance", "2026-01-01T00:00:00Z", "welcome"),
+        ]
+        assert history.total == 2
+        assert market.verify_ledger().ok and market.verify_counters().ok
+        assert market.balance("a1") == 70
+        # The wallet view's sums (migration 13) still follow the transfers after the compaction.
+        wallet = market.wallet("a1")
+        assert (wallet.balance, wallet.escrowed, wallet.earned, wallet.spent) == (70, 30, 0, 0)

@@ -203,6 +203,34 @@ async def page_through_tasks(market: Market) -> None:
         assert summary().startswith("1–50 of 55")
 
 
+def test_enter_in_the_search_applies_it_without_waiting_for_a_pause(market: Market,
+                                                                  monkeypatch: Any) -> None:
+    from agentmarket_tui.screens import tasks
+
+    monkeypatch.setattr(tasks, "SEARCH_DELAY_SECONDS", 3600)  # the typing pause never ends during the test
+    asyncio.run(search_with_enter(market))
+
+
+async def search_with_enter(market: Market) -> None:
+    from textual.widgets import Label
+
+    poster = market.register_agent(name="Poster", capabilities=["writing"], owner_email="p@example.com").agent.id
+    market.grant(poster, 1000)
+    for title in ("A parser", "A report", "Another parser"):
+        market.post_task(poster, title=title, budget=1)
+    app = AgentMarketApp(local_client(market), live=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#task-search", Input).focus()
+        await type_text(pilot, "parser")
+        await pilot.press("enter")
+        for _ in range(200):
+            await settle(pilot)
+            if str(app.screen.query_one("#tasks-page", Label).render()).startswith("1–2 of 2"):
+                break
+        assert str(app.screen.query_one("#tasks-page", Label).render()).startswith("1–2 of 2")
+
+
 def test_register_on_an_invite_only_market(market: Market) -> None:
     asyncio.run(register_with_an_invite(market))
 

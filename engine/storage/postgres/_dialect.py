@@ -7,7 +7,10 @@ dialects is small and mechanical, and it is all here:
 - placeholders: ``?`` and numbered ``?N`` become psycopg's ``%s`` (arguments reordered for
   ``?N``), and a literal ``%`` is doubled;
 - ``INSERT OR IGNORE`` becomes ``INSERT ... ON CONFLICT DO NOTHING``; the two-argument
-  scalar ``MAX(a, b)`` becomes ``GREATEST``; ``CAST(... AS REAL)`` a double;
+  scalar ``MAX(a, b)`` becomes ``GREATEST``; ``CAST(... AS REAL)`` a double; a ``CROSS JOIN``
+  with an ``ON`` (SQLite's way to fix the join order) a plain ``JOIN``;
+- unix seconds read back as the market's times, ``strftime('%Y-%m-%dT%H:%M:%SZ', x, 'unixepoch')``,
+  become the schema's ``am_iso_time(x)`` (``unixepoch(text)`` the schema defines as SQLite has it);
 - rows answer by position, by name, by slice and to ``dict()``, as ``sqlite3.Row`` does;
   integral ``numeric`` results (``SUM`` of a ``bigint``) come back as ``int``;
 - ``cursor.lastrowid`` is the identity the INSERT drew: returned by the INSERT itself for
@@ -36,6 +39,8 @@ from ...errors import ServiceUnavailable
 _TOKENS = re.compile(r"('(?:[^']|'')*')|\?(\d*)|%")
 _GREATEST = re.compile(r"\bMAX\(([^(),]+),\s*([^(),]+)\)", re.IGNORECASE)
 _OR_IGNORE = "INSERT OR IGNORE INTO"
+_CROSS_JOIN_ON = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
+_ISO_TIME = re.compile(r"strftime\('%Y-%m-%dT%H:%M:%SZ', ([^,()]+), 'unixepoch'\)")
 #: The identity column of each table whose INSERTs the repositories read ``lastrowid`` of.
 _RETURNED = {"INSERT INTO tasks ": "rowid", "INSERT INTO events ": "seq"}
 
@@ -57,6 +62,7 @@ def translate(sql: str, with_args: bool) -> tuple[str, tuple[int, ...] | None]:
         if sql.startswith(prefix) and " RETURNING " not in sql:
             sql += f" RETURNING {column}"
     sql = _GREATEST.sub(r"GREATEST(\1, \2)", sql).replace(" AS REAL)", " AS DOUBLE PRECISION)")
+    sql = _ISO_TIME.sub(r"am_iso_time(\1)", _CROSS_JOIN_ON.sub(r"JOIN \1 ON", sql))
     if not with_args:
         return sql, None
     order: list[int] = []

@@ -1,10 +1,16 @@
 """The repositories on PostgreSQL: SQLite's classes (the ``*_sql`` modules) over a
-:class:`~._dialect.PgConnection`, with what differs overridden here: only text search."""
+:class:`~._dialect.PgConnection`, with what differs overridden here: text search, and an
+event of a type not yet in ``event_types``."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from .._like import contains_pattern
 from ..agents_sql import SQLiteAgents
+from ..events_sql import SQLiteEvents
 from ..tasks_sql import SQLiteTasks
 from ..transaction import SQLiteTx
 
@@ -18,7 +24,8 @@ def search_condition(text: str, alias: str, _index: str, columns: tuple[str, ...
 
 
 class PgTasks(SQLiteTasks):
-    """Tasks, searched with ILIKE over pg_trgm."""
+    """Tasks, searched with ILIKE over pg_trgm. Order ``relevance`` has no bm25 rank here
+    (that is SQLite's FTS5): its lists come newest first, as without a search."""
 
     __slots__ = ()
     search_condition = staticmethod(search_condition)
@@ -31,8 +38,30 @@ class PgAgents(SQLiteAgents):
     search_condition = staticmethod(search_condition)
 
 
+# Inserts nothing (no error) when the type is not in event_types yet.
+_INSERT_EVENT = (
+    "INSERT INTO events (type, task, agent, at, data) SELECT y.code, (SELECT rowid FROM tasks WHERE id = ?),"
+    " (SELECT rowid FROM agents WHERE id = ?), unixepoch(?), ? FROM event_types y WHERE y.name = ?"
+)
+
+
+class PgEvents(SQLiteEvents):
+    """Events; a new type is added to ``event_types`` before its event, not after a failed
+    INSERT as on SQLite (a failed statement would abort PostgreSQL's whole transaction)."""
+
+    __slots__ = ()
+
+    def add(self, type_: str, task_id: str | None, agent_id: str | None, at: str, data: Mapping[str, Any]) -> int:
+        args = (task_id, agent_id, at, json.dumps(data) if data else None, type_)
+        row = self.conn.execute(_INSERT_EVENT, args).fetchone()  # the seq (the dialect returns it)
+        if row is None:  # a type first seen now (the catalog's are there from the migration)
+            self.conn.execute("INSERT OR IGNORE INTO event_types (name) VALUES (?)", (type_,))
+            row = self.conn.execute(_INSERT_EVENT, args).fetchone()
+        return row[0]
+
+
 class PgTx(SQLiteTx):
     """The repositories on one PostgreSQL connection (:class:`~..repositories.MarketTx`)."""
 
     __slots__ = ()
-    REPOSITORIES = {**SQLiteTx.REPOSITORIES, "tasks": PgTasks, "agents": PgAgents}
+    REPOSITORIES = {**SQLiteTx.REPOSITORIES, "tasks": PgTasks, "agents": PgAgents, "events": PgEvents}
