@@ -3,9 +3,10 @@
 Table ``counters`` holds one row per (kind, key, status): how many tasks are in each status
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
-there are (``agents``) and per capability (``agent_capability``); how many transfers touched
-each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
-of balances, not a count). Triggers (schema migration 9) keep them in the same statement
+there are (``agents``), per capability (``agent_capability``) and with a webhook URL
+(``webhooks``); how many transfers touched each wallet (``transfers``); and the credits
+held by each kind of account (``credits``: a sum of balances, not a count). Triggers
+(schema migrations 9 and 12) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -30,6 +31,7 @@ RECOUNT = (
     "  JOIN tasks t ON t.rowid = c.task_rowid"
     " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
     " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
+    " UNION ALL SELECT 'webhooks', '', '', 1 FROM agents WHERE webhook_url IS NOT NULL"
     " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
     ") GROUP BY kind, key, status"
 )

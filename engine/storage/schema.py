@@ -390,10 +390,41 @@ def _m011_search(db: Database) -> None:
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
 
 
+_WEBHOOKS_ROW = "SELECT 'webhooks' AS kind, '' AS key, '' AS status"
+
+
+def _m012_simulation_speed(db: Database) -> None:
+    # A change of a task's status recounts its capabilities (tasks_count_update): without
+    # this index that read scanned every task's capability rows, so each change cost more
+    # as the market grew.
+    db.execute("CREATE INDEX idx_task_capabilities_task ON task_capabilities(task_rowid)")
+    # How many agents have a webhook URL, kept by the statement that sets or clears one:
+    # a post reads it (one row) before looking for the agents to tell, usually none.
+    has = "{row}.webhook_url IS NOT NULL"
+    triggers = {
+        "agents_count_webhook_insert": (f"AFTER INSERT ON agents WHEN {has.format(row='NEW')}",
+                                        _bump(_WEBHOOKS_ROW, "+")),
+        "agents_count_webhook_delete": (f"AFTER DELETE ON agents WHEN {has.format(row='OLD')}",
+                                        _bump(_WEBHOOKS_ROW, "-")),
+        "agents_count_webhook_set": (
+            f"AFTER UPDATE OF webhook_url ON agents WHEN {has.format(row='NEW')} AND NOT {has.format(row='OLD')}",
+            _bump(_WEBHOOKS_ROW, "+")),
+        "agents_count_webhook_clear": (
+            f"AFTER UPDATE OF webhook_url ON agents WHEN {has.format(row='OLD')} AND NOT {has.format(row='NEW')}",
+            _bump(_WEBHOOKS_ROW, "-")),
+    }
+    for name, (when, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
+    # Migration 9 may have counted them already (its RECOUNT names them now): count afresh.
+    db.execute("DELETE FROM counters WHERE kind = 'webhooks'")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, COUNT(*) FROM"
+               f" ({_WEBHOOKS_ROW} FROM agents WHERE webhook_url IS NOT NULL) GROUP BY kind, key, status")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
-    _m010_list_indexes, _m011_search,
+    _m010_list_indexes, _m011_search, _m012_simulation_speed,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ import pytest
 from engine import validation as v
 from engine.storage import _sql
 
-from .conftest import Cast
+from .conftest import Cast, register
 
 
 def _post(cast: Cast, title: str, capabilities: tuple[str, ...] = ("research",)) -> str:
@@ -64,3 +64,32 @@ def test_a_search_total_past_the_cap_is_a_lower_bound(cast: Cast, monkeypatch: p
     capped = cast.market.tasks_page(v.task_query(search="Needle"))
     assert (capped.total, capped.total_is_lower_bound) == (2, True)
 
+
+
+def _deliveries(cast: Cast, agent_id: str) -> list[str]:
+    return [d.event for d in cast.market.webhook_deliveries(agent_id, limit=100)]
+
+
+def test_the_webhook_counter_follows_every_way_a_url_comes_and_goes(cast: Cast) -> None:
+    market = cast.market
+
+    def webhooks() -> int:
+        with market.context.store.read() as tx:
+            return tx.counters.get("webhooks")
+
+    assert webhooks() == 0
+    _post(cast, "Nobody hears of this")
+    hooked = register(market, "Hooked", ("research",), webhook_url="https://hooks.example.com/a")
+    assert webhooks() == 1
+    market.set_webhook(cast.worker, "https://hooks.example.com/w")
+    market.set_webhook(cast.worker, "https://hooks.example.com/w2")  # a new URL is still one webhook
+    assert webhooks() == 2
+    _post(cast, "Heard of")
+    assert _deliveries(cast, hooked) == ["task.posted"] and _deliveries(cast, cast.worker) == ["task.posted"]
+    market.set_webhook(cast.worker, None)
+    with market.context.store.write() as tx:  # the delivery worker turning a failing webhook off
+        assert tx.agents.turn_webhook_off(hooked, "https://hooks.example.com/a")
+    assert webhooks() == 0
+    _post(cast, "Nobody hears of this either")
+    assert len(_deliveries(cast, hooked)) == 1 and len(_deliveries(cast, cast.worker)) == 1
+    assert market.verify_counters().ok
