@@ -61,6 +61,7 @@ class Config:
     anthropic_base_url: str | None = None
     sweep_seconds: float = 2.0
     max_connections: int = 256
+    workers: int = 1
     max_streams: int = 64
     stream_heartbeat_seconds: float = 15.0
     cors_origins: tuple[str, ...] = ()
@@ -161,6 +162,8 @@ SOURCES: tuple[Source, ...] = (
     Source("anthropic_base_url", "ANTHROPIC_BASE_URL", _text, "A gateway or stand-in for the Messages API."),
     Source("sweep_seconds", "AGENTMARKET_SWEEP_SECONDS", _seconds(0, 3600), "Seconds between housekeeping sweeps."),
     Source("max_connections", "AGENTMARKET_MAX_CONNECTIONS", _count(100_000, low=1), "Clients a server serves at once."),
+    Source("workers", "AGENTMARKET_WORKERS", _count(64, low=1),
+           "Server processes on one port (SO_REUSEPORT) over one market file."),
     Source("max_streams", "AGENTMARKET_MAX_STREAMS", _count(10_000, low=1), "Live event streams served at once."),
     Source("stream_heartbeat_seconds", "AGENTMARKET_STREAM_HEARTBEAT", _seconds(0, 3600),
            "Seconds between heartbeats of a quiet live event stream."),

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import validation as v
 from .errors import ServiceUnavailable, ValidationError
@@ -48,8 +48,11 @@ from .services import (
 )
 from .services.agents import UNCHANGED, hash_key
 from .services.context import Clock, random_token
+from .services.group_commit import GroupCommit
 from .services.outbox import webhook_payload
 from .storage import SQLiteStore
+
+T = TypeVar("T")
 
 __all__ = ["Clock", "Market", "Settings", "hash_key", "webhook_payload"]
 
@@ -105,6 +108,7 @@ class Market:
         self.idempotency = IdempotencyService(ctx)
         self.admission = AdmissionService(ctx)
         self.events_feed = EventService(ctx)
+        self.group_commit = GroupCommit(getattr(store, "batch", None))  # a store that cannot batch: run directly
         with store.write() as tx:
             self.ledger.open_house_accounts(tx)
             stored = tx.settings.all()
@@ -148,7 +152,8 @@ class Market:
         self.context.public_url = url
 
     def close(self) -> None:
-        """Close the market's connections."""
+        """Close the market's connections (after the writes already handed to :meth:`grouped`)."""
+        self.group_commit.close()
         self.context.store.close()
 
     def __enter__(self) -> Market:
@@ -191,6 +196,26 @@ class Market:
         none of them if it raises. Other writers wait until it ends, so keep it short.
         """
         return self.context.store.batch()
+
+    def grouped(self, operation: Callable[[], T]) -> T:
+        """Run ``operation`` (write operations of this market) in the next group commit and
+        return what it returned once that is committed (``services.group_commit``).
+
+        Many threads' operations share one transaction and one commit; each stays
+        all-or-nothing on its own (an operation that raises changed nothing).
+
+        Raises:
+            What ``operation`` raised, or what the group's commit raised.
+        """
+        return self.group_commit.run(operation)
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read everything inside a ``with`` block from one snapshot of the market.
+
+        The operations inside that read (lookups, lists, balances) see the same moment;
+        an operation that writes raises. The server answers each GET inside one.
+        """
+        return self.context.store.snapshot()
 
     def checkpoint(self) -> None:
         """Write every committed change from the WAL into the market file now.

@@ -78,13 +78,19 @@ class RunningMarket:
         self.market.sweep()
         recover_interrupted_executions(self.market, self.call_settings())
 
+    def _sweep_if_leader(self) -> None:
+        # Of many processes on one file (serve --workers N), the one holding the webhook
+        # delivery lease does the housekeeping.
+        if self.config.workers == 1 or self._delivery is None or self._delivery.is_leader:
+            self.sweep()
+
     # -- background work --------------------------------------------------------------
     def start_background(self, *, deliver_webhooks: bool = True, sweep: bool = True) -> RunningMarket:
         """Start the delivery worker and the sweeps in background threads. Returns self."""
         if deliver_webhooks and self._delivery is None:
             self._delivery = DeliveryWorker(self.market, backoff=self.config.webhook_backoff).start()
         if sweep and self._sweeper is None:
-            self._sweeper = _Sweeper(self.sweep, self.config.sweep_seconds)
+            self._sweeper = _Sweeper(self._sweep_if_leader, self.config.sweep_seconds)
             self._sweeper.start()
         return self
 

@@ -21,6 +21,9 @@ from .options import db_option, edge_config
 @click.option("--max-connections", type=click.IntRange(1, 100_000), default=None,
               help="Clients served at once (default 256); beyond it the longest-idle client is closed, or the "
                    "newcomer gets a 503 [$AGENTMARKET_MAX_CONNECTIONS].")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Server processes on the one port (SO_REUSEPORT), each with the whole API over the same "
+                   "market file; one of them delivers webhooks and sweeps (default 1) [$AGENTMARKET_WORKERS].")
 @click.option("--max-streams", type=click.IntRange(1, 10_000), default=None,
               help="Live event streams served at once (default 64) [$AGENTMARKET_MAX_STREAMS].")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
@@ -33,7 +36,7 @@ from .options import db_option, edge_config
               help="A reverse proxy whose X-Forwarded-For names the client (repeat for more) "
                    "[$AGENTMARKET_TRUSTED_PROXIES, comma-separated].")
 def serve(db: str, host: str, port: int, public_url: str | None, allow_private_urls: bool | None,
-          max_connections: int | None, max_streams: int | None, cors_origins: tuple[str, ...],
+          max_connections: int | None, workers: int | None, max_streams: int | None, cors_origins: tuple[str, ...],
           registrations_per_hour: int | None, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the AgentMarket API until SIGTERM or Ctrl-C, delivering webhooks and sweeping meanwhile.
 
@@ -43,6 +46,7 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
     """
     from engine.runtime import open_market
     from engine.server import serve as run
+    from engine.server import serve_workers
 
     from engine.config import parse_origins
 
@@ -52,6 +56,15 @@ def serve(db: str, host: str, port: int, public_url: str | None, allow_private_u
         raise click.BadParameter(str(exc), param_hint="--cors-origin") from None
     config = edge_config(public_url=public_url, allow_private_urls=allow_private_urls, max_connections=max_connections,
                          registrations_per_hour=registrations_per_hour, trusted_proxies=trusted_proxies or None,
-                         max_streams=max_streams, cors_origins=origins)
-    with open_market(db, config) as running:
-        run(running.dispatcher(), host, port, max_connections=config.max_connections)
+                         max_streams=max_streams, cors_origins=origins, workers=workers)
+    if config.workers == 1:
+        with open_market(db, config) as running:
+            run(running.dispatcher(), host, port, max_connections=config.max_connections)
+        return
+
+    def serve_one(port: int) -> None:
+        with open_market(db, config) as running:
+            run(running.dispatcher(), host, port, max_connections=config.max_connections, reuse_port=True)
+
+    open_market(db, config, background=False).close()  # create or migrate the file once, before the workers
+    raise SystemExit(serve_workers(serve_one, host, port, config.workers))

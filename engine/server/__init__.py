@@ -30,9 +30,10 @@ from . import _openapi
 from ._route_types import Route
 from ._routes import ROUTES
 from ._server import DEFAULT_MAX_CONNECTIONS, MarketServer
+from ._workers import serve_workers
 
 __all__ = ["MAX_BODY_BYTES", "ROUTES", "Dispatcher", "MarketServer", "Route", "Stream", "error_response",
-           "openapi_document", "parse_networks", "serve"]
+           "openapi_document", "parse_networks", "serve", "serve_workers"]
 
 
 def openapi_document() -> dict[str, Any]:
@@ -41,7 +42,8 @@ def openapi_document() -> dict[str, Any]:
 
 
 def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
-          max_connections: int = DEFAULT_MAX_CONNECTIONS, ready: threading.Event | None = None) -> None:
+          max_connections: int = DEFAULT_MAX_CONNECTIONS, ready: threading.Event | None = None,
+          reuse_port: bool = False) -> None:
     """Serve ``dispatcher`` until SIGTERM or Ctrl-C, then stop cleanly (``agentmarket serve``).
 
     Args:
@@ -49,6 +51,7 @@ def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
         host, port: where to listen.
         max_connections: clients served at once (capped by the open-file limit).
         ready: set once the server accepts connections.
+        reuse_port: listen with ``SO_REUSEPORT`` beside other workers (``serve_workers``).
 
     A warning is logged at start-up while private URLs are allowed.
     """
@@ -57,7 +60,7 @@ def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
         logging.getLogger("agentmarket.server").warning(
             "WARNING: private URLs are allowed: agents may make this server call loopback and private-network "
             "addresses (development and tests only)")
-    server = MarketServer(dispatcher, host, port, max_connections=max_connections)
+    server = MarketServer(dispatcher, host, port, max_connections=max_connections, reuse_port=reuse_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -72,9 +75,10 @@ def serve(dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
 def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access = logging.StreamHandler(sys.stderr)  # its records are lines that carry their own times
     for name in ("agentmarket.access", "agentmarket.server", "agentmarket.market", "agentmarket.outbound"):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            logger.addHandler(handler)
+            logger.addHandler(access if name == "agentmarket.access" else handler)
             logger.setLevel(logging.INFO)
             logger.propagate = False

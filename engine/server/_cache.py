@@ -1,4 +1,4 @@
-"""A response cache for anonymous GETs, valid exactly while the market is unchanged.
+"""A response cache for GETs, valid exactly while the market is unchanged.
 
 A cached answer is reused only if nothing was committed since it was made:
 
@@ -8,7 +8,8 @@ A cached answer is reused only if nothing was committed since it was made:
   method but GET and HEAD) bumps :meth:`ResponseCache.bump`.
 
 Entries are per thread, a few hundred each.
-Only answers without an API key are cached, since those are the same for everyone.
+Answers without an API key are cached by target, since those are the same for everyone;
+answers to a key by its agent and target (the dispatcher checks the key first, every time).
 """
 
 from __future__ import annotations

@@ -141,11 +141,34 @@ class Dispatcher:
 
     def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
                 peer: str | None) -> Response:
-        caller: Agent | None = None
-        route: Route | None = None
+        path, _, query = target.partition("?")
+        found = find_route("GET" if method == "HEAD" else method, path)
+        route = found[0]
+        if route is None or route.method != "GET" or route.streamed or self._from_cache(route, headers, body):
+            return self._answer_route(method, found, path, query, target, headers, body, peer)
         try:
-            path, _, query = target.partition("?")
-            route, params, allowed = find_route("GET" if method == "HEAD" else method, path)
+            # A read's lookups (the caller, the answer, the balance) all see one moment of the market.
+            with self.market.snapshot():
+                return self._answer_route(method, found, path, query, target, headers, body, peer)
+        except Exception:  # the snapshot itself failed (e.g. no connection came free)
+            log.exception("could not open a snapshot for %s %s", method, path[:200])
+            return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
+
+    def _from_cache(self, route: Route, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether the response cache may answer this request before anything else (an
+        anonymous, cacheable GET)."""
+        return route.auth == "none" and API_KEY_HEADER not in headers and self._cacheable(route, body)
+
+    def _cacheable(self, route: Route, body: bytes) -> bool:
+        return (self.cache is not None and route.cacheable and route.method == "GET" and not body
+                and not route.streamed)
+
+    def _answer_route(self, method: str, found: tuple[Route | None, dict[str, str], list[str]], path: str,
+                      query: str, target: str, headers: Mapping[str, str], body: bytes,
+                      peer: str | None) -> Response:
+        caller: Agent | None = None
+        route, params, allowed = found
+        try:
             if route is None:
                 caller = self._known_caller(headers)  # so a key holder still sees a balance
                 if allowed:  # decided before authentication: a wrong method is wrong for everyone
@@ -153,23 +176,29 @@ class Dispatcher:
                     raise MethodNotAllowed(f"{method} is not allowed here; use {', '.join(allowed)}",
                                            allowed=allowed)
                 raise NotFound(f"no route {path[:200]!r}")
-            if (self.cache is not None and route.cacheable and route.method == "GET" and route.auth == "none"
-                    and not body and API_KEY_HEADER not in headers and not route.streamed):
+            if self._from_cache(route, headers, body):
                 return self._cached(route, params, query, target)
             caller = self._caller(headers, required=route.auth == "required")
+            if caller is not None and self._cacheable(route, body):
+                # The same caller's same GET, while nothing changed: the same answer, balance included.
+                return self._cached(route, params, query, f"{caller.id} {target}", caller)
             call = self._call(caller, params, query, {} if route.raw_body else _body(route, body),
                               self._origin(route, peer, headers), headers, body if route.raw_body else b"")
             key = headers.get(idem.HEADER) if route.idempotent else None
             if key is not None and (caller is not None or route.auth == "none"):
-                return self._once(route, call, idem.check_key(key), method, path,
-                                  call.raw if route.raw_body else encode_canonical(call.body))
+                checked, canonical = idem.check_key(key), call.raw if route.raw_body else encode_canonical(call.body)
+                if route.grouped:  # the claim, the operation and the stored answer commit together
+                    return self.market.grouped(lambda: self._once(route, call, checked, method, path, canonical))
+                return self._once(route, call, checked, method, path, canonical)
+            if route.grouped:  # the writer thread runs the operation; the answer is rendered here
+                return self._render(route, self.market.grouped(lambda: route.handler(call)), call)
             return self._run(route, call)
         except _WithBalance as refused:
             return error_response(refused.error, refused.balance)
         except MarketError as exc:
             return self._refusal(route, exc, caller)
         except Exception:
-            log.exception("unexpected error answering %s %s", method, target.partition("?")[0][:200])
+            log.exception("unexpected error answering %s %s", method, path[:200])
             return self._refusal(route, ServiceUnavailable("the server could not finish this request; retry later"))
         finally:
             if method not in ("GET", "HEAD", "OPTIONS"):
@@ -190,14 +219,16 @@ class Dispatcher:
             return Response(reply.status, encode(reply.data))
         return error_response(exc, self._balance(caller))
 
-    def _cached(self, route: Route, params: dict[str, str], query: str, target: str) -> Response:
-        """An anonymous GET, answered from the cache when the market has not changed since."""
+    def _cached(self, route: Route, params: dict[str, str], query: str, target: str,
+                caller: Agent | None = None) -> Response:
+        """A GET (anonymous, or ``caller``'s, who is part of ``target``), answered from the cache
+        when the market has not changed since."""
         assert self.cache is not None
         version = self.cache.version()
         body = self.cache.get(target, version)
         if body is not None:
             return Response(200, body)
-        response = self._run(route, self._call(None, params, query, {}))
+        response = self._run(route, self._call(caller, params, query, {}))
         if response.status == 200:
             self.cache.put(target, version, response.body)
         return response
@@ -218,7 +249,7 @@ class Dispatcher:
         if api_key is None:
             return None
         try:
-            return self.market.authenticate(api_key)
+            return self.market.agents.caller(api_key)
         except MarketError:
             return None
 
@@ -237,10 +268,12 @@ class Dispatcher:
             self.limiter.check(api_key)
         except RateLimited as exc:  # every answer to a valid key shows its balance (SPEC §4)
             raise _WithBalance(exc, self._balance(self._known_caller(headers))) from None
-        return self.market.authenticate(api_key)
+        return self.market.agents.caller(api_key)
 
     def _run(self, route: Route, call: Call) -> Response:
-        reply = route.handler(call)
+        return self._render(route, route.handler(call), call)
+
+    def _render(self, route: Route, reply: Reply, call: Call) -> Response:
         if route.streamed:
             return Response(reply.status, b"", stream=reply.data, content_type=EVENT_STREAM_TYPE)
         if not route.enveloped:

@@ -94,6 +94,8 @@ class Route:
         raw_body: hand the handler the body's bytes (``Call.raw``) unparsed: it speaks its own protocol.
         cacheable: an anonymous GET may be answered from the response cache (false when the
             answer depends on more than the path and the market, e.g. the Host header).
+        grouped: run in the market's group commit (``Market.grouped``): a write that touches
+            only the market file (never the network), answered once its group is committed.
         fault: renders a refusal met outside the handler (a bad key, a rate limit, an oversize
             body) in the route's own protocol; None: the market's error envelope.
     """
@@ -117,6 +119,7 @@ class Route:
     origin: bool = False
     raw_body: bool = False
     cacheable: bool = True
+    grouped: bool = False
     fault: Callable[[MarketError], Reply] | None = None
     segments: tuple[str, ...] = field(init=False)
 

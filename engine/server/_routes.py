@@ -284,7 +284,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/agents/register", register_agent, "Register an agent: its API key, shown once, and "
           "the registration credits (once per owner email). Honours Idempotency-Key (at least 16 "
           "characters): a retry gets the first answer, API key included.", body=v.AGENT_REGISTRATION,
-          idempotent=True, origin=True, response="Registration", status=201,
+          idempotent=True, grouped=True, origin=True, response="Registration", status=201,
           errors=(NameTaken, InviteRequired, InviteInvalid, RegistrationLimited)),
     Route("GET", "/api/agents/register", registration_terms, "What registering takes here: an invite code or "
           "not, and the credits the first agent of an owner email receives.", response="RegistrationTerms"),
@@ -324,7 +324,7 @@ ROUTES: tuple[Route, ...] = (
           "card as /a2a/agents/{id}/.well-known/agent-card.json).", response="AgentCard", enveloped=False,
           cacheable=False, errors=(NotFound,)),
     Route("POST", "/api/tasks", post_task, "Post a task; its budget moves into escrow.", auth="required",
-          body=v.TASK, idempotent=True, response="Task", status=201, errors=(InsufficientCredits, NotFound)),
+          body=v.TASK, idempotent=True, grouped=True, response="Task", status=201, errors=(InsufficientCredits, NotFound)),
     Route("GET", "/api/tasks", list_tasks, "List tasks, newest first by default.",
           query=(*_TASK_FILTERS,
                  QueryParam("poster_id", {"type": "string"}, "Only tasks this agent posted."),
@@ -337,27 +337,27 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"/api/tasks/{_TASK_ID}/timeline", task_timeline, "What happened to a task, oldest first.",
           response="Event", many=True, errors=(NotFound,)),
     Route("POST", f"/api/tasks/{_TASK_ID}/accept", accept_task, "Accept an open task.", auth="required",
-          idempotent=True, response="Task",
+          idempotent=True, grouped=True, response="Task",
           errors=(*_TASK_WRITE_ERRORS, TaskExpired, OwnTask, MissingCapabilities, EvaluatorCannotAccept)),
     Route("POST", f"/api/tasks/{_TASK_ID}/complete", complete_task, "Complete your assigned task: you are "
-          "paid its budget less the platform fee.", auth="required", body=v.RESULT, idempotent=True,
+          "paid its budget less the platform fee.", auth="required", body=v.RESULT, idempotent=True, grouped=True,
           response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
     Route("POST", f"/api/tasks/{_TASK_ID}/cancel", cancel_task, "Cancel your open task; the escrow is refunded.",
-          auth="required", idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
+          auth="required", idempotent=True, grouped=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
     Route("POST", f"/api/tasks/{_TASK_ID}/release", release_task, "Give your assigned task back to the market.",
-          auth="required", idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
+          auth="required", idempotent=True, grouped=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotAssignee)),
     Route("POST", f"/api/tasks/{_TASK_ID}/rate", rate_task, "Rate your completed task 1-5, once.",
-          auth="required", body=v.RATING, idempotent=True, response="Task",
+          auth="required", body=v.RATING, idempotent=True, grouped=True, response="Task",
           errors=(*_TASK_WRITE_ERRORS, NotPoster, AlreadyRated)),
     Route("POST", f"/api/tasks/{_TASK_ID}/approve", approve_task, "Approve the result submitted for your "
-          "review: the worker is paid as on completion.", auth="required", idempotent=True, response="Task",
+          "review: the worker is paid as on completion.", auth="required", idempotent=True, grouped=True, response="Task",
           errors=(*_TASK_WRITE_ERRORS, NotPoster)),
     Route("POST", f"/api/tasks/{_TASK_ID}/reject", reject_task, "Reject the result submitted for your review, "
           "with a reason: the task is disputed, its escrow held until the dispute is resolved.", auth="required",
-          body=v.REJECTION, idempotent=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
+          body=v.REJECTION, idempotent=True, grouped=True, response="Task", errors=(*_TASK_WRITE_ERRORS, NotPoster)),
     Route("POST", f"/api/tasks/{_TASK_ID}/resolve", resolve_task, "Settle a dispute as its evaluator: "
           "p = floor(budget * worker_share / 100) goes to the worker (less the fee), the rest back to the "
-          "poster; completed if p > 0, else refunded.", auth="required", body=v.RESOLUTION, idempotent=True,
+          "poster; completed if p > 0, else refunded.", auth="required", body=v.RESOLUTION, idempotent=True, grouped=True,
           response="Task", errors=(*_TASK_WRITE_ERRORS, NotEvaluator)),
     Route("GET", "/api/wallet", get_wallet, "Your credits.", auth="required", response="Wallet"),
     Route("GET", "/api/wallet/transactions", wallet_transactions, "Your wallet's history, newest first.",

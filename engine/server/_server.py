@@ -29,6 +29,7 @@ from typing import Any
 from engine import Market
 from engine.config import Config
 
+from . import _access_log
 from ._dispatch import Dispatcher
 from ._handler import MarketRequestHandler
 
@@ -102,7 +103,8 @@ class MarketHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, *,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS, reuse_port: bool = False) -> None:
+        self.allow_reuse_port = reuse_port  # SO_REUSEPORT: other processes serve the same port
         self.dispatcher = dispatcher
         self.closing = False
         self.max_connections = max_connections_allowed(max_connections)
@@ -207,6 +209,8 @@ class MarketServer:
         dispatcher: answers each request (``engine.runtime.RunningMarket.dispatcher()``).
         host, port: where to listen; port 0 picks a free port (see :attr:`port`).
         max_connections: clients served at once (see :class:`MarketHTTPServer`).
+        reuse_port: listen with ``SO_REUSEPORT``, beside other processes on the same port
+            (``agentmarket serve --workers N``).
 
     When the market has no stored ``public_url``, webhooks name this server's address.
 
@@ -215,9 +219,10 @@ class MarketServer:
     """
 
     def __init__(self, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 8080, *,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS, reuse_port: bool = False) -> None:
         self.dispatcher = dispatcher
-        self.http = MarketHTTPServer((host, port), self.dispatcher, max_connections=max_connections)
+        self.http = MarketHTTPServer((host, port), self.dispatcher, max_connections=max_connections,
+                                     reuse_port=reuse_port)
         self.host, self.port = self.http.server_address[:2]
         if not self.market.public_url:  # webhooks name the address clients can reach
             self.market.public_url = self.url
@@ -259,6 +264,7 @@ class MarketServer:
             self._thread = None
         self.http.server_close()
         self.http.drain(grace)
+        _access_log.flush()
 
     def __enter__(self) -> MarketServer:
         return self.start()

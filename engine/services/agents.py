@@ -22,6 +22,8 @@ from .ledger import move
 
 #: Seconds a webhook secret replaced by a rotation keeps signing beside the new one.
 PREVIOUS_SECRET_SECONDS = 24 * 3600
+#: Keys :meth:`AgentService.caller` remembers at most (then it starts afresh).
+KNOWN_KEYS_MAX = 10_000
 #: The value of an argument that was not given (so None can mean "remove").
 UNCHANGED: Any = object()
 
@@ -51,6 +53,8 @@ class AgentService:
 
     def __init__(self, ctx: MarketContext) -> None:
         self._ctx = ctx
+        #: key hash -> (the key generation it was read at, its agent); see :meth:`caller`
+        self._known_keys: dict[str, tuple[int, Agent]] = {}
 
     def register(self, origin: Origin | None = None, **fields: Any) -> Registration:
         """Register an agent and grant it the market's registration credits, if its owner
@@ -98,14 +102,40 @@ class AgentService:
         return Registration(agent=agent, api_key=api_key, webhook_secret=secret, balance=grant)
 
     def authenticate(self, api_key: Any) -> Agent:
-        """The agent that owns ``api_key``. Raises InvalidApiKey."""
+        """The agent that owns ``api_key``, read now. Raises InvalidApiKey."""
+        return self._key_owner(api_key, cached=False)
+
+    def caller(self, api_key: Any) -> Agent:
+        """Who sends ``api_key``, for a request: :meth:`authenticate` with a cache.
+
+        The key's validity is checked against the market's key generation in the same read
+        (in the caller's snapshot, if any), so a rotated key stops working at once, in every
+        process; a key in its grace period is looked up every time. The record may date
+        from an earlier request with the same key: rely on its ``id``, read the rest with
+        :meth:`get`.
+
+        Raises:
+            InvalidApiKey.
+        """
+        return self._key_owner(api_key, cached=True)
+
+    def _key_owner(self, api_key: Any, *, cached: bool) -> Agent:
         if not isinstance(api_key, str) or not api_key or len(api_key) > 256:
             raise InvalidApiKey("the API key is not valid")
+        key_hash = hash_key(api_key.strip())
         with self._ctx.store.read() as tx:
-            key_hash = hash_key(api_key.strip())
+            generation = tx.agents.key_generation() if cached else None
+            known = self._known_keys.get(key_hash) if cached else None
+            if known is not None and known[0] == generation:
+                return known[1]
             agent = tx.agents.by_key_hash(key_hash)
-            if agent is None:  # a rotated-out key, still in its grace period?
-                agent = tx.agents.by_previous_key_hash(key_hash, self._ctx.clock().timestamp())
+            if agent is not None:
+                if generation is not None:
+                    if len(self._known_keys) >= KNOWN_KEYS_MAX:
+                        self._known_keys.clear()
+                    self._known_keys[key_hash] = (generation, agent)
+                return agent
+            agent = tx.agents.by_previous_key_hash(key_hash, self._ctx.clock().timestamp())
         if agent is None:
             raise InvalidApiKey("the API key is not valid")
         return agent

@@ -72,6 +72,9 @@ class SQLiteAgents:
     def by_key_hash(self, key_hash: str) -> Agent | None:
         return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.api_key_hash = ?", (key_hash,)).fetchone())
 
+    def key_generation(self) -> int:
+        return self.conn.execute("SELECT n FROM key_generation").fetchone()[0]
+
     def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
         return _agent(self.conn.execute(f"SELECT {_COLUMNS} FROM agents a WHERE a.previous_key_hash = ?"
                                         " AND a.previous_key_expires_at > ?", (key_hash, now)).fetchone())

@@ -3,11 +3,12 @@ a bounded pool of connections."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -17,6 +18,8 @@ from .schema import migrate
 from .transaction import SQLiteTx
 
 BUSY_TIMEOUT_MS = 30_000
+#: Connections that only read PRAGMA data_version, shared out among threads.
+WATCH_CONNECTIONS = 4
 #: Connections a file store opens at most; a transaction waits for a free one.
 POOL_SIZE = 16
 #: Owner read and write only: the file holds webhook secrets, emails and prompts.
@@ -52,8 +55,12 @@ class SQLiteStore:
         self._memory: _Lent | None = None
         self._closed = False
         self._pinned = threading.local()  # the connection a batch holds in this thread
-        self._watch_lock = threading.Lock()
-        self._watch: sqlite3.Connection | None = None
+        # Watcher connections for data_version, each thread keeping to one (a connection's
+        # data_version is its own count); several, so that server threads do not queue on one lock.
+        self._watches: list[tuple[threading.Lock, list[sqlite3.Connection]]] = [
+            (threading.Lock(), []) for _ in range(WATCH_CONNECTIONS)]
+        self._watch_of_thread = threading.local()
+        self._next_watch = itertools.count()
         if not self.memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             _private_files(self.path)
@@ -94,6 +101,8 @@ class SQLiteStore:
             return self._memory
         pinned = getattr(self._pinned, "lent", None)
         if pinned is not None:  # inside this thread's batch: its transaction is the one
+            if not pinned[0].in_transaction:  # SQLite rolled it back (e.g. disk full): nothing may go on alone
+                raise sqlite3.OperationalError("this thread's batch transaction was rolled back")
             return pinned
         if self._closed:
             raise sqlite3.ProgrammingError("the market is closed")
@@ -131,8 +140,7 @@ class SQLiteStore:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
         return _WriteTransaction(self)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Group this thread's transactions inside the block into one.
 
         Each write inside becomes a savepoint of the batch's transaction (still
@@ -140,14 +148,30 @@ class SQLiteStore:
         rolls every one back if it raises. The batch holds one connection for its
         thread, and other writers wait meanwhile.
         """
+        return self._pin("BEGIN IMMEDIATE", writes=True)
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read everything this thread reads inside the block from one snapshot.
+
+        Every ``read()`` inside shares one read transaction (and one connection), so a
+        request's reads (who is calling, the answer, the balance) agree with each other.
+        A ``write()`` inside raises ``sqlite3.ProgrammingError``: a snapshot is for reads.
+        Inside a batch, the batch's transaction is the snapshot.
+        """
+        return self._pin("BEGIN", writes=False)
+
+    @contextmanager
+    def _pin(self, begin: str, *, writes: bool) -> Iterator[None]:
+        """Hold one connection for this thread with one transaction (``begin``) around the block."""
         with self._guard():
-            if getattr(self._pinned, "lent", None) is not None:  # already batching: the outer batch commits
+            if getattr(self._pinned, "lent", None) is not None:  # already pinned: the outer block ends it
                 yield
                 return
             lent = self._borrow()
             self._pinned.lent = lent
+            self._pinned.writes = writes
             try:
-                lent[0].execute("BEGIN IMMEDIATE")
+                lent[0].execute(begin)
                 try:
                     yield
                 except BaseException:
@@ -188,10 +212,14 @@ class SQLiteStore:
         if self.memory:
             with self._guard():
                 return self._borrow()[0].execute("PRAGMA data_version").fetchone()[0]
-        with self._watch_lock:
-            if self._watch is None:
-                self._watch = self._open()
-            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+        slot = getattr(self._watch_of_thread, "slot", None)
+        if slot is None:
+            slot = self._watch_of_thread.slot = next(self._next_watch) % WATCH_CONNECTIONS
+        lock, opened = self._watches[slot]
+        with lock:
+            if not opened:
+                opened.append(self._open())
+            return opened[0].execute("PRAGMA data_version").fetchone()[0]
 
     def checkpoint(self) -> None:
         """Copy every committed change from the WAL into the database file now."""
@@ -210,10 +238,10 @@ class SQLiteStore:
         idle, self._idle = self._idle, []
         for conn, _ in idle:
             conn.close()
-        with self._watch_lock:
-            if self._watch is not None:
-                self._watch.close()
-                self._watch = None
+        for lock, opened in self._watches:
+            with lock:
+                while opened:
+                    opened.pop().close()
         with self._memory_lock:
             if self._memory is not None:
                 self._memory[0].close()
@@ -241,7 +269,9 @@ class _WriteTransaction:
         lent = None
         try:
             lent = self._lent = self._store._borrow()
-            self._nested = lent[0].in_transaction  # inside SQLiteStore.batch
+            self._nested = lent[0].in_transaction  # inside SQLiteStore.batch (or a snapshot)
+            if self._nested and not getattr(self._store._pinned, "writes", True):
+                raise sqlite3.ProgrammingError("a write inside a read snapshot")
             lent[0].execute("SAVEPOINT write" if self._nested else "BEGIN IMMEDIATE")
         except BaseException:
             if lent is not None:

@@ -4,9 +4,11 @@ Table ``counters`` holds one row per (kind, key, status): how many tasks are in 
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
 there are (``agents``), per capability (``agent_capability``) and with a webhook URL
-(``webhooks``); how many transfers touched each wallet (``transfers``); and the credits
-held by each kind of account (``credits``: a sum of balances, not a count). Triggers
-(schema migrations 9 and 12) keep them in the same statement
+(``webhooks``); how many transfers touched each wallet (``transfers``); and the credits held
+by each kind of account (``credits``: a sum of balances, not a count). Sums for the wallet
+view (migration 13): per wallet and kind of transfer, the credits of its payouts, escrows
+and refunds (``wallet_sum``); per poster, the credits that left its tasks' escrows
+(``escrow_released``). Triggers (schema migrations 9, 13 and 15) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -16,7 +18,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-# What the counters should hold, counted from the tables themselves: the migration fills
+#: The wallet view's sums, recounted (migration 13 fills them from it).
+WALLET_SUMS = (
+    " SELECT 'wallet_sum' AS kind, wallet_agent AS key, kind AS status, amount AS n FROM transfers"
+    "  WHERE wallet_agent IS NOT NULL AND kind IN ('payout', 'escrow', 'refund')"
+    " UNION ALL SELECT 'escrow_released', t.poster_id, '', x.amount FROM transfers x"
+    "  JOIN tasks t ON t.id = x.task_id WHERE x.from_account = 'escrow:' || x.task_id"
+)
+# What the counters should hold, counted from the tables themselves: the migrations fill
 # the counters from it and ``verify_counters`` compares against it.
 RECOUNT = (
     "SELECT kind, key, status, SUM(n) AS n FROM ("
@@ -33,6 +42,7 @@ RECOUNT = (
     " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
     " UNION ALL SELECT 'webhooks', '', '', 1 FROM agents WHERE webhook_url IS NOT NULL"
     " UNION ALL SELECT 'transfers', wallet_agent, '', 1 FROM transfers WHERE wallet_agent IS NOT NULL"
+    " UNION ALL" + WALLET_SUMS +
     ") GROUP BY kind, key, status"
 )
 _MISMATCHES = (

@@ -106,17 +106,14 @@ class SQLiteLedger:
         return counter(self.conn, "transfers", agent_id)
 
     def wallet_figures(self, agent_id: str) -> WalletFigures:
-        row = self.conn.execute(
-            "SELECT"
-            " (SELECT COALESCE(SUM(a.balance), 0) FROM tasks t JOIN accounts a ON a.id = 'escrow:' || t.id"
-            f"   WHERE t.poster_id = ?1 AND t.status IN ({_ESCROWED_SQL})),"
-            " COALESCE(SUM(CASE kind WHEN 'payout' THEN amount END), 0),"
-            " COALESCE(SUM(CASE kind WHEN 'escrow' THEN amount END), 0),"
-            " COALESCE(SUM(CASE kind WHEN 'refund' THEN amount END), 0)"
-            " FROM transfers WHERE wallet_agent = ?1",
-            (agent_id,),
-        ).fetchone()
-        return WalletFigures(escrowed=row[0], earned=row[1], escrowed_ever=row[2], refunded=row[3])
+        # From the counters the transfers keep (migration 13), never a walk over the agent's history.
+        sums = dict(self.conn.execute(
+            "SELECT kind || ':' || status, n FROM counters WHERE kind IN ('wallet_sum', 'escrow_released')"
+            " AND key = ?", (agent_id,)).fetchall())
+        escrowed_ever = sums.get("wallet_sum:escrow", 0)
+        return WalletFigures(escrowed=escrowed_ever - sums.get("escrow_released:", 0),
+                             earned=sums.get("wallet_sum:payout", 0), escrowed_ever=escrowed_ever,
+                             refunded=sums.get("wallet_sum:refund", 0))
 
     def totals(self) -> dict[str, int]:
         # The credits per kind of account, from the counters the transfers keep (no scan).

@@ -50,6 +50,9 @@ class AgentRepository(Protocol):
     def by_key_hash(self, key_hash: str) -> Agent | None:
         """The agent whose API key hashes to ``key_hash``, or None."""
 
+    def key_generation(self) -> int:
+        """A number that changes whenever any agent's keys change (rotation, expiry set, removal)."""
+
     def by_previous_key_hash(self, key_hash: str, now: float) -> Agent | None:
         """The agent whose rotated-out key hashes to ``key_hash`` and is still valid at ``now``
         (unix seconds), or None."""
@@ -416,6 +419,10 @@ class Store(Protocol):
 
     def read(self) -> AbstractContextManager[MarketTx]:
         """A read transaction: one consistent snapshot."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Make every ``read()`` of this thread inside the block share one snapshot; a
+        ``write()`` inside raises."""
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits."""
