@@ -14,8 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Sparkline, Static
+from textual.widgets import Footer, Label, Static
 from textual.worker import get_current_worker
+from textual_plotext import PlotextPlot
 
 from engine.simulation import Collector, Scenario, run_scenario
 
@@ -56,13 +57,13 @@ class SimulationScreen(Screen):
         self.rows: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
-        yield Label("Simulation — live", classes="screen-title")
+        yield Label("Simulation — live, charted over simulated hours", classes="screen-title")
         yield Static(id="simulation-status")
         with Grid(id="simulation-charts"):
             for column, label, _ in CHARTS:
                 with Vertical(classes="simulation-chart"):
                     yield Label(label, id=f"label-{column}")
-                    yield Sparkline([], id=f"chart-{column}", summary_function=max)
+                    yield PlotextPlot(id=f"chart-{column}")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -116,6 +117,10 @@ class SimulationScreen(Screen):
         if scenario is self.scenario:
             self._render_rows(ledger_ok)
 
+    def series(self, column: str) -> list[tuple[float, float]]:
+        """The (simulated hours, value) points of ``column`` sampled so far, as charted."""
+        return [(row["hours"], row[column]) for row in self.rows if row[column] is not None]
+
     def _render_rows(self, ledger_ok: bool | None) -> None:
         s = self.scenario
         status = Text(f"{s.agents} agents, {s.tasks:,} tasks, fee {s.fee_percent} %, seed {s.seed}  (n: next seed)\n")
@@ -128,9 +133,16 @@ class SimulationScreen(Screen):
             status.append("verifies" if ledger_ok else "DOES NOT VERIFY", style="bold green" if ledger_ok else "bold red")
         self.query_one("#simulation-status", Static).update(status)
         for column, label, fmt in CHARTS:
-            values = [row[column] for row in self.rows if row[column] is not None]
-            self.query_one(f"#chart-{column}", Sparkline).data = values
-            # A sparkline spans its own minimum to maximum: say what that range is.
-            shown = f"{fmt.format(values[-1])}  (range {fmt.format(min(values))} – {fmt.format(max(values))})" \
-                if values else "–"
+            points = self.series(column)
+            chart = self.query_one(f"#chart-{column}", PlotextPlot)
+            plt = chart.plt
+            plt.clear_data()
+            if points:
+                plt.plot([x for x, _ in points], [y for _, y in points], marker="braille")
+            # Lean: no frame, and only each axis's ends labelled, so a small terminal still has rows to draw in.
+            plt.frame(False)
+            plt.xfrequency(2)
+            plt.yfrequency(2)
+            chart.refresh()
+            shown = fmt.format(points[-1][1]) if points else "–"
             self.query_one(f"#label-{column}", Label).update(f"{label}: {shown}")

@@ -77,7 +77,7 @@ class MarketContext:
     """
 
     __slots__ = ("store", "settings", "clock", "new_id", "new_token", "allow_private_urls", "public_url",
-                 "cursor_secret", "_now_cache")
+                 "cursor_secret", "_now_cache", "_moment_cache")
 
     def __init__(self, store: Store, settings: Settings, *, clock: Clock | None = None,
                  new_id: Callable[[], str] | None = None, new_token: Callable[[], str] | None = None,
@@ -91,6 +91,7 @@ class MarketContext:
         self.new_token = new_token or random_token
         self.cursor_secret = b""  # the market's key for signing cursors; Market sets it from its file
         self._now_cache: tuple[int, str] = (-1, "")
+        self._moment_cache: tuple[datetime | None, str] = (None, "")
 
     def now(self) -> str:
         """The clock's time as stored: ISO 8601 UTC to the second."""
@@ -101,7 +102,11 @@ class MarketContext:
             if cached[0] != second:
                 cached = self._now_cache = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
             return cached[1]
-        return self.clock().isoformat(timespec="seconds")[:19] + "Z"
+        moment = self.clock()
+        kept = self._moment_cache
+        if kept[0] != moment:  # a simulated clock stands still between its steps: format once per step
+            kept = self._moment_cache = (moment, moment.isoformat(timespec="seconds")[:19] + "Z")
+        return kept[1]
 
 
 T = TypeVar("T")

@@ -167,6 +167,8 @@ class SQLiteAgents:
         return _sql.capped_count(self.conn, f"SELECT 1 FROM agents a{where}", args)
 
     def webhook_receivers(self, capabilities: Sequence[str], exclude_id: str, event: str) -> list[str]:
+        if not counter(self.conn, "webhooks"):  # no agent has a webhook (one row, kept by triggers)
+            return []
         # A plain join, deduplicated and ordered here: SQL's IN (subquery) and ORDER BY would
         # each build a temporary table on every post, for what is usually no rows at all.
         rows = self.conn.execute(_ALL_TASKS_RECEIVERS_SQL, (exclude_id,)).fetchall()

@@ -3,11 +3,12 @@
 Table ``counters`` holds one row per (kind, key, status): how many tasks are in each status
 (``tasks``), per required capability (``capability``), per poster (``poster``), per
 assignee (``assignee``), per agent as poster or assignee (``involving``); how many agents
-there are (``agents``) and per capability (``agent_capability``); how many transfers touched
-each wallet (``transfers``); and the credits held by each kind of account (``credits``: a sum
-of balances, not a count). Sums for the wallet view (migration 13): per wallet and kind of
-transfer, the credits of its payouts, escrows and refunds (``wallet_sum``); per poster, the
-credits that left its tasks' escrows (``escrow_released``). Triggers (schema migration 9) keep them in the same statement
+there are (``agents``), per capability (``agent_capability``) and with a webhook URL
+(``webhooks``); how many transfers touched each wallet (``transfers``); and the credits held
+by each kind of account (``credits``: a sum of balances, not a count). Sums for the wallet
+view (migration 13): per wallet and kind of transfer, the credits of its payouts, escrows
+and refunds (``wallet_sum``); per poster, the credits that left its tasks' escrows
+(``escrow_released``). Triggers (schema migrations 9, 13 and 15) keep them in the same statement
 as every change of those tables, so no code path can change a task without its counters;
 statuses are counted by the column's value, so a new status needs nothing here.
 """
@@ -35,6 +36,7 @@ def recount(wallet_agents: str, more: str = "") -> str:
         "  JOIN tasks t ON t.rowid = c.task_rowid"
         " UNION ALL SELECT 'agents', '', '', 1 FROM agents"
         " UNION ALL SELECT 'agent_capability', capability, '', 1 FROM agent_capabilities"
+        " UNION ALL SELECT 'webhooks', '', '', 1 FROM agents WHERE webhook_url IS NOT NULL"
         f" UNION ALL SELECT 'transfers', agent, '', 1 FROM ({wallet_agents}) AS wallets"
         f"{more}) AS counted GROUP BY kind, key, status"
     )

@@ -547,12 +547,39 @@ def _m017_compact_transfers(db: Database) -> None:
                f" WHEN NEW.from_account LIKE 'escrow:%' BEGIN {released} END")
 
 
+_WEBHOOKS_ROW = "SELECT 'webhooks' AS kind, '' AS key, '' AS status"
+
+
+def _m018_webhook_counter(db: Database) -> None:
+    # How many agents have a webhook URL, kept by the statement that sets or clears one:
+    # a post reads it (one row) before looking for the agents to tell, usually none.
+    has = "{row}.webhook_url IS NOT NULL"
+    triggers = {
+        "agents_count_webhook_insert": (f"AFTER INSERT ON agents WHEN {has.format(row='NEW')}",
+                                        _bump(_WEBHOOKS_ROW, "+")),
+        "agents_count_webhook_delete": (f"AFTER DELETE ON agents WHEN {has.format(row='OLD')}",
+                                        _bump(_WEBHOOKS_ROW, "-")),
+        "agents_count_webhook_set": (
+            f"AFTER UPDATE OF webhook_url ON agents WHEN {has.format(row='NEW')} AND NOT {has.format(row='OLD')}",
+            _bump(_WEBHOOKS_ROW, "+")),
+        "agents_count_webhook_clear": (
+            f"AFTER UPDATE OF webhook_url ON agents WHEN {has.format(row='OLD')} AND NOT {has.format(row='NEW')}",
+            _bump(_WEBHOOKS_ROW, "-")),
+    }
+    for name, (when, body) in triggers.items():
+        db.execute(f"CREATE TRIGGER {name} {when} BEGIN {body} END")
+    # Migration 9 may have counted them already (its RECOUNT names them now): count afresh.
+    db.execute("DELETE FROM counters WHERE kind = 'webhooks'")
+    db.execute(f"INSERT INTO counters (kind, key, status, n) SELECT kind, key, status, COUNT(*) FROM"
+               f" ({_WEBHOOKS_ROW} FROM agents WHERE webhook_url IS NOT NULL) GROUP BY kind, key, status")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
-    _m017_compact_transfers,
+    _m017_compact_transfers, _m018_webhook_counter,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

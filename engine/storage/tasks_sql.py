@@ -101,7 +101,7 @@ class SQLiteTasks:
         return TaskChange(
             task=_task(row),
             poster_has_webhook=bool(row["poster_webhook"]),
-            acceptor_capabilities=None if acceptor is None else tuple(json.loads(acceptor)),
+            acceptor_capabilities=None if acceptor is None else _capabilities(acceptor),
             fee_percent=0 if fee is None else int(fee),  # an integer setting; its JSON is its digits
         )
 
@@ -267,6 +267,12 @@ def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> 
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
+@lru_cache(maxsize=1024)
+def _capabilities(stored: str) -> tuple[str, ...]:
+    """A task's required capabilities from their JSON; few lists recur, so each is decoded once."""
+    return tuple(json.loads(stored))
+
+
 def _task(row: sqlite3.Row) -> Task:
     # The columns come in Task's field order; only the capabilities need decoding.
-    return Task(*row[:4], tuple(json.loads(row[4])), *row[5:24])
+    return Task(*row[:4], _capabilities(row[4]), *row[5:24])

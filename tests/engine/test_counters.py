@@ -8,7 +8,7 @@ import pytest
 from engine import validation as v
 from engine.storage import _sql, tasks_sql
 
-from .conftest import Cast
+from .conftest import Cast, register
 
 
 def _post(cast: Cast, title: str, capabilities: tuple[str, ...] = ("research",)) -> str:
@@ -65,6 +65,7 @@ def test_a_search_total_past_the_cap_is_a_lower_bound(cast: Cast, monkeypatch: p
     assert (capped.total, capped.total_is_lower_bound) == (2, True)
 
 
+@pytest.mark.sqlite_only
 def test_a_search_total_streams_from_the_fts_index_to_its_cap(cast: Cast) -> None:
     """The matches are counted as FTS5 hands them out, stopping at the cap: never read whole first."""
     market = cast.market
@@ -84,3 +85,38 @@ def test_the_wallet_figures_are_counters_kept_by_the_transfers(cast: Cast) -> No
             "SELECT status, n FROM counters WHERE kind = 'wallet_sum' AND key = ?", (cast.worker,)).fetchall())
     assert moved["payout"] == cast.market.wallet(cast.worker).earned > 0
     assert cast.market.verify_counters().ok
+
+
+def _deliveries(cast: Cast, agent_id: str) -> list[str]:
+    return [d.event for d in cast.market.webhook_deliveries(agent_id, limit=100)]
+
+
+def test_the_webhook_counter_follows_every_way_a_url_comes_and_goes(cast: Cast) -> None:
+    market = cast.market
+
+    def webhooks() -> int:
+        with market.context.store.read() as tx:
+            return tx.counters.get("webhooks")
+
+    assert webhooks() == 0
+    _post(cast, "Nobody hears of this")
+    hooked = register(market, "Hooked", ("research",), webhook_url="https://hooks.example.com/a")
+    assert webhooks() == 1
+    market.set_webhook(cast.worker, "https://hooks.example.com/w")
+    market.set_webhook(cast.worker, "https://hooks.example.com/w2")  # a new URL is still one webhook
+    assert webhooks() == 2
+    _post(cast, "Heard of")
+    assert _deliveries(cast, hooked) == ["task.posted"] and _deliveries(cast, cast.worker) == ["task.posted"]
+    market.set_webhook(cast.worker, None)
+    with market.context.store.write() as tx:  # the delivery worker turning a failing webhook off
+        assert tx.agents.turn_webhook_off(hooked, "https://hooks.example.com/a")
+    assert webhooks() == 0
+    _post(cast, "Nobody hears of this either")
+    assert len(_deliveries(cast, hooked)) == 1 and len(_deliveries(cast, cast.worker)) == 1
+    assert market.verify_counters().ok
+    market.set_webhook(hooked, "https://hooks.example.com/b")
+    assert webhooks() == 1
+    with market.context.store.write() as tx:  # an agent removed behind the engine's back takes its webhook along
+        tx.conn.execute("DELETE FROM agent_capabilities WHERE agent_id = ?", (hooked,))
+        tx.conn.execute("DELETE FROM agents WHERE id = ?", (hooked,))
+    assert webhooks() == 0

@@ -114,3 +114,51 @@ def test_losing_the_database_mid_run_is_503_and_the_node_recovers_by_itself(unpl
         assert http.get("/api/health").status_code == 200
         assert served.market.verify_ledger().ok
         assert served.market.stats().tasks == {"open": 2}
+
+
+def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(postgres_url: str) -> None:
+    """PostgreSQL migrations 7 and 8 (SQLite's 16 and 17) keep every event and transfer as it was."""
+    from engine.storage.postgres import schema
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, migration in enumerate(schema.MIGRATIONS[:4], start=1):
+            with conn.transaction():
+                migration(conn)
+        conn.execute("INSERT INTO schema_version VALUES (4)")
+        conn.execute("""
+            INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
+                VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
+            INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,
+                created_at, updated_at) VALUES ('t1', 'T', '', 30, '[]', 'open', 'market', 'a1',
+                '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z');
+            INSERT INTO accounts (id, kind, owner_id) VALUES ('platform:issuance', 'issuance', NULL),
+                ('wallet:a1', 'wallet', 'a1'), ('escrow:t1', 'escrow', 'a1');
+            INSERT INTO transfers (id, from_account, to_account, amount, kind, task_id, wallet_agent, from_balance,
+                to_balance, created_at, memo) VALUES
+                (1, 'platform:issuance', 'wallet:a1', 100, 'grant', NULL, 'a1', -100, 100, '2026-01-01T00:00:00Z',
+                 'welcome'),
+                (2, 'wallet:a1', 'escrow:t1', 30, 'escrow', 't1', 'a1', 70, 30, '2026-01-01T00:00:01Z', NULL);
+            INSERT INTO events (seq, type, task_id, agent_id, created_at, data) VALUES
+                (1, 'agent.registered', NULL, 'a1', '2026-01-01T00:00:00Z', '{"name": "Old"}'),
+                (2, 'task.posted', 't1', 'a1', '2026-01-01T00:00:01Z', '{"title": "T", "budget": 30}'),
+                (3, 'some.future.event', NULL, NULL, '2027-02-28T23:59:59Z', '{}');
+        """)
+
+    with Market(postgres_url) as market:
+        assert [(e.seq, e.type, e.task_id, e.agent_id, e.created_at, e.data) for e in market.events(0)] == [
+            (1, "agent.registered", None, "a1", "2026-01-01T00:00:00Z", {"name": "Old"}),
+            (2, "task.posted", "t1", "a1", "2026-01-01T00:00:01Z", {"title": "T", "budget": 30}),
+            (3, "some.future.event", None, None, "2027-02-28T23:59:59Z", {}),
+        ]
+        history = market.ledger.transactions_page("a1")
+        assert [(t.id, t.kind, t.amount, t.balance_after, t.task_id, t.created_at, t.memo) for t in history.items] == [
+            (2, "escrow", -30, 70, "t1", "2026-01-01T00:00:01Z", None),
+            (1, "grant", 100, 100, None, "2026-01-01T00:00:00Z", "welcome"),
+        ]
+        assert market.verify_ledger().ok and market.verify_counters().ok
+        wallet = market.wallet("a1")
+        assert (wallet.balance, wallet.escrowed) == (70, 30)
+        market.grant("a1", 5)  # new rows take ids after the copied ones
+        assert market.ledger.transactions_page("a1").items[0].id == 3
+        assert market.events(0)[-1].seq == 4

@@ -140,19 +140,25 @@ def test_a_file_of_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None
     assert f"schema version {SCHEMA_VERSION + 1}" in result.output and "upgrade AgentMarket" in result.output
 
 
-def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> None:
-    path = tmp_path / "v12.db"
+def _file_just_before(path: Path, migration: str, budget: int) -> sqlite3.Connection:
+    """A market file migrated up to just before ``migration``, holding agent a1 and its task t1."""
     conn = sqlite3.connect(path, isolation_level=None)
     db = Database(conn)
-    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m016_compact_events")
-    for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
-        migration(db)
+    upto = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == migration)
+    for version, step in enumerate(MIGRATIONS[:upto - 1], start=1):
+        step(db)
         conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
                  " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
     conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
-                 " created_at, updated_at) VALUES ('t1', 'T', '', 5, '[]', 'open', 'market', 'a1',"
-                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')")
+                 " created_at, updated_at) VALUES ('t1', 'T', '', ?, '[]', 'open', 'market', 'a1',"
+                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (budget,))
+    return conn
+
+
+def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "v12.db"
+    conn = _file_just_before(path, "_m016_compact_events", budget=5)
     before = [
         (1, "agent.registered", None, "a1", "2026-01-01T00:00:00Z", '{"name": "Old"}'),
         (2, "task.posted", "t1", "a1", "2026-01-01T00:00:01Z", '{"title": "T", "budget": 5}'),
@@ -173,17 +179,7 @@ def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> No
 
 def test_compacting_the_transfers_keeps_every_transfer_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "v13.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    db = Database(conn)
-    compact = next(n for n, m in enumerate(MIGRATIONS, start=1) if m.__name__ == "_m017_compact_transfers")
-    for version, migration in enumerate(MIGRATIONS[:compact - 1], start=1):
-        migration(db)
-        conn.execute(f"PRAGMA user_version = {version}")
-    conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
-                 " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
-    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
-                 " created_at, updated_at) VALUES ('t1', 'T', '', 30, '[]', 'open', 'market', 'a1',"
-                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')")
+    conn = _file_just_before(path, "_m017_compact_transfers", budget=30)
     conn.executemany("INSERT INTO accounts (id, kind, owner_id) VALUES (?, ?, ?)",
                      [("platform:issuance", "issuance", None), ("wallet:a1", "wallet", "a1"), ("escrow:t1", "escrow", "a1")])
     rows = [

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from textual.widgets import Sparkline
+from textual_plotext import PlotextPlot
 
 from agentmarket_tui.screens.simulation import CHARTS, SimulationScreen
 
@@ -35,7 +35,8 @@ async def grow_and_restart() -> None:
         first = list(screen.rows)
         assert first[0]["step"] == 0 and first[-1]["tasks_posted"] == screen.SCENARIO.tasks
         for column, _, _ in CHARTS:
-            assert len(screen.query_one(f"#chart-{column}", Sparkline).data) >= len(first) - 1
+            assert len(screen.series(column)) >= len(first) - 1
+            assert screen.query_one(f"#chart-{column}", PlotextPlot).plt.build().strip()  # drawn
         assert "ledger verifies" in str(screen.query_one("#simulation-status").render())
         await keys("n")(pilot)
         assert screen.scenario.seed == 1 and screen.rows and screen.rows != first

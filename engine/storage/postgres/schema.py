@@ -446,9 +446,31 @@ def _follow_identity(conn: Any, table: str, column: str) -> None:
                  f" GREATEST((SELECT max({column}) FROM {table}), 1), (SELECT max({column}) FROM {table}) IS NOT NULL)")
 
 
+def _m009_webhook_counter(conn: Any) -> None:
+    # SQLite's migration 18: how many agents have a webhook URL, kept by the statement that sets
+    # or clears one (a post reads it before looking for the agents to tell, usually none).
+    conn.execute("""
+        CREATE FUNCTION am_webhooks_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE delta BIGINT := 0;
+        BEGIN
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.webhook_url IS NOT NULL THEN delta := delta + 1; END IF;
+            IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.webhook_url IS NOT NULL THEN delta := delta - 1; END IF;
+            IF delta != 0 THEN PERFORM am_bump('webhooks', '', '', delta); END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER agents_count_webhooks AFTER INSERT OR DELETE OR UPDATE OF webhook_url ON agents
+            FOR EACH ROW EXECUTE FUNCTION am_webhooks_counted();
+        -- Migration 1 may have counted them already (its recount names them now): count afresh.
+        DELETE FROM counters WHERE kind = 'webhooks';
+        INSERT INTO counters (kind, key, status, n)
+            SELECT 'webhooks', '', '', count(*) FROM agents WHERE webhook_url IS NOT NULL HAVING count(*) > 0;
+    """)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
-                                           _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers]
+                                           _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
+                                           _m009_webhook_counter]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
