@@ -226,6 +226,7 @@ def test_only_one_worker_delivers_at_a_time_and_another_takes_over(open_market, 
     poster, _ = register(open_market, "Poster", ["coding"])
     agent, _ = register(open_market, "Worker", ["coding"], hooks.url + "/hook")
     second_market = Market(market_path, allow_private_urls=True)
+    second = None
     try:
         first = start_worker(open_market)
         wait_until(lambda: first.is_leader)
@@ -240,6 +241,8 @@ def test_only_one_worker_delivers_at_a_time_and_another_takes_over(open_market, 
         post(open_market, poster, ["coding"], title="After the handover")
         wait_until(lambda: len(hooks.received()) == 4)
     finally:
+        if second is not None:
+            second.stop()  # lets its last attempt record "delivered" before its market closes
         second_market.close()
 
     wait_until(lambda: {d.status for d in open_market.webhook_deliveries(agent)} == {"delivered"})
