@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import jsonschema
 import pytest
 
+from engine import Market
 from tests.support.server import RunningServer, running_server
 
 
@@ -69,6 +71,38 @@ def served(market_path: Path | str) -> Iterator[RunningServer]:
 @pytest.fixture
 def api(served: RunningServer) -> Iterator[Api]:
     yield from _closing(Api(served))
+
+
+#: Where a market on a hand-moved clock starts.
+START = datetime(2026, 3, 13, 12, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand (set ``now``)."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def timed_api(market_path: Path | str, clock: Clock) -> Iterator[Api]:
+    """The API of a real server over a market on ``clock``."""
+    market = Market(market_path, clock=clock)
+    try:
+        with running_server(market_path, market=market) as served:
+            api = Api(served)
+            yield api
+            api.close()
+    finally:
+        market.close()
 
 
 def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:

@@ -3,44 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import pytest
-
-from engine import Market
-from tests.support.server import running_server
 from tests.support.stores import dump, raw_connection
 
-from .conftest import Api, assert_error
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 13, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def timed_api(market_path: Path, clock: Clock) -> Iterator[Api]:
-    market = Market(market_path, clock=clock)
-    try:
-        with running_server(market_path, market=market) as served:
-            api = Api(served)
-            yield api
-            api.close()
-    finally:
-        market.close()
+from .conftest import Api, Clock, assert_error
 
 
 def test_a_retried_rotation_with_the_same_idempotency_key_gets_the_same_new_key(timed_api: Api) -> None:

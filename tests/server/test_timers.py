@@ -3,8 +3,7 @@ with nothing changed, and the running market's sweeps on the market's clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,35 +11,8 @@ import pytest
 
 from engine import Market
 from engine.runtime import open_market
-from tests.support.server import running_server
 
-from .conftest import Api, assert_error
-
-START = datetime(2026, 3, 13, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def timed_api(market_path: Path, clock: Clock) -> Iterator[Api]:
-    market = Market(market_path, clock=clock)
-    with running_server(market_path, market=market) as served:
-        api = Api(served)
-        yield api
-        api.close()
-    market.close()
-
+from .conftest import START, Api, Clock, assert_error
 
 def _unchanged(api: Api) -> Any:
     return api.anonymous.get("/api/stats").json()["data"]
