@@ -51,6 +51,7 @@ from .services.context import Clock, random_token
 from .services.group_commit import GroupCommit
 from .services.outbox import webhook_payload
 from .storage import open_store
+from .storage.repositories import RateBuckets
 
 T = TypeVar("T")
 
@@ -229,6 +230,11 @@ class Market:
     def data_version(self) -> int:
         """Changes whenever another connection (thread or process) commits; cheap to poll."""
         return self.context.store.data_version()
+
+    def rate_buckets(self) -> RateBuckets | None:
+        """The per-key request allowances every server on this market shares (PostgreSQL), or
+        None where each server keeps its own (SQLite)."""
+        return self.context.store.rate_buckets()
 
     # -- agents ---------------------------------------------------------------------
     def register_agent(self, *, name: Any, capabilities: Any, owner_email: Any, description: Any = "",

@@ -1,7 +1,10 @@
 """The delivery worker: sends the webhook outbox, signed, with retries (SPEC §7).
 
-One background thread claims due deliveries while this process holds the delivery
-lease (so one process delivers at a time), and sender threads post them concurrently.
+One background thread claims due deliveries and sender threads post them concurrently.
+On SQLite it claims while this process holds the delivery lease (one process delivers at a
+time); on PostgreSQL every node claims at once, each delivery for one node until its claim
+runs out (``claim_seconds``), so a killed node's deliveries in flight are sent again by
+another node once their claims run out, and everything else goes on at once.
 A receiver that hangs or trickles holds up only its own deliveries:
 
 - each attempt has a total deadline (connect, TLS, request and answer together,
@@ -9,7 +12,8 @@ A receiver that hangs or trickles holds up only its own deliveries:
 - at most one attempt per agent, and ``per_receiver`` per receiver (scheme, host and
   port of the URL), run at a time, so a few slow receivers cannot take every sender.
 
-The lease holder also settles direct executions that a crashed process left running.
+Of many processes on one SQLite file, the lease holder also runs the housekeeping sweeps
+(``engine.runtime``); on PostgreSQL every node sweeps.
 """
 
 from __future__ import annotations
@@ -81,9 +85,9 @@ class DeliveryWorker:
         max_attempts: attempts before a delivery is marked failed.
         backoff: base retry delay in seconds (5 when None; ``Config.webhook_backoff``).
         lease_seconds: how long the delivery lease lasts unless renewed; after a crash,
-            another process takes over within this time.
+            another process takes over within this time (SQLite; on PostgreSQL every node claims).
         claim_seconds: how long one attempt's claim lasts; a claim left by a crash is
-            retried after it. Defaults to comfortably more than an attempt can take.
+            retried after it. Defaults to the attempt's whole deadline and 5 s to settle it.
         poll_interval: seconds between looks at the outbox when nothing is due.
 
     Whether receivers may be private addresses is the market's ``allow_private_urls``.
@@ -109,7 +113,7 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.backoff = DEFAULT_BACKOFF_SECONDS if backoff is None else backoff
         self.lease_seconds = lease_seconds
-        self.claim_seconds = 2 * timeout + 5 if claim_seconds is None else claim_seconds
+        self.claim_seconds = timeout + 5 if claim_seconds is None else claim_seconds
         self.poll_interval = poll_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._outbox = market.outbox
@@ -167,7 +171,8 @@ class DeliveryWorker:
 
     @property
     def is_leader(self) -> bool:
-        """Whether this worker holds the delivery lease (and so is the one delivering)."""
+        """Whether this worker holds the delivery lease (and so is the one delivering; on
+        PostgreSQL every node holds it)."""
         return self._lease_until > time.time()
 
     # -- the claiming loop ----------------------------------------------------------------

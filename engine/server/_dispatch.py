@@ -108,7 +108,7 @@ class Dispatcher:
         self.hire_runner = hire_runner
         self.registrations_per_hour = registrations_per_hour
         self.client_address = ClientAddress(trusted_proxies)
-        self.limiter = RateLimiter(market.settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(market.settings.rate_limit_per_minute, buckets=market.rate_buckets())
         self.keys = market.idempotency
         self.cache = ResponseCache(market.data_version) if cache_responses else None
         self.live = LiveEvents(market, max_streams=max_streams, heartbeat_seconds=heartbeat_seconds)

@@ -2,9 +2,12 @@
 
 The limit is the market setting ``rate_limit_per_minute`` (0 turns it off), read
 when the server starts. Turn it on with ``Market(path).configure(rate_limit_per_minute=600)``
-and restart the server. Buckets live in the server process; after :func:`share_across_forks`
-(``agentmarket serve --workers N`` calls it before forking), in memory shared by the
-processes forked from it, so a key's allowance is one across all of them.
+and restart the server. Where the buckets live, so that a key has one allowance however
+many processes serve it:
+
+- on PostgreSQL, in the database (``Market.rate_buckets()``), spent by every node;
+- on SQLite, in the server process; after :func:`share_across_forks` (``agentmarket serve
+  --workers N`` calls it before forking), in memory shared by the processes forked from it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.errors import RateLimited
+from engine.storage.repositories import RateBuckets
 
 #: Buckets kept before idle (full) ones are dropped, so random keys cannot grow memory without bound.
 MAX_BUCKETS = 10_000
@@ -81,12 +85,15 @@ class RateLimiter:
 
     Args:
         per_minute: requests per key per minute; 0 allows everything.
-        clock: monotonic seconds (tests may pass their own).
+        clock: monotonic seconds (tests may pass their own; not used with ``buckets``).
+        buckets: the store's buckets, shared by every node (PostgreSQL); None keeps them here.
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+                 buckets: RateBuckets | None = None) -> None:
         self.per_minute = per_minute
         self._clock = clock
+        self._store_buckets = buckets
         self._buckets: dict[bytes, tuple[float, float]] = {}  # key digest -> (tokens, at)
         self._shared = _shared
         self._lock: Any = threading.Lock() if _shared is None else _shared.lock
@@ -101,16 +108,25 @@ class RateLimiter:
             return
         rate = self.per_minute / 60.0
         digest = hashlib.blake2b(api_key.encode(), digest_size=16).digest()
+        if self._store_buckets is not None:
+            wait = self._store_buckets.spend(digest, float(self.per_minute), rate)
+        else:
+            wait = self._spend_here(digest, rate)
+        if wait > 0.0:
+            raise RateLimited(f"more than {self.per_minute} requests a minute for this API key",
+                              retry_after=max(1, math.ceil(wait)))
+
+    def _spend_here(self, digest: bytes, rate: float) -> float:
+        """Spend a token of this process's (or its forks') bucket: 0.0, or the seconds until one is there."""
         with self._lock:
             now = self._clock()
             tokens, at = self._get(digest, (float(self.per_minute), now))
             tokens = min(float(self.per_minute), tokens + (now - at) * rate)
             if tokens < 1.0:
                 self._put(digest, (tokens, now), now, rate)
-                retry_after = max(1, math.ceil((1.0 - tokens) / rate))
-                raise RateLimited(f"more than {self.per_minute} requests a minute for this API key",
-                                  retry_after=retry_after)
+                return (1.0 - tokens) / rate
             self._put(digest, (tokens - 1.0, now), now, rate)
+            return 0.0
 
     def _get(self, digest: bytes, default: tuple[float, float]) -> tuple[float, float]:
         if self._shared is not None:

@@ -2,13 +2,17 @@
 
 Deliveries are queued (:meth:`OutboxService.notify`) in the very transaction of the change
 they announce. The delivery worker (``engine.outbound``, which does the HTTP) claims due
-deliveries under a lease, and settles each attempt here. Every worker-facing method is
-one transaction.
+deliveries, and settles each attempt here. Every worker-facing method is one transaction.
 
-Deliveries are rows, so they outlive any process: a claim only pushes a delivery's
-``next_attempt_at`` past the time its attempt can take, so a claim that dies with its
-process comes due again by itself. ``attempts`` counts claims, so even a delivery that
-keeps killing its worker stops after the last attempt.
+Deliveries are rows, so they outlive any process: a claim names its claimer and pushes the
+delivery's ``next_attempt_at`` (and ``claimed_until``) past the time its attempt can take,
+so a claim that dies with its process comes due again by itself, and only the claim still
+holding a delivery settles it. ``attempts`` counts claims, so even a delivery that keeps
+killing its worker stops after the last attempt.
+
+Who claims: on SQLite, the one process holding the delivery lease; on PostgreSQL every
+node at once, each claim locking its rows (``tx.outbox.concurrent_claims``), and claims and
+settles run beside the market's writers (``store.claiming_write``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Claim:
     attempt: int  # 1 for the first
     url: str
     secret: str
+    holder: str  # the claimer: only its claim settles the delivery
     previous_secret: str | None = None  # replaced by a rotation, still signing beside ``secret``
 
 
@@ -140,21 +145,25 @@ class OutboxService:
 
     # -- the worker's side ---------------------------------------------------------------
     @contextmanager
-    def _write(self) -> Iterator[MarketTx]:
+    def _write(self, *, events: bool = False) -> Iterator[MarketTx]:
+        """A transaction of the worker's: a claiming one (deliveries only) unless it adds ``events``."""
         # The worker's threads take turns here rather than in SQLite's busy handler,
         # which sleeps for up to 100 ms at a time while another connection writes.
-        with self._write_lock, self._ctx.store.write() as tx:
+        store = self._ctx.store
+        with self._write_lock, (store.write() if events else store.claiming_write()) as tx:
             yield tx
 
     def take_lease(self, holder: str, now: float, expires_at: float) -> bool:
-        """Take or renew the delivery lease; False while another live holder has it."""
+        """Take or renew the delivery lease; False while another live holder has it. Always
+        True where every process claims at once (PostgreSQL)."""
         with self._write() as tx:
-            return tx.outbox.take_lease(LEASE_NAME, holder, now, expires_at)
+            return tx.outbox.concurrent_claims or tx.outbox.take_lease(LEASE_NAME, holder, now, expires_at)
 
     def drop_lease(self, holder: str) -> None:
         """Give the lease up so another process can deliver at once."""
         with self._write() as tx:
-            tx.outbox.drop_lease(LEASE_NAME, holder)
+            if not tx.outbox.concurrent_claims:
+                tx.outbox.drop_lease(LEASE_NAME, holder)
 
     def next_due_at(self) -> float | None:
         """When the earliest pending delivery is due (unix seconds), None if none is pending."""
@@ -169,12 +178,12 @@ class OutboxService:
         receiver is busy enough) waits for a later claim.
 
         Deliveries whose agent no longer has a webhook are marked failed instead.
-        Nothing is claimed unless ``holder`` holds the lease at ``now``.
+        Nothing is claimed unless ``holder`` holds the lease at ``now`` (or processes claim at once).
         """
         stamp = self._ctx.now()
         claims: list[Claim] = []
         with self._write() as tx:
-            if not tx.outbox.holds_lease(LEASE_NAME, holder, now):
+            if not tx.outbox.concurrent_claims and not tx.outbox.holds_lease(LEASE_NAME, holder, now):
                 return []
             for due in tx.outbox.due(now, 4 * limit + len(busy_agents)):
                 if len(claims) == limit:
@@ -187,9 +196,9 @@ class OutboxService:
                 if not admit(due.webhook_url):
                     continue
                 attempt = due.attempts + 1
-                tx.outbox.mark_claimed(due.id, attempt, hold_until, stamp)
+                tx.outbox.mark_claimed(due.id, holder, attempt, hold_until, stamp)
                 claims.append(Claim(due.id, due.agent_id, due.event, due.payload.encode(), attempt,
-                                    due.webhook_url, due.webhook_secret, due.previous_secret))
+                                    due.webhook_url, due.webhook_secret, holder, due.previous_secret))
         return claims
 
     def delivered(self, claim: Claim, outcome: Outcome) -> None:
@@ -212,11 +221,13 @@ class OutboxService:
                 next_attempt_at: float | None = None, turn_webhook_off: bool = False) -> None:
         stamp = self._ctx.now()
         error = None if outcome.error is None else outcome.error[:_ERROR_LENGTH]
-        with self._write() as tx:
+        with self._write(events=turn_webhook_off) as tx:
             tx.outbox.add_attempt(claim.delivery_id, claim.attempt, outcome.status_code,
                                   round(outcome.latency_ms, 1), error, stamp)
-            tx.outbox.settle(claim.delivery_id, status=status, next_attempt_at=next_attempt_at,
-                             status_code=outcome.status_code, error=error, at=stamp)
+            if not tx.outbox.settle(claim.delivery_id, claim.holder, claim.attempt, status=status,
+                                    next_attempt_at=next_attempt_at, status_code=outcome.status_code,
+                                    error=error, at=stamp):
+                return  # the claim ran out and another took the delivery: that one settles it
             if turn_webhook_off and tx.agents.turn_webhook_off(claim.agent_id, claim.url):
                 tx.events.add("webhook.disabled", None, claim.agent_id, stamp,
                               {"reason": f"the receiver answered {outcome.status_code}"})

@@ -140,6 +140,10 @@ class SQLiteStore:
         """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back on any error."""
         return _WriteTransaction(self)
 
+    def claiming_write(self) -> _WriteTransaction:
+        """A write transaction: on SQLite every write takes its turn (one writer per file)."""
+        return _WriteTransaction(self)
+
     def batch(self) -> AbstractContextManager[None]:
         """Group this thread's transactions inside the block into one.
 
@@ -220,6 +224,10 @@ class SQLiteStore:
             if not opened:
                 opened.append(self._open())
             return opened[0].execute("PRAGMA data_version").fetchone()[0]
+
+    def rate_buckets(self) -> None:
+        """None: on one machine the server keeps the allowances (in shared memory across ``--workers``)."""
+        return None
 
     def checkpoint(self) -> None:
         """Copy every committed change from the WAL into the database file now."""

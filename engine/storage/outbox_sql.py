@@ -1,7 +1,8 @@
 """SQLite: the webhook outbox and the delivery lease (:class:`~.repositories.OutboxRepository`).
 
 Deliveries are queued in the transaction that caused them; the outbox service claims,
-settles and lists them.
+settles and lists them. PostgreSQL runs this class too (``postgres/repositories.py:
+PgOutbox``), claiming with ``FOR UPDATE SKIP LOCKED`` instead of under a lease.
 """
 
 from __future__ import annotations
@@ -19,9 +20,18 @@ _NEWEST: _sql.SortKey = (("d.rowid", True),)
 
 
 class SQLiteOutbox:
-    """Deliveries in ``webhook_deliveries``, attempts in ``webhook_attempts``, leases in ``worker_leases``."""
+    """Deliveries in ``webhook_deliveries``, attempts in ``webhook_attempts``, leases in ``worker_leases``.
+
+    Each claim names its claimer (``claimed_by``) and holds until ``claimed_until``; only that
+    claim settles the delivery. On SQLite one process claims at a time, the holder of the
+    ``worker_leases`` lease; a store whose processes claim at once (PostgreSQL) locks the rows
+    it claims (:attr:`LOCK_DUE`) and needs no lease.
+    """
 
     __slots__ = ("conn",)
+    concurrent_claims = False
+    #: Appended to the claim's query: how it locks the rows it returns (SQLite: the write lock does).
+    LOCK_DUE = ""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -60,23 +70,30 @@ class SQLiteOutbox:
         ).fetchone()[0]
 
     def due(self, now: float, limit: int) -> list[DueDelivery]:
-        # One per agent, so a backlog for one agent cannot hide the others' deliveries.
+        # One per agent, so a backlog for one agent cannot hide the others' deliveries; none
+        # for an agent with a live claim (another process is sending it one). The outer
+        # query repeats the due conditions on ``d``: PostgreSQL re-checks them on a row
+        # another node claimed while this statement ran (the CTE is not re-read).
         rows = self.conn.execute(
             "WITH due AS (SELECT id, next_attempt_at, rowid AS seq, row_number() OVER"
             " (PARTITION BY agent_id ORDER BY next_attempt_at, rowid) AS place"
-            " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?)"
+            " FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1)"
             " SELECT d.id, d.event, d.agent_id, d.payload, d.attempts, a.webhook_url, a.webhook_secret,"
-            " CASE WHEN a.webhook_previous_until > ? THEN a.webhook_previous_secret END"
+            " CASE WHEN a.webhook_previous_until > ?1 THEN a.webhook_previous_secret END"
             " FROM due JOIN webhook_deliveries d ON d.id = due.id JOIN agents a ON a.id = d.agent_id"
-            " WHERE due.place = 1 ORDER BY due.next_attempt_at, due.seq LIMIT ?",
-            (now, now, limit),
+            " WHERE due.place = 1 AND d.status = 'pending' AND d.next_attempt_at <= ?1"
+            " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries c WHERE c.agent_id = d.agent_id"
+            " AND c.claimed_until > ?1)"
+            " ORDER BY due.next_attempt_at, due.seq LIMIT ?2" + self.LOCK_DUE,
+            (now, limit),
         ).fetchall()
         return [DueDelivery(*row) for row in rows]
 
-    def mark_claimed(self, delivery_id: str, attempts: int, hold_until: float, at: str) -> None:
+    def mark_claimed(self, delivery_id: str, holder: str, attempts: int, hold_until: float, at: str) -> None:
         self.conn.execute(
-            "UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-            (attempts, hold_until, at, delivery_id),
+            "UPDATE webhook_deliveries SET attempts = ?1, next_attempt_at = ?2, claimed_by = ?3, claimed_until = ?2,"
+            " updated_at = ?4 WHERE id = ?5",
+            (attempts, hold_until, holder, at, delivery_id),
         )
 
     def give_up(self, delivery_id: str, error: str, at: str) -> None:
@@ -85,13 +102,15 @@ class SQLiteOutbox:
             (error, at, delivery_id),
         )
 
-    def settle(self, delivery_id: str, *, status: str | None, next_attempt_at: float | None,
-               status_code: int | None, error: str | None, at: str) -> None:
-        self.conn.execute(
+    def settle(self, delivery_id: str, holder: str, attempt: int, *, status: str | None,
+               next_attempt_at: float | None, status_code: int | None, error: str | None, at: str) -> bool:
+        cursor = self.conn.execute(
             "UPDATE webhook_deliveries SET status = COALESCE(?, status), next_attempt_at = COALESCE(?, next_attempt_at),"
-            " last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            (status, next_attempt_at, status_code, error, at, delivery_id),
+            " last_status_code = ?, last_error = ?, updated_at = ?, claimed_until = NULL"
+            " WHERE id = ? AND claimed_by = ? AND attempts = ?",
+            (status, next_attempt_at, status_code, error, at, delivery_id, holder, attempt),
         )
+        return cursor.rowcount == 1
 
     def add_attempt(self, delivery_id: str, attempt: int, status_code: int | None, latency_ms: float,
                     error: str | None, at: str) -> None:
@@ -122,7 +141,8 @@ class SQLiteOutbox:
 
     def requeue(self, delivery_id: str, at: str) -> None:
         self.conn.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = 0.0, updated_at = ?"
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = 0.0, claimed_until = NULL,"
+            " updated_at = ?"
             " WHERE id = ?", (at, delivery_id))
 
     def attempts(self, delivery_id: str) -> list[Attempt]:

@@ -279,7 +279,17 @@ class EventRepository(Protocol):
 
 
 class OutboxRepository(Protocol):
-    """The webhook outbox: queued deliveries, their attempts, and the delivery lease."""
+    """The webhook outbox: queued deliveries, their attempts, and the delivery lease.
+
+    A delivery is claimed by one process at a time, until its claim expires.
+
+    Attributes:
+        concurrent_claims: whether processes may claim at once (PostgreSQL: a claim locks its
+            rows, ``FOR UPDATE SKIP LOCKED``); if not (SQLite), only the holder of the
+            delivery lease claims.
+    """
+
+    concurrent_claims: bool
 
     def enqueue(self, delivery_id: str, event: str, agent_id: str, task_id: str | None, payload: str,
                 at: str) -> None:
@@ -302,17 +312,24 @@ class OutboxRepository(Protocol):
         """When the earliest pending delivery is due (unix seconds), or None."""
 
     def due(self, now: float, limit: int) -> list[DueDelivery]:
-        """The earliest due pending delivery of each agent, earliest first, at most ``limit``."""
+        """The earliest due pending delivery of each agent without a live claim, earliest first,
+        at most ``limit``; this transaction may claim them (no other can meanwhile)."""
 
-    def mark_claimed(self, delivery_id: str, attempts: int, hold_until: float, at: str) -> None:
-        """Count a claim of the delivery and hold it back until ``hold_until``."""
+    def mark_claimed(self, delivery_id: str, holder: str, attempts: int, hold_until: float, at: str) -> None:
+        """Count a claim of the delivery by ``holder`` and hold it back until ``hold_until``."""
 
     def give_up(self, delivery_id: str, error: str, at: str) -> None:
         """Mark the delivery failed, without an attempt, for ``error``."""
 
-    def settle(self, delivery_id: str, *, status: str | None, next_attempt_at: float | None,
-               status_code: int | None, error: str | None, at: str) -> None:
-        """Record the latest outcome; change the status and/or next attempt when given."""
+    def settle(self, delivery_id: str, holder: str, attempt: int, *, status: str | None,
+               next_attempt_at: float | None, status_code: int | None, error: str | None, at: str) -> bool:
+        """End ``holder``'s claim (its ``attempt``): record the latest outcome, change the status
+        and/or next attempt when given.
+
+        Returns:
+            False, changing nothing, when that claim is no longer the delivery's (it ran out
+            and another claim took the delivery).
+        """
 
     def add_attempt(self, delivery_id: str, attempt: int, status_code: int | None, latency_ms: float,
                     error: str | None, at: str) -> None:
@@ -424,6 +441,21 @@ class MarketTx(Protocol):
     counters: CounterRepository
 
 
+class RateBuckets(Protocol):
+    """Per-API-key token buckets kept by the store, shared by every process on the market."""
+
+    def spend(self, digest: bytes, capacity: float, rate: float) -> float:
+        """Take one token from the bucket named ``digest`` (at most ``capacity`` tokens, refilled
+        at ``rate`` tokens a second; full when new).
+
+        Returns:
+            0.0 when a token was taken; else the seconds until one is there (nothing taken).
+
+        Raises:
+            ServiceUnavailable: the database cannot be reached.
+        """
+
+
 class Store(Protocol):
     """A market database: transactions, and what a live view polls."""
 
@@ -431,6 +463,11 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[MarketTx]:
         """One write transaction, committed whole or rolled back on any error; writers take turns."""
+
+    def claiming_write(self) -> AbstractContextManager[MarketTx]:
+        """A write transaction that changes only rows it locked itself (webhook deliveries it
+        claims or settles) and adds no events: it need not take the writers' turn where writers
+        take turns across processes (PostgreSQL), and other processes are not told of it."""
 
     def read(self) -> AbstractContextManager[MarketTx]:
         """A read transaction: one consistent snapshot."""
@@ -441,6 +478,10 @@ class Store(Protocol):
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits."""
+
+    def rate_buckets(self) -> RateBuckets | None:
+        """The per-key request allowances every process on this market spends from, or None
+        where each server process keeps its own (SQLite: one machine, see ``server/_ratelimit``)."""
 
     def checkpoint(self) -> None:
         """Make every committed change durable in the main file now (a no-op where that means nothing)."""

@@ -574,12 +574,26 @@ def _m018_webhook_counter(db: Database) -> None:
                f" ({_WEBHOOKS_ROW} FROM agents WHERE webhook_url IS NOT NULL) GROUP BY kind, key, status")
 
 
+def _m019_delivery_claims(db: Database) -> None:
+    # Who claimed a delivery (kept after it settles: who attempted it last) and until when
+    # the claim holds (NULL once settled), so processes sharing a market claim each delivery
+    # for themselves. The partial index finds an agent's live claims (a handful of rows).
+    db.execute("ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE webhook_deliveries ADD COLUMN claimed_until REAL")
+    db.execute(_CLAIMED_INDEX)
+
+
+#: Shared with PostgreSQL's migration 10.
+_CLAIMED_INDEX = ("CREATE INDEX idx_webhook_deliveries_claimed ON webhook_deliveries(agent_id)"
+                  " WHERE claimed_until IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
-    _m017_compact_transfers, _m018_webhook_counter,
+    _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

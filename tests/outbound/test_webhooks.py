@@ -221,6 +221,7 @@ def test_the_worker_refuses_to_connect_to_loopback_unless_allowed(open_market, r
     assert "127.0.0.1" not in last_error  # what the name resolves to stays in the server log
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL every worker delivers: the test below
 def test_only_one_worker_delivers_at_a_time_and_another_takes_over(open_market, market_path, receiver, start_worker):
     hooks = receiver()
     poster, _ = register(open_market, "Poster", ["coding"])
@@ -248,6 +249,34 @@ def test_only_one_worker_delivers_at_a_time_and_another_takes_over(open_market, 
     wait_until(lambda: {d.status for d in open_market.webhook_deliveries(agent)} == {"delivered"})
     ids = [r.headers["X-AgentMarket-Delivery"] for r in hooks.received()]
     assert len(ids) == len(set(ids)) == 4  # each delivered once
+
+
+@pytest.mark.postgres
+def test_on_postgresql_every_worker_delivers_and_each_delivery_goes_once(market_database, receiver, start_worker):
+    hooks = receiver(lambda _: Reply(200, delay=0.05))
+    markets = [Market(market_database, allow_private_urls=True) for _ in range(2)]
+    try:
+        poster, _ = register(markets[0], "Poster", ["coding"])
+        agents = [register(markets[0], f"Worker{n}", ["coding"], hooks.url + f"/hook/{n}")[0] for n in range(4)]
+        workers = [start_worker(market) for market in markets]
+        wait_until(lambda: all(worker.is_leader for worker in workers))
+        for n in range(3):  # the poster's 100 credits: 4 posts of 25
+            post(markets[0], poster, ["coding"], title=f"Task {n}")
+        wait_until(lambda: len(hooks.received()) == 12, timeout=60)
+        workers[0].stop()
+        post(markets[0], poster, ["coding"], title="After one stopped")
+        wait_until(lambda: len(hooks.received()) == 16, timeout=60)
+        wait_until(lambda: {d.status for a in agents for d in markets[0].webhook_deliveries(a, 100)} == {"delivered"})
+        with markets[0].outbox._ctx.store.read() as tx:
+            claimers = {row[0] for row in tx.conn.execute("SELECT DISTINCT claimed_by FROM webhook_deliveries")}
+    finally:
+        for worker in workers:
+            worker.stop()
+        for market in markets:
+            market.close()
+    ids = [r.headers["X-AgentMarket-Delivery"] for r in hooks.received()]
+    assert len(ids) == len(set(ids)) == 16  # each delivered once
+    assert claimers == {worker.holder for worker in workers}  # both workers delivered
 
 
 def test_delivery_list_is_newest_first_and_bounded(open_market, receiver):

@@ -1,6 +1,6 @@
 """The repositories on PostgreSQL: SQLite's classes (the ``*_sql`` modules) over a
-:class:`~._dialect.PgConnection`, with what differs overridden here: text search, and an
-event of a type not yet in ``event_types``."""
+:class:`~._dialect.PgConnection`, with what differs overridden here: text search, an
+event of a type not yet in ``event_types``, and webhook deliveries claimed by every node."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from .._like import contains_pattern
 from ..agents_sql import SQLiteAgents
 from ..events_sql import SQLiteEvents
+from ..outbox_sql import SQLiteOutbox
 from ..tasks_sql import SQLiteTasks
 from ..transaction import SQLiteTx
 
@@ -60,8 +61,20 @@ class PgEvents(SQLiteEvents):
         return row[0]
 
 
+class PgOutbox(SQLiteOutbox):
+    """The outbox, claimed by every node at once: a claim locks the rows it takes and skips
+    rows another node's claim has locked (``FOR UPDATE SKIP LOCKED``), so no delivery is
+    claimed twice and no node waits for another; no delivery lease is needed (a killed
+    node's claims run out by themselves, ``claimed_until``)."""
+
+    __slots__ = ()
+    concurrent_claims = True
+    LOCK_DUE = " FOR UPDATE OF d SKIP LOCKED"
+
+
 class PgTx(SQLiteTx):
     """The repositories on one PostgreSQL connection (:class:`~..repositories.MarketTx`)."""
 
     __slots__ = ()
-    REPOSITORIES = {**SQLiteTx.REPOSITORIES, "tasks": PgTasks, "agents": PgAgents, "events": PgEvents}
+    REPOSITORIES = {**SQLiteTx.REPOSITORIES, "tasks": PgTasks, "agents": PgAgents, "events": PgEvents,
+                    "outbox": PgOutbox}

@@ -3,8 +3,9 @@
 Each migration is a function taking an open connection inside a transaction; table
 ``schema_version`` records how many have run. Migration 1 is the whole schema as SQLite's
 migration 11 left it (the PostgreSQL store started there); later SQLite migrations are
-ported here in turn (2-4: SQLite's 12-14; 5-9: SQLite's 15-18, with 5 adding the SQL
-function ``unixepoch`` SQLite has built in). Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
+ported here in turn (2-4: SQLite's 12-14; 5-10: SQLite's 15-19, with 5 adding the SQL
+function ``unixepoch`` SQLite has built in). Migration 11 is PostgreSQL's own: the shared
+per-key rate limits (on SQLite they are the server process's). Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
 
 The ledger's guarantees are the database's own, as on SQLite: CHECK constraints keep every
 wallet, escrow and fee account at 0 or more; triggers refuse UPDATE, DELETE and TRUNCATE of
@@ -25,7 +26,7 @@ from ...event_catalog import EVENT_TYPES
 from ..counters_sql import recount
 from ..ledger_sql import TRANSFER_TASK
 # The transfers' columns before SQLite's migration 17 (PostgreSQL's 7), which migrations 1 and 3 count from.
-from ..schema import _WALLET_AGENTS_BEFORE_17, _WALLET_SUMS_BEFORE_17
+from ..schema import _CLAIMED_INDEX, _WALLET_AGENTS_BEFORE_17, _WALLET_SUMS_BEFORE_17
 
 T = 'TEXT COLLATE "C"'
 #: Every write transaction and every migration holds this transaction-level advisory lock
@@ -467,10 +468,25 @@ def _m009_webhook_counter(conn: Any) -> None:
     """)
 
 
+def _m010_delivery_claims(conn: Any) -> None:
+    # SQLite's migration 19: each node claims a delivery for itself (FOR UPDATE SKIP LOCKED,
+    # outbox_sql.py), naming itself and how long the claim holds.
+    conn.execute("ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT COLLATE \"C\","
+                 " ADD COLUMN claimed_until DOUBLE PRECISION")
+    conn.execute(_CLAIMED_INDEX)
+
+
+def _m011_rate_buckets(conn: Any) -> None:
+    # Per-key request allowances (token buckets, rate_buckets.py) every node spends from.
+    # UNLOGGED: not written to the WAL (cheap; a crash empties it, which only refills the buckets).
+    conn.execute("CREATE UNLOGGED TABLE rate_buckets (digest BYTEA PRIMARY KEY,"
+                 " tokens DOUBLE PRECISION NOT NULL, at DOUBLE PRECISION NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
-                                           _m009_webhook_counter]
+                                           _m009_webhook_counter, _m010_delivery_claims, _m011_rate_buckets]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import SchemaTooNew, ServiceUnavailable
 from ._dialect import PgConnection, translated
+from .rate_buckets import PgRateBuckets
 from .repositories import PgTx
 from .schema import WRITE_LOCK, migrate
 
@@ -39,7 +40,8 @@ POOL_SIZE = 16
 CONNECT_TIMEOUT = 5
 #: The channel every committed write notifies; each node's watcher listens to it.
 CHANNEL = "agentmarket_changes"
-_BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_BEGIN_CLAIM = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN_WRITE = f"{_BEGIN_CLAIM}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
@@ -85,6 +87,7 @@ class PostgresStore:
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT, "application_name": "agentmarket"},
             name="agentmarket", open=True,
         )
+        self._rate_buckets = PgRateBuckets(self._pool)
         self._pinned = threading.local()  # the connection a batch holds in this thread
         self._version_lock = threading.Lock()
         self._watcher_lock = threading.Lock()
@@ -124,11 +127,12 @@ class PostgresStore:
             return conn, tx
         raise ServiceUnavailable("the market's database is unreachable; retry later")
 
-    def _end(self, conn: PgConnection, commit: bool) -> None:
-        """Commit (telling every node when something was written) or roll back, and give the connection back."""
+    def _end(self, conn: PgConnection, commit: bool, announce: bool = True) -> None:
+        """Commit (telling every node when something was written, if ``announce``) or roll back,
+        and give the connection back."""
         try:
             if commit:
-                wrote = conn.wrote
+                wrote = conn.wrote and announce
                 try:
                     psycopg.Connection.execute(conn, f"NOTIFY {CHANNEL}; COMMIT" if wrote else "COMMIT")
                 except psycopg.Error as exc:
@@ -144,7 +148,13 @@ class PostgresStore:
     # -- transactions ----------------------------------------------------------------------
     def write(self) -> _WriteTransaction:
         """One write transaction (writers take turns on every node), committed whole or rolled back."""
-        return _WriteTransaction(self)
+        return _WriteTransaction(self, _BEGIN_WRITE)
+
+    def claiming_write(self) -> _WriteTransaction:
+        """A write transaction without the writers' turn, for rows locked by their claimer
+        (``FOR UPDATE SKIP LOCKED``): nodes claim and settle webhook deliveries at once, and
+        beside the writers. Nothing in it is announced: it changes no row a live view shows."""
+        return _WriteTransaction(self, _BEGIN_CLAIM)
 
     @contextmanager
     def read(self) -> Iterator[PgTx]:
@@ -208,6 +218,10 @@ class PostgresStore:
             raise ServiceUnavailable("the market's database is unreachable; retry later")
         return self._version
 
+    def rate_buckets(self) -> PgRateBuckets:
+        """The per-key allowances in the database, spent by every node."""
+        return self._rate_buckets
+
     def checkpoint(self) -> None:
         """Nothing to do: PostgreSQL makes each commit durable itself."""
 
@@ -222,10 +236,11 @@ class PostgresStore:
 class _WriteTransaction:
     """The context manager behind :meth:`PostgresStore.write` (a savepoint inside a batch)."""
 
-    __slots__ = ("_store", "_lent", "_nested")
+    __slots__ = ("_store", "_begin", "_lent", "_nested")
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: PostgresStore, begin: str) -> None:
         self._store = store
+        self._begin = begin
 
     def __enter__(self) -> PgTx:
         pinned = getattr(self._store._pinned, "lent", None)
@@ -236,13 +251,13 @@ class _WriteTransaction:
             pinned[0].execute("SAVEPOINT write")
             self._lent = pinned
         else:
-            self._lent = self._store._begin(_BEGIN_WRITE)
+            self._lent = self._store._begin(self._begin)
         return self._lent[1]
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
         conn = self._lent[0]
         if not self._nested:
-            self._store._end(conn, commit=exc_type is None)
+            self._store._end(conn, commit=exc_type is None, announce=self._begin is _BEGIN_WRITE)
         elif exc_type is not None:
             conn.execute("ROLLBACK TO SAVEPOINT write")
             conn.execute("RELEASE SAVEPOINT write")
