@@ -9,9 +9,16 @@ with 1, 2 and 3 ``agentmarket serve`` nodes on one server, beside pgbench's own
   in one thread, three write transactions each;
 * HTTP posts/s with N nodes: ``--clients`` client threads spread over N ``serve``
   processes (each with its pool and its webhook worker) posting tasks, each a write
-  transaction; every node takes the market's write lock in turn.
+  transaction; every node takes the market's write lock in turn;
+* webhook deliveries/s with 1 and 3 nodes: ``--deliveries`` deliveries queued at once (one
+  batch of posts telling 20 agents, whose webhooks point at 4 local HTTPS receiver processes),
+  timed until every one is delivered; every node claims (FOR UPDATE SKIP LOCKED). Once with
+  receivers answering at once (CPU-bound: more nodes on one machine add no CPU), once answering
+  after 100 ms, as receivers across a network do (bound by the attempts in flight: a node runs
+  2 per receiver, so more nodes send more at once).
 
     python benchmarks/pg_bench.py [--url postgresql://...] [--lifecycles 300] [--posts 600] [--clients 8]
+                                  [--deliveries 1000]
 
 Without ``--url`` (or ``AGENTMARKET_BENCH_PG_URL``/``AGENTMARKET_TEST_PG_URL``) a throwaway
 server is started with Debian's initdb/pg_ctl (``fsync=off``, as the tests run it); each
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -35,7 +43,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+import trustme  # noqa: E402
 
+from benchmarks.webhook_bench import receiver_process  # noqa: E402
 from engine import Market  # noqa: E402
 from tests.support.postgres import _bindir, fresh_database, throwaway_server  # noqa: E402
 from tests.support.server import server_process  # noqa: E402
@@ -120,6 +130,45 @@ def http_posts(server_url: str, nodes: int, posts: int, clients: int) -> float:
     return posts / elapsed
 
 
+def webhook_deliveries(server_url: str, nodes: int, deliveries: int, delay: float = 0.0, agents: int = 20,
+                       receivers: int = 4) -> float:
+    """Webhook deliveries per second by ``nodes`` serve processes, from a backlog queued at once,
+    to receivers answering after ``delay`` seconds."""
+    ca = trustme.CA()
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(tls)
+    tasks = max(1, deliveries // agents)
+    with ExitStack() as stack:
+        bundle = stack.enter_context(ca.cert_pem.tempfile())
+        os.environ["SSL_CERT_FILE"] = bundle  # the nodes inherit it: they trust the receivers
+        hooks = [stack.enter_context(receiver_process(tls, delay=delay)) for _ in range(receivers)]
+        db = stack.enter_context(fresh_database(server_url))
+        with Market(db) as market:
+            market.allow_private_urls = True
+            poster = market.register_agent(name="Poster", capabilities=["none"], owner_email="p@example.com").agent.id
+            market.grant(poster, tasks, "benchmark")
+            for n in range(agents):
+                market.register_agent(name=f"Agent {n}", capabilities=["bench"], owner_email=f"a{n}@example.com",
+                                      webhook_url=f"{hooks[n % receivers]}/{n}")
+        for _ in range(nodes):
+            stack.enter_context(server_process(db))
+        with Market(db) as market:
+            with market.batch():  # every delivery queued in one commit
+                for n in range(tasks):
+                    market.post_task(poster, title=f"Task {n}", budget=1, required_capabilities=["bench"])
+            started = time.perf_counter()
+            wanted = tasks * agents
+            while _delivered(market) < wanted:
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+    return wanted / elapsed
+
+
+def _delivered(market: Market) -> int:
+    with market.context.store.read() as tx:
+        return tx.conn.execute("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'").fetchone()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a PostgreSQL server's maintenance database URL")
@@ -127,6 +176,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=600)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--deliveries", type=int, default=1000, help="0 skips the webhook measures")
     args = parser.parse_args()
     with server(args.url) as url:
         floor = pgbench(url, args.clients, args.pgbench_seconds)
@@ -135,6 +185,9 @@ def main() -> None:
         for nodes in (1, 2, 3):
             rows.append((f"HTTP POST /api/tasks, {nodes} node{'s' * (nodes > 1)}",
                          http_posts(url, nodes, args.posts, args.clients), "posts (1 tx each)"))
+        for delay, nodes in [(d, n) for d in (0.0, 0.1) for n in (1, 3)] if args.deliveries else ():
+            rows.append((f"webhook deliveries, {nodes} node{'s' * (nodes > 1)}, receiver {delay * 1000:.0f} ms",
+                         webhook_deliveries(url, nodes, args.deliveries, delay), "deliveries (HTTPS, 2 tx each)"))
     print(f"{'measure':<42} {'per second':>11} {'/ pgbench':>10}  unit")
     for name, rate, unit in rows:
         print(f"{name:<42} {rate:>11,.0f} {rate / floor:>10.3f}  {unit}")

@@ -58,18 +58,19 @@ def healthy_deliveries_per_second(path: Path, hooks: str, stuck: str | None,
     return wanted / elapsed, wanted
 
 
-def _serve(tls: ssl.SSLContext, hang: bool, urls: Connection) -> None:
-    responder = (lambda _: Reply(200, delay=60)) if hang else None
+def _serve(tls: ssl.SSLContext, hang: bool, delay: float, urls: Connection) -> None:
+    responder = (lambda _: Reply(200, delay=60 if hang else delay)) if hang or delay else None
     with LoopbackServer(responder, tls=tls, host_name="localhost") as server:
         urls.send(server.url)
         urls.recv()  # until the parent is done
 
 
 @contextmanager
-def receiver_process(tls: ssl.SSLContext, *, hang: bool = False) -> Iterator[str]:
-    """An HTTPS receiver in its own process (so it does not compete for this one's GIL); yields its URL."""
+def receiver_process(tls: ssl.SSLContext, *, hang: bool = False, delay: float = 0.0) -> Iterator[str]:
+    """An HTTPS receiver in its own process (so it does not compete for this one's GIL), answering
+    after ``delay`` seconds (never, with ``hang``); yields its URL."""
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.get_context("fork").Process(target=_serve, args=(tls, hang, child), daemon=True)
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(tls, hang, delay, child), daemon=True)
     process.start()
     try:
         yield parent.recv()

@@ -1,10 +1,13 @@
 """Three `agentmarket serve` processes on one PostgreSQL market (SPEC §13): races have one
-winner across processes, a wallet is never overdrawn, and a node killed under load leaves a
-ledger that verifies."""
+winner across processes, a wallet is never overdrawn, a per-key rate limit holds for the
+market, sweeps apply each lapsed timer once, and a node killed under load leaves a ledger that
+verifies."""
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,17 +20,22 @@ from click.testing import CliRunner
 from agentmarket_tui.cli import main
 from engine import Market
 from tests.support.server import ServerProcess, server_process
+from tests.support.stores import raw_connection
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 NODES = 3
 
 
 @contextmanager
-def nodes(db: str, count: int = NODES) -> Iterator[list[ServerProcess]]:
-    """``count`` server processes on the market ``db``, each on a port of its own."""
-    Market(db).close()  # the schema, made once rather than raced by the nodes
+def nodes(db: str, count: int = NODES, env: dict[str, str] | None = None,
+          **settings: Any) -> Iterator[list[ServerProcess]]:
+    """``count`` server processes on the market ``db``, each on a port of its own, with the
+    market ``settings`` stored first and ``env`` in their environment."""
+    with Market(db) as market:  # the schema, made once rather than raced by the nodes
+        if settings:
+            market.configure(**settings)
     with ExitStack() as stack:
-        yield [stack.enter_context(server_process(db)) for _ in range(count)]
+        yield [stack.enter_context(server_process(db, env=env)) for _ in range(count)]
 
 
 def register(http: httpx.Client, url: str, name: str) -> str:
@@ -91,6 +99,51 @@ def test_thirty_posts_across_three_nodes_never_overdraw_one_wallet(market_databa
         assert outcomes == Counter({201: 10, 402: 20}), outcomes
         for url in urls:
             assert http.get(f"{url}/api/agents/me", headers={"X-API-Key": poster}).json()["balance"] == 0
+    assert verifies(market_database)
+
+
+def test_a_per_key_rate_limit_holds_for_three_nodes_together(market_database: str) -> None:
+    limit = 12
+    with nodes(market_database, rate_limit_per_minute=limit) as servers, httpx.Client(timeout=60) as http:
+        urls = [s.url for s in servers]
+        key, other = register(http, urls[0], "Eager"), register(http, urls[1], "Patient")
+        started = time.monotonic()
+        answers = at_once([lambda n=n: http.get(f"{urls[n % NODES]}/api/agents/me", headers={"X-API-Key": key})
+                           for n in range(3 * limit)])
+        elapsed = time.monotonic() - started
+        assert http.get(f"{urls[2]}/api/agents/me", headers={"X-API-Key": other}).status_code == 200  # its own
+    outcomes = Counter(a.status_code for a in answers)
+    assert set(outcomes) == {200, 429}, outcomes
+    # A bucket of `limit` requests refilled at limit/60 a second: `limit` at once, and what
+    # refilled while the requests ran (none, unless they took over 60/limit = 5 s).
+    assert limit <= outcomes[200] <= limit + math.floor(elapsed * limit / 60), (outcomes, elapsed)
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.json()["error"]["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_sweeps_on_three_nodes_expire_each_lapsed_task_once(market_database: str) -> None:
+    tasks = 20
+    with nodes(market_database, env={"AGENTMARKET_SWEEP_SECONDS": "0.05"}) as servers, \
+            httpx.Client(timeout=60) as http:
+        urls = [s.url for s in servers]
+        poster = register(http, urls[0], "Hurried")  # 100 credits: 20 tasks of 5
+        ids = [http.post(f"{urls[n % NODES]}/api/tasks", headers={"X-API-Key": poster},
+                         json={"title": f"Soon {n}", "budget": 5}
+                         ).json()["data"]["id"] for n in range(tasks)]
+        assert http.get(f"{urls[0]}/api/agents/me", headers={"X-API-Key": poster}).json()["balance"] == 0
+        conn = raw_connection(market_database)  # time passes: every deadline lapses at once
+        conn.execute("UPDATE tasks SET deadline = '2000-01-01T00:00:00Z', due_at = '2000-01-01T00:00:00Z'")
+        conn.close()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            listed = http.get(f"{urls[1]}/api/tasks", params={"status": "expired", "limit": 100}).json()["data"]
+            if len(listed) == tasks:
+                break
+            time.sleep(0.1)
+        assert http.get(f"{urls[2]}/api/agents/me", headers={"X-API-Key": poster}).json()["balance"] == 100
+    with Market(market_database) as market:
+        expired = Counter(e.task_id for e in market.events(limit=1000) if e.type == "task.expired")
+    assert expired == Counter({task_id: 1 for task_id in ids}), expired
     assert verifies(market_database)
 
 
