@@ -162,3 +162,39 @@ def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(p
         market.grant("a1", 5)  # new rows take ids after the copied ones
         assert market.ledger.transactions_page("a1").items[0].id == 3
         assert market.events(0)[-1].seq == 4
+
+
+def test_rate_buckets_are_one_per_key_for_every_process_and_pruned_once_full_again(
+        market_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.storage.postgres import rate_buckets
+
+    with Market(market_database) as first, Market(market_database) as second:
+        one, other = first.rate_buckets(), second.rate_buckets()  # two processes' stores, one table
+        assert one is not None and other is not None
+        # 3 tokens, refilled at one an hour: what the two spend together is 3.
+        spent = [bucket.spend(b"key-a", 3.0, 1 / 3600) for bucket in (one, other, one, other)]
+        assert spent[:3] == [0.0, 0.0, 0.0] and 3500 < spent[3] <= 3600  # seconds until a token is back
+        assert other.spend(b"key-b", 3.0, 1 / 3600) == 0.0  # another key, its own bucket
+        with psycopg.connect(market_database, autocommit=True) as conn:
+            conn.execute("UPDATE rate_buckets SET at = at - 20000 WHERE digest = 'key-a'::bytea")
+            monkeypatch.setattr(rate_buckets, "PRUNE_SECONDS", 0.0)
+            assert one.spend(b"key-c", 3.0, 1 / 3600) == 0.0  # and, now and then, a prune
+            left = {bytes(row[0]) for row in conn.execute("SELECT digest FROM rate_buckets")}
+    assert left == {b"key-b", b"key-c"}  # key-a idled past the 3 hours that fill it: gone
+
+
+def test_claims_skip_the_deliveries_another_claim_has_locked_without_waiting(market_database: str) -> None:
+    with Market(market_database, allow_private_urls=True) as market:
+        poster = market.register_agent(name="Poster", capabilities=["x"], owner_email="p@example.com").agent.id
+        for n in range(3):
+            market.register_agent(name=f"Hearer{n}", capabilities=["x"], owner_email=f"h{n}@example.com",
+                                  webhook_url=f"https://localhost/hook/{n}")
+        market.post_task(poster, title="Told to three", budget=1, required_capabilities=["x"])
+        store, now = market.context.store, 4e9
+        with store.claiming_write() as first:
+            taken = {d.id for d in first.outbox.due(now, 1)}  # locked until this transaction ends
+            with store.claiming_write() as second:  # another connection, as another node's
+                skipped_to = {d.id for d in second.outbox.due(now, 10)}
+        with store.read() as tx:
+            every = {row[0] for row in tx.conn.execute("SELECT id FROM webhook_deliveries")}
+    assert len(taken) == 1 and len(skipped_to) == 2 and taken | skipped_to == every
