@@ -2,7 +2,8 @@
 one transaction per operation, and LISTEN/NOTIFY for live views on every node.
 
 Isolation. Every write transaction runs at READ COMMITTED and first takes one
-transaction-level advisory lock (:data:`.schema.WRITE_LOCK`), so writers take turns across
+transaction-level advisory lock (:data:`.schema.WRITE_LOCK`; all but :meth:`~PostgresStore.claiming_write`'s,
+which change only rows they locked themselves), so writers take turns across
 every node sharing the database exactly as SQLite's ``BEGIN IMMEDIATE`` makes them take
 turns on a file. Each statement of a READ COMMITTED transaction sees everything committed
 before it, and nothing can commit between a rule's check and the change it guards (no
