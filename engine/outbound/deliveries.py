@@ -144,8 +144,8 @@ class DeliveryWorker:
     def stop(self, grace: float = 1.0) -> None:
         """Stop claiming, give in-flight attempts up to ``grace`` seconds, give up the lease.
 
-        An attempt still running after that is abandoned: its claim runs out and the
-        delivery is retried by whichever process delivers next.
+        An attempt still running after that (or claimed and not yet started) is abandoned:
+        its claim is released, and the delivery is sent by whichever process claims next.
         """
         self._stopping.set()
         self._wake.set()
@@ -158,9 +158,10 @@ class DeliveryWorker:
             self._client.close()
         if self._lease_until:
             try:
+                self._outbox.release_claims(self.holder, time.time())
                 self._outbox.drop_lease(self.holder)
-            except Exception:  # the market may be closing; the lease then just runs out
-                log.exception("could not give up the webhook delivery lease")
+            except Exception:  # the market may be closing; the lease and claims then just run out
+                log.exception("could not give up the webhook delivery lease and claims")
             self._lease_until = 0.0
 
     def __enter__(self) -> DeliveryWorker:

@@ -165,6 +165,13 @@ class OutboxService:
             if not tx.outbox.concurrent_claims:
                 tx.outbox.drop_lease(LEASE_NAME, holder)
 
+    def release_claims(self, holder: str, now: float) -> int:
+        """Make ``holder``'s unsettled claims due again at ``now`` (a stopping worker hands its
+        deliveries to the next claim rather than leaving them until their claims run out; an
+        attempt still running may then reach its receiver twice). Returns how many."""
+        with self._write() as tx:
+            return tx.outbox.release(holder, now)
+
     def next_due_at(self) -> float | None:
         """When the earliest pending delivery is due (unix seconds), None if none is pending."""
         with self._ctx.store.read() as tx:

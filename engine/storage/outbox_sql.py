@@ -96,6 +96,11 @@ class SQLiteOutbox:
             (attempts, hold_until, holder, at, delivery_id),
         )
 
+    def release(self, holder: str, now: float) -> int:
+        return self.conn.execute(
+            "UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_until = NULL"
+            " WHERE claimed_by = ? AND claimed_until IS NOT NULL AND status = 'pending'", (now, holder)).rowcount
+
     def give_up(self, delivery_id: str, error: str, at: str) -> None:
         self.conn.execute(
             "UPDATE webhook_deliveries SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?",

@@ -318,6 +318,9 @@ class OutboxRepository(Protocol):
     def mark_claimed(self, delivery_id: str, holder: str, attempts: int, hold_until: float, at: str) -> None:
         """Count a claim of the delivery by ``holder`` and hold it back until ``hold_until``."""
 
+    def release(self, holder: str, now: float) -> int:
+        """End ``holder``'s unsettled claims, their deliveries due at ``now``. Returns how many."""
+
     def give_up(self, delivery_id: str, error: str, at: str) -> None:
         """Mark the delivery failed, without an attempt, for ``error``."""
 

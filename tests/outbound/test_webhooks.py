@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
+import time
 
 import pytest
 import standardwebhooks
@@ -277,6 +279,30 @@ def test_on_postgresql_every_worker_delivers_and_each_delivery_goes_once(market_
     ids = [r.headers["X-AgentMarket-Delivery"] for r in hooks.received()]
     assert len(ids) == len(set(ids)) == 16  # each delivered once
     assert claimers == {worker.holder for worker in workers}  # both workers delivered
+
+
+def test_a_stopping_worker_hands_its_unsettled_claim_back_at_once(open_market, receiver, start_worker):
+    reached = threading.Event()
+
+    def hang_until_released(_: object) -> Reply:
+        reached.set()
+        hooks.release.wait(30)
+        return Reply(200)
+
+    hooks = receiver(hang_until_released)
+    poster, _ = register(open_market, "Poster", ["coding"])
+    agent, _ = register(open_market, "Worker", ["coding"], hooks.url + "/hook")
+    worker = start_worker(open_market)
+    post(open_market, poster, ["coding"])
+    wait_until(reached.is_set)
+    try:
+        worker.stop(grace=0.1)  # its attempt still hangs at the receiver
+        due = open_market.outbox.next_due_at()
+        assert due is not None and due <= time.time()  # due again now, not when the claim would run out
+        (delivery,) = open_market.webhook_deliveries(agent)
+        assert (delivery.status, delivery.attempts) == ("pending", 1)
+    finally:
+        hooks.release.set()
 
 
 def test_delivery_list_is_newest_first_and_bounded(open_market, receiver):
