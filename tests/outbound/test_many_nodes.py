@@ -57,12 +57,16 @@ def register(http: httpx.Client, url: str, name: str, **fields: object) -> dict[
     return answer.json()["data"]
 
 
-def post_tasks(http: httpx.Client, urls: list[str], poster: str, count: int) -> None:
-    """``count`` posts through the nodes in turn; each queues a task.posted for every listener."""
+def post_tasks(http: httpx.Client, urls: list[str], poster: str, count: int) -> list[str]:
+    """``count`` posts through the nodes in turn, each queueing a task.posted for every listener;
+    the tasks' ids in order."""
+    ids = []
     for n in range(count):
-        assert http.post(f"{urls[n % len(urls)]}/api/tasks", headers={"X-API-Key": poster},
-                         json={"title": f"Hear {n}", "budget": 1, "required_capabilities": ["coding"]}
-                         ).status_code == 201
+        answer = http.post(f"{urls[n % len(urls)]}/api/tasks", headers={"X-API-Key": poster},
+                           json={"title": f"Hear {n}", "budget": 1, "required_capabilities": ["coding"]})
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["data"]["id"])
+    return ids
 
 
 def all_delivered(db: str, agent_ids: list[str]) -> Callable[[], bool]:
@@ -84,14 +88,22 @@ def claimers(db: str) -> Counter[str]:
 
 def test_three_nodes_share_the_deliveries_and_send_each_once(market_database, receiver) -> None:
     tally = Counted()
-    hooks = receiver(lambda request: (tally.add(request), Reply(200, delay=0.02))[1])
+    heard: dict[str, list[str]] = {}  # per listener's path, the tasks in the order they arrived
+
+    def respond(request: Received) -> Reply:
+        tally.add(request)
+        with tally.lock:
+            heard.setdefault(request.path, []).append(request.json()["task"]["id"])
+        return Reply(200, delay=0.02)
+
+    hooks = receiver(respond)
     listeners_count, posts = 6, 10
     with three_nodes(market_database) as (servers, http):
         urls = [s.url for s in servers]
         listeners = [register(http, urls[n % NODES], f"Listener{n}", webhook_url=f"{hooks.url}/hook/{n}")["id"]
                      for n in range(listeners_count)]
         poster = register(http, urls[0], "Poster")["api_key"]
-        post_tasks(http, urls, poster, posts)
+        posted = post_tasks(http, urls, poster, posts)
         wait_until(all_delivered(market_database, listeners), timeout=120, interval=0.2)
         with Market(market_database) as market:
             ids = {d.id for a in listeners for d in market.webhook_deliveries(a, limit=100)}
@@ -100,6 +112,7 @@ def test_three_nodes_share_the_deliveries_and_send_each_once(market_database, re
     assert set(tally.counts) == ids  # none lost
     assert set(tally.counts.values()) == {1}, tally.counts  # none sent twice
     assert len(by_node) > 1 and sum(by_node.values()) == len(ids), by_node  # more than one node delivered
+    assert all(order == posted for order in heard.values()) and len(heard) == listeners_count  # each in order
     assert all(holder.split(":")[1] in {str(s.process.pid) for s in servers} for holder in by_node)
 
 
