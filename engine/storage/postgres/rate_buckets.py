@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -54,7 +55,7 @@ class PgRateBuckets:
         tokens = capacity if row is None else row[0]
         return max(0.0, (1.0 - tokens) / rate)
 
-    def _prune_now_and_then(self, conn: psycopg.Connection, full_after: float) -> None:
+    def _prune_now_and_then(self, conn: psycopg.Connection[Any], full_after: float) -> None:
         with self._lock:
             if time.monotonic() - self._pruned_at < PRUNE_SECONDS:
                 return
