@@ -37,6 +37,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import statistics
@@ -44,7 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import post_floor  # noqa: E402
 from engine import Market  # noqa: E402
 from tests.support.server import server_process  # noqa: E402
 
@@ -60,6 +63,8 @@ LIST = "/api/tasks?status=open&limit=20"
 VALID_POST = json.dumps({"title": "Benchmark task", "budget": 1, "required_capabilities": ["coding"]})
 INVALID_POST = json.dumps({"title": "", "budget": -1})
 WORKERS = 2
+#: Posts captured for the same-rows floor.
+FLOOR_POSTS = 1000
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class Row:
     body: str = ""
     clients: int = 16
     status: int = 200
-    server: str = "ours"  # or "workers"
+    server: str = "ours"  # or "workers", or "ceiling2" (the do-nothing server in two processes)
     target: float | None = 0.5
 
 
@@ -126,13 +131,15 @@ def rows(seeded: Market10k, clients: int, workers: bool) -> list[Row]:
     if workers:
         table += [Row(f"w{WORKERS}_{r.name}", f"--workers {WORKERS}: {r.label}", r.method, r.path, key=r.key,
                       clients=r.clients, server="workers", target=0.9) for r in reads[1:]]
+        table.append(Row(f"ceiling{WORKERS}", f"the do-nothing server in {WORKERS} processes: GET, key",
+                         "GET", LIST, clients=clients, server=f"ceiling{WORKERS}", target=None))
         table.append(Row(f"w{WORKERS}_post64", f"--workers {WORKERS}: POST /api/tasks valid, 64 clients", "POST",
                          "/api/tasks", body=VALID_POST, clients=64, status=201, server="workers", target=None))
     return table
 
 
 # -- the ceiling ---------------------------------------------------------------------------
-def _ceiling(body: bytes, port_out: Connection) -> None:
+def _ceiling(body: bytes, port: int, port_out: Connection) -> None:
     class FixedAnswer(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
@@ -154,32 +161,57 @@ def _ceiling(body: bytes, port_out: Connection) -> None:
         def handle_error(self, request: object, client_address: object) -> None:
             pass  # wrk closes its connections mid-request at the end of a run
 
-    server = Quiet(("127.0.0.1", 0), FixedAnswer)
+    Quiet.allow_reuse_port = True  # SO_REUSEPORT: more processes may serve the same port
+    server = Quiet(("127.0.0.1", port), FixedAnswer)
     server.daemon_threads = True
     server.request_queue_size = 128
     port_out.send(server.server_address[1])
     server.serve_forever()
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server under test: its port, and the processes whose CPU time it spends."""
+
+    port: int
+    pids: Callable[[], list[int]]
+
+
 @contextmanager
-def ceiling_running(body: bytes) -> Iterator[int]:
-    """The do-nothing server answering ``body``; yields its port."""
+def ceiling_running(body: bytes, processes: int = 1) -> Iterator[Served]:
+    """The do-nothing server answering ``body``, in ``processes`` processes on one port."""
     context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_ceiling, args=(body, send), daemon=True)
-    process.start()
+    started: list[multiprocessing.process.BaseProcess] = []
+    port = 0
     try:
-        yield receive.recv()
+        for _ in range(processes):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_ceiling, args=(body, port, send), daemon=True)
+            process.start()
+            started.append(process)
+            port = receive.recv()
+        yield Served(port, lambda: [p.pid for p in started if p.pid is not None])
     finally:
-        process.terminate()
-        process.join()
+        for process in started:
+            process.terminate()
+            process.join()
 
 
 @contextmanager
-def ours_running(db: Path, *extra: str) -> Iterator[int]:
-    """``agentmarket serve`` on ``db`` (access log on); yields its port."""
+def ours_running(db: Path, *extra: str) -> Iterator[Served]:
+    """``agentmarket serve`` on ``db`` (access log on)."""
     with server_process(db, allow_private_urls=False, extra_args=extra) as served:
-        yield int(served.url.rsplit(":", 1)[1])
+        yield Served(int(served.url.rsplit(":", 1)[1]),
+                     lambda: [served.process.pid, *served.workers()])
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes ``pids`` have spent so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- load ----------------------------------------------------------------------------------
@@ -245,6 +277,45 @@ def process_rate(port: int, row: Row, api_key: str, seconds: float) -> tuple[flo
     return sum(c[0] for c in counts) / seconds, sum(c[1] for c in counts)
 
 
+# -- profiles --------------------------------------------------------------------------------
+def profile(served: Served, load: Callable[[], object], seconds: float, out: Path) -> list[str]:
+    """Sample, with py-spy, the thread holding each of ``served``'s processes' GIL while
+    ``load`` runs; how busy each GIL was, and the top entries, as lines."""
+    rate = 200
+    spies = {pid: subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration", f"{seconds:g}", "--gil",
+                                    "--rate", str(rate), "--format", "raw", "--nonblocking",
+                                    "-o", str(out.with_suffix(f".{pid}.txt"))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in served.pids()}
+    load()
+    own: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    held: dict[int, int] = {}
+    for pid, spy in spies.items():
+        spy.wait()
+        path = out.with_suffix(f".{pid}.txt")
+        for line in (path.read_text() if path.exists() else "").splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")[1:]]  # the first names the thread
+            if frames:
+                held[pid] = held.get(pid, 0) + int(count)
+                own[frames[-1]] += int(count)
+                for frame in set(frames):
+                    inside[frame] += int(count)
+    total = sum(held.values())
+    if not total:
+        return ["    (no samples: is py-spy installed and allowed to read the process?)"]
+    busy = ", ".join(f"{n / (rate * seconds):.0%}" for n in held.values() if n)
+    lines = [f"    {total:,} samples; the GIL was held {busy} of the time (per busy process); "
+             "own time (the frame itself), of the GIL-holding samples:"]
+    lines += [f"      {n / total:6.1%}  {frame[:110]}" for frame, n in own.most_common(15)]
+    lines.append("    including callees:")
+    lines += [f"      {n / total:6.1%}  {frame[:110]}" for frame, n in inside.most_common(40)
+              if not frame.startswith(("Thread.", "_ReusedThreads._work", "BaseServer.", "BaseRequestHandler.",
+                                       "MarketHTTPServer.", "BaseHTTPRequestHandler.handle ("))][:18]
+    return lines
+
+
+# -- the run -------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16, help="connections of the read rows")
@@ -254,59 +325,114 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated row names")
     parser.add_argument("--no-workers", action="store_true", help=f"skip the --workers {WORKERS} rows")
     parser.add_argument("--no-wrk", action="store_true", help="use client processes even where wrk is installed")
+    parser.add_argument("--no-floor", action="store_true", help="skip the same-rows floor of a post")
+    parser.add_argument("--profile", default="", help="comma-separated row names to profile with py-spy after "
+                                                      "the rounds (e.g. post16,w2_list)")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         db = Path(tmp) / "bench.db"
         seeded = seed_market(db, args.tasks)
+        pristine = Path(tmp) / "pristine.db"
+        shutil.copy(db, pristine)
         table = rows(seeded, args.clients, not args.no_workers)
         if args.only:
             table = [r for r in table if r.name in args.only.split(",")]
-        ports = {"ours": servers.enter_context(ours_running(db))}
+        served = {"ours": servers.enter_context(ours_running(db))}
         if any(r.server == "workers" for r in table):
-            ports["workers"] = servers.enter_context(ours_running(db, "--workers", str(WORKERS)))
-        conn = http.client.HTTPConnection("127.0.0.1", ports["ours"])
+            served["workers"] = servers.enter_context(ours_running(db, "--workers", str(WORKERS)))
+        conn = http.client.HTTPConnection("127.0.0.1", served["ours"].port)
         conn.request("GET", LIST)
         body = conn.getresponse().read()
         conn.close()
-        ceiling_port = servers.enter_context(ceiling_running(body))
+        ceiling = servers.enter_context(ceiling_running(body))
+        if any(r.server == "ceiling2" for r in table):
+            served["ceiling2"] = servers.enter_context(ceiling_running(body, processes=WORKERS))
 
-        def rate(port: int, row: Row) -> float:
+        def measure(server: Served, row: Row) -> tuple[float, float]:
+            """Requests per second, and CPU seconds the server spent per request."""
+            cpu = cpu_seconds(server.pids())
             if use_wrk:
-                value, wrong = wrk_rate(port, row, seeded.key, args.seconds, Path(tmp))
+                value, wrong = wrk_rate(server.port, row, seeded.key, args.seconds, Path(tmp))
             else:
-                value, wrong = process_rate(port, row, seeded.key, args.seconds)
-            if wrong and port != ceiling_port:
+                value, wrong = process_rate(server.port, row, seeded.key, args.seconds)
+            if wrong and server is not ceiling and row.server != "ceiling2":
                 raise SystemExit(f"{row.label}: {wrong} answers were not {row.status}")
-            return value
+            return value, (cpu_seconds(server.pids()) - cpu) / (value * args.seconds)
 
         ceilings: dict[tuple[str, int], list[float]] = {}
         ours: dict[str, list[float]] = {r.name: [] for r in table}
         ratios: dict[str, list[float]] = {r.name: [] for r in table}
+        cpu_ours: dict[str, list[float]] = {r.name: [] for r in table}
+        cpu_ceiling: dict[str, list[float]] = {r.name: [] for r in table}
         for _ in range(args.rounds):
             for row in table:
                 ceiling_row = Row("ceiling", "", row.method, row.path, key=row.key, body=row.body,
                                   clients=row.clients, status=200)
-                ceiling = rate(ceiling_port, ceiling_row)
-                ceilings.setdefault((row.method, row.clients), []).append(ceiling)
-                value = rate(ports[row.server], row)
+                top, top_cpu = measure(ceiling, ceiling_row)
+                ceilings.setdefault((row.method, row.clients), []).append(top)
+                value, value_cpu = measure(served[row.server], row)
                 ours[row.name].append(value)
-                ratios[row.name].append(value / ceiling)
+                ratios[row.name].append(value / top)
+                cpu_ours[row.name].append(value_cpu)
+                cpu_ceiling[row.name].append(top_cpu)
+
+        floors: dict[int, list[float]] = {}
+        statements = 0.0
+        if not args.no_floor:
+            captured_db = Path(tmp) / "captured.db"
+            shutil.copy(pristine, captured_db)
+            captured = post_floor.capture_posts(captured_db, seeded.key, VALID_POST, FLOOR_POSTS)
+            statements = post_floor.statements_per_post(captured)
+            for _ in range(args.rounds):
+                for per_transaction in (1, 64):
+                    copy = Path(tmp) / f"floor-{per_transaction}.db"
+                    shutil.copy(pristine, copy)
+                    floors.setdefault(per_transaction, []).append(
+                        post_floor.replay(copy, captured, per_transaction))
+                    copy.unlink()
+
+        profiles: dict[str, list[str]] = {}
+        for name in filter(None, args.profile.split(",")):
+            row = next(r for r in rows(seeded, args.clients, True) if r.name == name)
+            target = served.get(row.server) or servers.enter_context(
+                ours_running(db, "--workers", str(WORKERS)))
+            profiles[name] = profile(
+                target, lambda: wrk_rate(target.port, row, seeded.key, args.seconds * 2, Path(tmp)),
+                args.seconds * 2, Path(tmp) / f"profile-{name}")
 
     print(f"{'wrk -t2' if use_wrk else 'client processes'}, {args.rounds} rounds of {args.seconds:g} s, "
-          f"{args.tasks:,} open tasks; ratio: median of per-round ours/ceiling")
+          f"{args.tasks:,} open tasks; ratio: median of per-round ours/ceiling; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for (method, clients), values in sorted(ceilings.items()):
         print(f"  ceiling {method} x{clients:<3}: {min(values):8,.0f}-{max(values):,.0f} requests/s")
-    print(f"  {'row':52} {'requests/s':>17}  {'ratio':>5}  target")
+    print(f"  {'row':56} {'requests/s':>17}  {'ratio':>5}  {'target':12} {'CPU ms/request':>14}  "
+          f"ceiling's/ours")
     for row in table:
         low, high = min(ours[row.name]), max(ours[row.name])
         ratio = statistics.median(ratios[row.name])
-        mark = "" if row.target is None else f">= {row.target}  {'ok' if ratio >= row.target else 'BELOW'}"
-        print(f"  {row.label:52} {low:8,.0f}-{high:<8,.0f} {ratio:5.2f}  {mark}")
+        mark = "" if row.target is None else f">= {row.target} {'ok' if ratio >= row.target else 'BELOW'}"
+        cpu = statistics.median(cpu_ours[row.name])
+        cpu_ratio = statistics.median(cpu_ceiling[row.name]) / cpu if cpu else float("nan")
+        print(f"  {row.label:56} {low:8,.0f}-{high:<8,.0f} {ratio:5.2f}  {mark:12} {cpu * 1000:14.3f}  {cpu_ratio:.2f}")
     if "post1" in ours and "post64" in ours:
         one, many = statistics.median(ours["post1"]), statistics.median(ours["post64"])
         print(f"  valid posts, 64 clients / 1 client: {many / one:.2f}  (target >= 1)")
+    post_ceiling = statistics.median(ceilings.get(("POST", 16), [0.0])) or None
+    for per_transaction, values in sorted(floors.items()):
+        rate = statistics.median(values)
+        share = f" = {rate / post_ceiling:.2f} of the POST x16 ceiling (the goal: 0.5)" if post_ceiling else ""
+        print(f"  same-rows floor, bare sqlite3, {statements:.0f} statements a post, {per_transaction} post(s) a "
+              f"transaction: {min(values):,.0f}-{max(values):,.0f} posts/s{share}")
+    if f"ceiling{WORKERS}" in ours and "list" in ours:
+        scale = statistics.median(ratios[f"ceiling{WORKERS}"])
+        best = max(statistics.median(ratios[r.name]) for r in table if r.name in ("list", "wallet", "me", "task"))
+        print(f"  --workers {WORKERS} bound: the do-nothing server scales x{scale:.2f} on {WORKERS} processes; ours at "
+              f"its best single-process read ratio ({best:.2f}) scaled alike reaches {best * scale:.2f} (the goal: 0.9)")
+    for name, lines in profiles.items():
+        print(f"  profile of {name} (py-spy, {args.seconds * 2:g} s under the same load):")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
