@@ -63,6 +63,14 @@ def _answered_by(server: ServerProcess, wanted: int, tries: int = 200) -> bool:
     return False
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 # -- respawn -----------------------------------------------------------------------------
 def test_a_killed_worker_is_replaced_while_the_other_serves(tmp_path: Path) -> None:
     with server_process(tmp_path / "m.db", extra_args=WORKERS) as server:
@@ -76,6 +84,15 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(tmp_path: Path) -> N
         assert _answered_by(server, replacement)
         assert f"server worker {victim} ended (killed by SIGKILL)" in server.stderr()
         assert server.terminate() == 0
+
+
+def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    with server_process(tmp_path / "m.db", extra_args=WORKERS) as server:
+        wait_until(lambda: server.started_workers() == 2, timeout=60)
+        workers = server.workers()
+        server.kill()
+        wait_until(lambda: not any(_running(pid) for pid in workers), timeout=30)
+        assert server.stderr().count(" stopped") == 2  # each drained on the SIGTERM its parent's death sent
 
 
 def test_workers_that_keep_dying_at_start_up_make_the_parent_give_up(tmp_path: Path) -> None:
