@@ -170,26 +170,29 @@ class _Supervisor:
     # -- starting ---------------------------------------------------------------------------
     def _start_due(self) -> None:
         now = time.monotonic()
-        for due in [d for d in self._due if d <= now]:
-            self._due.remove(due)
-            if not self._stopping:
-                self._start()
+        ready = [d for d in self._due if d <= now]
+        self._due = [d for d in self._due if d > now]  # a stop signal meanwhile clears whichever list it finds
+        for _ in ready:
+            if self._stopping:
+                return
+            self._start()
 
     def _start(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        # Blocked across the fork: a stop signal must not run the parent's handler in the child.
+        # Blocked until the worker is on the books: a stop signal must neither run the parent's
+        # handler in the child nor miss the new worker.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             pid = os.fork()
             if pid == 0:
                 self._become_worker(blocked)  # never returns
+            pidfd = os.pidfd_open(pid)
+            self._pidfds[pidfd] = pid
+            self._started[pid] = time.monotonic()
+            self._poller.register(pidfd, select.POLLIN)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        pidfd = os.pidfd_open(pid)
-        self._pidfds[pidfd] = pid
-        self._started[pid] = time.monotonic()
-        self._poller.register(pidfd, select.POLLIN)
 
     def _become_worker(self, mask: set[signal.Signals]) -> None:
         code = 1
