@@ -314,6 +314,8 @@ def process_rate(port: int, row: Row, api_key: str, seconds: float) -> tuple[flo
 def profile(served: Served, load: Callable[[], object], seconds: float, out: Path) -> list[str]:
     """Sample, with py-spy, the thread holding each of ``served``'s processes' GIL while
     ``load`` runs; how busy each GIL was, and the top entries, as lines."""
+    if shutil.which("py-spy") is None:
+        return ["    (py-spy is not installed: pip install py-spy)"]
     rate = 200
     spies = {pid: subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration", f"{seconds:g}", "--gil",
                                     "--rate", str(rate), "--format", "raw", "--nonblocking",
