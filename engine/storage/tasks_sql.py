@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache, partial
+from operator import attrgetter
 from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
@@ -42,13 +43,10 @@ _INSERT = (
 )
 
 
-def _changeable(task: Task) -> dict[str, Any]:
-    """The columns a change of ``task`` may write, by name."""
-    return {"status": task.status, "assigned_to": task.assigned_to, "result": task.result, "rating": task.rating,
-            "updated_at": task.updated_at, "claim_expires_at": task.claim_expires_at,
-            "submitted_at": task.submitted_at, "review_ends_at": task.review_ends_at,
-            "dispute_reason": task.dispute_reason, "worker_share": task.worker_share,
-            "resolution_note": task.resolution_note, "due_at": task.due_at}
+#: The columns a change of a task may write (besides which nothing changes), in one order.
+_CHANGEABLE = ("status", "assigned_to", "result", "rating", "updated_at", "claim_expires_at", "submitted_at",
+               "review_ends_at", "dispute_reason", "worker_share", "resolution_note", "due_at")
+_changeable = attrgetter(*_CHANGEABLE)  # a task's values of them, as a tuple
 
 
 @lru_cache(maxsize=128)
@@ -79,7 +77,7 @@ class SQLiteTasks:
     def insert(self, task: Task) -> None:
         capabilities = task.required_capabilities
         rowid = self.conn.execute(_INSERT, (
-            task.id, task.title, task.description, task.budget, json.dumps(list(capabilities)), task.status,
+            task.id, task.title, task.description, task.budget, _capabilities_json(tuple(capabilities)), task.status,
             task.kind, task.poster_id, task.assigned_to, task.result, task.rating, task.created_at, task.updated_at,
             task.deadline, task.claim_seconds, task.review_hours, task.evaluator_id, task.due_at,
         )).lastrowid
@@ -107,10 +105,13 @@ class SQLiteTasks:
 
     def update(self, task: Task, before: Task | None = None) -> None:
         values = _changeable(task)
-        if before is not None:  # write only what changed: fewer columns, and no index touched needlessly
-            old = _changeable(before)
-            values = {name: value for name, value in values.items() if value != old[name] or name == "updated_at"}
-        self.conn.execute(_update_sql(tuple(values)), (*values.values(), task.id))
+        if before is None:
+            self.conn.execute(_update_sql(_CHANGEABLE), (*values, task.id))
+            return
+        # Write only what changed: fewer columns, and no index touched needlessly.
+        changed = [(name, value) for name, value, old in zip(_CHANGEABLE, values, _changeable(before))
+                   if value != old or name == "updated_at"]
+        self.conn.execute(_update_sql(tuple(name for name, _ in changed)), (*(v for _, v in changed), task.id))
 
     def due(self, now: str, limit: int) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute(
@@ -265,6 +266,12 @@ def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> 
                      " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
         args += [query.involving, query.involving]
     return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+@lru_cache(maxsize=1024)
+def _capabilities_json(capabilities: tuple[str, ...]) -> str:
+    """A task's required capabilities as stored (a JSON list); few lists recur, so each is encoded once."""
+    return json.dumps(list(capabilities))
 
 
 @lru_cache(maxsize=1024)
