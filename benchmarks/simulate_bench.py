@@ -11,10 +11,13 @@ Four figures, measured in the same run on the same kind of database:
 * simulate: ``engine.simulation.run_simulation`` (strategies, releases, cancels, top-ups).
 
 The first floor is not the same work: it writes about a third of the rows (no events, no
-counters, no search index, no capability rows, fewer indexes). Replaying the engine's exact
-statements of a simulation, bare, reaches only ~0.15 of it; the same-rows floor is the fair
-measure of what the engine adds. Pass ``--cpu`` on a busy machine: CPU time, not wall time,
-so that other processes' load hits the floors and the engine alike.
+counters, no search index, no capability rows, fewer indexes). ``--replay`` records the
+engine's and the simulation's own statements and replays them bare (``sql_replay.py``): the
+most any change to the engine's Python could reach. Measured here (2 shared cores, CPU time,
+10,000 tasks), the simulation's own SQL reaches 0.09-0.10 of the floor in memory and 0.17 on a
+file, so issue 17's 0.5 and 0.3 are out of reach of every engine that writes these rows; the
+same-rows floor is the fair measure of what the engine adds. Pass ``--cpu`` on a busy machine:
+CPU time, not wall time, so that other processes' load hits the floors and the engine alike.
 
     python benchmarks/simulate_bench.py [--agents 200] [--tasks 20000] [--file] [--cpu] [--replay]
     python benchmarks/simulate_bench.py --sweep   # the issue's done-when sweep, timed
