@@ -7,7 +7,6 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache, partial
-from operator import attrgetter
 from typing import Any
 
 from ..queries import TaskOrder, TaskQuery
@@ -43,10 +42,13 @@ _INSERT = (
 )
 
 
-#: The columns a change of a task may write (besides which nothing changes), in one order.
-_CHANGEABLE = ("status", "assigned_to", "result", "rating", "updated_at", "claim_expires_at", "submitted_at",
-               "review_ends_at", "dispute_reason", "worker_share", "resolution_note", "due_at")
-_changeable = attrgetter(*_CHANGEABLE)  # a task's values of them, as a tuple
+def _changeable(task: Task) -> dict[str, Any]:
+    """The columns a change of ``task`` may write, by name."""
+    return {"status": task.status, "assigned_to": task.assigned_to, "result": task.result, "rating": task.rating,
+            "updated_at": task.updated_at, "claim_expires_at": task.claim_expires_at,
+            "submitted_at": task.submitted_at, "review_ends_at": task.review_ends_at,
+            "dispute_reason": task.dispute_reason, "worker_share": task.worker_share,
+            "resolution_note": task.resolution_note, "due_at": task.due_at}
 
 
 @lru_cache(maxsize=128)
@@ -105,13 +107,10 @@ class SQLiteTasks:
 
     def update(self, task: Task, before: Task | None = None) -> None:
         values = _changeable(task)
-        if before is None:
-            self.conn.execute(_update_sql(_CHANGEABLE), (*values, task.id))
-            return
-        # Write only what changed: fewer columns, and no index touched needlessly.
-        changed = [(name, value) for name, value, old in zip(_CHANGEABLE, values, _changeable(before))
-                   if value != old or name == "updated_at"]
-        self.conn.execute(_update_sql(tuple(name for name, _ in changed)), (*(v for _, v in changed), task.id))
+        if before is not None:  # write only what changed: fewer columns, and no index touched needlessly
+            old = _changeable(before)
+            values = {name: value for name, value in values.items() if value != old[name] or name == "updated_at"}
+        self.conn.execute(_update_sql(tuple(values)), (*values.values(), task.id))
 
     def due(self, now: str, limit: int) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute(
