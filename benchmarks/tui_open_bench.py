@@ -90,7 +90,7 @@ def detail_load(client: Any, task_id: str) -> None:
 
 async def app_times(db: Path, key: str) -> tuple[float, float]:
     """Milliseconds until the task list shows, then until a task detail shows (one run)."""
-    from textual.widgets import DataTable, Label
+    from textual.widgets import Label
 
     from agentmarket_tui.app import AgentMarketApp
 
@@ -98,7 +98,7 @@ async def app_times(db: Path, key: str) -> tuple[float, float]:
     app = AgentMarketApp(client, live=False)
     start = time.perf_counter()
     async with app.run_test(size=(140, 40)) as pilot:
-        while not app.screen.query_one("#tasks-table", DataTable).row_count:
+        while not app.screen.query_one("#tasks-table").row_count:  # type: ignore[attr-defined]
             await pilot.pause(0.001)
         listed = time.perf_counter()
         await pilot.press("enter")
@@ -112,12 +112,58 @@ async def app_times(db: Path, key: str) -> tuple[float, float]:
     return (listed - start) * 1000, (shown - listed) * 1000
 
 
-async def scale_times(db: Path, key: str, pages: int) -> dict[str, list[tuple[float, float]]]:
-    """Milliseconds from a key press to the task list drawn again, driven by the pilot: opening
-    the list, ``]`` for each of ``pages`` pages forward, a capability typed and Enter, a search
-    typed and Enter (each measured from the Enter). Each as (wall clock, the process's CPU
-    time): on a loaded machine the CPU time is what the press costs, the wall clock what it took."""
-    from textual.widgets import DataTable, Input, Label
+class Frames:
+    """Watches what the app draws: each frame is turned into terminal bytes as the real driver
+    would (headless apps skip that step), and ``wait`` returns when a frame is drawn after
+    ``ready()`` became true, so a timing covers the key's handling, the request, the layout,
+    the rendering of the changed lines and their encoding for the terminal."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ready: Callable[[], bool] | None = None
+        self.drawn = asyncio.Event()
+        self.at = (0.0, 0.0)
+        display = app._display
+
+        def display_and_watch(screen: Any, update: Any) -> None:
+            display(screen, update)
+            if update is None:
+                return
+            update.render_segments(app.console)
+            if self.ready is not None and self.ready():
+                self.ready = None
+                self.at = (time.perf_counter(), time.process_time())
+                self.drawn.set()
+
+        app._display = display_and_watch
+
+    async def press(self, key: str, ready: Callable[[], bool]) -> tuple[float, float]:
+        """Deliver ``key`` as the terminal driver does and wait for the first frame drawn once
+        ``ready()`` holds. Returns (wall clock, the process's CPU time) in milliseconds."""
+        from textual import events
+
+        self.ready, self.drawn = ready, asyncio.Event()
+        start = (time.perf_counter(), time.process_time())
+        event = events.Key(key, KEY_CHARACTERS.get(key, key if len(key) == 1 else None))
+        event.set_sender(self.app)
+        self.app._driver.send_message(event)
+        await asyncio.wait_for(self.drawn.wait(), 60)
+        return (self.at[0] - start[0]) * 1000, (self.at[1] - start[1]) * 1000
+
+
+#: the characters the keys this bench presses type
+KEY_CHARACTERS = {"right_square_bracket": "]", "enter": "\r"}
+
+
+async def key_times(db: Path, key: str, pages: int, capability: str, search: str,
+                    opens: int = 5) -> dict[str, list[tuple[float, float]]]:
+    """Milliseconds from a key press to the frame that shows its result, as (wall clock, the
+    process's CPU time), driven by the pilot on a 140x40 screen: ``t`` from the Agents screen
+    until the task list is drawn with freshly loaded rows (``opens`` times); ``]`` for each of
+    ``pages`` pages forward; ``capability`` typed and Enter; ``search`` typed (capability
+    cleared) and Enter. Also "start": from the app's start to its first task list drawn.
+    On a loaded machine the CPU time is what the press costs, the wall clock what it took."""
+    from textual.widgets import Input, Label
 
     from agentmarket_tui.app import AgentMarketApp
     from agentmarket_tui.screens import tasks
@@ -127,39 +173,66 @@ async def scale_times(db: Path, key: str, pages: int) -> dict[str, list[tuple[fl
     tasks.SEARCH_DELAY_SECONDS = 3600
     client = open_client(db, key)
     app = AgentMarketApp(client, live=False)
-    times: dict[str, list[tuple[float, float]]] = {"open the task list": [], "] next page": [],
-                                                   "capability + Enter": [], "search + Enter": []}
+    frames = Frames(app)
+    times: dict[str, list[tuple[float, float]]] = {
+        "start (no key)": [], "t: open the task list": [], "] next page": [],
+        "capability + Enter": [], "search + Enter": []}
+    shown = [0]
 
     def summary() -> str:
         return str(app.screen.query_one("#tasks-page", Label).render())
 
-    cpu = 0.0
+    def shown_after(count: int, first_row: int = 1) -> Callable[[], bool]:
+        """Ready once the task screen has shown a page after ``count`` pages, starting at ``first_row``."""
+        return lambda: (shown[0] > count and isinstance(app.screen, tasks.TasksScreen)
+                        and summary().startswith(f"{first_row:,}–"))
 
-    async def drawn(start: float, ready: Callable[[], bool], into: str) -> None:
-        while not ready():
-            await pilot.pause(0.001)
-        await pilot.pause()  # the refresh that draws it
-        times[into].append(((time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000))
-
-    start, cpu = time.perf_counter(), time.process_time()
+    start = (time.perf_counter(), time.process_time())
+    frames.ready = lambda: isinstance(app.screen, tasks.TasksScreen) and summary()[:1].isdigit()
     async with app.run_test(size=(140, 40)) as pilot:
-        await drawn(start, lambda: bool(app.screen.query_one("#tasks-table", DataTable).row_count),
-                    "open the task list")
+        await asyncio.wait_for(frames.drawn.wait(), 120)
+        times["start (no key)"].append(((frames.at[0] - start[0]) * 1000, (frames.at[1] - start[1]) * 1000))
+        screen = app.screen
+        show = screen.show
+
+        def counted(page: Any) -> None:
+            show(page)
+            shown[0] += 1
+
+        screen.show = counted  # type: ignore[method-assign]
+        for _ in range(opens):
+            await pilot.press("a")
+            await pilot.pause()
+            times["t: open the task list"].append(await frames.press("t", shown_after(shown[0])))
+            await pilot.pause()
         app.screen.set_focus(None)
         for page in range(1, pages + 1):
-            start, cpu = time.perf_counter(), time.process_time()
-            await pilot.press("right_square_bracket")
-            await drawn(start, lambda: summary().startswith(f"{page * PAGE_SIZE + 1:,}–"), "] next page")
-        for field, text, into in (("#task-capability", "research", "capability + Enter"),
-                                  ("#task-search", "parser", "search + Enter")):
+            times["] next page"].append(
+                await frames.press("right_square_bracket", shown_after(shown[0], page * PAGE_SIZE + 1)))
+            await pilot.pause()
+        for field, text, into in (("#task-capability", capability, "capability + Enter"),
+                                  ("#task-search", search, "search + Enter")):
+            app.screen.query_one("#task-capability", Input).value = ""
             app.screen.query_one(field, Input).focus()
             await pilot.press(*text)
-            before = summary()
-            start, cpu = time.perf_counter(), time.process_time()
-            await pilot.press("enter")
-            await drawn(start, lambda: summary() != before and summary().startswith("1–"), into)
+            await pilot.pause()
+            times[into].append(await frames.press("enter", shown_after(shown[0])))
+            await pilot.pause()
     client.close()
     return times
+
+
+def report(times: dict[str, list[tuple[float, float]]]) -> None:
+    """Per action: presses, wall clock p50 / p90 / max and CPU p50 / max (ms); pages: the total."""
+    print(f"{'key press -> drawn (ms)':28} {'n':>4} {'wall p50':>9} {'p90':>7} {'max':>7} {'CPU p50':>8} {'max':>7}")
+    for name, ms in times.items():
+        wall, cpu = sorted(w for w, _ in ms), sorted(c for _, c in ms)
+        print(f"{name:28} {len(ms):4} {statistics.median(wall):9.1f} {wall[int(len(wall) * 0.9)]:7.1f}"
+              f" {wall[-1]:7.1f} {statistics.median(cpu):8.1f} {cpu[-1]:7.1f}")
+        if name.startswith("]"):
+            total, total_cpu = sum(wall), sum(cpu)
+            print(f"{'  all pages forward':28} {len(ms):4} total wall {total:,.0f} ms ({total / len(ms):.1f}/page),"
+                  f" CPU {total_cpu:,.0f} ms ({total_cpu / len(ms):.1f}/page)")
 
 
 def main() -> None:
@@ -168,9 +241,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--app-runs", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/agentmarket-bench"))
-    parser.add_argument("--db", type=Path, default=None,
-                        help="A market built by scale_bench.py (its .json gives the key) instead of a simulated one.")
+    parser.add_argument("--market", "--db", dest="db", type=Path, default=None,
+                        help="A market built by scale_bench.py (its .json gives the key) instead of a simulated one."
+                             " Opening it migrates it to this code's schema: point it at a copy.")
     parser.add_argument("--pages", type=int, default=100, help="Pages forward in the key-press timings.")
+    parser.add_argument("--opens", type=int, default=5, help="Times 't' opens the task list from Agents.")
+    parser.add_argument("--capability", default="research", help="The capability typed in the filter.")
+    parser.add_argument("--search", default="parser", help="The words typed in the search.")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.db is not None:
@@ -192,10 +269,7 @@ def main() -> None:
     runs = [asyncio.run(app_times(db, key)) for _ in range(args.app_runs)]
     print("app: start to task list shown (median ms): %.1f" % statistics.median(r[0] for r in runs))
     print("app: Enter to task detail shown (median ms): %.1f" % statistics.median(r[1] for r in runs))
-    for name, ms in asyncio.run(scale_times(db, key, args.pages)).items():
-        wall, cpu = [w for w, _ in ms], [c for _, c in ms]
-        print(f"app: {name}, key press to drawn (ms): wall median {statistics.median(wall):.1f} max {max(wall):.1f};"
-              f" CPU median {statistics.median(cpu):.1f} max {max(cpu):.1f} ({len(ms)} presses)")
+    report(asyncio.run(key_times(db, key, args.pages, args.capability, args.search, args.opens)))
 
 
 if __name__ == "__main__":
