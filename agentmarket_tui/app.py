@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -69,6 +70,10 @@ class AgentMarketApp(App[None]):
         self._feed: LiveFeed | None = None
 
     def on_mount(self) -> None:
+        # Everything loaded so far (Python, Textual, the engine: about a million objects) lives
+        # as long as the app: out of the collector's full passes, which otherwise stall a key
+        # press by 90 ms of CPU every 25 pages or so.
+        gc.freeze()
         self.refresh_identity()
         if self.live:
             self.set_interval(POLL_SECONDS, self._poll)
