@@ -92,7 +92,7 @@ def cell_segments(cell: Text, width: int, justify: str, style: Style, console: C
     return [Segment(plain, style + console.get_style(cell.style) if cell.style else style)]
 
 
-class RowTable(ScrollView, can_focus=True):
+class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows under a fixed heading, a cursor row, zebra stripes; Enter or a click on the cursor
     row posts :class:`RowTable.RowSelected`. Replace the rows with :meth:`set_rows`."""
 
