@@ -283,7 +283,8 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         row = round(self.scroll_y) + y - 1
         if row >= len(self._rows):
             if row == 0 and self._loaded and self.empty:
-                return self._line([Text(self.empty)], style("row-table--empty"), width, [width - 2 * self.padding])
+                return self._line([Text(self.empty)], style("row-table--empty"), width,
+                                  [max(width - 2 * self.padding, 0)])
             return Strip.blank(width, self.rich_style)
         state = (row, row == self.cursor_row, row == self._hover)
         strip = self._strips.get(state)
