@@ -183,6 +183,7 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._widths: list[int] = []
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
         self._heading: Strip | None = None
+        self._base = Style()
 
     # -- the rows ----------------------------------------------------------------------
     @property
@@ -269,6 +270,10 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._strips.clear()
         self._heading = None
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # the widget's style walks its ancestors: once per redraw, not per line
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if width != self._width:
@@ -285,11 +290,11 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
             if row == 0 and self._loaded and self.empty:
                 return self._line([Text(self.empty)], style("row-table--empty"), width,
                                   [max(width - 2 * self.padding, 0)])
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base)
         state = (row, row == self.cursor_row, row == self._hover)
         strip = self._strips.get(state)
         if strip is None:
-            row_style = self.rich_style if row % 2 else style("row-table--even-row")
+            row_style = self._base if row % 2 else style("row-table--even-row")
             if state[2]:
                 row_style += style("row-table--hover")
             cursor = style("row-table--cursor") if state[1] else None
