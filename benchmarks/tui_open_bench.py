@@ -40,7 +40,7 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,14 +155,15 @@ class Frames:
 KEY_CHARACTERS = {"right_square_bracket": "]", "enter": "\r"}
 
 
-async def key_times(db: Path, key: str, pages: int, capability: str, search: str,
+async def key_times(db: Path, key: str, pages: int, capabilities: Sequence[str], searches: Sequence[str],
                     opens: int = 5) -> dict[str, list[tuple[float, float]]]:
     """Milliseconds from a key press to the frame that shows its result, as (wall clock, the
     process's CPU time), driven by the pilot on a 140x40 screen: ``t`` from the Agents screen
     until the task list is drawn with freshly loaded rows (``opens`` times); ``]`` for each of
-    ``pages`` pages forward; ``capability`` typed and Enter; ``search`` typed (capability
-    cleared) and Enter. Also "start": from the app's start to its first task list drawn.
-    On a loaded machine the CPU time is what the press costs, the wall clock what it took."""
+    ``pages`` pages forward; each of ``capabilities`` typed in the emptied filters and Enter;
+    each of ``searches`` likewise (each must match something). Also "start": from the app's
+    start to its first task list drawn. On a loaded machine the CPU time is what the press
+    costs, the wall clock what it took."""
     from textual.widgets import Input, Label
 
     from agentmarket_tui.app import AgentMarketApp
@@ -211,9 +212,11 @@ async def key_times(db: Path, key: str, pages: int, capability: str, search: str
             times["] next page"].append(
                 await frames.press("right_square_bracket", shown_after(shown[0], page * PAGE_SIZE + 1)))
             await pilot.pause()
-        for field, text, into in (("#task-capability", capability, "capability + Enter"),
-                                  ("#task-search", search, "search + Enter")):
-            app.screen.query_one("#task-capability", Input).value = ""
+        typed = [("#task-capability", text, "capability + Enter") for text in capabilities]
+        typed += [("#task-search", text, "search + Enter") for text in searches]
+        for field, text, into in typed:
+            for emptied in app.screen.query("#task-filters Input").results(Input):
+                emptied.value = ""
             app.screen.query_one(field, Input).focus()
             await pilot.press(*text)
             await pilot.pause()
@@ -247,8 +250,10 @@ def main() -> None:
                              " Opening it migrates it to this code's schema: point it at a copy.")
     parser.add_argument("--pages", type=int, default=100, help="Pages forward in the key-press timings.")
     parser.add_argument("--opens", type=int, default=5, help="Times 't' opens the task list from Agents.")
-    parser.add_argument("--capability", default="research", help="The capability typed in the filter.")
-    parser.add_argument("--search", default="parser", help="The words typed in the search.")
+    parser.add_argument("--capability", nargs="+", default=["research", "writing", "coding", "translation",
+                                                            "summarization"], help="Capabilities typed in the filter.")
+    parser.add_argument("--search", nargs="+", default=["parser", "report", "haiku", "invoice", "audit"],
+                        help="Words typed in the search (each must match a task).")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.db is not None:
