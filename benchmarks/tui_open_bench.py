@@ -20,13 +20,36 @@ the in-process transport: the server's dispatcher, JSON both ways), medians:
     app start -> task list shown      491-717 ms    359-586 ms
     app Enter -> task detail shown    474-691 ms    454-801 ms
 
-On a scale_bench market of 100,000 tasks (``--db .../market-open-100000.db --pages 100``, the
-VM at load 6-12), key press to drawn list, wall clock / the process's CPU time, medians: opening
-the task list 1,777 / 481 ms; ``]`` next page 446 / 106 ms (100 presses; max 1,293 / 374);
-capability + Enter 585 / 124 ms; search + Enter 768 / 164 ms. The list request itself is 3-14 ms
-through the client: the rest is the app rebuilding and drawing its 50-row table, so the 100 ms
-target is missed here by Textual's work, not the market's (the same presses on a 600-task
-market cost the same).
+Key presses (``key_times``, issue 13 item 7): each key is handed to the app as the terminal
+driver hands it, and the time runs until the first frame that shows its result has been drawn
+and encoded for the terminal (a headless app skips that encoding; ``Frames`` does it), with the
+wall clock and the process's CPU time (all threads). Not through ``pilot.press``: that sleeps
+at least 40 ms per key waiting for the app to look idle. ``--market`` takes a scale_bench
+market (opening migrates it: point it at a copy).
+
+    python benchmarks/tui_open_bench.py --market COPY-OF/market-settled-1000000.db [--pages 100]
+
+Measured on the shared 2-core VM at load 10-13 (five helpers and their tests), 140x40, one
+run each, alternating the app before this change (Textual's DataTable, its Footer) and after
+(``widgets/row_table.py``, ``widgets/footer.py``, ``gc.freeze``); key press to drawn, ms:
+
+    key (wall p50 / CPU p50)   1 M before           1 M after           10 k before  10 k after
+    t: open the list           893-1405 / 273-327   214-270 / 54-60     1432 / 308   158 / 56
+    ] next page (100 presses)  355-373 / 92-94      55-67 / 16-21       291 / 82     60 / 20
+    100 pages, total wall      39.6-43.1 s          6.1-7.0 s           34.4 s       6.3 s
+    capability + Enter (5)     237-305 / 68-99      50-88 / 18-20       405 / 95     84 / 23
+    search + Enter (5)         364-472 / 106-119    82-86 / 23-26       381 / 94     76 / 25
+    start, no key              1547-1711 / 417-478  886-1261 / 226-304  2168 / 580   1027 / 261
+
+After, wall p90: ``t`` 204-301, a page 92-106, a capability 79-113, a search 124-161 (the
+slowest presses include a collection by the garbage collector, ~15-50 ms CPU).
+
+The list request itself is 1-3 ms through the client at both sizes, so the market's size does not
+show: what is left is Textual's. Of a page's ~20 ms CPU, redrawing the changed lines (the
+compositor) is ~8 ms, building the rows ~3, the request 1-3, the rest Textual's messages. Opening
+the list (``t``) is a screen switch: Textual restyles the screen's 40 widgets (~20 ms) and draws
+it whole twice, before and after the reload (~25 ms). At this load the wall clock is two to four
+times the CPU time; on an idle machine a press costs its CPU time plus up to a frame (1/60 s).
 
 The requests cost 1-3 ms more per screen (routing, auth and the balance of each keyed
 request, JSON encoding and parsing, httpx's request building); the app's own times are
