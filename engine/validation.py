@@ -468,7 +468,8 @@ def _page_int(name: str, value: Any, default: int, low: int, high: int) -> int:
 @lru_cache(maxsize=1024)  # the same few (second, window) pairs come again and again in a busy market
 def later(now: str, seconds: int) -> str:
     """The market time ``seconds`` after ``now`` (both in the market's form)."""
-    return (datetime.fromisoformat(now[:19]) + timedelta(seconds=seconds)).strftime(TIME_FORMAT)
+    # isoformat (whole seconds: no fraction) is TIME_FORMAT without the "Z", at half strftime's cost.
+    return (datetime.fromisoformat(now[:19]) + timedelta(seconds=int(seconds))).isoformat() + "Z"
 
 
 def deadline(value: str | None, now: str, default_ttl_seconds: int) -> str:

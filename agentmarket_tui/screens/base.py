@@ -7,12 +7,12 @@ from typing import Any, TypeVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from engine.errors import MarketError
 
 from ..client import MarketClient
 from ..messages import MarketChanged
+from ..widgets.footer import KeyFooter
 from ..widgets.identity_bar import IdentityBar
 
 T = TypeVar("T")
@@ -33,7 +33,7 @@ class MarketScreen(Screen):
     def compose(self) -> ComposeResult:
         yield IdentityBar(classes="identity-bar")
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between the identity bar and the footer."""

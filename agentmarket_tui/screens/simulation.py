@@ -14,11 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from engine.simulation import Collector, Scenario, run_scenario
+
+from ..widgets.footer import KeyFooter
 
 #: (series column, label, how to show its latest value)
 CHARTS: tuple[tuple[str, str, str], ...] = (
@@ -64,7 +66,7 @@ class SimulationScreen(Screen):
                 with Vertical(classes="simulation-chart"):
                     yield Label(label, id=f"label-{column}")
                     yield PlotextPlot(id=f"chart-{column}")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.start()

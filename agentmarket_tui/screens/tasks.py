@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Select
+from textual.widgets import Input, Label, Select
 
 from engine.states import TaskStatus
 
 from ..client import Page, TaskOrder
+from ..widgets.row_table import Column, RowTable
 from .formatting import countdown, short_time
 from .paging import PAGE_BINDINGS, PAGE_HINT, PagedScreen, Pager
 
@@ -27,7 +28,10 @@ MINE = [("All tasks", ""), ("Posted by me", "posted"), ("Assigned to me", "assig
         ("Needs my review", "review"), ("Disputes I settle", "disputes")]
 #: filter -> (whose tasks, the status they must be in)
 FILTERS = {"review": ("posted", TaskStatus.SUBMITTED), "disputes": ("evaluating", TaskStatus.DISPUTED)}
-COLUMNS = ("Title", "Status", "Budget", "Due in", "Capabilities", "Posted")
+#: Title and Capabilities share the width the others leave; Posted goes first when it is narrow.
+COLUMNS = (Column("Title", 20, flex=3, max_width=60), Column("Status", 9), Column("Budget", 6, justify="right"),
+           Column("Due in", 7), Column("Capabilities", 12, flex=1, max_width=32),
+           Column("Posted", 16, optional=True))
 STATUS_STYLES = {TaskStatus.OPEN: "green", TaskStatus.ASSIGNED: "yellow", TaskStatus.COMPLETED: "cyan",
                  TaskStatus.CANCELLED: "dim", TaskStatus.FAILED: "red", TaskStatus.SUBMITTED: "magenta",
                  TaskStatus.DISPUTED: "bold red", TaskStatus.EXPIRED: "dim", TaskStatus.REFUNDED: "dim"}
@@ -61,9 +65,7 @@ class TasksScreen(PagedScreen):
             yield Select(STATUSES, value="", allow_blank=False, id="task-status", compact=True)
             yield Select(ORDERS, value=TaskOrder.NEWEST.value, allow_blank=False, id="task-order", compact=True)
             yield Select(MINE, value="", allow_blank=False, id="task-mine", compact=True)
-        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="tasks-table")
-        table.add_columns(*COLUMNS)
-        yield table
+        yield RowTable(*COLUMNS, empty="No tasks match", id="tasks-table")
         yield Label("", id="tasks-page", classes="muted")
 
     def load(self) -> Page[Any]:
@@ -82,24 +84,15 @@ class TasksScreen(PagedScreen):
         )
 
     def show(self, page: Page[Any]) -> None:
-        table = self.query_one("#tasks-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
         now = self.app.clock()  # type: ignore[attr-defined]
-        for task in page.items:
-            table.add_row(
-                Text(task.title, style="bold"),
-                status_text(task.status),
-                Text(f"{task.budget:,}", justify="right"),
-                countdown(task.due_at, now),
-                Text(", ".join(task.required_capabilities)),
-                Text(short_time(task.created_at), style="dim"),
-                key=task.id,
-            )
-        if page.items:
-            table.move_cursor(row=min(cursor, len(page.items) - 1))
+        self.query_one("#tasks-table", RowTable).set_rows([
+            (task.id, (Text(task.title, style="bold"), status_text(task.status), Text(f"{task.budget:,}"),
+                       countdown(task.due_at, now), Text(", ".join(task.required_capabilities)),
+                       Text(short_time(task.created_at), style="dim")))
+            for task in page.items])
         summary = self.pager.summary(page, f"{PAGE_HINT}   Enter: open   n: post")
-        self.query_one("#tasks-page", Label).update(summary)
+        # Its width is fixed by the stylesheet: no layout of the screen for a new page.
+        self.query_one("#tasks-page", Label).update(summary, layout=False)
 
     @on(Input.Changed)
     def _typed(self) -> None:
@@ -129,9 +122,8 @@ class TasksScreen(PagedScreen):
 
         self.app.push_screen(PostTaskScreen())
 
-    @on(DataTable.RowSelected, "#tasks-table")
-    def _open_task(self, event: DataTable.RowSelected) -> None:
+    @on(RowTable.RowSelected, "#tasks-table")
+    def _open_task(self, event: RowTable.RowSelected) -> None:
         from .task_detail import TaskDetailScreen
 
-        if event.row_key.value is not None:
-            self.app.push_screen(TaskDetailScreen(event.row_key.value))
+        self.app.push_screen(TaskDetailScreen(event.key))

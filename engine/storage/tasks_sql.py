@@ -79,7 +79,7 @@ class SQLiteTasks:
     def insert(self, task: Task) -> None:
         capabilities = task.required_capabilities
         rowid = self.conn.execute(_INSERT, (
-            task.id, task.title, task.description, task.budget, json.dumps(list(capabilities)), task.status,
+            task.id, task.title, task.description, task.budget, _capabilities_json(tuple(capabilities)), task.status,
             task.kind, task.poster_id, task.assigned_to, task.result, task.rating, task.created_at, task.updated_at,
             task.deadline, task.claim_seconds, task.review_hours, task.evaluator_id, task.due_at,
         )).lastrowid
@@ -265,6 +265,12 @@ def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> 
                      " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
         args += [query.involving, query.involving]
     return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+@lru_cache(maxsize=1024)
+def _capabilities_json(capabilities: tuple[str, ...]) -> str:
+    """A task's required capabilities as stored (a JSON list); few lists recur, so each is encoded once."""
+    return json.dumps(list(capabilities))
 
 
 @lru_cache(maxsize=1024)

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
@@ -20,6 +20,7 @@ from textual.worker import WorkerCancelled
 
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.client import local_client
+from agentmarket_tui.widgets.row_table import RowTable
 from engine import Market
 from engine.services.outbox import Outcome
 from tests.conftest import sequential_ids, sequential_tokens
@@ -174,7 +175,7 @@ def open_row(mode_key: str, row: int) -> Steps:
 
     async def run(pilot: Pilot[Any]) -> None:
         await keys(mode_key)(pilot)
-        table = pilot.app.screen.query_one(DataTable)
+        table = cast("DataTable[Any] | RowTable", pilot.app.screen.query_one("DataTable, RowTable"))
         table.focus()
         table.move_cursor(row=row)
         await pilot.press("enter")

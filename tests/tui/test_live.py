@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
-
 from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.client import MarketClient, local_client
+from agentmarket_tui.widgets.row_table import RowTable
 from engine import Market
 from tests.support.server import RunningServer, api_server  # noqa: F401  (a fixture)
 
@@ -29,12 +28,12 @@ def register(market: Market, name: str) -> tuple[str, str]:
 
 async def task_rows(pilot: Pilot[Any], count: int) -> set[str]:
     """The task table's row keys, once it has ``count`` rows (or after the wait runs out)."""
-    table = pilot.app.screen.query_one("#tasks-table", DataTable)
+    table = pilot.app.screen.query_one("#tasks-table", RowTable)
     for _ in range(int(POLL_WAIT_SECONDS / 0.1)):
         if table.row_count >= count:
             break
         await pilot.pause(0.1)
-    return {str(key.value) for key in table.rows}
+    return set(table.row_keys)
 
 
 def test_a_task_posted_by_another_process_appears_without_input(market_path: Path) -> None:
