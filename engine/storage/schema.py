@@ -574,12 +574,28 @@ def _m018_webhook_counter(db: Database) -> None:
                f" ({_WEBHOOKS_ROW} FROM agents WHERE webhook_url IS NOT NULL) GROUP BY kind, key, status")
 
 
+def _m019_capability_budget(db: Database) -> None:
+    # SPEC §12: a capability in a budget order walked the budget index and probed each task's
+    # capabilities (every task of the top budgets when the capability had none of them). Each
+    # task's capability row now carries the task's budget (set once: a budget never changes),
+    # indexed in both budget orders, so the walk reads the capability's own tasks in order
+    # (budget_low over neg_budget, as migration 15: a cursor's row value then seeks the index).
+    db.execute("ALTER TABLE task_capabilities ADD COLUMN budget INTEGER")
+    db.execute("ALTER TABLE task_capabilities ADD COLUMN neg_budget INTEGER GENERATED ALWAYS AS (-budget) VIRTUAL")
+    db.execute("UPDATE task_capabilities SET budget = (SELECT budget FROM tasks WHERE rowid = task_rowid)")
+    lost = db.execute("SELECT count(*) FROM task_capabilities WHERE budget IS NULL").fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} task capabilities name a task that does not exist")
+    db.execute("CREATE INDEX idx_task_capabilities_budget ON task_capabilities(capability, budget, task_rowid)")
+    db.execute("CREATE INDEX idx_task_capabilities_neg_budget ON task_capabilities(capability, neg_budget, task_rowid)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
-    _m017_compact_transfers, _m018_webhook_counter,
+    _m017_compact_transfers, _m018_webhook_counter, _m019_capability_budget,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

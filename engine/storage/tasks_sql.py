@@ -32,6 +32,12 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
     TaskOrder.RELEVANCE: (("t.rowid", True),),  # without an indexed search; with one, see _selection
 }
 _BY_ROWID = (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
+# The budget orders over a capability's rows of task_capabilities (schema migration 19's indexes):
+# the same sort key values as _SORT's, so a cursor reads the same either way.
+_CAPABILITY_SORT: dict[TaskOrder, _sql.SortKey] = {
+    TaskOrder.BUDGET_HIGH: (("c.budget", True), ("c.task_rowid", True)),
+    TaskOrder.BUDGET_LOW: (("c.neg_budget", True), ("c.task_rowid", True)),
+}
 # A capability with at most this many tasks is read whole from its index and sorted; a
 # commoner one is checked row by row while the order's index is walked (see _selection).
 _FEW = 2_000
@@ -85,8 +91,8 @@ class SQLiteTasks:
         )).lastrowid
         if capabilities:
             self.conn.executemany(
-                "INSERT INTO task_capabilities (capability, task_rowid) VALUES (?, ?)",
-                [(c, rowid) for c in capabilities],
+                "INSERT INTO task_capabilities (capability, task_rowid, budget) VALUES (?, ?, ?)",
+                [(c, rowid, task.budget) for c in capabilities],
             )
 
     def get(self, task_id: str) -> Task | None:
@@ -230,10 +236,14 @@ def _selection(query: TaskQuery, counts: Counts,
         args += more
     if query.capability:
         tasks = counts("capability", query.capability)
-        if by_rowid and source == "tasks t" and tasks <= counts("tasks", "", query.status):
-            # The capability's own index, in rowid order, is the shorter walk (CROSS JOIN keeps it outermost).
+        # A budget order walks the capability's budget index (migration 19) unless an agent's
+        # few tasks are the narrower set (read by their own index and sorted).
+        walkable = by_rowid or (query.order in _CAPABILITY_SORT and not (
+            query.poster_id or query.assigned_to or query.evaluator_id or query.involving))
+        if walkable and source == "tasks t" and tasks <= counts("tasks", "", query.status):
+            # The capability's own index, in the page's order, is the shorter walk (CROSS JOIN keeps it outermost).
             source = "task_capabilities c CROSS JOIN tasks t ON t.rowid = c.task_rowid"
-            sort = (("c.task_rowid", newest),)
+            sort = (("c.task_rowid", newest),) if by_rowid else _CAPABILITY_SORT[query.order]
             where.append("c.capability = ?")
         elif tasks <= _FEW:
             where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")

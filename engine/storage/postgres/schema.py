@@ -467,10 +467,27 @@ def _m009_webhook_counter(conn: Any) -> None:
     """)
 
 
+def _m010_capability_budget(conn: Any) -> None:
+    # SQLite's migration 19: each task's capability row carries the task's budget (and -budget,
+    # stored: PostgreSQL 15 has no virtual generated columns), indexed for both budget orders.
+    conn.execute("""
+        ALTER TABLE task_capabilities ADD COLUMN budget BIGINT;
+        UPDATE task_capabilities c SET budget = t.budget FROM tasks t WHERE t.rowid = c.task_rowid;
+        ALTER TABLE task_capabilities ADD COLUMN neg_budget BIGINT GENERATED ALWAYS AS (-budget) STORED;
+    """)
+    lost = conn.execute("SELECT count(*) FROM task_capabilities WHERE budget IS NULL").fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} task capabilities name a task that does not exist")
+    conn.execute("""
+        CREATE INDEX idx_task_capabilities_budget ON task_capabilities(capability, budget, task_rowid);
+        CREATE INDEX idx_task_capabilities_neg_budget ON task_capabilities(capability, neg_budget, task_rowid);
+    """)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
-                                           _m009_webhook_counter]
+                                           _m009_webhook_counter, _m010_capability_budget]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
