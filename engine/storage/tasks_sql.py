@@ -12,13 +12,14 @@ from typing import Any
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
 from . import _search, _sql
+from ._accounts import escrow_key
 from .counters_sql import counter
 
 # In the order of Task's fields (see _task).
 _COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
     " t.assigned_to, t.result, t.rating,"
-    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
+    f" COALESCE((SELECT balance FROM accounts WHERE key = {escrow_key('t.rowid')}), 0) AS escrow,"
     " t.created_at, t.updated_at, t.deadline, t.claim_seconds, t.review_hours, t.evaluator_id,"
     " t.claim_expires_at, t.submitted_at, t.review_ends_at, t.dispute_reason, t.worker_share, t.resolution_note"
 )

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from engine import Market
 from engine.storage import SCHEMA_VERSION
+from engine.storage._accounts import FEES_KEY, ISSUANCE_KEY, key_of
 from engine.storage.schema import MIGRATIONS
 from tests.support.stores import raw_connection
 
@@ -59,8 +60,8 @@ def test_a_transfer_row_moves_the_cached_balances_with_it(market: Market) -> Non
     agent = register(market, "Agent")
     conn = raw_connection(market.path)
     conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
-                 " to_balance, at) VALUES ('platform:issuance', ?, 7, 'grant',"
-                 " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
+                 f" to_balance, at) VALUES ({ISSUANCE_KEY}, {key_of('?1')}, 7, 'grant',"
+                 " (SELECT rowid FROM agents WHERE id = ?2), 0, 0, 0)",
                  ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100 + 7
@@ -72,8 +73,8 @@ def test_a_transfer_that_would_overdraw_a_wallet_is_refused_by_the_database(mark
     conn = raw_connection(market.path)
     with pytest.raises(sqlite3.IntegrityError, match="(?i)check"):
         conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
-                     " to_balance, at) VALUES (?, 'platform:fees', 101, 'fee',"
-                     " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
+                     f" to_balance, at) VALUES ({key_of('?1')}, {FEES_KEY}, 101, 'fee',"
+                     " (SELECT rowid FROM agents WHERE id = ?2), 0, 0, 0)",
                      ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100
