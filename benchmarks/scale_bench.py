@@ -209,14 +209,21 @@ def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True
 
 def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
     """p50/p99 over HTTP (``agentmarket serve`` on ``path``, one keep-alive connection, the
-    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server."""
+    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server: with the
+    response cache off (every answer made afresh, as after any write) and on (the default)."""
+    figures = _http_figures(path, key, repeat, cached=False)
+    figures.update({f"{name} (cached)": f for name, f in _http_figures(path, key, repeat, cached=True).items()})
+    return figures
+
+
+def _http_figures(path: Path, key: str, repeat: int, cached: bool) -> dict[str, tuple[float, float]]:
     import http.client
     from urllib.parse import urlsplit
 
     from tests.support.server import server_process
 
     figures: dict[str, tuple[float, float]] = {}
-    with server_process(path) as server:
+    with server_process(path, env={"AGENTMARKET_RESPONSE_CACHE": "1" if cached else "0"}) as server:
         where = urlsplit(server.url)
         connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
 

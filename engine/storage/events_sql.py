@@ -14,6 +14,7 @@ from typing import Any
 
 from ..queries import EventQuery
 from ..records import Event
+from .tasks_sql import by_agent
 
 # Times are stored as unix seconds and read back in the market's one format (context.now).
 _SELECT = (
@@ -51,9 +52,9 @@ class SQLiteEvents:
             where.append(f"y.name IN ({', '.join('?' * len(types))})")
             args += types
         if involving is not None:
-            where.append("(e.agent = (SELECT rowid FROM agents WHERE id = ?)"
-                         " OR e.task IN (SELECT rowid FROM tasks WHERE poster_id = ? OR assigned_to = ?))")
-            args += [involving] * 3
+            where.append(f"(e.agent = (SELECT rowid FROM agents WHERE id = ?) OR e.task IN (SELECT rowid FROM tasks"
+                         f" WHERE {by_agent('poster_id')} UNION SELECT rowid FROM tasks WHERE {by_agent('assigned_to')}))")
+            args += [involving] * 5
         return _events(self.conn.execute(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY e.seq LIMIT ?",
                                          (*args, limit)))
 

@@ -42,6 +42,8 @@ _WALLET = "x.wallet = (SELECT rowid FROM agents WHERE id = ?)"
 # NULL (an owner that does not exist) would draw a fresh rowid: opened only for a real owner.
 _OPEN_ACCOUNT = (f"INSERT INTO accounts (key, balance) SELECT key, 0 FROM (SELECT {key_of('?1')} AS key) AS owned"
                  " WHERE key IS NOT NULL")
+_ENSURE_ACCOUNT = f"INSERT OR IGNORE INTO accounts (key, balance) VALUES ({key_of('?1')}, 0)"
+_BALANCE = f"SELECT balance FROM accounts WHERE key = {key_of('?1')}"
 
 
 class SQLiteLedger:
@@ -57,10 +59,10 @@ class SQLiteLedger:
             raise LookupError(f"no owner for account {account_id}")
 
     def ensure_account(self, account_id: str) -> None:
-        self.conn.execute(f"INSERT OR IGNORE INTO accounts (key, balance) VALUES ({key_of('?1')}, 0)", (account_id,))
+        self.conn.execute(_ENSURE_ACCOUNT, (account_id,))
 
     def balance(self, account_id: str) -> int | None:
-        row = self.conn.execute(f"SELECT balance FROM accounts WHERE key = {key_of('?1')}", (account_id,)).fetchone()
+        row = self.conn.execute(_BALANCE, (account_id,)).fetchone()
         return None if row is None else row[0]
 
     def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str,

@@ -559,11 +559,22 @@ def _m011_account_keys(conn: Any) -> None:
     _follow_identity(conn, "transfers", "id")
 
 
+def _m012_agent_id_suffix_indexes(conn: Any) -> None:
+    # SQLite's migration 21: a task's poster and assignee are found by their ids' last 8 characters
+    # (storage/tasks_sql.by_agent compares the whole id as an expression, which these serve).
+    conn.execute("""
+        DROP INDEX idx_tasks_poster_id;
+        DROP INDEX idx_tasks_assigned_to;
+        CREATE INDEX idx_tasks_poster ON tasks(substr(poster_id, 29), rowid);
+        CREATE INDEX idx_tasks_assignee ON tasks(substr(assigned_to, 29), rowid) WHERE assigned_to IS NOT NULL;
+    """)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
                                            _m009_webhook_counter, _m010_capability_budget,
-                                           _m011_account_keys]
+                                           _m011_account_keys, _m012_agent_id_suffix_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
