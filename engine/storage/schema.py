@@ -669,6 +669,21 @@ def _m021_agent_id_suffix_indexes(db: Database) -> None:
     db.execute("CREATE INDEX idx_tasks_assignee ON tasks(substr(assigned_to, 29)) WHERE assigned_to IS NOT NULL")
 
 
+def _m022_derived_event_data(db: Database) -> None:
+    # Leaner rows (SPEC §12): a posted event repeated its task's title and budget (about 45 bytes)
+    # and a rated one its rating. Their data is now NULL where it equals the task's fields, which
+    # never change afterwards; storage/events_sql.py reads it back from the task. Data that does
+    # not equal them stays as it is, and an empty one becomes '{}' (NULL now means "the task's").
+    for name, fields in (("task.posted", ("title", "budget")), ("task.rated", ("rating",))):
+        code = db.execute("SELECT code FROM event_types WHERE name = ?", (name,)).fetchone()[0]
+        db.execute("UPDATE events SET data = '{}' WHERE type = ? AND data IS NULL", (code,))
+        same = " AND ".join(f"json_extract(e.data, '$.{f}') IS t.{f}" for f in fields)
+        db.execute(
+            "UPDATE events SET data = NULL WHERE seq IN (SELECT e.seq FROM events e JOIN tasks t ON t.rowid = e.task"
+            f" WHERE e.type = ? AND json_valid(e.data) AND {same}"
+            f" AND (SELECT count(*) FROM json_each(e.data)) = {len(fields)})", (code,))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
@@ -676,6 +691,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
     _m017_compact_transfers, _m018_webhook_counter, _m019_capability_budget,
     _m020_account_keys, _m021_agent_id_suffix_indexes,
+    _m022_derived_event_data,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -204,3 +204,24 @@ def test_compacting_the_transfers_keeps_every_transfer_as_it_was(tmp_path: Path)
         # The wallet view's sums (migration 13) still follow the transfers after the compaction.
         wallet = market.wallet("a1")
         assert (wallet.balance, wallet.escrowed, wallet.earned, wallet.spent) == (70, 30, 0, 0)
+
+
+def test_posted_and_rated_events_read_their_data_from_the_task(market: Market) -> None:
+    """Their data is the task's own fields (storage/events_sql.DERIVED): stored once, in the task;
+    data that is not the task's is kept as given."""
+    poster, worker = register(market, "Poster"), register(market, "Worker")
+    task = market.post_task(poster, title="Résumé \"quoted\"", budget=7)
+    market.accept_task(task.id, worker)
+    market.complete_task(task.id, worker, "done")
+    market.rate_task(task.id, poster, 4)
+    with market.context.store.write() as tx:
+        tx.events.add("task.posted", task.id, poster, "2026-01-01T00:00:00Z", {"title": "another", "budget": 7})
+        tx.events.add("task.rated", task.id, poster, "2026-01-01T00:00:00Z", {})
+    timeline = [(e.type, e.data) for e in market.task_timeline(task.id)]
+    assert timeline == [("task.posted", {"title": "Résumé \"quoted\"", "budget": 7}), ("task.assigned", {}),
+                        ("task.completed", {}), ("task.rated", {"rating": 4}),
+                        ("task.posted", {"title": "another", "budget": 7}), ("task.rated", {})]
+    conn = raw_connection(market.path)
+    stored = [row[0] for row in conn.execute("SELECT data FROM events WHERE task IS NOT NULL ORDER BY seq")]
+    conn.close()
+    assert stored[0] is None and stored[3] is None and stored[4] is not None and stored[5] == "{}"

@@ -570,11 +570,23 @@ def _m012_agent_id_suffix_indexes(conn: Any) -> None:
     """)
 
 
+def _m013_derived_event_data(conn: Any) -> None:
+    # SQLite's migration 22: a posted or rated event's data is NULL where it equals its task's
+    # fields (read back from the task, storage/events_sql.py); an empty one becomes '{}'.
+    for name, fields in (("task.posted", ("title", "budget")), ("task.rated", ("rating",))):
+        code = conn.execute("SELECT code FROM event_types WHERE name = %s", (name,)).fetchone()[0]
+        conn.execute("UPDATE events SET data = '{}' WHERE type = %s AND data IS NULL", (code,))
+        task_fields = ", ".join(f"'{f}', t.{f}" for f in fields)
+        conn.execute(f"UPDATE events e SET data = NULL FROM tasks t WHERE t.rowid = e.task AND e.type = %s"
+                     f" AND e.data::jsonb = jsonb_build_object({task_fields})", (code,))
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
                                            _m009_webhook_counter, _m010_capability_budget,
-                                           _m011_account_keys, _m012_agent_id_suffix_indexes]
+                                           _m011_account_keys, _m012_agent_id_suffix_indexes,
+                                           _m013_derived_event_data]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
