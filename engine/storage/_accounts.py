@@ -44,3 +44,13 @@ def escrow_key(task_rowid: str) -> str:
 def is_escrow(key: str) -> str:
     """SQL: whether ``key`` is a task's escrow (its task's rowid is ``key / 4``)."""
     return f"{key} % 4 = 1"
+
+
+def escrow_of(task_rowid: int) -> int:
+    """The key of the escrow of the task with rowid ``task_rowid`` (as :func:`escrow_key` in SQL)."""
+    return task_rowid * 4 + 1
+
+
+def is_escrow_key(key: int) -> bool:
+    """Whether ``key`` is a task's escrow (as :func:`is_escrow` in SQL)."""
+    return key % 4 == 1
