@@ -9,11 +9,12 @@ processes forked from it, so a key's allowance is one across all of them.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import math
 import mmap
-import multiprocessing
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,29 @@ SHARED_PROBES = 8
 _SLOT = struct.Struct("<Qdd")  # key fingerprint (0: empty), tokens, at
 
 
+class _ForkSharedLock:
+    """A lock across the processes forked after it was made, and their threads, that a
+    process killed while holding it cannot keep: a POSIX record lock on an unlinked file
+    (the kernel drops a dead process's locks), taken under a per-process thread lock
+    (record locks exclude processes, not threads)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.lockf(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN)
+        self._threads.release()
+
+
 class _SharedBuckets:
     """Token buckets in anonymous shared memory, for processes forked after it was made:
     an open-addressed table of (fingerprint, tokens, at); a slot whose bucket is full again is
@@ -36,7 +60,7 @@ class _SharedBuckets:
 
     def __init__(self) -> None:
         self._memory = mmap.mmap(-1, SHARED_SLOTS * _SLOT.size)  # MAP_SHARED: forked children see one table
-        self.lock: Any = multiprocessing.get_context("fork").Lock()
+        self.lock = _ForkSharedLock()
 
     def _slots(self, digest: bytes) -> tuple[int, list[int]]:
         fingerprint = int.from_bytes(digest[:8], "little") or 1

@@ -27,15 +27,10 @@ def _register(server: ServerProcess, name: str) -> httpx.Response:
         "name": name, "capabilities": ["x"], "owner_email": f"{name.lower()}@example.com"})
 
 
-def _workers_of(server: ServerProcess) -> list[int]:
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-    return [int(pid) for pid in children.read_text().split()]
-
-
 @pytest.mark.slow
 def test_two_workers_share_one_registration_limit_and_one_idempotency(tmp_path: Path) -> None:
     with server_process(tmp_path / "m.db", extra_args=WORKERS, registrations_per_hour=3) as server:
-        assert len(_workers_of(server)) == 2
+        assert len(server.workers()) == 2
         codes = [_register(server, f"Agent{n}").status_code for n in range(6)]
         assert codes.count(201) == 3 and codes.count(429) == 3
         with Market(tmp_path / "m.db") as market:
@@ -75,7 +70,7 @@ def test_two_workers_share_one_rate_limit_and_a_rotated_key_stops_in_both(tmp_pa
 @pytest.mark.slow
 def test_sigterm_drains_every_worker(tmp_path: Path) -> None:
     with server_process(tmp_path / "m.db", extra_args=WORKERS) as server:
-        workers = _workers_of(server)
+        workers = server.workers()
         assert len(workers) == 2
         assert _register(server, "Someone").status_code == 201
         assert server.terminate() == 0

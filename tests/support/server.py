@@ -130,6 +130,26 @@ class ServerProcess:
         """What the server wrote to stderr so far (its access log)."""
         return self.log.read_text(errors="replace")
 
+    def workers(self) -> list[int]:
+        """The process ids of its ``--workers`` processes (its children)."""
+        pid = self.process.pid
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+    def started_workers(self) -> int:
+        """How many server processes have started listening so far (each logs its address once)."""
+        return self.stderr().count("AgentMarket API on")
+
+    def replacement(self, survivor: int, starts: int, timeout: float = 60.0) -> int:
+        """Wait until there are two workers again, ``survivor`` and another, and the
+        ``starts``-th worker has started listening; return the other's pid."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = self.workers()
+            if self.started_workers() >= starts and len(workers) == 2 and survivor in workers:
+                return next(pid for pid in workers if pid != survivor)
+            time.sleep(0.05)
+        raise AssertionError(f"no worker replaced the dead one within {timeout} s")
+
     def kill(self) -> None:
         """SIGKILL: no chance to clean up (for durability tests)."""
         self.process.kill()
