@@ -13,20 +13,34 @@ ratio of the large market's p50 to the small one's, the build rate and the file 
 
 Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
 later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
-by several people, load 8-12 all session): 10 k tasks, settled shape, 152 s (66 tasks/s); 10 k
-open, 47 s (212/s); 100 k open, 42 minutes (39/s). At those rates 1 M tasks takes 1.3-7 hours
-(open) or about 4 hours (settled), more than one working session: the large market measured so
-far is 100 k (``--sizes 10000 100000``); ``--sizes 10000 1000000`` resumes toward 1 M.
+by several people, load average about 8 all session): 1 M tasks, settled shape, 2,838 s (47
+minutes, 352 tasks/s, schema 18; the copy then took 136 s through the lean-row migrations, now numbered 20-23: 15 s
+for 20, 71 s for 21, 9 s for 22, 40 s for 23; 19, delivery claims, adds two columns); 10 k settled 66 s (151/s); 100 k open 640 s (156/s);
+10 k completed (every task completed and rated) 61 s. ``--shapes completed`` measures bytes per
+lifecycle: 1,006 B at 10 k, fixed pages included (about 27 of them), so about 980 B at 1 M.
 
-Measured here (``--sizes 10000 100000 --shapes open settled --http --repeat 50``, one run, p50 ms
-10 k -> 100 k; p99s are dominated by the machine's load): every list, page 1 and 10,000 deep by
-cursor, 0.04-0.7 -> 0.08-0.7 (ratios 0.5-2, noise), budget orders 10,000 deep up to 1.0-1.65;
-capability in a budget order 16/6 -> 9/9 (it probes the budget index row by row, and this
-bench's capability never has the top budgets); search with matches 1.2-1.6 at both sizes, with a
-status 3-7 (its total counts 1,000 matches); without matches 0.1; stats 0.04; verify_ledger
-0.25 s -> 1.37 s, verify_counters 0.50 s -> 2.47 s (linear). Over HTTP with an API key (one
-keep-alive connection) at 100 k: GET /api/wallet 0.94, lists 1.0-1.8 (no filter 2.8, search
-3.3), wallet transactions 0.93, stats 0.55. See docs/ARCHITECTURE.md for the 10 M estimate.
+One run, ``--sizes 10000 1000000 --shapes settled --http --repeat 50`` (the 1 M market copied
+from a build on schema 18 and migrated; the full test suite ran beside it, so p99s are the
+machine's load), p50 ms 10 k -> 1 M (ratio); the 1 M file: 1,376 B/task (free pages left by the
+migrations), 978 B/task in tables and indexes:
+
+- flat: every list's first page 0.06-0.6 -> 0.06-0.6 (ratios 0.5-1.6); 10,000 deep by cursor
+  0.05-0.66 -> 0.06-0.66 (0.6-2.0) for no filter, a status, a capability, capability in
+  budget_high (0.50 -> 0.53), poster, assignee, "my tasks", agents, wallet transactions;
+  stats 0.07 -> 0.06; a search with no match 0.2 -> 0.2.
+- not flat at 1 M: status=open capability=research 17 -> 1,195 (page 1) and 15 -> 1,378 (deep):
+  in this shape research tasks are never open, and the walk of the capability's index checks
+  every one of its 200,000 tasks; budget_high 10,000 deep 0.34 -> 6.9, budget_low 0.66 -> 1.8,
+  budget_low status=open 10,000 deep 0.37 -> 19.5; a search with matches 0.9 -> 2.4 (page 1),
+  5.0 -> 6.3 (deep); with a status 24 -> 6.9 and 18 -> 12 (its total counts to 200 matches).
+- verify_ledger 0.71 s -> 68 s, verify_counters 0.96 s -> 143 s (linear, and past 30 s here).
+- HTTP with an API key, one keep-alive connection, at 1 M, response cache off (every answer made
+  afresh): GET /api/wallet 0.50, lists 0.87-0.95 (no filter 0.95: 1.9x; a status, a capability),
+  budget_low status=open 1.52 (3.0x), /api/agents/me/tasks 1.14 (2.3x), q=parser 1.60 (3.2x),
+  wallet transactions 0.72, stats 0.43. Cache on (the default; a keyed GET is answered again
+  while the market is unchanged): wallet 0.37, lists 0.5-1.9, search 1.2. The 10 k server's
+  figures of this run were taken under a load spike (wallet 3.35 ms) and are not comparable.
+See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
 from __future__ import annotations
@@ -54,8 +68,9 @@ WORDS = ("parser", "report", "summary", "haiku", "invoice", "translate", "review
 
 
 #: How a built market's tasks end: "settled" (about 6 in 10 completed and rated, 1 in 10
-#: cancelled, the rest open) or "open" (9 in 10 still open, the rest completed and rated).
-SHAPES = ("settled", "open")
+#: cancelled, the rest open), "open" (9 in 10 still open, the rest completed and rated) or
+#: "completed" (every task completed and rated: its bytes per task are bytes per lifecycle).
+SHAPES = ("settled", "open", "completed")
 #: Operations per ``Market.batch()`` transaction while building.
 BATCH = 500
 
@@ -86,7 +101,7 @@ def build(path: Path, tasks: int, agents: int = 50, shape: str = "settled") -> d
         for agent_id in ids:
             market.grant(agent_id, 10 * tasks)
     agents = len(ids)
-    settled = 6 if shape == "settled" else 1
+    settled = {"settled": 6, "open": 1, "completed": 10}[shape]
     done = sum(market.stats().tasks.values())
     started = time.perf_counter()
     for first in range(done, tasks, BATCH):
@@ -208,14 +223,21 @@ def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True
 
 def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
     """p50/p99 over HTTP (``agentmarket serve`` on ``path``, one keep-alive connection, the
-    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server."""
+    agent's API key) of list requests, beside ``GET /api/wallet`` on the same server: with the
+    response cache off (every answer made afresh, as after any write) and on (the default)."""
+    figures = _http_figures(path, key, repeat, cached=False)
+    figures.update({f"{name} (cached)": f for name, f in _http_figures(path, key, repeat, cached=True).items()})
+    return figures
+
+
+def _http_figures(path: Path, key: str, repeat: int, cached: bool) -> dict[str, tuple[float, float]]:
     import http.client
     from urllib.parse import urlsplit
 
     from tests.support.server import server_process
 
     figures: dict[str, tuple[float, float]] = {}
-    with server_process(path) as server:
+    with server_process(path, env={"AGENTMARKET_RESPONSE_CACHE": "1" if cached else "0"}) as server:
         where = urlsplit(server.url)
         connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
 
@@ -249,7 +271,7 @@ def bytes_per_task(path: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 1_000_000])
-    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES),
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES[:2]),
                         help="Markets to build at each size; lists are timed on the first, the checks on each.")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--depth", type=int, default=10_000)

@@ -108,10 +108,13 @@ def floor_lifecycles_per_second(path: str, count: int) -> float:
 
 # The engine's writes of one lifecycle, as bare statements on the engine's own schema (its
 # triggers keep cached balances, counters and the search index, as they do for the engine).
+# Accounts by their integer keys (storage/_accounts.py: wallet = agent rowid * 4, escrow = task
+# rowid * 4 + 1, fees 2, issuance 3), named here as the engine names them.
 _TRANSFER = (
     "INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance, to_balance, at)"
-    " SELECT f.id, t.id, ?3, ?4, (SELECT rowid FROM agents WHERE id = ?5), f.balance - ?3, t.balance + ?3, ?6"
-    " FROM accounts f, accounts t WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
+    " SELECT f.key, t.key, ?3, ?4, CASE 0 WHEN f.key % 4 THEN f.key / 4 WHEN t.key % 4 THEN t.key / 4 END,"
+    " f.balance - ?3, t.balance + ?3, ?5 FROM accounts f, accounts t WHERE f.key = {source} AND t.key = {target}"
+    " AND (f.key = 3 OR f.balance >= ?3)"
 )
 _EVENT = (
     "INSERT INTO events (type, task, agent, at, data) VALUES ((SELECT code FROM event_types WHERE name = ?1),"
@@ -135,7 +138,11 @@ def same_rows_floor_lifecycles_per_second(path: str, count: int) -> float:
     """
     from sqlite_utils import Database
 
+    from engine.storage._accounts import key_of
     from engine.storage.schema import migrate
+
+    transfer = _TRANSFER.format(source=key_of("?1"), target=key_of("?2"))
+    open_account = f"INSERT INTO accounts (key, balance) VALUES ({key_of('?1')}, 0)"
 
     conn = sqlite3.connect(path, isolation_level=None)
     if path != ":memory:":
@@ -149,21 +156,21 @@ def same_rows_floor_lifecycles_per_second(path: str, count: int) -> float:
         conn.execute("INSERT INTO agents (id, name, name_key, description, capabilities, owner_email, api_key_hash,"
                      " created_at) VALUES (?1, ?1, ?1, '', '[\"x\"]', ?1, ?1, ?2)", (agent, now))
         conn.execute("INSERT INTO agent_capabilities VALUES ('x', ?)", (agent,))
-        conn.execute("INSERT INTO accounts VALUES (?, 'wallet', ?, 0)", (f"wallet:{agent}", agent))
-    conn.executemany("INSERT INTO accounts VALUES (?, ?, NULL, 0)", [("fees", "fees"), ("issuance", "issuance")])
-    conn.execute(_TRANSFER, ("issuance", "wallet:a", 10**12, "grant", "a", at))
+        conn.execute(open_account, (f"wallet:{agent}",))
+    conn.executemany(open_account, [("platform:fees",), ("platform:issuance",)])
+    conn.execute(transfer, ("platform:issuance", "wallet:a", 10**12, "grant", at))
     execute = conn.execute
 
     started = _timer()
     for n in range(count):
         task_id, escrow = f"t{n}", f"escrow:t{n}"
         execute("BEGIN IMMEDIATE")
-        execute("INSERT INTO accounts VALUES (?, 'escrow', 'a', 0)", (escrow,))
-        execute(_TRANSFER, ("wallet:a", escrow, 10, "escrow", "a", at))
         rowid = execute(_TASK, (task_id, "Summarize the Q3 sales figures", "Posted by Ada-1. Please be thorough.",
                                 now, now, later, later)).lastrowid
-        execute("INSERT INTO task_capabilities VALUES ('x', ?)", (rowid,))
-        execute(_EVENT, ("task.posted", rowid, "a", at, '{"title":"Summarize the Q3 sales figures","budget":10}'))
+        execute("INSERT INTO task_capabilities (capability, task_rowid, budget) VALUES ('x', ?, 10)", (rowid,))
+        execute(open_account, (escrow,))
+        execute(transfer, ("wallet:a", escrow, 10, "escrow", at))
+        execute(_EVENT, ("task.posted", rowid, "a", at, None))  # its data is the task's (events_sql.DERIVED)
         execute("COMMIT")
         execute("BEGIN IMMEDIATE")
         execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
@@ -173,8 +180,8 @@ def same_rows_floor_lifecycles_per_second(path: str, count: int) -> float:
         execute("COMMIT")
         execute("BEGIN IMMEDIATE")
         execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        execute(_TRANSFER, (escrow, "wallet:b", 9, "payout", "b", at))
-        execute(_TRANSFER, (escrow, "fees", 1, "fee", None, at))
+        execute(transfer, (escrow, "wallet:b", 9, "payout", at))
+        execute(transfer, (escrow, "platform:fees", 1, "fee", at))
         execute("UPDATE agents SET total_tasks = total_tasks + 1 WHERE id = 'b'")
         execute("UPDATE tasks SET status = 'completed', result = 'done', claim_expires_at = NULL, due_at = NULL"
                 " WHERE id = ?", (task_id,))
@@ -183,7 +190,7 @@ def same_rows_floor_lifecycles_per_second(path: str, count: int) -> float:
         execute("BEGIN IMMEDIATE")
         execute("UPDATE tasks SET rating = 5 WHERE id = ?", (task_id,))
         execute("UPDATE agents SET rating_sum = rating_sum + 5, rating_count = rating_count + 1 WHERE id = 'b'")
-        execute(_EVENT, ("task.rated", rowid, "a", at, '{"rating":5}'))
+        execute(_EVENT, ("task.rated", rowid, "a", at, None))
         execute("COMMIT")
     seconds = _timer() - started
     conn.close()

@@ -21,7 +21,3 @@ def wallet(agent_id: str) -> str:
 def escrow(task_id: str) -> str:
     return "escrow:" + task_id
 
-
-def wallet_owner(account_id: str) -> str | None:
-    """The agent whose wallet ``account_id`` is, or None for other accounts."""
-    return account_id[7:] if account_id.startswith("wallet:") else None

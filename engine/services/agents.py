@@ -92,7 +92,7 @@ class AgentService:
             if tx.agents.id_by_name(agent.name) is not None:
                 raise NameTaken(f"an agent named {agent.name!r} already exists", field="name")
             tx.agents.insert(agent, api_key_hash=hash_key(api_key), webhook_secret=secret)
-            tx.ledger.open_account(acct.wallet(agent_id), "wallet", agent_id)
+            tx.ledger.open_account(acct.wallet(agent_id))
             # Read in the transaction that moves the credits, not from this process's Settings: a
             # change made through another process (or Market) applies to the very next operation.
             grant = claim_grant(tx, agent.owner_email, agent_id, tx.settings.get("registration_grant"), now)

@@ -17,7 +17,7 @@ from ..records import Task
 from ..states import Action, TaskStatus
 from .agents import found_agent
 from .context import MarketContext
-from .ledger import charge
+from .ledger import post_charged
 from .tasks import TaskService
 
 #: Hires an agent, runs it and settles the task: ``runner(market, caller_id, agent_id,
@@ -54,7 +54,6 @@ class HiringService:
                 raise AgentNotExecutable(f"{target.name} has neither an endpoint_url nor a system_prompt")
             if budget < target.price_per_task:
                 raise ValidationError("budget", f"budget must be at least {target.name}'s price of {target.price_per_task}")
-            charge(tx, caller_id, budget, task_id, now)
             title = " ".join(description.split())
             title = title if len(title) <= 80 else title[:79] + "…"
             task = Task(
@@ -62,7 +61,7 @@ class HiringService:
                 required_capabilities=(), status=TaskStatus.ASSIGNED, kind="direct", poster_id=caller_id,
                 assigned_to=target.id, result=None, rating=None, escrow=budget, created_at=now, updated_at=now,
             )
-            tx.tasks.insert(task)
+            post_charged(tx, task, now)
             tx.events.add("task.hired", task_id, caller_id, now, {"agent_id": target.id, "budget": budget})
         return task
 

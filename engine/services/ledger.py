@@ -17,21 +17,24 @@ from .context import MarketContext, read_page
 
 
 # -- movements, inside a caller's transaction -----------------------------------------
-def charge(tx: MarketTx, agent_id: str, amount: int, task_id: str, now: str) -> None:
-    """Open the task's escrow with ``amount`` from the agent's wallet.
+def post_charged(tx: MarketTx, task: Task, now: str) -> None:
+    """Insert ``task`` and open its escrow with its budget from its poster's wallet.
 
     Raises:
-        InsufficientCredits: the wallet holds less (nothing moved). NotFound: no such agent.
+        InsufficientCredits: the wallet holds less. NotFound: no such poster. (Nothing written.)
     """
-    escrow = acct.escrow(task_id)
-    tx.ledger.open_account(escrow, "escrow", agent_id)
-    if tx.ledger.transfer(acct.wallet(agent_id), escrow, amount, acct.ESCROW, task_id, now):
-        return
-    balance = tx.ledger.balance(acct.wallet(agent_id))
+    # The escrow's account is keyed by the task's row (storage: ledger_sql), so the task goes in
+    # first; the wallet is read before, so a refused post writes nothing at all.
+    wallet, escrow = acct.wallet(task.poster_id), acct.escrow(task.id)
+    balance = tx.ledger.balance(wallet)
     if balance is None:
-        raise NotFound(f"no agent with id {agent_id!r}")
-    raise InsufficientCredits(f"this needs {amount} credits and the wallet holds {balance}",
-                              balance=balance, needed=amount)
+        raise NotFound(f"no agent with id {task.poster_id!r}")
+    if balance < task.budget:
+        raise InsufficientCredits(f"this needs {task.budget} credits and the wallet holds {balance}",
+                                  balance=balance, needed=task.budget)
+    tx.tasks.insert(task)
+    tx.ledger.open_account(escrow)
+    move(tx, wallet, escrow, task.budget, acct.ESCROW, task.id, now)
 
 
 def move(tx: MarketTx, source: str, target: str, amount: int, kind: str, task_id: str | None, now: str,
@@ -85,8 +88,8 @@ class LedgerService:
 
     def open_house_accounts(self, tx: MarketTx) -> None:
         """Make sure the market's own accounts exist (fees, issuance)."""
-        tx.ledger.ensure_account(acct.FEES, "fees")
-        tx.ledger.ensure_account(acct.ISSUANCE, "issuance")
+        tx.ledger.ensure_account(acct.FEES)
+        tx.ledger.ensure_account(acct.ISSUANCE)
 
     def balance(self, agent_id: str) -> int:
         """The agent's wallet balance. Raises NotFound."""

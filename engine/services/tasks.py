@@ -35,7 +35,7 @@ from ..states import (
 )
 from ..storage import MarketTx
 from .context import MarketContext, read_page
-from .ledger import charge, pay_out, refund, settle_dispute
+from .ledger import pay_out, post_charged, refund, settle_dispute
 from .outbox import OutboxService
 
 #: What runs inside a change's transaction once it is allowed: money, extra refusals.
@@ -220,8 +220,7 @@ class TaskService:
         with ctx.store.write() as tx:
             if evaluator_id is not None and tx.agents.get(evaluator_id) is None:
                 raise NotFound(f"no agent with id {evaluator_id!r}", field="evaluator_id")
-            charge(tx, poster_id, budget, task_id, now)
-            tx.tasks.insert(task)
+            post_charged(tx, task, now)
             tx.events.add("task.posted", task_id, poster_id, now, {"title": task.title, "budget": budget})
             self._outbox.notify_receivers(tx, "task.posted", task, poster_id, now)
         return task

@@ -27,7 +27,7 @@ _ROWID_TABLES = frozenset({"agents", "tasks", "webhook_deliveries"})
 _IDENTITIES = (("agents", "rowid"), ("tasks", "rowid"), ("webhook_deliveries", "rowid"), ("transfers", "id"),
                ("events", "seq"), ("event_types", "code"), ("webhook_attempts", "id"))
 #: Generated columns: the target computes them.
-_GENERATED = frozenset({("tasks", "neg_budget")})
+_GENERATED = frozenset({("tasks", "neg_budget"), ("task_capabilities", "neg_budget")})
 #: Tables that must be empty for a store to count as a copy's target (event_types the schema
 #: fills: the source's replace them, its events naming types by their codes).
 _MUST_BE_EMPTY = (*(t for t in TABLES if t != "event_types"), "counters")

@@ -18,14 +18,17 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-def recount(wallet_agents: str, more: str = "") -> str:
+from ._accounts import is_escrow, kind_of
+
+def recount(wallet_agents: str, more: str = "", account_kind: str = "kind") -> str:
     """What the counters should hold, counted from the tables themselves (the migration of
     the counters fills them from it, ``verify_counters`` compares against it), given the
     SELECT of the agent each wallet transfer touched, as column ``agent`` (its column changed
-    in migration 17), and ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added later)."""
+    in migration 17), ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added
+    later) and the SQL of an account's kind (a column until migration 21, then of its key)."""
     return (
         "SELECT kind, key, status, SUM(n) AS n FROM ("
-        " SELECT 'credits' AS kind, kind AS key, '' AS status, balance AS n FROM accounts"
+        f" SELECT 'credits' AS kind, {account_kind} AS key, '' AS status, balance AS n FROM accounts"
         " UNION ALL SELECT 'tasks', '', status, 1 FROM tasks"
         " UNION ALL SELECT 'poster', poster_id, status, 1 FROM tasks"
         " UNION ALL SELECT 'assignee', assigned_to, status, 1 FROM tasks WHERE assigned_to IS NOT NULL"
@@ -47,9 +50,10 @@ WALLET_SUMS = (
     " SELECT 'wallet_sum' AS kind, g.id AS key, x.kind AS status, x.amount AS n FROM transfers x"
     "  JOIN agents g ON g.rowid = x.wallet WHERE x.kind IN ('payout', 'escrow', 'refund')"
     " UNION ALL SELECT 'escrow_released', t.poster_id, '', x.amount FROM transfers x"
-    "  JOIN tasks t ON t.id = substr(x.from_account, 8) WHERE x.from_account LIKE 'escrow:%'"
+    f"  JOIN tasks t ON t.rowid = x.from_account / 4 WHERE {is_escrow('x.from_account')}"
 )
-RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", " UNION ALL" + WALLET_SUMS)
+RECOUNT = recount("SELECT g.id AS agent FROM transfers x JOIN agents g ON g.rowid = x.wallet", " UNION ALL" + WALLET_SUMS,
+                  kind_of("key"))
 _MISMATCHES = (
     f"WITH expected AS MATERIALIZED ({RECOUNT})"
     " SELECT e.kind, e.key, e.status, e.n AS recounted, COALESCE(c.n, 0) AS stored FROM expected e"

@@ -11,33 +11,39 @@ from .. import ledger_accounts as acct
 from ..queries import TransactionQuery
 from ..records import Transaction, WalletFigures
 from . import _sql
+from ._accounts import ISSUANCE_KEY, escrow_key, escrow_of, is_escrow, is_escrow_key, key_of, kind_of, name_of
 from .counters_sql import counter
 
+#: The task a transfer ``x`` belongs to: the one whose escrow it moved credits into or out of.
+TRANSFER_TASK = (
+    f"CASE WHEN {is_escrow('x.from_account')} THEN (SELECT id FROM tasks WHERE rowid = x.from_account / 4)"
+    f" WHEN {is_escrow('x.to_account')} THEN (SELECT id FROM tasks WHERE rowid = x.to_account / 4) END"
+)
 # A transfer is one INSERT: it reads both balances, refuses (inserts nothing) when the
 # source cannot cover the amount (issuance may go negative), and records the balances
 # after it. The trigger ``transfers_move_balances`` (schema) then moves the cached
 # balances in the same statement, so a transfer row and its balance changes cannot part.
-# Stored compactly (schema migration 17): the wallet's agent as its rowid, the time as unix
-# seconds; the task is the one whose escrow is on either side (TRANSFER_TASK).
+# Stored compactly (schema migrations 17 and 20): both accounts and the wallet's agent (the
+# wallet side's owner) as integers, the time as unix seconds; the task is the one whose
+# escrow is on either side (TRANSFER_TASK).
 _TRANSFER = (
     "INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
-    " SELECT f.id, t.id, ?3, ?4, (SELECT rowid FROM agents WHERE id = ?5), f.balance - ?3, t.balance + ?3,"
-    " unixepoch(?6), ?7 FROM accounts f, accounts t"
-    " WHERE f.id = ?1 AND t.id = ?2 AND (f.kind = 'issuance' OR f.balance >= ?3)"
-)
-_ESCROW_ID_AT = len(acct.escrow("")) + 1
-#: The task a transfer ``x`` belongs to: the one whose escrow it moved credits into or out of.
-TRANSFER_TASK = (
-    f"CASE WHEN x.from_account LIKE '{acct.escrow('')}%' THEN substr(x.from_account, {_ESCROW_ID_AT})"
-    f" WHEN x.to_account LIKE '{acct.escrow('')}%' THEN substr(x.to_account, {_ESCROW_ID_AT}) END"
+    " SELECT f.key, t.key, ?3, ?4, CASE 0 WHEN f.key % 4 THEN f.key / 4 WHEN t.key % 4 THEN t.key / 4 END,"
+    " f.balance - ?3, t.balance + ?3, unixepoch(?5), ?6 FROM accounts f, accounts t"
+    f" WHERE f.key = {key_of('?1')} AND t.key = {key_of('?2')} AND (f.key = {ISSUANCE_KEY} OR f.balance >= ?3)"
 )
 _HISTORY_COLUMNS = (
-    f"x.id, x.from_account, x.to_account, x.amount, x.kind, {TRANSFER_TASK} AS task_id, x.from_balance,"
+    f"x.id, {name_of('x.from_account')} AS from_account, {name_of('x.to_account')} AS to_account, x.amount,"
+    f" x.kind, {TRANSFER_TASK} AS task_id, x.from_balance,"
     " x.to_balance, strftime('%Y-%m-%dT%H:%M:%SZ', x.at, 'unixepoch') AS created_at, x.memo"
 )
 _HISTORY: _sql.SortKey = (("x.id", True),)  # a wallet's history, newest first
 _WALLET = "x.wallet = (SELECT rowid FROM agents WHERE id = ?)"
-_OPEN_ACCOUNT = "INSERT INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, ?, 0)"
+# NULL (an owner that does not exist) would draw a fresh rowid: opened only for a real owner.
+_OPEN_ACCOUNT = (f"INSERT INTO accounts (key, balance) SELECT key, 0 FROM (SELECT {key_of('?1')} AS key) AS owned"
+                 " WHERE key IS NOT NULL")
+_ENSURE_ACCOUNT = f"INSERT OR IGNORE INTO accounts (key, balance) VALUES ({key_of('?1')}, 0)"
+_BALANCE = f"SELECT balance FROM accounts WHERE key = {key_of('?1')}"
 
 
 class SQLiteLedger:
@@ -48,16 +54,15 @@ class SQLiteLedger:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def open_account(self, account_id: str, kind: str, owner_id: str | None) -> None:
-        self.conn.execute(_OPEN_ACCOUNT, (account_id, kind, owner_id))
+    def open_account(self, account_id: str) -> None:
+        if not self.conn.execute(_OPEN_ACCOUNT, (account_id,)).rowcount:
+            raise LookupError(f"no owner for account {account_id}")
 
-    def ensure_account(self, account_id: str, kind: str) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO accounts (id, kind, owner_id, balance) VALUES (?, ?, NULL, 0)", (account_id, kind)
-        )
+    def ensure_account(self, account_id: str) -> None:
+        self.conn.execute(_ENSURE_ACCOUNT, (account_id,))
 
     def balance(self, account_id: str) -> int | None:
-        row = self.conn.execute("SELECT balance FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        row = self.conn.execute(_BALANCE, (account_id,)).fetchone()
         return None if row is None else row[0]
 
     def transfer(self, source: str, target: str, amount: int, kind: str, task_id: str | None, at: str,
@@ -74,8 +79,7 @@ class SQLiteLedger:
                 the task of a transfer is stored as that escrow, see TRANSFER_TASK).
         """
         _check_task(task_id, source, target)
-        wallet_agent = acct.wallet_owner(source) or acct.wallet_owner(target)
-        if self.conn.execute(_TRANSFER, (source, target, amount, kind, wallet_agent, at, memo)).rowcount:
+        if self.conn.execute(_TRANSFER, (source, target, amount, kind, at, memo)).rowcount:
             return True
         if self.balance(target) is None:
             raise LookupError(f"no such account: {target}")
@@ -95,10 +99,7 @@ class SQLiteLedger:
             ValueError: ``task_id`` is not the task whose escrow is ``source`` (see :meth:`transfer`).
         """
         _check_task(task_id, source, source)
-        rows = [
-            (source, target, amount, kind, acct.wallet_owner(source) or acct.wallet_owner(target), at, None)
-            for target, amount, kind in parts if amount
-        ]
+        rows = [(source, target, amount, kind, at, None) for target, amount, kind in parts if amount]
         if self.conn.executemany(_TRANSFER, rows).rowcount == len(rows):
             return True
         for target, _, _ in parts:
@@ -144,80 +145,96 @@ class SQLiteLedger:
 
     def negative_accounts(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
-            "SELECT id, kind, balance FROM accounts WHERE (kind = 'issuance' AND balance > 0)"
-            " OR (kind != 'issuance' AND balance < 0) LIMIT 100"
+            f"SELECT {name_of('key')} AS id, {kind_of('key')} AS kind, balance FROM accounts"
+            " WHERE (key % 4 = 3 AND balance > 0) OR (key % 4 != 3 AND balance < 0) LIMIT 100"
         ))
 
     def escrow_mismatches(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
         marks = ", ".join("?" * len(escrowed))
         return _dicts(self.conn.execute(
             "SELECT t.id AS task_id, t.status, t.budget, COALESCE(a.balance, 0) AS escrow"
-            " FROM tasks t LEFT JOIN accounts a ON a.id = 'escrow:' || t.id"
+            f" FROM tasks t LEFT JOIN accounts a ON a.key = {escrow_key('t.rowid')}"
             f" WHERE COALESCE(a.balance, 0) != CASE WHEN t.status IN ({marks}) THEN t.budget ELSE 0 END"
             " LIMIT 100", tuple(escrowed),
         ))
 
+    # The checks over every transfer stream them once each, summing per account in a dict: a
+    # GROUP BY over a million escrows sorted them on disk (70 s for the flows at 1 M tasks here).
     def escrow_flows(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
-        marks = ", ".join("?" * len(escrowed))
-        return _dicts(self.conn.execute(
-            f"WITH {_ESCROW_MOVES}"
-            " SELECT t.id AS task_id, t.status, t.budget, COALESCE(i.total, 0) AS moved_in,"
-            "  COALESCE(i.times, 0) AS times_in, COALESCE(o.total, 0) AS moved_out"
-            " FROM tasks t LEFT JOIN moved_in i ON i.account = 'escrow:' || t.id"
-            " LEFT JOIN moved_out o ON o.account = 'escrow:' || t.id"
-            " WHERE COALESCE(i.total, 0) != t.budget OR COALESCE(i.times, 0) != 1"
-            f" OR COALESCE(o.total, 0) != CASE WHEN t.status IN ({marks}) THEN 0 ELSE t.budget END LIMIT 100",
-            tuple(escrowed),
-        ))
+        moved_in, moved_out = self._escrow_moves()
+        held, found = frozenset(escrowed), []
+        for rowid, task_id, status, budget in self.conn.execute("SELECT rowid, id, status, budget FROM tasks"):
+            key = escrow_of(rowid)
+            total_in, times_in = moved_in.get(key, (0, 0))
+            total_out = moved_out.get(key, 0)
+            if total_in != budget or times_in != 1 or total_out != (0 if status in held else budget):
+                found.append({"task_id": task_id, "status": status, "budget": budget, "moved_in": total_in,
+                              "times_in": times_in, "moved_out": total_out})
+                if len(found) == _LIMIT:
+                    break
+        return found
 
     def unbalanced_disputes(self) -> list[dict[str, Any]]:
-        return _dicts(self.conn.execute(
-            f"WITH {_ESCROW_MOVES}"
-            " SELECT t.id AS task_id, t.budget, t.worker_share, t.budget * t.worker_share / 100 AS p,"
-            "  COALESCE(o.paid, 0) AS paid, COALESCE(o.refunded, 0) AS refunded"
-            " FROM tasks t LEFT JOIN moved_out o ON o.account = 'escrow:' || t.id"
-            " WHERE t.worker_share IS NOT NULL AND (COALESCE(o.paid, 0) != t.budget * t.worker_share / 100"
-            "  OR COALESCE(o.refunded, 0) != t.budget - t.budget * t.worker_share / 100) LIMIT 100"
-        ))
+        disputed = {escrow_of(rowid): (task_id, budget, share) for rowid, task_id, budget, share in self.conn.execute(
+            "SELECT rowid, id, budget, worker_share FROM tasks WHERE worker_share IS NOT NULL")}
+        paid = dict.fromkeys(disputed, 0)
+        refunded = dict.fromkeys(disputed, 0)
+        if disputed:  # else no pass over the transfers at all
+            for source, amount, kind in self.conn.execute(
+                    "SELECT from_account, amount, kind FROM transfers WHERE kind IN ('payout', 'fee', 'refund')"):
+                if source in disputed:
+                    (refunded if kind == "refund" else paid)[source] += amount
+        found = []
+        for key, (task_id, budget, share) in disputed.items():
+            p = budget * share // 100
+            if paid[key] != p or refunded[key] != budget - p:
+                found.append({"task_id": task_id, "budget": budget, "worker_share": share, "p": p,
+                              "paid": paid[key], "refunded": refunded[key]})
+                if len(found) == _LIMIT:
+                    break
+        return found
+
+    def _escrow_moves(self) -> tuple[dict[int, list[int]], dict[int, int]]:
+        """Per escrow, in one pass over the transfers: [credits in, times in], and credits out."""
+        moved_in: dict[int, list[int]] = {}
+        moved_out: dict[int, int] = {}
+        for source, target, amount in self.conn.execute("SELECT from_account, to_account, amount FROM transfers"):
+            if is_escrow_key(target):
+                into = moved_in.setdefault(target, [0, 0])
+                into[0] += amount
+                into[1] += 1
+            if is_escrow_key(source):
+                moved_out[source] = moved_out.get(source, 0) + amount
+        return moved_in, moved_out
 
     def stray_escrows(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
-            # The task's id is the account id after 'escrow:': comparing t.id itself (not an
-            # expression over it) lets SQLite look it up in the primary key instead of
-            # scanning every task for every escrow.
-            "SELECT a.id, a.balance FROM accounts a WHERE a.kind = 'escrow' AND a.balance != 0"
-            f" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = substr(a.id, {len(acct.escrow('')) + 1})) LIMIT 100"
+            f"SELECT a.key, a.balance FROM accounts a WHERE {is_escrow('a.key')} AND a.balance != 0"
+            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.rowid = a.key / 4) LIMIT 100"
         ))
 
     def cached_balance_mismatches(self) -> list[dict[str, Any]]:
-        return _dicts(self.conn.execute(
-            "WITH moved AS ("
-            "  SELECT account, SUM(delta) AS total FROM ("
-            "   SELECT to_account AS account, amount AS delta FROM transfers"
-            "   UNION ALL SELECT from_account, -amount FROM transfers) AS moves"
-            "  GROUP BY account)"
-            " SELECT a.id, a.balance AS cached, COALESCE(m.total, 0) AS from_transfers"
-            " FROM accounts a LEFT JOIN moved m ON m.account = a.id"
-            " WHERE a.balance != COALESCE(m.total, 0) LIMIT 100"
-        ))
+        moved: dict[int, int] = {}
+        for source, target, amount in self.conn.execute("SELECT from_account, to_account, amount FROM transfers"):
+            moved[source] = moved.get(source, 0) - amount
+            moved[target] = moved.get(target, 0) + amount
+        found = []
+        for key, balance in self.conn.execute("SELECT key, balance FROM accounts"):
+            if balance != moved.get(key, 0):
+                name = self.conn.execute(f"SELECT {name_of('?1')}", (key,)).fetchone()[0]
+                found.append({"id": name, "cached": balance, "from_transfers": moved.get(key, 0)})
+                if len(found) == _LIMIT:
+                    break
+        return found
 
     def wallets_without_agents(self) -> list[dict[str, Any]]:
         return _dicts(self.conn.execute(
-            "SELECT a.id FROM accounts a WHERE a.kind = 'wallet'"
-            f" AND NOT EXISTS (SELECT 1 FROM agents g WHERE g.id = substr(a.id, {len(acct.wallet('')) + 1})) LIMIT 100"
+            "SELECT a.key FROM accounts a WHERE a.key % 4 = 0"  # a wallet (storage/_accounts.py)
+            " AND NOT EXISTS (SELECT 1 FROM agents g WHERE g.rowid = a.key / 4) LIMIT 100"
         ))
 
 
-# Per escrow account, in one pass over the transfers: credits in (and how many times), and out
-# (all of it; to the worker and the platform; back to the poster).
-_ESCROW_MOVES = (
-    "moved_in AS (SELECT to_account AS account, SUM(amount) AS total, count(*) AS times FROM transfers"
-    "  WHERE to_account LIKE 'escrow:%' GROUP BY to_account),"
-    " moved_out AS (SELECT from_account AS account, SUM(amount) AS total,"
-    "  SUM(CASE WHEN kind IN ('payout', 'fee') THEN amount ELSE 0 END) AS paid,"
-    "  SUM(CASE WHEN kind = 'refund' THEN amount ELSE 0 END) AS refunded FROM transfers"
-    "  WHERE from_account LIKE 'escrow:%' GROUP BY from_account)"
-)
+_LIMIT = 100  # offending rows a check reports at most
 
 
 def _check_task(task_id: str | None, source: str, target: str) -> None:

@@ -160,15 +160,15 @@ class TaskRepository(Protocol):
 class LedgerRepository(Protocol):
     """The double-entry ledger: accounts with cached balances and append-only transfers."""
 
-    def open_account(self, account_id: str, kind: str, owner_id: str | None) -> None:
-        """Open an account at balance 0.
+    def open_account(self, account_id: str) -> None:
+        """Open an agent's wallet or a task's escrow (named as ``ledger_accounts`` names them) at balance 0.
 
         Raises:
-            sqlite3.IntegrityError: it exists already.
+            sqlite3.IntegrityError: it exists already. LookupError: its agent or task does not exist.
         """
 
-    def ensure_account(self, account_id: str, kind: str) -> None:
-        """Open an unowned account unless it exists."""
+    def ensure_account(self, account_id: str) -> None:
+        """Open one of the platform's accounts unless it exists."""
 
     def balance(self, account_id: str) -> int | None:
         """The account's balance, or None when there is no such account."""

@@ -14,8 +14,8 @@ from sqlite_utils import Database
 from ..errors import SchemaTooNew
 from ..event_catalog import EVENT_TYPES
 from ..validation import email_key
+from ._accounts import ISSUANCE_KEY, is_escrow, key_of, kind_of
 from .counters_sql import recount
-from .ledger_sql import TRANSFER_TASK
 
 
 def _transfers_append_only(db: Database) -> None:
@@ -32,6 +32,17 @@ _MOVE_BALANCES = (
     " UPDATE accounts SET balance = balance + NEW.amount WHERE id = NEW.to_account;"
     " END"
 )
+# Migration 21's: both balances by the accounts' integer keys (storage/_accounts.py).
+_MOVE_BALANCES_BY_KEY = _MOVE_BALANCES.replace("WHERE id =", "WHERE key =")
+# The task of a transfer x while accounts were named by text (migrations 17-20): its escrow's name.
+_TRANSFER_TASK_BEFORE_21 = (
+    "CASE WHEN x.from_account LIKE 'escrow:%' THEN substr(x.from_account, 8)"
+    " WHEN x.to_account LIKE 'escrow:%' THEN substr(x.to_account, 8) END"
+)
+# Every trigger on transfers (migrations 17 and 20 make the table anew).
+_TRANSFER_TRIGGERS = ("transfers_append_only_update", "transfers_append_only_delete", "transfers_move_balances",
+                      "transfers_count_insert", "transfers_count_credits", "transfers_count_wallet_sums",
+                      "transfers_count_escrow_released")
 # The agent whose wallet each transfer touched, as the transfers table kept it before migration 17.
 _WALLET_AGENTS_BEFORE_17 = "SELECT wallet_agent AS agent FROM transfers WHERE wallet_agent IS NOT NULL"
 # The wallet view's sums as migration 13 counted them, from the transfers' columns of its day.
@@ -490,23 +501,12 @@ def _m016_compact_events(db: Database) -> None:
     db.execute("CREATE INDEX idx_events_task ON events(task) WHERE task IS NOT NULL")
 
 
-def _m017_compact_transfers(db: Database) -> None:
-    # Leaner rows (SPEC §12): a transfer was about 230 bytes with its index. Its task_id is
-    # dropped (every task's transfer has the task's escrow on one side: ledger_sql derives
-    # it), the wallet's agent is the agent's rowid, the time is unix seconds, and the
-    # wallet index is (wallet) alone (the rowid, the transfer's id, follows in every index).
-    # Rows, ids, amounts and balances are copied as they were; verify_ledger reads the same.
-    db.execute("ALTER TABLE transfers RENAME TO transfers_before_17")
-    for name in ("transfers_append_only_update", "transfers_append_only_delete", "transfers_move_balances",
-                 "transfers_count_insert", "transfers_count_credits", "transfers_count_wallet_sums",
-                 "transfers_count_escrow_released"):
-        db.execute(f"DROP TRIGGER IF EXISTS {name}")
-    db.execute("DROP INDEX idx_transfers_wallet")
-    db.execute(
-        """CREATE TABLE transfers (
+def _transfers_table(account: str) -> str:
+    """CREATE TABLE transfers as migrations 17 and 20 make it, both accounts' columns ``account``."""
+    return f"""CREATE TABLE transfers (
             id INTEGER PRIMARY KEY,
-            from_account TEXT NOT NULL REFERENCES accounts(id),
-            to_account TEXT NOT NULL REFERENCES accounts(id),
+            from_account {account},
+            to_account {account},
             amount INTEGER NOT NULL CHECK (amount > 0),
             kind TEXT NOT NULL,
             wallet INTEGER,  -- the rowid of the one agent whose wallet this touches, if any
@@ -516,7 +516,19 @@ def _m017_compact_transfers(db: Database) -> None:
             memo TEXT,
             CHECK (from_account != to_account)
         )"""
-    )
+
+
+def _m017_compact_transfers(db: Database) -> None:
+    # Leaner rows (SPEC §12): a transfer was about 230 bytes with its index. Its task_id is
+    # dropped (every task's transfer has the task's escrow on one side: ledger_sql derives
+    # it), the wallet's agent is the agent's rowid, the time is unix seconds, and the
+    # wallet index is (wallet) alone (the rowid, the transfer's id, follows in every index).
+    # Rows, ids, amounts and balances are copied as they were; verify_ledger reads the same.
+    db.execute("ALTER TABLE transfers RENAME TO transfers_before_17")
+    for name in _TRANSFER_TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP INDEX idx_transfers_wallet")
+    db.execute(_transfers_table("TEXT NOT NULL REFERENCES accounts(id)"))
     db.execute(
         "INSERT INTO transfers (id, from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
         " SELECT x.id, x.from_account, x.to_account, x.amount, x.kind, g.rowid, x.from_balance, x.to_balance,"
@@ -524,7 +536,7 @@ def _m017_compact_transfers(db: Database) -> None:
     )
     lost = db.execute(
         f"SELECT count(*) FROM transfers_before_17 x JOIN transfers n ON n.id = x.id WHERE x.task_id IS NOT"
-        f" ({TRANSFER_TASK.replace('x.', 'n.')}) OR (x.wallet_agent IS NULL) != (n.wallet IS NULL) OR n.at IS NULL"
+        f" ({_TRANSFER_TASK_BEFORE_21.replace('x.', 'n.')}) OR (x.wallet_agent IS NULL) != (n.wallet IS NULL) OR n.at IS NULL"
     ).fetchone()[0]
     if lost:
         raise RuntimeError(f"{lost} transfers name a task or wallet this schema cannot derive, or an unreadable time")
@@ -533,6 +545,15 @@ def _m017_compact_transfers(db: Database) -> None:
     _transfers_append_only(db)
     db.execute(_MOVE_BALANCES)
     db.execute(f"CREATE TRIGGER transfers_count_credits {_COUNT_CREDITS[0]} BEGIN {_COUNT_CREDITS[1]} END")
+    _wallet_counters(db)
+    released = _add("SELECT 'escrow_released' AS kind, poster_id AS key, '' AS status, NEW.amount AS n FROM tasks"
+                    f" WHERE id = substr(NEW.from_account, {len('escrow:') + 1})")
+    db.execute("CREATE TRIGGER transfers_count_escrow_released AFTER INSERT ON transfers"
+               f" WHEN NEW.from_account LIKE 'escrow:%' BEGIN {released} END")
+
+
+def _wallet_counters(db: Database) -> None:
+    """The triggers of the wallet counters over column ``wallet`` (migrations 17 and 20)."""
     count = _bump("SELECT 'transfers' AS kind, id AS key, '' AS status FROM agents WHERE rowid = NEW.wallet", "+")
     db.execute(f"CREATE TRIGGER transfers_count_insert AFTER INSERT ON transfers WHEN NEW.wallet IS NOT NULL"
                f" BEGIN {count} END")
@@ -541,10 +562,6 @@ def _m017_compact_transfers(db: Database) -> None:
                       " WHERE rowid = NEW.wallet")
     db.execute("CREATE TRIGGER transfers_count_wallet_sums AFTER INSERT ON transfers WHEN NEW.wallet IS NOT NULL"
                f" AND NEW.kind IN ('payout', 'escrow', 'refund') BEGIN {wallet_sum} END")
-    released = _add("SELECT 'escrow_released' AS kind, poster_id AS key, '' AS status, NEW.amount AS n FROM tasks"
-                    f" WHERE id = substr(NEW.from_account, {len('escrow:') + 1})")
-    db.execute("CREATE TRIGGER transfers_count_escrow_released AFTER INSERT ON transfers"
-               f" WHEN NEW.from_account LIKE 'escrow:%' BEGIN {released} END")
 
 
 _WEBHOOKS_ROW = "SELECT 'webhooks' AS kind, '' AS key, '' AS status"
@@ -588,12 +605,106 @@ _CLAIMED_INDEX = ("CREATE INDEX idx_webhook_deliveries_claimed ON webhook_delive
                   " WHERE claimed_until IS NOT NULL")
 
 
+def _m020_capability_budget(db: Database) -> None:
+    # SPEC §12: a capability in a budget order walked the budget index and probed each task's
+    # capabilities (every task of the top budgets when the capability had none of them). Each
+    # task's capability row now carries the task's budget (set once: a budget never changes),
+    # indexed in both budget orders, so the walk reads the capability's own tasks in order
+    # (budget_low over neg_budget, as migration 15: a cursor's row value then seeks the index).
+    db.execute("ALTER TABLE task_capabilities ADD COLUMN budget INTEGER")
+    db.execute("ALTER TABLE task_capabilities ADD COLUMN neg_budget INTEGER GENERATED ALWAYS AS (-budget) VIRTUAL")
+    db.execute("UPDATE task_capabilities SET budget = (SELECT budget FROM tasks WHERE rowid = task_rowid)")
+    lost = db.execute("SELECT count(*) FROM task_capabilities WHERE budget IS NULL").fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} task capabilities name a task that does not exist")
+    db.execute("CREATE INDEX idx_task_capabilities_budget ON task_capabilities(capability, budget, task_rowid)")
+    db.execute("CREATE INDEX idx_task_capabilities_neg_budget ON task_capabilities(capability, neg_budget, task_rowid)")
+
+
+def _m021_account_keys(db: Database) -> None:
+    # Leaner rows (SPEC §12): an account was named by text ("wallet:<uuid>", "escrow:<uuid>"),
+    # twice in each transfer and once more, with its owner, in accounts: about 330 bytes of a
+    # lifecycle. Now an account is an integer key, its owner's rowid * 4 plus its kind's code
+    # (storage/_accounts.py): kind and owner are read off the key, so accounts hold only the
+    # key and the balance. Ids, amounts, balances and times are copied as they were, and the
+    # copy is checked: every account and both sides of every transfer found their key.
+    for name in _TRANSFER_TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP INDEX idx_transfers_wallet")
+    db.execute("ALTER TABLE transfers RENAME TO transfers_before_21")
+    db.execute("ALTER TABLE accounts RENAME TO accounts_before_21")
+    db.execute(
+        "CREATE TABLE accounts (key INTEGER PRIMARY KEY, balance INTEGER NOT NULL DEFAULT 0,"
+        f" CHECK (CASE key WHEN {ISSUANCE_KEY} THEN balance <= 0 ELSE balance >= 0 END))"
+    )
+    db.execute("CREATE TEMP TABLE account_keys (id TEXT PRIMARY KEY, key INTEGER) WITHOUT ROWID")
+    db.execute(f"INSERT INTO temp.account_keys SELECT a.id, {key_of('a.id')} FROM accounts_before_21 a")
+    lost = db.execute(f"SELECT count(*) FROM accounts_before_21 a JOIN temp.account_keys k ON k.id = a.id"
+                      f" WHERE k.key IS NULL OR {kind_of('k.key')} != a.kind").fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} accounts belong to no agent or task of their kind")
+    db.execute("INSERT INTO accounts (key, balance) SELECT k.key, a.balance FROM accounts_before_21 a"
+               " JOIN temp.account_keys k ON k.id = a.id ORDER BY k.key")
+    db.execute(_transfers_table("INTEGER NOT NULL REFERENCES accounts(key)"))
+    db.execute(
+        "INSERT INTO transfers (id, from_account, to_account, amount, kind, wallet, from_balance, to_balance, at, memo)"
+        " SELECT x.id, f.key, t.key, x.amount, x.kind, x.wallet, x.from_balance, x.to_balance, x.at, x.memo"
+        " FROM transfers_before_21 x JOIN temp.account_keys f ON f.id = x.from_account"
+        " JOIN temp.account_keys t ON t.id = x.to_account ORDER BY x.id"
+    )
+    lost = db.execute("SELECT (SELECT count(*) FROM transfers_before_21) - (SELECT count(*) FROM transfers)"
+                      ).fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} transfers name an account that does not exist")
+    db.execute("DROP TABLE transfers_before_21")
+    db.execute("DROP TABLE accounts_before_21")
+    db.execute("DROP TABLE temp.account_keys")
+    db.execute("CREATE INDEX idx_transfers_wallet ON transfers(wallet) WHERE wallet IS NOT NULL")
+    _transfers_append_only(db)
+    db.execute(_MOVE_BALANCES_BY_KEY)
+    credits = (_add(f"SELECT 'credits' AS kind, {kind_of('NEW.from_account')} AS key, '' AS status, -NEW.amount AS n")
+               + _add(f"SELECT 'credits' AS kind, {kind_of('NEW.to_account')} AS key, '' AS status, NEW.amount AS n"))
+    db.execute(f"CREATE TRIGGER transfers_count_credits AFTER INSERT ON transfers BEGIN {credits} END")
+    _wallet_counters(db)
+    released = _add("SELECT 'escrow_released' AS kind, poster_id AS key, '' AS status, NEW.amount AS n FROM tasks"
+                    " WHERE rowid = NEW.from_account / 4")
+    db.execute("CREATE TRIGGER transfers_count_escrow_released AFTER INSERT ON transfers"
+                f" WHEN {is_escrow('NEW.from_account')} BEGIN {released} END")
+
+
+def _m022_agent_id_suffix_indexes(db: Database) -> None:
+    # Leaner rows (SPEC §12): a task's poster and assignee indexes held each whole id (36 bytes
+    # of text, about 50 bytes an entry). They now hold the ids' last 8 characters (UUIDv7 ends
+    # in random bits: ids sharing them are rare, and the query compares the whole id after;
+    # storage/tasks_sql.by_agent), about 20 bytes an entry.
+    db.execute("DROP INDEX idx_tasks_poster_id")
+    db.execute("DROP INDEX idx_tasks_assigned_to")
+    db.execute("CREATE INDEX idx_tasks_poster ON tasks(substr(poster_id, 29))")
+    db.execute("CREATE INDEX idx_tasks_assignee ON tasks(substr(assigned_to, 29)) WHERE assigned_to IS NOT NULL")
+
+
+def _m023_derived_event_data(db: Database) -> None:
+    # Leaner rows (SPEC §12): a posted event repeated its task's title and budget (about 45 bytes)
+    # and a rated one its rating. Their data is now NULL where it equals the task's fields, which
+    # never change afterwards; storage/events_sql.py reads it back from the task. Data that does
+    # not equal them stays as it is, and an empty one becomes '{}' (NULL now means "the task's").
+    for name, fields in (("task.posted", ("title", "budget")), ("task.rated", ("rating",))):
+        code = db.execute("SELECT code FROM event_types WHERE name = ?", (name,)).fetchone()[0]
+        db.execute("UPDATE events SET data = '{}' WHERE type = ? AND data IS NULL", (code,))
+        same = " AND ".join(f"json_extract(e.data, '$.{f}') IS t.{f}" for f in fields)
+        db.execute(
+            "UPDATE events SET data = NULL WHERE seq IN (SELECT e.seq FROM events e JOIN tasks t ON t.rowid = e.task"
+            f" WHERE e.type = ? AND json_valid(e.data) AND {same}"
+            f" AND (SELECT count(*) FROM json_each(e.data)) = {len(fields)})", (code,))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
     _m010_list_indexes, _m011_search, _m012_key_generation,
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
-    _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims,
+    _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims, _m020_capability_budget,
+    _m021_account_keys, _m022_agent_id_suffix_indexes, _m023_derived_event_data,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -12,13 +12,14 @@ from typing import Any
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
 from . import _search, _sql
+from ._accounts import escrow_key
 from .counters_sql import counter
 
 # In the order of Task's fields (see _task).
 _COLUMNS = (
     "t.id, t.title, t.description, t.budget, t.required_capabilities, t.status, t.kind, t.poster_id,"
     " t.assigned_to, t.result, t.rating,"
-    " COALESCE((SELECT balance FROM accounts WHERE id = 'escrow:' || t.id), 0) AS escrow,"
+    f" COALESCE((SELECT balance FROM accounts WHERE key = {escrow_key('t.rowid')}), 0) AS escrow,"
     " t.created_at, t.updated_at, t.deadline, t.claim_seconds, t.review_hours, t.evaluator_id,"
     " t.claim_expires_at, t.submitted_at, t.review_ends_at, t.dispute_reason, t.worker_share, t.resolution_note"
 )
@@ -32,6 +33,28 @@ _SORT: dict[TaskOrder, _sql.SortKey] = {
     TaskOrder.RELEVANCE: (("t.rowid", True),),  # without an indexed search; with one, see _selection
 }
 _BY_ROWID = (TaskOrder.NEWEST, TaskOrder.OLDEST, TaskOrder.RELEVANCE)
+
+
+def by_agent(column: str) -> str:
+    """SQL: ``column`` (a task's poster_id or assigned_to) is the agent id given twice as arguments.
+
+    Those columns are indexed by their ids' last 8 characters (schema migration 22: a quarter of
+    the whole id's bytes; UUIDv7 ends in random bits), so the condition names that first. The
+    whole id is compared as an expression (``|| ''``): SQLite would otherwise put the argument
+    in place of the column inside ``substr`` (constant propagation) and no longer see the index."""
+    return f"substr({column}, 29) = substr(?, 29) AND {column} || '' = ?"
+
+
+# A poster's or assignee's tasks (four arguments: the agent id four times): two indexed lookups
+# rather than an OR, which would scan every task.
+_INVOLVING = (f"t.rowid IN (SELECT rowid FROM tasks WHERE {by_agent('poster_id')}"
+              f" UNION SELECT rowid FROM tasks WHERE {by_agent('assigned_to')})")
+# The budget orders over a capability's rows of task_capabilities (schema migration 20's indexes):
+# the same sort key values as _SORT's, so a cursor reads the same either way.
+_CAPABILITY_SORT: dict[TaskOrder, _sql.SortKey] = {
+    TaskOrder.BUDGET_HIGH: (("c.budget", True), ("c.task_rowid", True)),
+    TaskOrder.BUDGET_LOW: (("c.neg_budget", True), ("c.task_rowid", True)),
+}
 # A capability with at most this many tasks is read whole from its index and sorted; a
 # commoner one is checked row by row while the order's index is walked (see _selection).
 _FEW = 2_000
@@ -85,8 +108,8 @@ class SQLiteTasks:
         )).lastrowid
         if capabilities:
             self.conn.executemany(
-                "INSERT INTO task_capabilities (capability, task_rowid) VALUES (?, ?)",
-                [(c, rowid) for c in capabilities],
+                "INSERT INTO task_capabilities (capability, task_rowid, budget) VALUES (?, ?, ?)",
+                [(c, rowid, task.budget) for c in capabilities],
             )
 
     def get(self, task_id: str) -> Task | None:
@@ -175,15 +198,13 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
                 keyed.append(condition)
                 keyed_args += more
             most = query.limit + 1 + query.offset
-            sides = [f"SELECT rowid FROM (SELECT t.rowid FROM tasks t WHERE {' AND '.join([f't.{c} = ?', *keyed])}"
-                     f" ORDER BY {_sql.order_by(sort)} LIMIT {most}) AS side" for c in ("poster_id", "assigned_to")]
+            sides = [f"SELECT rowid FROM (SELECT t.rowid FROM tasks t WHERE {' AND '.join([by_agent(c), *keyed])}"
+                     f" ORDER BY {_sql.order_by(sort)} LIMIT {most}) AS side" for c in ("t.poster_id", "t.assigned_to")]
             where.append(f"t.rowid IN ({' UNION ALL '.join(sides)})")
-            args += [query.involving, *keyed_args, query.involving, *keyed_args]
+            args += [query.involving, query.involving, *keyed_args, query.involving, query.involving, *keyed_args]
         else:
-            # Two indexed lookups rather than an OR, which would scan every task.
-            where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"
-                         " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
-            args += [query.involving, query.involving]
+            where.append(_INVOLVING)
+            args += [query.involving] * 4
     sql, args = _sql.keyset_statement(columns, source, (" WHERE " + " AND ".join(where) if where else "", args),
                                       sort, key)
     return sql, args, sort
@@ -211,11 +232,11 @@ def _selection(query: TaskQuery, counts: Counts,
     by_rowid = query.order in _BY_ROWID
     newest = sort[0][1]
     source, where, args = "tasks t", [], []
-    for value, condition in ((query.status, "t.status = ?"), (query.poster_id, "t.poster_id = ?"),
-                             (query.assigned_to, "t.assigned_to = ?"), (query.evaluator_id, "t.evaluator_id = ?")):
+    for value, condition in ((query.status, "t.status = ?"), (query.poster_id, by_agent("t.poster_id")),
+                             (query.assigned_to, by_agent("t.assigned_to")), (query.evaluator_id, "t.evaluator_id = ?")):
         if value:
             where.append(condition)
-            args.append(value)
+            args += [value] * condition.count("?")
     if query.search and by_rowid and search is _search.condition and len(query.search) >= _search.MIN_INDEXED:
         # FTS5 hands its matches out in rowid order, either way, from a rowid on; relevance
         # sorts every match by bm25 (FTS5's rank: lower is better).
@@ -230,10 +251,14 @@ def _selection(query: TaskQuery, counts: Counts,
         args += more
     if query.capability:
         tasks = counts("capability", query.capability)
-        if by_rowid and source == "tasks t" and tasks <= counts("tasks", "", query.status):
-            # The capability's own index, in rowid order, is the shorter walk (CROSS JOIN keeps it outermost).
+        # A budget order walks the capability's budget index (migration 20) unless an agent's
+        # few tasks are the narrower set (read by their own index and sorted).
+        walkable = by_rowid or (query.order in _CAPABILITY_SORT and not (
+            query.poster_id or query.assigned_to or query.evaluator_id or query.involving))
+        if walkable and source == "tasks t" and tasks <= counts("tasks", "", query.status):
+            # The capability's own index, in the page's order, is the shorter walk (CROSS JOIN keeps it outermost).
             source = "task_capabilities c CROSS JOIN tasks t ON t.rowid = c.task_rowid"
-            sort = (("c.task_rowid", newest),)
+            sort = (("c.task_rowid", newest),) if by_rowid else _CAPABILITY_SORT[query.order]
             where.append("c.capability = ?")
         elif tasks <= _FEW:
             where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")
@@ -248,22 +273,20 @@ def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> 
     for value, condition in (
         (query.status, "t.status = ?"),
         (query.capability, "t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)"),
-        (query.poster_id, "t.poster_id = ?"),
-        (query.assigned_to, "t.assigned_to = ?"),
+        (query.poster_id, by_agent("t.poster_id")),
+        (query.assigned_to, by_agent("t.assigned_to")),
         (query.evaluator_id, "t.evaluator_id = ?"),
     ):
         if value:
             where.append(condition)
-            args.append(value)
+            args += [value] * condition.count("?")
     if query.search:
         condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))
         where.append(condition)
         args += more
     if query.involving:
-        # Two indexed lookups rather than an OR, which would scan every task.
-        where.append("t.rowid IN (SELECT rowid FROM tasks WHERE poster_id = ?"
-                     " UNION SELECT rowid FROM tasks WHERE assigned_to = ?)")
-        args += [query.involving, query.involving]
+        where.append(_INVOLVING)
+        args += [query.involving] * 4
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 

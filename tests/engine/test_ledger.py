@@ -12,9 +12,12 @@ from click.testing import CliRunner
 
 from agentmarket_tui.cli import main
 from engine import Market
+from engine.storage._accounts import key_of, name_of
 from tests.support.stores import raw_connection, tamper
 
 from .conftest import register
+
+GHOST = 10**6  # the rowid of no agent and no task: its wallet or escrow account has no owner
 
 
 @pytest.fixture
@@ -42,14 +45,14 @@ def failed_checks(path: Path) -> set[str]:
 @pytest.mark.parametrize(
     ("sql", "failed"),
     [
-        ("UPDATE accounts SET balance = balance + 5 WHERE id = 'wallet:' || :poster", {"balanced", "cached_balances"}),
-        ("UPDATE accounts SET balance = -3 WHERE id = 'wallet:' || :worker",
+        ("UPDATE accounts SET balance = balance + 5 WHERE key = (SELECT rowid * 4 FROM agents WHERE id = :poster)", {"balanced", "cached_balances"}),
+        ("UPDATE accounts SET balance = -3 WHERE key = (SELECT rowid * 4 FROM agents WHERE id = :worker)",
          {"balanced", "cached_balances", "no_negative_balances"}),
         ("UPDATE tasks SET budget = 11 WHERE id = :open", {"escrow_matches_budget", "escrow_released_once"}),
         ("UPDATE tasks SET status = 'cancelled' WHERE id = :assigned", {"escrow_matches_budget", "escrow_released_once"}),
         ("UPDATE tasks SET status = 'open' WHERE id = :done", {"escrow_matches_budget", "escrow_released_once"}),
-        ("INSERT INTO accounts (id, kind, balance) VALUES ('wallet:ghost', 'wallet', 0)", {"wallets_have_agents"}),
-        ("INSERT INTO accounts (id, kind, balance) VALUES ('escrow:ghost', 'escrow', 0)", set()),
+        (f"INSERT INTO accounts (key, balance) VALUES ({GHOST} * 4, 0)", {"wallets_have_agents"}),
+        (f"INSERT INTO accounts (key, balance) VALUES ({GHOST} * 4 + 1, 0)", set()),
     ],
 )
 def test_verify_names_the_broken_invariant(busy_market: tuple[Path, dict[str, str]], sql: str, failed: set[str]) -> None:
@@ -62,7 +65,7 @@ def test_verify_names_the_broken_invariant(busy_market: tuple[Path, dict[str, st
 
 def test_a_stray_escrow_holding_credits_is_reported(busy_market: tuple[Path, dict[str, str]]) -> None:
     path, _ = busy_market
-    tamper(path, "INSERT INTO accounts (id, kind, balance) VALUES ('escrow:ghost', 'escrow', 4)")
+    tamper(path, f"INSERT INTO accounts (key, balance) VALUES ({GHOST} * 4 + 1, 4)")
     assert failed_checks(path) == {"balanced", "cached_balances", "escrow_matches_budget"}
 
 
@@ -84,7 +87,7 @@ def test_cli_verify_exits_0_on_a_sound_market_and_1_on_a_tampered_one(
     sound = runner.invoke(main, ["ledger", "verify", "--db", str(path)])
     assert sound.exit_code == 0, sound.output
     assert "ledger verifies" in sound.output
-    tamper(path, "UPDATE accounts SET balance = balance + 1 WHERE id = ?", "wallet:" + ids["worker"])
+    tamper(path, f"UPDATE accounts SET balance = balance + 1 WHERE key = {key_of('?1')}", "wallet:" + ids["worker"])
     broken = runner.invoke(main, ["ledger", "verify", "--db", str(path)])
     assert broken.exit_code == 1
     assert "FAIL" in broken.output and "cached_balances" in broken.output
@@ -116,8 +119,9 @@ def test_every_movement_is_a_balanced_transfer(busy_market: tuple[Path, dict[str
 def test_each_transfer_records_both_balances_after_it(busy_market: tuple[Path, dict[str, str]]) -> None:
     path, ids = busy_market
     conn = raw_connection(path)
-    rows = conn.execute("SELECT kind, from_account, amount, from_balance, to_balance FROM transfers"
-                        " WHERE ? IN (from_account, to_account) ORDER BY id", ("escrow:" + ids["done"],)).fetchall()
+    rows = conn.execute(f"SELECT kind, {name_of('from_account')}, amount, from_balance, to_balance FROM transfers"
+                        f" WHERE ({key_of('?1')}) IN (from_account, to_account) ORDER BY id",
+                        ("escrow:" + ids["done"],)).fetchall()
     conn.close()
     escrow = "escrow:" + ids["done"]
     assert rows == [("escrow", "wallet:" + ids["poster"], 30, 40, 30),

@@ -102,11 +102,24 @@ def test_relevance_ranks_the_matches_from_the_fts_index(market: Market) -> None:
     assert plan[0].startswith("SCAN tasks_fts VIRTUAL TABLE") and not _scans(plan), plan
 
 
-def test_a_rare_capability_is_read_whole_and_sorted(market: Market) -> None:
+def test_a_rare_capability_in_a_rarer_status_is_read_whole_and_sorted(market: Market) -> None:
+    def counts(kind: str, key: str = "", status: str | None = None) -> int:
+        return 1_500 if kind == "capability" else 100  # fewer tasks in the status than of the capability
+
     with market.context.store.read() as tx:
-        sql, args, _ = tasks_sql.statement(tx.tasks.conn, v.task_query(capability="research", order="budget_high"),
-                                           None, "t.id", lambda kind, key="", status=None: 5)
+        sql, args, _ = tasks_sql.statement(
+            tx.tasks.conn, v.task_query("disputed", capability="research", order="budget_high"), None, "t.id", counts)
     assert any("LIST SUBQUERY" in line for line in _plan(market, sql, [*args, 21, 0]))
+
+
+@pytest.mark.parametrize("order", [TaskOrder.BUDGET_HIGH, TaskOrder.BUDGET_LOW])
+@pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
+def test_a_capability_in_a_budget_order_walks_its_budget_index(market: Market, order: TaskOrder, deep: bool) -> None:
+    plan = _task_plan(market, {"capability": "research"}, order, deep)
+    index = "idx_task_capabilities_budget" if order is TaskOrder.BUDGET_HIGH else "idx_task_capabilities_neg_budget"
+    assert plan[0].startswith("SEARCH c USING") and index in plan[0], plan
+    if deep:
+        assert "task_rowid)<(?,?)" in plan[0], plan  # the cursor seeks the index
 
 
 @pytest.mark.parametrize(("filters", "order"), list(itertools.product(AGENT_FILTERS, AgentOrder)))

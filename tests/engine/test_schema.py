@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from engine import Market
 from engine.storage import SCHEMA_VERSION
+from engine.storage._accounts import FEES_KEY, ISSUANCE_KEY, key_of
 from engine.storage.schema import MIGRATIONS
 from tests.support.stores import raw_connection
 
@@ -59,8 +60,8 @@ def test_a_transfer_row_moves_the_cached_balances_with_it(market: Market) -> Non
     agent = register(market, "Agent")
     conn = raw_connection(market.path)
     conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
-                 " to_balance, at) VALUES ('platform:issuance', ?, 7, 'grant',"
-                 " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
+                 f" to_balance, at) VALUES ({ISSUANCE_KEY}, {key_of('?1')}, 7, 'grant',"
+                 " (SELECT rowid FROM agents WHERE id = ?2), 0, 0, 0)",
                  ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100 + 7
@@ -72,8 +73,8 @@ def test_a_transfer_that_would_overdraw_a_wallet_is_refused_by_the_database(mark
     conn = raw_connection(market.path)
     with pytest.raises(sqlite3.IntegrityError, match="(?i)check"):
         conn.execute("INSERT INTO transfers (from_account, to_account, amount, kind, wallet, from_balance,"
-                     " to_balance, at) VALUES (?, 'platform:fees', 101, 'fee',"
-                     " (SELECT rowid FROM agents WHERE id = ?), 0, 0, 0)",
+                     f" to_balance, at) VALUES ({key_of('?1')}, {FEES_KEY}, 101, 'fee',"
+                     " (SELECT rowid FROM agents WHERE id = ?2), 0, 0, 0)",
                      ("wallet:" + agent, agent))
     conn.close()
     assert market.balance(agent) == 100
@@ -203,3 +204,24 @@ def test_compacting_the_transfers_keeps_every_transfer_as_it_was(tmp_path: Path)
         # The wallet view's sums (migration 13) still follow the transfers after the compaction.
         wallet = market.wallet("a1")
         assert (wallet.balance, wallet.escrowed, wallet.earned, wallet.spent) == (70, 30, 0, 0)
+
+
+def test_posted_and_rated_events_read_their_data_from_the_task(market: Market) -> None:
+    """Their data is the task's own fields (storage/events_sql.DERIVED): stored once, in the task;
+    data that is not the task's is kept as given."""
+    poster, worker = register(market, "Poster"), register(market, "Worker")
+    task = market.post_task(poster, title="Résumé \"quoted\"", budget=7)
+    market.accept_task(task.id, worker)
+    market.complete_task(task.id, worker, "done")
+    market.rate_task(task.id, poster, 4)
+    with market.context.store.write() as tx:
+        tx.events.add("task.posted", task.id, poster, "2026-01-01T00:00:00Z", {"title": "another", "budget": 7})
+        tx.events.add("task.rated", task.id, poster, "2026-01-01T00:00:00Z", {})
+    timeline = [(e.type, e.data) for e in market.task_timeline(task.id)]
+    assert timeline == [("task.posted", {"title": "Résumé \"quoted\"", "budget": 7}), ("task.assigned", {}),
+                        ("task.completed", {}), ("task.rated", {"rating": 4}),
+                        ("task.posted", {"title": "another", "budget": 7}), ("task.rated", {})]
+    conn = raw_connection(market.path)
+    stored = [row[0] for row in conn.execute("SELECT data FROM events WHERE task IS NOT NULL ORDER BY seq")]
+    conn.close()
+    assert stored[0] is None and stored[3] is None and stored[4] is not None and stored[5] == "{}"

@@ -4,13 +4,12 @@ event of a type not yet in ``event_types``, and webhook deliveries claimed by ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from .._like import contains_pattern
 from ..agents_sql import SQLiteAgents
-from ..events_sql import SQLiteEvents
+from ..events_sql import SQLiteEvents, insert_sql, stored
 from ..outbox_sql import SQLiteOutbox
 from ..tasks_sql import SQLiteTasks
 from ..transaction import SQLiteTx
@@ -41,8 +40,8 @@ class PgAgents(SQLiteAgents):
 
 # Inserts nothing (no error) when the type is not in event_types yet.
 _INSERT_EVENT = (
-    "INSERT INTO events (type, task, agent, at, data) SELECT y.code, (SELECT rowid FROM tasks WHERE id = ?),"
-    " (SELECT rowid FROM agents WHERE id = ?), unixepoch(?), ? FROM event_types y WHERE y.name = ?"
+    "INSERT INTO events (type, task, agent, at, data) SELECT y.code, (SELECT rowid FROM tasks WHERE id = ?2),"
+    " (SELECT rowid FROM agents WHERE id = ?3), unixepoch(?4), {data} FROM event_types y WHERE y.name = ?1"
 )
 
 
@@ -53,11 +52,12 @@ class PgEvents(SQLiteEvents):
     __slots__ = ()
 
     def add(self, type_: str, task_id: str | None, agent_id: str | None, at: str, data: Mapping[str, Any]) -> int:
-        args = (task_id, agent_id, at, json.dumps(data) if data else None, type_)
-        row = self.conn.execute(_INSERT_EVENT, args).fetchone()  # the seq (the dialect returns it)
+        column, args = stored(type_, task_id, agent_id, at, data)
+        sql = insert_sql(_INSERT_EVENT, column)
+        row = self.conn.execute(sql, args).fetchone()  # the seq (the dialect returns it)
         if row is None:  # a type first seen now (the catalog's are there from the migration)
             self.conn.execute("INSERT OR IGNORE INTO event_types (name) VALUES (?)", (type_,))
-            row = self.conn.execute(_INSERT_EVENT, args).fetchone()
+            row = self.conn.execute(sql, args).fetchone()
         return row[0]
 
 
