@@ -15,7 +15,7 @@ import pytest
 
 from engine import Market
 from tests.outbound.servers import LoopbackServer, Reply
-from tests.support.server import RunningServer, server_process
+from tests.support.server import RunningServer, health_over, server_process
 
 
 _STATES = ["open", "assigned", "completed"]
@@ -31,13 +31,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(served: RunningServer
     host, port = served.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         for _ in range(3):
-            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            data = b""
-            while not data.endswith(b'{"status":"ok"}}'):
-                chunk = sock.recv(4096)
-                assert chunk, "the server closed a keep-alive connection"
-                data += chunk
-            assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+            health_over(sock)
 
 
 def test_slow_and_silent_clients_do_not_block_others(served: RunningServer) -> None:

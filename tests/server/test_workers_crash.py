@@ -18,7 +18,7 @@ import pytest
 
 from engine import Market
 from tests.outbound.servers import wait_until
-from tests.support.server import ServerProcess, server_process
+from tests.support.server import ServerProcess, health_over, server_process
 
 pytestmark = pytest.mark.slow
 WORKERS = ("--workers", "2")
@@ -51,13 +51,7 @@ def _answered_by(server: ServerProcess, wanted: int, tries: int = 200) -> bool:
     host, port = server.url.removeprefix("http://").split(":")
     for _ in range(tries):
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            answer = b""
-            while not answer.endswith(b'{"status":"ok"}}'):
-                chunk = sock.recv(4096)
-                assert chunk, "a worker closed a connection instead of answering"
-                answer += chunk
-            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            health_over(sock)
             if _server_end_owner(sock.getsockname()[1], int(port), server.workers()) == wanted:
                 return True
     return False

@@ -21,6 +21,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -227,3 +228,16 @@ def api_server(tmp_path: Path) -> Iterator[RunningServer]:
     """A fresh market served on a free loopback port from this process (private URLs allowed)."""
     with running_server(tmp_path / "market.db") as server:
         yield server
+
+
+def health_over(sock: socket.socket) -> bytes:
+    """Send ``GET /api/health`` on an open keep-alive socket and return the whole answer,
+    asserting the server answered 200 rather than closing the connection."""
+    sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b'{"status":"ok"}}'):
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed a connection instead of answering"
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    return answer
