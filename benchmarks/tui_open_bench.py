@@ -150,7 +150,7 @@ class Frames:
 
         def display_and_watch(screen: Any, update: Any) -> None:
             display(screen, update)
-            if update is None:
+            if update is None or app._batch_count:  # repaints held (a mode switch): not drawn
                 return
             update.render_segments(app.console)
             if self.ready is not None and self.ready():
