@@ -209,18 +209,17 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         shown again, a live reload) keeps the others, already drawn.
         """
         old, self._rows = self._rows, list(rows)
-        changed = [row for row in range(max(len(old), len(self._rows)))
-                   if row >= len(old) or row >= len(self._rows) or not same_row(old[row], self._rows[row])]
+        changed = {row for row in range(max(len(old), len(self._rows)))
+                   if row >= len(old) or row >= len(self._rows) or not same_row(old[row], self._rows[row])}
         self._strips = {state: strip for state, strip in self._strips.items() if state[0] not in changed}
         self.cursor_row = max(min(self.cursor_row, len(self._rows) - 1), 0)
         height = len(self._rows) + 1
-        if not self._loaded or self.virtual_size.height != height:
+        if not self._loaded or self.virtual_size.height != height or len(changed) == len(self._rows):
             self._loaded = True
             self.virtual_size = Size(0, height)
-            self.refresh()
-            return
-        for row in changed:
-            self._refresh_row(row)
+            self.refresh()  # new rows (a page): all of it, one region
+        elif changed:
+            self.refresh(*map(self._row_region, sorted(changed)))
 
     def move_cursor(self, *, row: int) -> None:
         """Put the cursor on ``row`` (clamped to the rows) and scroll it into view."""
@@ -278,7 +277,11 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _refresh_row(self, row: int | None) -> None:
         if row is not None:
-            self.refresh(Region(0, row + 1 - round(self.scroll_y), self.size.width, 1))
+            self.refresh(self._row_region(row))
+
+    def _row_region(self, row: int) -> Region:
+        """Where ``row`` is drawn in the table (under the heading, as scrolled)."""
+        return Region(0, row + 1 - round(self.scroll_y), self.size.width, 1)
 
     # -- drawing -----------------------------------------------------------------------
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
