@@ -33,6 +33,17 @@ def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any],
     return n, n >= cap
 
 
+def scanned_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any], cap: int) -> tuple[int, bool]:
+    """How many of the first ``cap`` rows ``rows_sql`` scans count (its column ``ok`` is 1).
+
+    Returns:
+        The count and whether it is a lower bound (the scan reached the cap).
+    """
+    n, scanned = conn.execute(f"SELECT COALESCE(SUM(ok), 0), count(*) FROM ({rows_sql} LIMIT {cap}) AS scanned",
+                              tuple(args)).fetchone()
+    return int(n), scanned >= cap
+
+
 # A sort order as (SQL expression, descending?) pairs, the last one unique (rowid, id).
 SortKey = tuple[tuple[str, bool], ...]
 # Alternative WHERE conditions (with their arguments), each an index walk in the page's order,

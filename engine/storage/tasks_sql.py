@@ -159,7 +159,7 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        return _sql.capped_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
+        return _sql.scanned_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -213,13 +213,30 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
 
 def counted_rows(conn: sqlite3.Connection, query: TaskQuery,
                  search: _search.Condition = _search.condition) -> tuple[str, list[Any], int]:
-    """The rows a total without a counter counts (a search, two narrowing filters), their
-    arguments and the cap: a search's matches stream from FTS5's index as the page's do."""
+    """The rows a total without a counter scans (a search, two narrowing filters), each with
+    column ``ok`` (1 if it counts), their arguments and the cap (see :func:`_sql.scanned_count`).
+
+    A search's matches stream from FTS5's index (in its cheaper, ascending rowid order) and the
+    scan stops at the cap whatever share of them the other filters pass: the total is then
+    the count among those scanned, a lower bound, and costs the same for every filter."""
     if query.involving:
         where, args = _filter(query, search)
-        return f"SELECT 1 FROM tasks t{where}", args, _sql.COUNT_CAP
+        return f"SELECT 1 AS ok FROM tasks t{where}", args, _sql.COUNT_CAP
     source, conditions, args, *_ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn), search)
-    return (f"SELECT 1 FROM {source} WHERE {' AND '.join(conditions)}", args,
+    if source.startswith("tasks_fts"):
+        others, other_args, match = [], [], []
+        for condition in conditions:
+            taken, args = args[:condition.count("?")], args[condition.count("?"):]
+            if condition == "tasks_fts MATCH ?":
+                match = taken
+            else:
+                others.append(condition)
+                other_args += taken
+        if not others:  # the matches alone: no task read
+            return "SELECT 1 AS ok FROM tasks_fts WHERE tasks_fts MATCH ?", match, _sql.SEARCH_COUNT_CAP
+        ok = f"CASE WHEN {' AND '.join(others)} THEN 1 ELSE 0 END"
+        return f"SELECT {ok} AS ok FROM {source} WHERE tasks_fts MATCH ?", [*other_args, *match], _sql.SEARCH_COUNT_CAP
+    return (f"SELECT 1 AS ok FROM {source} WHERE {' AND '.join(conditions)}", args,
             _sql.SEARCH_COUNT_CAP if query.search else _sql.COUNT_CAP)
 
 
