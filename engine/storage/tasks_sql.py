@@ -275,6 +275,12 @@ def _selection(query: TaskQuery, counts: Counts,
         # the narrower set (read by their own index and sorted).
         walkable = by_rowid or (query.order in _CAPABILITY_SORT and not (
             query.poster_id or query.assigned_to or query.evaluator_id or query.involving))
+        in_status: dict[str, int] = {}
+        if walkable and not by_rowid and not query.status:
+            # One walk per status the capability has, merged: every one of its tasks is in one
+            # of them unless a status unknown here came in through SQL (then probe, below).
+            in_status = {s: n for s in TASK_STATUS_CODES if (n := counts("capability", query.capability, s))}
+            walkable = sum(in_status.values()) == tasks
         if walkable and source == "tasks t" and tasks <= counts("tasks", "", query.status):
             # The capability's own index, in the page's order (CROSS JOIN keeps it outermost):
             # with a status, its rows in that status (migration 24); without one in a budget
@@ -287,8 +293,7 @@ def _selection(query: TaskQuery, counts: Counts,
                 where.append(f"c.status = {STATUS_CODE}")
                 args.append(query.status)
             elif not by_rowid:
-                arms = [(f"c.status = {STATUS_CODE}", [status]) for status in TASK_STATUS_CODES
-                        if counts("capability", query.capability, status)]
+                arms = [(f"c.status = {STATUS_CODE}", [status]) for status in in_status]
             return source, where, args, sort, arms
         if tasks <= _FEW:
             status = f" AND status = {STATUS_CODE}" if query.status else ""

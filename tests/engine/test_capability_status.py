@@ -11,6 +11,7 @@ from engine import validation as v
 from engine.queries import TaskOrder
 from engine.states import OPERATOR, TaskStatus
 
+from .conftest import Cast
 from .test_timers import START, Timed, at, timed  # noqa: F401 (the fixture)
 
 RESEARCH = ["research"]
@@ -88,3 +89,16 @@ def test_a_capability_alone_in_a_budget_order_merges_its_statuses_in_order_acros
                 break
         assert {task_id for _, task_id in seen} == every and len(seen) == len(every)
         assert [b for b, _ in seen] == sorted((b for b, _ in seen), reverse=descending)
+
+
+
+def test_a_status_new_to_the_market_gets_a_code_and_its_tasks_stay_listed(cast: Cast) -> None:
+    m = cast.market
+    m.grant(cast.poster, 100)
+    kept, archived = (m.post_task(cast.poster, title="T", budget=b, required_capabilities=RESEARCH).id for b in (10, 30))
+    with m.context.store.write() as tx:  # an operator's repair in SQL, outside the engine's statuses
+        tx.tasks.conn.execute("UPDATE tasks SET status = 'archived' WHERE id = ?", (archived,))
+    assert _out_of_step(m) == []
+    # No status of its own to merge in a budget order: the capability's tasks are probed, none missed.
+    assert [t.id for t in m.list_tasks(capability="research", order="budget_high")] == [archived, kept]
+    assert [t.id for t in m.list_tasks(capability="research", order="budget_low")] == [kept, archived]

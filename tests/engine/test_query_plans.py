@@ -46,8 +46,8 @@ FLAT: list[tuple[dict[str, Any], tuple[TaskOrder, ...]]] = [
 
 
 def _large(kind: str, key: str = "", status: str | None = None) -> int:
-    """Counters of a large market: a capability of 200,000 tasks, 300,000 in each status."""
-    return 200_000 if kind == "capability" else 300_000
+    """Counters of a large market: a capability of 200,000 tasks in each status, 300,000 tasks in each status."""
+    return (200_000 if kind == "capability" else 300_000) * (1 if status else len(TaskStatus))
 
 
 def _task_plan(market: Market, filters: dict[str, Any], order: TaskOrder, deep: bool) -> list[str]:
