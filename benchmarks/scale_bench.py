@@ -8,7 +8,7 @@ rest left open), then times every documented list request on its first page and 
 ratio of the large market's p50 to the small one's, the build rate and the file size.
 
     python benchmarks/scale_bench.py [--sizes 10000 1000000] [--shapes settled open] [--repeat 50]
-        [--depth 10000] [--dir DIR] [--no-build] [--http]
+        [--depth 10000] [--dir DIR] [--no-build] [--http | --http-only]
     python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
 
 Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Where the markets are built once and kept for later runs.")
     parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
     parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
+    parser.add_argument("--http-only", action="store_true",
+                        help="Only time the HTTP requests (on the first shape's markets), nothing through the engine.")
     parser.add_argument("--triggers", type=int, default=0, metavar="TASKS",
                         help="Only compare build rates with and without the counter and search triggers.")
     args = parser.parse_args(argv)
@@ -299,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
                   f" {os.path.getsize(path) / size:,.0f} B/task in the file,"
                   f" {sum(bytes_per_task(path).values()):,.0f} B/task in tables and indexes (dbstat)", flush=True)
+            if args.http_only:
+                if n == 0:
+                    figures.update(http_figures(path, about["keys"][0], args.repeat))
+                continue
             with Market(path) as market:
                 market.checkpoint()
                 measured = measure(market, about["agents"][0], args.repeat, args.depth, lists=n == 0)
