@@ -158,8 +158,7 @@ def _task_page(call: Call, **only: Any) -> Reply:
     page = call.market.tasks_page(v.task_query(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
                                                search=q.get("q"), order=q.get("order"), cursor=q.get("cursor"),
                                                **only))
-    viewer = call.caller.id if call.caller else None
-    return _page(page, [views.task(t, viewer) for t in page.items])
+    return _page(page, views.tasks_json(page.items, call.caller.id if call.caller else None))
 
 
 def get_task(call: Call) -> Reply:
@@ -261,7 +260,7 @@ def _task_reply(call: Call, task: Any) -> Reply:
     return Reply(views.task(task, call.caller.id if call.caller else None))
 
 
-def _page(page: Page[Any], items: list[Any]) -> Reply:
+def _page(page: Page[Any], items: list[Any] | views.Json) -> Reply:
     pagination: dict[str, Any] = {"limit": page.limit, "offset": page.offset, "total": page.total,
                                   "next_cursor": page.next_cursor}
     if page.total_is_lower_bound:
