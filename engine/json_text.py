@@ -39,8 +39,8 @@ def members_writer(record: type, names: tuple[str, ...]) -> Callable[[Any], str]
         names: the members, in the order written; each is the attribute of the same name.
 
     Returns:
-        ``f(obj)``: ``'{"name":value,...'``, an object left open so the caller can add members and
-        then the closing ``}``.
+        ``f(obj)``: ``'"name":value,...'``, the members without the object's braces, so that the
+        caller can add others.
 
     Raises:
         TypeError: a member of a type it cannot write.
@@ -53,7 +53,7 @@ def members_writer(record: type, names: tuple[str, ...]) -> Callable[[Any], str]
         if hint not in _EXPRESSIONS:
             raise TypeError(f"{record.__name__}.{name}: no JSON writer for {hint}")
         parts.append(f'"{name}":{{{_EXPRESSIONS[hint].format(v=f"o.{name}")}}}')
-    source = 'def write(o):\n    return f"""{{' + ",".join(parts) + '"""\n'
+    source = 'def write(o):\n    return f"""' + ",".join(parts) + '"""\n'
     namespace: dict[str, Any] = {"_s": encode_basestring}
     exec(compile(source, f"<JSON writer of {record.__name__}>", "exec"), namespace)  # noqa: S102 (our own text)
     return namespace["write"]

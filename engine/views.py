@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from json.encoder import encode_basestring
 from typing import Any
 
 from .json_text import Json, members_writer
@@ -74,11 +73,14 @@ def registration(reg: Registration) -> dict[str, Any]:
     return data
 
 
-#: A task's members as the API shows them, in order; ``result`` and ``dispute`` follow for those who may see them.
+#: A task's members as the API shows everyone, in order.
 TASK_MEMBERS = ("id", "title", "description", "budget", "required_capabilities", "status", "kind", "poster_id",
                 "assigned_to", "escrow", "rating", "created_at", "updated_at", "deadline", "claim_seconds",
                 "claim_expires_at", "review_hours", "submitted_at", "review_ends_at", "evaluator_id", "due_at")
+#: The members only its poster, assignee and evaluator see, after those (then ``dispute``, once it was disputed).
+TASK_PRIVATE_MEMBERS = ("result",)
 _write_task_members = members_writer(Task, TASK_MEMBERS)
+_write_task_private_members = members_writer(Task, TASK_PRIVATE_MEMBERS)
 
 
 def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
@@ -86,7 +88,11 @@ def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
     ``result`` and ``dispute`` only for the poster, the assignee and the evaluator."""
     data: dict[str, Any] = {name: getattr(task, name) for name in TASK_MEMBERS}
     data["required_capabilities"] = list(task.required_capabilities)
-    data.update(_task_private(task, viewer_id))
+    if _sees_private(task, viewer_id):
+        data.update({name: getattr(task, name) for name in TASK_PRIVATE_MEMBERS})
+        dispute = _dispute(task)
+        if dispute is not None:
+            data["dispute"] = dispute
     return data
 
 
@@ -95,32 +101,26 @@ def tasks_json(tasks: Iterable[Task], viewer_id: str | None = None) -> Json:
     (``json_text``): a list's twenty tasks in half the time."""
     texts = []
     for t in tasks:
-        private = _task_private(t, viewer_id)
-        texts.append(f"{_write_task_members(t)},{_members(private)}}}" if private else f"{_write_task_members(t)}}}")
+        if not _sees_private(t, viewer_id):
+            texts.append(f"{{{_write_task_members(t)}}}")
+        elif (dispute := _dispute(t)) is None:
+            texts.append(f"{{{_write_task_members(t)},{_write_task_private_members(t)}}}")
+        else:
+            texts.append(f'{{{_write_task_members(t)},{_write_task_private_members(t)},"dispute":{_compact(dispute)}}}')
     return Json(f"[{','.join(texts)}]")
 
 
-def _task_private(task: Task, viewer_id: str | None) -> dict[str, Any]:
-    """``result`` and ``dispute`` (once the task was disputed) for its poster, assignee and evaluator; else nothing."""
-    if viewer_id is None or viewer_id not in (task.poster_id, task.assigned_to, task.evaluator_id):
-        return {}
-    data: dict[str, Any] = {"result": task.result}
-    if task.dispute_reason is not None:
-        data["dispute"] = {"reason": task.dispute_reason, "worker_share": task.worker_share,
-                           "note": task.resolution_note}
-    return data
+def _sees_private(task: Task, viewer_id: str | None) -> bool:
+    return viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to, task.evaluator_id)
 
 
-def _members(data: dict[str, Any]) -> str:
-    """``data``'s members (named by identifiers) as compact JSON text, without the braces."""
-    return ",".join([f'"{name}":{_json_value(value)}' for name, value in data.items()])
+def _dispute(task: Task) -> dict[str, Any] | None:
+    if task.dispute_reason is None:
+        return None
+    return {"reason": task.dispute_reason, "worker_share": task.worker_share, "note": task.resolution_note}
 
 
-def _json_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if type(value) is str:
-        return encode_basestring(value)
+def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
