@@ -129,9 +129,18 @@ def wallet(w: Wallet) -> dict[str, Any]:
             "spent": w.spent}
 
 
+#: A wallet transaction's members, in order.
+TRANSACTION_MEMBERS = ("id", "kind", "amount", "balance_after", "task_id", "counterparty", "created_at", "memo")
+_write_transaction_members = members_writer(Transaction, TRANSACTION_MEMBERS)
+
+
 def transaction(t: Transaction) -> dict[str, Any]:
-    return {"id": t.id, "kind": t.kind, "amount": t.amount, "balance_after": t.balance_after,
-            "task_id": t.task_id, "counterparty": t.counterparty, "created_at": t.created_at, "memo": t.memo}
+    return {name: getattr(t, name) for name in TRANSACTION_MEMBERS}
+
+
+def transactions_json(transactions: Iterable[Transaction]) -> Json:
+    """``[transaction(t) for t in transactions]`` as compact JSON text, written without the dicts."""
+    return Json(f"[{','.join([f'{{{_write_transaction_members(t)}}}' for t in transactions])}]")
 
 
 def registration_terms(terms: RegistrationTerms) -> dict[str, Any]:

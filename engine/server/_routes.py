@@ -219,7 +219,7 @@ def get_wallet(call: Call) -> Reply:
 def wallet_transactions(call: Call) -> Reply:
     q = call.query
     page = call.market.ledger.transactions_page(call.me.id, q.get("limit"), q.get("offset"), q.get("cursor"))
-    return _page(page, [views.transaction(t) for t in page.items])
+    return _page(page, views.transactions_json(page.items))
 
 
 def health(call: Call) -> Reply:

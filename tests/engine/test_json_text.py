@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine import views
 from engine.json_text import Json, members_writer
-from engine.records import Task
+from engine.records import Task, Transaction
 from engine.states import TaskStatus
 
 
@@ -38,6 +38,13 @@ def test_a_list_of_tasks_is_written_as_json_writes_their_views(tasks: list[Task]
     written = views.tasks_json(tasks, viewer)
     assert isinstance(written, Json)
     assert written == _json([views.task(t, viewer) for t in tasks])
+
+
+@given(st.lists(st.builds(Transaction, id=st.integers(1, 2**63), kind=TEXT, amount=st.integers(-(2**53), 2**53),
+                          balance_after=st.integers(0, 2**53), task_id=MAYBE_TEXT, counterparty=TEXT, created_at=TEXT,
+                          memo=MAYBE_TEXT), max_size=4))
+def test_a_list_of_transactions_is_written_as_json_writes_their_views(transactions: list[Transaction]) -> None:
+    assert views.transactions_json(transactions) == _json([views.transaction(t) for t in transactions])
 
 
 def test_hostile_text_is_escaped_as_json_escapes_it() -> None:
