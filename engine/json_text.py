@@ -11,6 +11,7 @@ makes of the same members: strings escaped by the same function, integers as ``s
 from __future__ import annotations
 
 from collections.abc import Callable
+from json import JSONEncoder
 from json.encoder import encode_basestring
 from typing import Any, get_type_hints
 
@@ -22,6 +23,14 @@ _EXPRESSIONS: dict[Any, str] = {
     int | None: "'null' if (v := {v}) is None else v",
     tuple[str, ...]: "'[' + ','.join(map(_s, {v})) + ']'",
 }
+
+
+_COMPACT = JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps with options makes one a call
+
+
+def compact(value: Any) -> str:
+    """``value`` as compact JSON text, non-ASCII characters as they are (``Json`` text as it is)."""
+    return value if isinstance(value, Json) else _COMPACT.encode(value)
 
 
 class Json(str):

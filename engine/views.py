@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from .json_text import Json, members_writer
+from .json_text import Json, compact, members_writer
 from .records import (
     Agent,
     Delivery,
@@ -106,7 +105,7 @@ def tasks_json(tasks: Iterable[Task], viewer_id: str | None = None) -> Json:
         elif (dispute := _dispute(t)) is None:
             texts.append(f"{{{_write_task_members(t)},{_write_task_private_members(t)}}}")
         else:
-            texts.append(f'{{{_write_task_members(t)},{_write_task_private_members(t)},"dispute":{_compact(dispute)}}}')
+            texts.append(f'{{{_write_task_members(t)},{_write_task_private_members(t)},"dispute":{compact(dispute)}}}')
     return Json(f"[{','.join(texts)}]")
 
 
@@ -118,10 +117,6 @@ def _dispute(task: Task) -> dict[str, Any] | None:
     if task.dispute_reason is None:
         return None
     return {"reason": task.dispute_reason, "worker_share": task.worker_share, "note": task.resolution_note}
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def wallet(w: Wallet) -> dict[str, Any]:

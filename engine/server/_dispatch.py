@@ -25,7 +25,7 @@ from engine.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from engine.json_text import Json
+from engine.json_text import Json, compact
 from engine.records import Agent
 from engine.services import HireRunner, Origin
 
@@ -71,9 +71,7 @@ class Response:
 
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON (``Json`` text as it is)."""
-    if isinstance(value, Json):
-        return value.encode()
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact(value).encode()
 
 
 #: How every success envelope starts (``_envelope`` puts ``data`` second), here with null data.
