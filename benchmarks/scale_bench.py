@@ -40,6 +40,16 @@ migrations), 978 B/task in tables and indexes:
   wallet transactions 0.72, stats 0.43. Cache on (the default; a keyed GET is answered again
   while the market is unchanged): wallet 0.37, lists 0.5-1.9, search 1.2. The 10 k server's
   figures of this run were taken under a load spike (wallet 3.35 ms) and are not comparable.
+- HTTP again after the list path's rework (tasks written as JSON text, records not frozen, cursor
+  scopes encoded once), ``--http-only --repeat 300`` (requests now round robin, as printed: each
+  p50 over GET /api/wallet's), runs alternating between main's code and this code on the 1 M copy,
+  load average 5-7: before, lists 1.92-2.17x (my tasks 2.04-2.29x, q=parser 3.73-4.58x, wallet
+  transactions 1.74-2.05x); after, lists 1.62-1.84x (my tasks 1.75-1.85x, q=parser 3.46-3.98x,
+  wallet transactions 1.62-1.76x); wallet 0.50-0.69 ms either way. Timed in blocks (all of one
+  request, then the next) under lighter load, after: lists 1.40-1.58x, my tasks 1.48x. Of a first
+  page's time on the server about a third is its SQL (21 rows of 25 columns); "my tasks" costs
+  more than /api/tasks only in its SQL (two index walks whose 42 rows are read to compare the
+  whole agent id, then the page's rows again).
 See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
