@@ -46,7 +46,7 @@ migrations), 978 B/task in tables and indexes:
   load average 5-7: before, lists 1.92-2.17x (my tasks 2.04-2.29x, q=parser 3.73-4.58x, wallet
   transactions 1.74-2.05x); after, lists 1.62-1.84x (my tasks 1.75-1.85x, q=parser 3.46-3.98x,
   wallet transactions 1.62-1.76x); wallet 0.50-0.69 ms either way. Timed in blocks (all of one
-  request, then the next) under lighter load, after: lists 1.40-1.58x, my tasks 1.48x. Of a first
+  request, then the next), one run under lighter load, after: lists 1.40-1.58x, my tasks 1.48x. Of a first
   page's time on the server about a third is its SQL (21 rows of 25 columns); "my tasks" costs
   more than /api/tasks only in its SQL (two index walks whose 42 rows are read to compare the
   whole agent id, then the page's rows again).
