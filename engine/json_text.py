@@ -25,18 +25,18 @@ _EXPRESSIONS: dict[Any, str] = {
 }
 
 
+class Json(str):
+    """JSON text already written (e.g. a list of records); the server puts it in an answer as it is."""
+
+    __slots__ = ()
+
+
 _COMPACT = JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps with options makes one a call
 
 
 def compact(value: Any) -> str:
     """``value`` as compact JSON text, non-ASCII characters as they are (``Json`` text as it is)."""
     return value if isinstance(value, Json) else _COMPACT.encode(value)
-
-
-class Json(str):
-    """JSON text already written (e.g. a list of records); the server puts it in an answer as it is."""
-
-    __slots__ = ()
 
 
 def members_writer(record: type, names: tuple[str, ...]) -> Callable[[Any], str]:
