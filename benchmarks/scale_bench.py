@@ -54,14 +54,14 @@ migrations), 978 B/task in tables and indexes:
   figures of this run were taken under a load spike (wallet 3.35 ms) and are not comparable.
 - HTTP again after the list path's rework (tasks written as JSON text, records not frozen, cursor
   scopes encoded once), ``--http-only --repeat 300`` (requests now round robin, as printed: each
-  p50 over GET /api/wallet's), runs alternating between main's code and this code on the 1 M copy,
-  load average 5-7: before, lists 1.92-2.17x (my tasks 2.04-2.29x, q=parser 3.73-4.58x, wallet
-  transactions 1.74-2.05x); after, lists 1.62-1.84x (my tasks 1.75-1.85x, q=parser 3.46-3.98x,
-  wallet transactions 1.62-1.76x); wallet 0.50-0.69 ms either way. Timed in blocks (all of one
-  request, then the next), one run under lighter load, after: lists 1.40-1.58x, my tasks 1.48x. Of a first
-  page's time on the server about a third is its SQL (21 rows of 25 columns); "my tasks" costs
-  more than /api/tasks only in its SQL (two index walks whose 42 rows are read to compare the
-  whole agent id, then the page's rows again).
+  p50 over GET /api/wallet's), 3 runs of main's code alternating with 3 of this code on the 1 M
+  copy (schema 23), load average 4-7: before, lists 1.88-2.17x (my tasks 2.03-2.29x, q=parser
+  3.60-4.58x, wallet transactions 1.74-2.05x); after, lists 1.58-1.84x (my tasks 1.70-1.85x,
+  q=parser 3.27-3.98x, wallet transactions 1.59-1.76x); wallet 0.45-0.69 ms either way. Timed in
+  blocks (all of one request, then the next), one run under lighter load, after: lists
+  1.40-1.58x, my tasks 1.48x. Of a first page's time on the server about a third is its SQL (21
+  rows of 25 columns); "my tasks" costs more than /api/tasks only in its SQL (two index walks
+  whose 42 rows are read to compare the whole agent id, then the page's rows again).
 See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
