@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
+import orjson
+
 from engine import Market
 from engine.errors import (
     AuthRequired,
@@ -25,7 +27,6 @@ from engine.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from engine.json_text import Json, compact
 from engine.records import Agent
 from engine.services import HireRunner, Origin
 
@@ -70,23 +71,16 @@ class Response:
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON (``Json`` text as it is)."""
-    return compact(value).encode()
+    """Compact UTF-8 JSON: what ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``
+    writes, by orjson (several times faster on a page of records); a value orjson refuses (an
+    integer past 64 bits, nesting past 255 levels) is left to ``json``."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return _COMPACT.encode(value).encode()
 
 
-#: How every success envelope starts (``_envelope`` puts ``data`` second), here with null data.
-_NULL_DATA = b'{"success":true,"data":null'
-
-
-def encode_envelope(envelope: dict[str, Any]) -> bytes:
-    """:func:`encode` of a success envelope whose ``data`` may be ``Json`` text (e.g. a page of
-    tasks written by ``views.tasks_json``), which goes in as it is."""
-    data = envelope["data"]
-    if not isinstance(data, Json):
-        return encode(envelope)
-    rest = encode({**envelope, "data": None})
-    assert rest.startswith(_NULL_DATA)
-    return b'{"success":true,"data":' + data.encode() + rest[len(_NULL_DATA):]
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def error_response(exc: MarketError, balance: int | None = None) -> Response:
@@ -294,7 +288,7 @@ class Dispatcher:
             return Response(reply.status, b"", stream=reply.data, content_type=EVENT_STREAM_TYPE)
         if not route.enveloped:
             return Response(reply.status, encode(reply.data))
-        return Response(reply.status, encode_envelope(self._envelope(reply, call.caller)))
+        return Response(reply.status, encode(self._envelope(reply, call.caller)))
 
     def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
         """Run an idempotent request at most once per (caller, key); ``body``: the request's
@@ -384,7 +378,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
         data = json.loads(text, parse_constant=_refuse_constant)
         if "\\u" in text:
-            encode(data)  # a lone surrogate escape (e.g. "\ud800") is not text we can store
+            _COMPACT.encode(data).encode()  # a lone surrogate escape (e.g. "\ud800") is not text we can store
     except (ValueError, RecursionError, UnicodeError):
         raise InvalidJSON("the request body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -159,7 +159,8 @@ def _task_page(call: Call, **only: Any) -> Reply:
     page = call.market.tasks_page(v.task_query(q.get("status"), q.get("capability"), q.get("limit"), q.get("offset"),
                                                search=q.get("q"), order=q.get("order"), cursor=q.get("cursor"),
                                                **only))
-    return _page(page, views.tasks_json(page.items, call.caller.id if call.caller else None))
+    viewer = call.caller.id if call.caller else None
+    return _page(page, [views.task(t, viewer) for t in page.items])
 
 
 def get_task(call: Call) -> Reply:
@@ -219,7 +220,7 @@ def get_wallet(call: Call) -> Reply:
 def wallet_transactions(call: Call) -> Reply:
     q = call.query
     page = call.market.ledger.transactions_page(call.me.id, q.get("limit"), q.get("offset"), q.get("cursor"))
-    return _page(page, views.transactions_json(page.items))
+    return _page(page, [views.transaction(t) for t in page.items])
 
 
 def health(call: Call) -> Reply:
@@ -261,7 +262,7 @@ def _task_reply(call: Call, task: Any) -> Reply:
     return Reply(views.task(task, call.caller.id if call.caller else None))
 
 
-def _page(page: Page[Any], items: list[Any] | views.Json) -> Reply:
+def _page(page: Page[Any], items: list[Any]) -> Reply:
     pagination: dict[str, Any] = {"limit": page.limit, "offset": page.offset, "total": page.total,
                                   "next_cursor": page.next_cursor}
     if page.total_is_lower_bound:

@@ -1,6 +1,6 @@
-"""Pages of tasks and wallet transactions are written as JSON text without dicts (``views.tasks_json``)
-and spliced into the envelope: over HTTP each viewer must still get exactly ``views.task`` of every task
-(results and disputes only for the poster, the assignee and the evaluator)."""
+"""Pages of tasks and wallet transactions over HTTP: each viewer gets exactly ``views.task`` of every
+task (results and disputes only for the poster, the assignee and the evaluator), non-ASCII text and
+quotes included, as the server's encoder writes them."""
 
 from __future__ import annotations
 
