@@ -34,7 +34,7 @@ def test_writes_from_other_connections_and_processes_are_seen(api: Api, served: 
     assert _titles(reader) == ["Over HTTP"]
     with Market(served.db) as elsewhere:  # another connection, as another process would have
         elsewhere.post_task(poster.id, title="Directly", budget=5)
-    if served.db.startswith("postgresql"):
+    if str(served.db).startswith("postgresql"):
         _await_notification(reader)
     assert _titles(reader) == ["Directly", "Over HTTP"]
     assert reader.get("/api/stats").json()["data"]["tasks"] == {"open": 2}
