@@ -207,8 +207,10 @@ def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     return lists
 
 
-def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True) -> dict[str, tuple[float, float]]:
-    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two checks."""
+def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True,
+            checks: int = 1) -> dict[str, tuple[float, float]]:
+    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two
+    checks (``checks`` runs each)."""
     figures: dict[str, tuple[float, float]] = {}
     if lists:
         for name, page in requests(market, me).items():
@@ -216,9 +218,14 @@ def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True
             cursor = deep_cursor(page, depth)
             figures[f"{name} ({depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
         figures["stats"] = timed(market.stats, repeat)
-    figures["verify_ledger"] = timed(market.verify_ledger, 1)
-    figures["verify_counters"] = timed(market.verify_counters, 1)
+    for name, check in (("verify_ledger", market.verify_ledger), ("verify_counters", market.verify_counters)):
+        figures[name] = timed(lambda: _sound(check()), checks)
     return figures
+
+
+def _sound(report: Any) -> None:
+    if not report.ok:
+        raise RuntimeError(f"the market does not verify: {report.failed()}")
 
 
 def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
@@ -279,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Where the markets are built once and kept for later runs.")
     parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
     parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
+    parser.add_argument("--checks-only", action="store_true",
+                        help="Time only verify_ledger and verify_counters (--repeat times each), no lists.")
     parser.add_argument("--triggers", type=int, default=0, metavar="TASKS",
                         help="Only compare build rates with and without the counter and search triggers.")
     args = parser.parse_args(argv)
@@ -296,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             about = build(path, size, shape=shape)
             rate = f"{about['rate']:,.0f} tasks/s" if about["rate"] else "reused"
+            stored = "" if args.checks_only else (f", {sum(bytes_per_task(path).values()):,.0f} B/task in tables"
+                                                  " and indexes (dbstat)")
             print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
-                  f" {os.path.getsize(path) / size:,.0f} B/task in the file,"
-                  f" {sum(bytes_per_task(path).values()):,.0f} B/task in tables and indexes (dbstat)", flush=True)
+                  f" {os.path.getsize(path) / size:,.0f} B/task in the file{stored}", flush=True)
             with Market(path) as market:
                 market.checkpoint()
-                measured = measure(market, about["agents"][0], args.repeat, args.depth, lists=n == 0)
+                measured = measure(market, about["agents"][0], args.repeat, args.depth,
+                                   lists=n == 0 and not args.checks_only, checks=args.repeat if args.checks_only else 1)
             figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in measured.items()})
             if n == 0 and args.http:
                 figures.update(http_figures(path, about["keys"][0], args.repeat))
