@@ -52,8 +52,3 @@ def is_escrow(key: str) -> str:
 def escrow_of(task_rowid: int) -> int:
     """The key of the escrow of the task with rowid ``task_rowid`` (as :func:`escrow_key` in SQL)."""
     return task_rowid * 4 + 1
-
-
-def is_escrow_key(key: int) -> bool:
-    """Whether ``key`` is a task's escrow (as :func:`is_escrow` in SQL)."""
-    return key % 4 == 1

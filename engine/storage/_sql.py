@@ -15,7 +15,6 @@ COUNT_CAP = 10_000
 SEARCH_COUNT_CAP = 200
 
 
-
 def tuples(conn: sqlite3.Connection, sql: str) -> Iterable[tuple[Any, ...]]:
     """The rows of ``sql`` as plain tuples: a check that streams millions of rows spends a fifth
     more on sqlite3.Row (another store's connection answers with its own rows, tuples too)."""
@@ -24,6 +23,7 @@ def tuples(conn: sqlite3.Connection, sql: str) -> Iterable[tuple[Any, ...]]:
     cursor = conn.cursor()
     cursor.row_factory = None
     return cursor.execute(sql)
+
 
 @lru_cache(maxsize=64)
 def update(table: str, columns: tuple[str, ...]) -> str:

@@ -26,8 +26,8 @@ from ._accounts import KINDS, is_escrow
 
 def recount(wallet_agents: str, more: str = "", account_kind: str = "kind") -> str:
     """What the counters should hold, counted from the tables themselves in one statement, as
-    the migrations that add counters fill them (``verify_counters`` counts them with
-    :func:`recounted` instead, which reads each table once without sorting it), given the
+    the migrations that add counters fill them (``verify_counters`` counts with
+    :func:`recounted`, which does not sort every row into one temp b-tree), given the
     SELECT of the agent each wallet transfer touched, as column ``agent`` (its column changed
     in migration 17), ``more`` rows (kind, key, status, n) UNION ALL-ed to them (counters added
     later) and the SQL of an account's kind (a column until migration 21, then of its key)."""
@@ -53,11 +53,12 @@ def recount(wallet_agents: str, more: str = "", account_kind: str = "kind") -> s
 def recounted(conn: sqlite3.Connection) -> Counter[tuple[str, str, str]]:
     """What every counter should hold, (kind, key, status) -> n, counted from the tables themselves.
 
-    As :func:`recount` counts, in a few passes that SQLite answers without sorting a million
-    rows (the one-statement recount sorted every task five times and every transfer three
-    times: 143 s at 1 M tasks here): the tasks' agents and statuses counted in Python, each
-    capability's statuses through the status index, the transfers grouped by wallet (a handful
-    of groups) and their escrows' releases by poster.
+    As :func:`recount` counts, but in a few statements that each read a table once (the one
+    statement put every task five times and every transfer three times into one temp b-tree:
+    143 s at 1 M tasks here): the tasks' (poster, assignee, status) counted in Python (a few
+    hundred distinct), each capability's statuses joined through the status index, the
+    transfers grouped by wallet (a scan: the wallet index would look up every row) and their
+    escrows' releases by poster.
     """
     counts: Counter[tuple[str, str, str]] = Counter()
     sums = conn.execute("SELECT " + ", ".join(f"SUM(balance) FILTER (WHERE key % 4 = {code})"

@@ -157,8 +157,8 @@ class SQLiteLedger:
         # a dict costs a third more than a list), at the slots of _Slots.
         slots = _Slots(self.conn)
         sent, received, times_in = [0] * slots.size, [0] * slots.size, [0] * slots.size
-        for source, target, amount in _sql.tuples(self.conn, f"SELECT {slots.of('from_account')}, {slots.of('to_account')},"
-                                                         " amount FROM transfers"):
+        moves = f"SELECT {slots.of('from_account')}, {slots.of('to_account')}, amount FROM transfers"
+        for source, target, amount in _sql.tuples(self.conn, moves):
             sent[source] += amount
             received[target] += amount
             times_in[target] += 1
