@@ -10,6 +10,7 @@ ratio of the large market's p50 to the small one's, the build rate and the file 
     python benchmarks/scale_bench.py [--sizes 10000 1000000] [--shapes settled open] [--repeat 50]
         [--depth 10000] [--dir DIR] [--no-build] [--http]
     python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
+    python benchmarks/scale_bench.py --checks-only --no-build --repeat 5   # only the two checks
 
 Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
 later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
@@ -34,6 +35,12 @@ migrations), 978 B/task in tables and indexes:
   budget_low status=open 10,000 deep 0.37 -> 19.5; a search with matches 0.9 -> 2.4 (page 1),
   5.0 -> 6.3 (deep); with a status 24 -> 6.9 and 18 -> 12 (its total counts to 200 matches).
 - verify_ledger 0.71 s -> 68 s, verify_counters 0.96 s -> 143 s (linear, and past 30 s here).
+  Since (issue 13's verify3), ``--checks-only --repeat 5 --shapes settled open`` on copies of the
+  same 1 M markets, load average 8-9 all run, p50 (max) 10 k -> 1 M: verify_ledger 0.11 s ->
+  13.0 s (20.1) settled, 0.13 s -> 9.1 s (16.5) open; verify_counters 0.11 s -> 14.5 s (15.4)
+  settled, 0.10 s -> 12.2 s (12.9) open; the code before it, right after at the same load (p50
+  of 2): 0.30 s -> 28.1 s and 0.29 s -> 23.0 s, 0.69 s -> 58.9 s and 0.32 s -> 37.8 s. About
+  4-6 s of CPU each at 1 M; the rest is waiting for a core.
 - HTTP with an API key, one keep-alive connection, at 1 M, response cache off (every answer made
   afresh): GET /api/wallet 0.50, lists 0.87-0.95 (no filter 0.95: 1.9x; a status, a capability),
   budget_low status=open 1.52 (3.0x), /api/agents/me/tasks 1.14 (2.3x), q=parser 1.60 (3.2x),
