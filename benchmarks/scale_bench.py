@@ -16,9 +16,11 @@ Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) an
 later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
 by several people, load average about 8 all session): 1 M tasks, settled shape, 2,838 s (47
 minutes, 352 tasks/s, schema 18; the copy then took 136 s through the lean-row migrations, now numbered 20-23: 15 s
-for 20, 71 s for 21, 9 s for 22, 40 s for 23; 19, delivery claims, adds two columns); 10 k settled 66 s (151/s); 100 k open 640 s (156/s);
+for 20, 71 s for 21, 9 s for 22, 40 s for 23; 19, delivery claims, adds two columns; 24, the status in the capability
+rows and the FTS5 merge, 13-26 s); 10 k settled 66 s (151/s); 100 k open 640 s (156/s);
 10 k completed (every task completed and rated) 61 s. ``--shapes completed`` measures bytes per
-lifecycle: 1,006 B at 10 k, fixed pages included (about 27 of them), so about 980 B at 1 M.
+lifecycle: 1,010 B at 10 k (1,006 before migration 24), fixed pages included (about 28 of them),
+so about 985 B at 1 M; the 1 M settled market holds 980 B a task in tables and indexes.
 
 One run, ``--sizes 10000 1000000 --shapes settled --http --repeat 50`` (the 1 M market copied
 from a build on schema 18 and migrated; the full test suite ran beside it, so p99s are the
@@ -29,11 +31,21 @@ migrations), 978 B/task in tables and indexes:
   0.05-0.66 -> 0.06-0.66 (0.6-2.0) for no filter, a status, a capability, capability in
   budget_high (0.50 -> 0.53), poster, assignee, "my tasks", agents, wallet transactions;
   stats 0.07 -> 0.06; a search with no match 0.2 -> 0.2.
-- not flat at 1 M: status=open capability=research 17 -> 1,195 (page 1) and 15 -> 1,378 (deep):
-  in this shape research tasks are never open, and the walk of the capability's index checks
-  every one of its 200,000 tasks; budget_high 10,000 deep 0.34 -> 6.9, budget_low 0.66 -> 1.8,
-  budget_low status=open 10,000 deep 0.37 -> 19.5; a search with matches 0.9 -> 2.4 (page 1),
-  5.0 -> 6.3 (deep); with a status 24 -> 6.9 and 18 -> 12 (its total counts to 200 matches).
+- not flat at 1 M in that run (schema 23): status=open capability=research 17 -> 1,195 (page 1)
+  and 15 -> 1,378 (deep): in this shape research tasks are never open, and the walk of the
+  capability's index checked every one of its 200,000 tasks; budget_high 10,000 deep 0.34 -> 6.9,
+  budget_low 0.66 -> 1.8, budget_low status=open 10,000 deep 0.37 -> 19.5; a search with matches
+  0.9 -> 2.4 (page 1), 5.0 -> 6.3 (deep); with a status 24 -> 6.9 and 18 -> 12.
+- after migration 24 (the status carried in task_capabilities, deep budget pages seeking their
+  ties by rowid, search counting among its first 200 matches, FTS5's segments merged), on the
+  same copies, ``--repeat 50`` beside other people's work: every task list's p50 0.05-1.2 ms at
+  1 M, p99 0.2-5.8 ms; status=open capability=research 0.10 (page 1) and 0.13 (deep), against
+  196 and 222 ms on schema 23 in a run just before; budget_high 10,000 deep 0.47 (1.35 before),
+  budget_low 0.63 (2.00), budget_low status=open 0.86 (1.80); q=parser 1.22 and 0.81 deep (0.85,
+  1.52), with status=open 0.85 and 1.09 (2.60, 2.89). Ratios to 10 k in that run 0.5-2.9 on
+  sub-millisecond p50s; timed in alternation on the two markets (100 rounds, so both see the same
+  load) every task list's ratio was 0.82-1.08. The open market (9 in 10 open) at 1 M: status=open
+  lists 0.3-1.1 ms.
 - verify_ledger 0.71 s -> 68 s, verify_counters 0.96 s -> 143 s (linear, and past 30 s here).
   Since (issue 13's verify3), ``--checks-only --repeat 5 --shapes settled open`` on copies of the
   same 1 M markets, load average 8-9 all run, p50 (max) 10 k -> 1 M: verify_ledger 0.11 s ->

@@ -133,7 +133,8 @@ class Page(Generic[T]):
 
     Attributes:
         total: how many items all pages hold, from counters; for a text search or two narrowing
-            filters at once it is counted up to a cap, past which it is a lower bound.
+            filters at once it is counted up to a cap (a search: among its first matches), past
+            which it is a lower bound, never below what the first page shows.
         total_is_lower_bound: ``total`` reached that cap (there may be more).
         next_cursor: where the next page starts (opaque), or None on the last page.
     """

@@ -132,5 +132,8 @@ def read_page(ctx: MarketContext, query: Any, repository: Callable[[MarketTx], _
         listing = repository(tx)
         total, lower_bound = listing.count(query)
         items, last = listing.page(query, after)
+    if lower_bound and after is None and (items or not query.offset):
+        # A lower bound is at least what the first page shows (and one more); exact when it ends the list.
+        total, lower_bound = max(total, query.offset + len(items) + (last is not None)), last is not None
     next_cursor = None if last is None else cursors.encode(ctx.cursor_secret, query, last)
     return Page(items, total, query.limit, query.offset, lower_bound, next_cursor)

@@ -15,14 +15,14 @@ COUNT_CAP = 10_000
 SEARCH_COUNT_CAP = 200
 
 
-def tuples(conn: sqlite3.Connection, sql: str) -> Iterable[tuple[Any, ...]]:
+def tuples(conn: sqlite3.Connection, sql: str, args: Sequence[Any] = ()) -> Iterable[tuple[Any, ...]]:
     """The rows of ``sql`` as plain tuples: a check that streams millions of rows spends a fifth
     more on sqlite3.Row (another store's connection answers with its own rows, tuples too)."""
     if not isinstance(conn, sqlite3.Connection):
-        return conn.execute(sql)
+        return conn.execute(sql, tuple(args))
     cursor = conn.cursor()
     cursor.row_factory = None
-    return cursor.execute(sql)
+    return cursor.execute(sql, tuple(args))
 
 
 @lru_cache(maxsize=64)
@@ -43,8 +43,22 @@ def capped_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any],
     return n, n >= cap
 
 
+def scanned_count(conn: sqlite3.Connection, rows_sql: str, args: Sequence[Any], cap: int) -> tuple[int, bool]:
+    """How many of the first ``cap`` rows ``rows_sql`` scans count (its column ``ok`` is 1).
+
+    Returns:
+        The count and whether it is a lower bound (the scan reached the cap).
+    """
+    n, scanned = conn.execute(f"SELECT COALESCE(SUM(ok), 0), count(*) FROM ({rows_sql} LIMIT {cap}) AS scanned",
+                              tuple(args)).fetchone()
+    return int(n), scanned >= cap
+
+
 # A sort order as (SQL expression, descending?) pairs, the last one unique (rowid, id).
 SortKey = tuple[tuple[str, bool], ...]
+# Alternative WHERE conditions (with their arguments), each an index walk in the page's order,
+# whose rows a page merges (see keyset_statement); None: one walk.
+Arms = list[tuple[str, list[Any]]] | None
 
 
 def order_by(sort: SortKey) -> str:
@@ -83,16 +97,49 @@ def _strictly_after(sort: SortKey, key: Sequence[Any]) -> tuple[str, list[Any]]:
     return f"({expr} {op} ? OR ({expr} = ? AND {inner}))", [key[0], key[0], *args]
 
 
+def _after_arms(sort: SortKey, key: Sequence[Any]) -> list[tuple[str, list[Any]]]:
+    """The rows after sort key ``key`` as index walks in order ``sort``.
+
+    A sort of one direction ending in a table's rowid (the implicit last column of its
+    indexes) is two walks: the ties of the key's leading values after its rowid, then what
+    follows them. SQLite seeks an index by a row value only over its named columns, so one
+    row-value condition would walk all the ties of the leading values from the top.
+    """
+    if len(sort) > 1 and sort[-1][0].endswith(".rowid") and len({desc for _, desc in sort}) == 1:
+        lead, (rowid, desc) = sort[:-1], sort[-1]
+        ties = " AND ".join(f"{expr} = ?" for expr, _ in lead)
+        rest, more = after(lead, key[:-1])
+        return [(f"{ties} AND {rowid} {'<' if desc else '>'} ?", list(key)), (rest, more)]
+    return [after(sort, key)]
+
+
 def keyset_statement(columns: str, source: str, filtered: tuple[str, list[Any]], sort: SortKey,
-                     key: Sequence[Any] | None) -> tuple[str, list[Any]]:
+                     key: Sequence[Any] | None, arms: Arms = None) -> tuple[str, list[Any]]:
     """The SELECT of one keyset page in order ``sort`` after sort key ``key`` (if any); its
-    last two parameters, the page's limit (plus one) and offset, are left for the caller."""
+    last two parameters, the page's limit (plus one) and offset, are left for the caller.
+
+    The rows of each of ``arms`` (and, after a key, of each walk of :func:`_after_arms`) are
+    merged in the page's order: a compound SELECT whose ORDER BY SQLite answers by merging
+    the arms' index walks, each stopping once the page is full.
+    """
     where, args = filtered
-    if key is not None:
-        condition, more = after(sort, key)
-        where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
-    return (f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)} LIMIT ? OFFSET ?",
-            args)
+    walks = [("", [])] if key is None else _after_arms(sort, key)
+    alternatives = [(" AND ".join(c for c in (a, w) if c), [*a_args, *w_args])
+                    for a, a_args in (arms or [("", [])]) for w, w_args in walks]
+    if len(alternatives) == 1:
+        condition, more = alternatives[0]
+        if condition:
+            where, args = (f"{where} AND {condition}" if where else f" WHERE {condition}"), [*args, *more]
+        return (f"SELECT {columns}, {key_columns(sort)} FROM {source}{where} ORDER BY {order_by(sort)}"
+                " LIMIT ? OFFSET ?", args)
+    keys = ", ".join(f"{expr} AS k{n}" for n, (expr, _) in enumerate(sort))
+    selects, all_args = [], []
+    for condition, more in alternatives:
+        conditions = f"{where} AND {condition}" if where else f" WHERE {condition}"
+        selects.append(f"SELECT {columns}, {keys} FROM {source}{conditions}")
+        all_args += [*args, *more]
+    merged = ", ".join(f"k{n} {'DESC' if desc else 'ASC'}" for n, (_, desc) in enumerate(sort))
+    return f"{' UNION ALL '.join(selects)} ORDER BY {merged} LIMIT ? OFFSET ?", all_args
 
 
 def page_of(rows: list[sqlite3.Row], limit: int, sort: SortKey) -> tuple[list[sqlite3.Row], tuple[Any, ...] | None]:

@@ -14,6 +14,7 @@ from ..records import Task, TaskChange
 from . import _search, _sql
 from ._accounts import escrow_key
 from .counters_sql import counter
+from .schema import STATUS_CODE, TASK_STATUS_CODES
 
 # In the order of Task's fields (see _task).
 _COLUMNS = (
@@ -108,8 +109,8 @@ class SQLiteTasks:
         )).lastrowid
         if capabilities:
             self.conn.executemany(
-                "INSERT INTO task_capabilities (capability, task_rowid, budget) VALUES (?, ?, ?)",
-                [(c, rowid, task.budget) for c in capabilities],
+                f"INSERT INTO task_capabilities (capability, task_rowid, budget, status) VALUES (?, ?, ?, {STATUS_CODE})",
+                [(c, rowid, task.budget, task.status) for c in capabilities],
             )
 
     def get(self, task_id: str) -> Task | None:
@@ -158,7 +159,7 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        return _sql.capped_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
+        return _sql.scanned_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
@@ -187,7 +188,7 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
         default) decides which index a capability list walks; ``search`` is the store's text
         search condition (only SQLite's own, :func:`_search.condition`, walks FTS5's index).
     """
-    source, where, args, sort = _selection(query, counts or partial(counter, conn), search)
+    source, where, args, sort, arms = _selection(query, counts or partial(counter, conn), search)
     if query.involving:
         if source == "tasks t" and query.order in _BY_ROWID:
             # Each side reads at most the rows this page could show, from its index.
@@ -206,25 +207,43 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
             where.append(_INVOLVING)
             args += [query.involving] * 4
     sql, args = _sql.keyset_statement(columns, source, (" WHERE " + " AND ".join(where) if where else "", args),
-                                      sort, key)
+                                      sort, key, arms)
     return sql, args, sort
 
 
 def counted_rows(conn: sqlite3.Connection, query: TaskQuery,
                  search: _search.Condition = _search.condition) -> tuple[str, list[Any], int]:
-    """The rows a total without a counter counts (a search, two narrowing filters), their
-    arguments and the cap: a search's matches stream from FTS5's index as the page's do."""
+    """The rows a total without a counter scans (a search, two narrowing filters), each with
+    column ``ok`` (1 if it counts), their arguments and the cap (see :func:`_sql.scanned_count`).
+
+    A search's matches stream from FTS5's index (in its cheaper, ascending rowid order) and the
+    scan stops at the cap whatever share of them the other filters pass: the total is then
+    the count among those scanned, a lower bound, and costs the same for every filter."""
     if query.involving:
         where, args = _filter(query, search)
-        return f"SELECT 1 FROM tasks t{where}", args, _sql.COUNT_CAP
-    source, conditions, args, _ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn), search)
-    return (f"SELECT 1 FROM {source} WHERE {' AND '.join(conditions)}", args,
+        return f"SELECT 1 AS ok FROM tasks t{where}", args, _sql.COUNT_CAP
+    source, conditions, args, *_ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn), search)
+    if source.startswith("tasks_fts"):
+        others, other_args, match = [], [], []
+        for condition in conditions:
+            taken, args = args[:condition.count("?")], args[condition.count("?"):]
+            if condition == "tasks_fts MATCH ?":
+                match = taken
+            else:
+                others.append(condition)
+                other_args += taken
+        if not others:  # the matches alone: no task read
+            return "SELECT 1 AS ok FROM tasks_fts WHERE tasks_fts MATCH ?", match, _sql.SEARCH_COUNT_CAP
+        ok = f"CASE WHEN {' AND '.join(others)} THEN 1 ELSE 0 END"
+        return f"SELECT {ok} AS ok FROM {source} WHERE tasks_fts MATCH ?", [*other_args, *match], _sql.SEARCH_COUNT_CAP
+    return (f"SELECT 1 AS ok FROM {source} WHERE {' AND '.join(conditions)}", args,
             _sql.SEARCH_COUNT_CAP if query.search else _sql.COUNT_CAP)
 
 
 def _selection(query: TaskQuery, counts: Counts,
-               search: _search.Condition) -> tuple[str, list[str], list[Any], _sql.SortKey]:
-    """The FROM clause, WHERE conditions (with arguments) and sort key of ``query``, but for ``involving``.
+               search: _search.Condition) -> tuple[str, list[str], list[Any], _sql.SortKey, _sql.Arms]:
+    """The FROM clause, WHERE conditions (with arguments), sort key and arms (walks merged, see
+    :func:`_sql.keyset_statement`) of ``query``, but for ``involving``.
 
     Another store's ``search`` (PostgreSQL's) is only a WHERE condition: its search lists keep
     the order's own sort, and relevance is newest first there (no bm25)."""
@@ -249,23 +268,41 @@ def _selection(query: TaskQuery, counts: Counts,
         condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))
         where.append(condition)
         args += more
+    arms: _sql.Arms = None
     if query.capability:
-        tasks = counts("capability", query.capability)
-        # A budget order walks the capability's budget index (migration 20) unless an agent's
-        # few tasks are the narrower set (read by their own index and sorted).
+        tasks = counts("capability", query.capability, query.status)
+        # A budget order walks the capability's budget index unless an agent's few tasks are
+        # the narrower set (read by their own index and sorted).
         walkable = by_rowid or (query.order in _CAPABILITY_SORT and not (
             query.poster_id or query.assigned_to or query.evaluator_id or query.involving))
+        in_status: dict[str, int] = {}
+        if walkable and not by_rowid and not query.status:
+            # One walk per status the capability has, merged: every one of its tasks is in one
+            # of them unless a status unknown here came in through SQL (then probe, below).
+            in_status = {s: n for s in TASK_STATUS_CODES if (n := counts("capability", query.capability, s))}
+            walkable = sum(in_status.values()) == tasks
         if walkable and source == "tasks t" and tasks <= counts("tasks", "", query.status):
-            # The capability's own index, in the page's order, is the shorter walk (CROSS JOIN keeps it outermost).
+            # The capability's own index, in the page's order (CROSS JOIN keeps it outermost):
+            # with a status, its rows in that status (migration 24); without one in a budget
+            # order, each status's walk merged (the budget indexes lead with the status).
             source = "task_capabilities c CROSS JOIN tasks t ON t.rowid = c.task_rowid"
             sort = (("c.task_rowid", newest),) if by_rowid else _CAPABILITY_SORT[query.order]
             where.append("c.capability = ?")
-        elif tasks <= _FEW:
-            where.append("t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?)")
+            args.append(query.capability)
+            if query.status:
+                where.append(f"c.status = {STATUS_CODE}")
+                args.append(query.status)
+            elif not by_rowid:
+                arms = [(f"c.status = {STATUS_CODE}", [status]) for status in in_status]
+            return source, where, args, sort, arms
+        if tasks <= _FEW:
+            status = f" AND status = {STATUS_CODE}" if query.status else ""
+            where.append(f"t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?{status})")
+            args += [query.capability, query.status] if query.status else [query.capability]
         else:
             where.append("EXISTS (SELECT 1 FROM task_capabilities WHERE capability = ? AND task_rowid = t.rowid)")
-        args.append(query.capability)
-    return source, where, args, sort
+            args.append(query.capability)
+    return source, where, args, sort, arms
 
 
 def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> tuple[str, list[Any]]:

@@ -90,8 +90,29 @@ def test_a_search_total_past_the_cap_is_a_lower_bound(cast: Cast, monkeypatch: p
     exact = cast.market.tasks_page(v.task_query(search="Needle"))
     assert (exact.total, exact.total_is_lower_bound) == (3, False)
     monkeypatch.setattr(_sql, "SEARCH_COUNT_CAP", 2)
-    capped = cast.market.tasks_page(v.task_query(search="Needle"))
+    capped = cast.market.tasks_page(v.task_query(search="Needle", limit=1))
     assert (capped.total, capped.total_is_lower_bound) == (2, True)
+    whole = cast.market.tasks_page(v.task_query(search="Needle"))  # all on its first page: exact after all
+    assert (whole.total, whole.total_is_lower_bound) == (3, False)
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's search is a condition, not an FTS5 walk: it counts passing rows to the cap
+def test_a_filtered_search_total_counts_among_the_first_matches_and_never_below_its_page(
+        cast: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The count scans at most the cap's matches of the text, whatever share the other filters
+    # pass (its cost is the same for every filter); what the first page shows is a floor.
+    tasks = [_post(cast, f"Needle {n}") for n in range(6)]
+    for task in tasks[:4]:  # the oldest matches, which FTS5 hands out first, are cancelled
+        cast.market.cancel_task(task, cast.poster)
+    monkeypatch.setattr(_sql, "SEARCH_COUNT_CAP", 4)
+    first = cast.market.tasks_page(v.task_query("open", search="Needle", limit=1))
+    assert [t.id for t in first.items] == [tasks[5]]
+    assert (first.total, first.total_is_lower_bound) == (2, True)  # none of the 4 scanned open; 1 shown, 1 more
+    second = cast.market.tasks_page(v.task_query("open", search="Needle", limit=1, cursor=first.next_cursor))
+    assert [t.id for t in second.items] == [tasks[4]] and second.total_is_lower_bound
+    monkeypatch.setattr(_sql, "SEARCH_COUNT_CAP", 200)
+    exact = cast.market.tasks_page(v.task_query("open", search="Needle", limit=1))
+    assert (exact.total, exact.total_is_lower_bound) == (2, False)
 
 
 @pytest.mark.sqlite_only

@@ -164,6 +164,39 @@ def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(p
         assert market.events(0)[-1].seq == 4
 
 
+def test_a_database_of_schema_15_carries_each_tasks_status_in_its_capability_rows(postgres_url: str) -> None:
+    """PostgreSQL migration 16 (SQLite's 24) keeps every capability row and gives it its task's status."""
+    from engine.storage.postgres import schema
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for migration in schema.MIGRATIONS[:15]:
+            with conn.transaction():
+                migration(conn)
+        conn.execute("INSERT INTO schema_version VALUES (15)")
+        conn.execute("""
+            INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
+                VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
+            INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,
+                created_at, updated_at) VALUES
+                ('t1', 'T', '', 10, '["research"]', 'open', 'market', 'a1', '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z'),
+                ('t2', 'T', '', 20, '["research", "writing"]', 'disputed', 'market', 'a1', '2026-01-01T00:00:01Z',
+                 '2026-01-01T00:00:01Z');
+            INSERT INTO task_capabilities (capability, task_rowid, budget) SELECT j.value, t.rowid, t.budget
+                FROM tasks t, json_array_elements_text(t.required_capabilities::json) AS j(value);
+        """)
+
+    with Market(postgres_url) as market:
+        assert [t.id for t in market.list_tasks("disputed", "writing", order="budget_low")] == ["t2"]
+        assert [t.id for t in market.list_tasks(capability="research", order="budget_high")] == ["t2", "t1"]
+        assert market.verify_counters().ok
+        with market.context.store.write() as tx:
+            tx.tasks.conn.execute("UPDATE tasks SET status = 'refunded' WHERE id = 't2'")
+        assert [t.id for t in market.list_tasks("refunded", "research")] == ["t2"]
+        assert market.list_tasks("disputed", "writing") == []
+        assert market.verify_counters().ok
+
+
 def test_rate_buckets_are_one_per_key_for_every_process_and_pruned_once_full_again(
         market_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.storage.postgres import rate_buckets

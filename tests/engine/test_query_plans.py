@@ -21,6 +21,7 @@ import pytest
 from engine import Market
 from engine import validation as v
 from engine.queries import AgentOrder, TaskOrder
+from engine.states import TaskStatus
 from engine.storage import _sql, agents_sql, tasks_sql
 
 pytestmark = pytest.mark.sqlite_only  # SQLite's query planner; PostgreSQL's plans are its own
@@ -45,8 +46,8 @@ FLAT: list[tuple[dict[str, Any], tuple[TaskOrder, ...]]] = [
 
 
 def _large(kind: str, key: str = "", status: str | None = None) -> int:
-    """Counters of a large market: a capability of 200,000 tasks, 300,000 in each status."""
-    return 200_000 if kind == "capability" else 300_000
+    """Counters of a large market: a capability of 200,000 tasks in each status, 300,000 tasks in each status."""
+    return (200_000 if kind == "capability" else 300_000) * (1 if status else len(TaskStatus))
 
 
 def _task_plan(market: Market, filters: dict[str, Any], order: TaskOrder, deep: bool) -> list[str]:
@@ -112,14 +113,47 @@ def test_a_rare_capability_in_a_rarer_status_is_read_whole_and_sorted(market: Ma
     assert any("LIST SUBQUERY" in line for line in _plan(market, sql, [*args, 21, 0]))
 
 
+def _walks(plan: list[str]) -> list[str]:
+    """The index walks of ``plan`` (a merged plan has one per arm)."""
+    return [line for line in plan if line.startswith("SEARCH") and " USING " in line
+            and not line.startswith(("SEARCH accounts", "SEARCH task_statuses", "SEARCH t USING INTEGER PRIMARY KEY"))]
+
+
 @pytest.mark.parametrize("order", [TaskOrder.BUDGET_HIGH, TaskOrder.BUDGET_LOW])
 @pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
-def test_a_capability_in_a_budget_order_walks_its_budget_index(market: Market, order: TaskOrder, deep: bool) -> None:
+def test_a_capability_in_a_budget_order_merges_its_statuses_budget_walks(market: Market, order: TaskOrder,
+                                                                         deep: bool) -> None:
     plan = _task_plan(market, {"capability": "research"}, order, deep)
     index = "idx_task_capabilities_budget" if order is TaskOrder.BUDGET_HIGH else "idx_task_capabilities_neg_budget"
-    assert plan[0].startswith("SEARCH c USING") and index in plan[0], plan
+    walks = _walks(plan)
+    assert plan[0] == "MERGE (UNION ALL)" and len(walks) == len(TaskStatus), plan  # _large: every status has tasks
+    for walk in walks:
+        assert walk.startswith("SEARCH c USING") and index in walk and "(capability=? AND status=?" in walk, plan
+        if deep:
+            assert "task_rowid)<(?,?)" in walk, plan  # the cursor seeks the index
+
+
+@pytest.mark.parametrize("order", list(TaskOrder))
+@pytest.mark.parametrize("deep", [False, True], ids=["first page", "after a cursor"])
+def test_a_capability_with_a_status_walks_only_its_rows_in_that_status(market: Market, order: TaskOrder,
+                                                                       deep: bool) -> None:
+    # Schema migration 24: the capability's rows carry their task's status; without it this walk
+    # read every task of the capability when none was in the status.
+    plan = _task_plan(market, {"status": "open", "capability": "research"}, order, deep)
+    walks = _walks(plan)
+    assert len(walks) == 1 and walks[0].startswith("SEARCH c USING"), plan
+    assert "(capability=? AND status=?" in walks[0], plan
     if deep:
-        assert "task_rowid)<(?,?)" in plan[0], plan  # the cursor seeks the index
+        assert re.search(r"task_rowid\)?[<>]\(?\?", walks[0]), plan  # the cursor seeks the index
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "open"}])
+@pytest.mark.parametrize("order", [TaskOrder.BUDGET_HIGH, TaskOrder.BUDGET_LOW])
+def test_a_deep_budget_page_seeks_its_ties_by_rowid(market: Market, filters: dict[str, Any], order: TaskOrder) -> None:
+    # The rowid is the implicit last column of an index, which a row value does not seek: the ties
+    # of the cursor's budget are their own walk, from the cursor's rowid, merged with the rest.
+    walks = _walks(_task_plan(market, filters, order, deep=True))
+    assert len(walks) == 2 and "budget=? AND rowid<?)" in walks[0] and "budget<?)" in walks[1], walks
 
 
 @pytest.mark.parametrize(("filters", "order"), list(itertools.product(AGENT_FILTERS, AgentOrder)))

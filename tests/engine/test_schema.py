@@ -225,3 +225,51 @@ def test_posted_and_rated_events_read_their_data_from_the_task(market: Market) -
     stored = [row[0] for row in conn.execute("SELECT data FROM events WHERE task IS NOT NULL ORDER BY seq")]
     conn.close()
     assert stored[0] is None and stored[3] is None and stored[4] is not None and stored[5] == "{}"
+
+
+def _capability_rows_before_24(path: Path) -> sqlite3.Connection:
+    """A file just before migration 24 holding tasks of research in three statuses (t3 of writing too)."""
+    conn = _file_just_before(path, "_m024_capability_status", budget=5)
+    conn.execute("UPDATE tasks SET required_capabilities = '[\"research\"]' WHERE id = 't1'")
+    for n, (status, capabilities) in enumerate([("completed", ["research"]), ("disputed", ["research", "writing"])],
+                                               start=2):
+        conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind,"
+                     " poster_id, created_at, updated_at) VALUES (?, 'T', '', ?, ?, ?, 'market', 'a1',"
+                     " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (f"t{n}", 10 * n, json.dumps(capabilities),
+                                                                          status))
+    conn.execute("INSERT INTO task_capabilities (capability, task_rowid, budget) SELECT j.value, t.rowid, t.budget"
+                 " FROM tasks t, json_each(t.required_capabilities) j")
+    return conn
+
+
+def test_carrying_the_status_in_the_capability_rows_keeps_every_row_and_follows_changes(tmp_path: Path) -> None:
+    path = tmp_path / "v23.db"
+    _capability_rows_before_24(path).close()
+
+    with Market(path) as market:
+        carried = sqlite3.connect(path).execute(
+            "SELECT t.id, c.capability, s.name FROM task_capabilities c JOIN tasks t ON t.rowid = c.task_rowid"
+            " JOIN task_statuses s ON s.code = c.status ORDER BY 1, 2").fetchall()
+        assert carried == [("t1", "research", "open"), ("t2", "research", "completed"),
+                           ("t3", "research", "disputed"), ("t3", "writing", "disputed")]
+        assert market.verify_counters().ok
+        assert [t.id for t in market.list_tasks("disputed", "writing", order="budget_high")] == ["t3"]
+        assert [t.id for t in market.list_tasks(capability="research", order="budget_low")] == ["t1", "t2", "t3"]
+        with sqlite3.connect(path) as writer:  # any writer's status change: the trigger moves both rows
+            writer.execute("UPDATE tasks SET status = 'refunded' WHERE id = 't3'")
+        assert [t.id for t in market.list_tasks("refunded", "writing")] == ["t3"]
+        assert market.list_tasks("disputed", "research") == []
+        assert market.verify_counters().ok
+
+
+def test_a_capability_row_its_task_does_not_list_stops_migration_24_changing_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "v23.db"
+    conn = _capability_rows_before_24(path)
+    conn.execute("INSERT INTO task_capabilities (capability, task_rowid, budget) VALUES ('coding', 1, 5)")
+    conn.close()
+
+    with pytest.raises(RuntimeError, match="1 task capabilities are missing from their task's list"):
+        Market(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 23
+    assert conn.execute("SELECT count(*) FROM task_capabilities").fetchone()[0] == 5

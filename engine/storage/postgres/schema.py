@@ -4,7 +4,7 @@ Each migration is a function taking an open connection inside a transaction; tab
 ``schema_version`` records how many have run. Migration 1 is the whole schema as SQLite's
 migration 11 left it (the PostgreSQL store started there); later SQLite migrations are
 ported here in turn (2-4: SQLite's 12-14; 5-10: SQLite's 15-19, with 5 adding the SQL
-function ``unixepoch`` SQLite has built in; 12-15: SQLite's 20-23). Migration 11 is PostgreSQL's
+function ``unixepoch`` SQLite has built in; 12-16: SQLite's 20-24). Migration 11 is PostgreSQL's
 own: the shared per-key rate limits (on SQLite they are the server process's). Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
 
 The ledger's guarantees are the database's own, as on SQLite: CHECK constraints keep every
@@ -27,7 +27,8 @@ from .._accounts import ISSUANCE_KEY, is_escrow, key_of, kind_of
 from ..counters_sql import recount
 # The transfers' columns before SQLite's migration 17 (PostgreSQL's 7), which migrations 1 and 3 count from,
 # and a transfer's task while accounts had text names (until SQLite's migration 21, PostgreSQL's 13).
-from ..schema import _CLAIMED_INDEX, _TRANSFER_TASK_BEFORE_21, _WALLET_AGENTS_BEFORE_17, _WALLET_SUMS_BEFORE_17
+from ..schema import (_CLAIMED_INDEX, _TRANSFER_TASK_BEFORE_21, _WALLET_AGENTS_BEFORE_17, _WALLET_SUMS_BEFORE_17,
+                      TASK_STATUS_CODES)
 
 T = 'TEXT COLLATE "C"'
 #: Every write transaction and every migration holds this transaction-level advisory lock
@@ -597,12 +598,51 @@ def _m015_derived_event_data(conn: Any) -> None:
                      f" AND e.data::jsonb = jsonb_build_object({task_fields})", (code,))
 
 
+def _m016_capability_status(conn: Any) -> None:
+    # SQLite's migration 24: each task's capability row carries its task's status as a code of
+    # task_statuses (the same codes), kept by a trigger on the status change, and the
+    # capability's indexes lead with (capability, status). The index by task stays: the
+    # counters' function and this trigger find a task's capabilities by it.
+    codes = ", ".join(f"('{name}', {code})" for code, name in enumerate(TASK_STATUS_CODES))
+    conn.execute(f"""
+        CREATE TABLE task_statuses (name {T} PRIMARY KEY, code INTEGER NOT NULL UNIQUE);
+        INSERT INTO task_statuses (name, code) VALUES {codes};
+        INSERT INTO task_statuses (name, code) SELECT status, (SELECT max(code) FROM task_statuses)
+            + row_number() OVER (ORDER BY status) FROM (SELECT DISTINCT status FROM tasks) AS s
+            ON CONFLICT (name) DO NOTHING;
+        ALTER TABLE task_capabilities ADD COLUMN status INTEGER;
+        UPDATE task_capabilities c SET status = s.code FROM tasks t JOIN task_statuses s ON s.name = t.status
+            WHERE t.rowid = c.task_rowid;
+    """)
+    lost = conn.execute("SELECT count(*) FROM task_capabilities WHERE status IS NULL").fetchone()[0]
+    if lost:
+        raise RuntimeError(f"{lost} task capabilities name a task that does not exist")
+    conn.execute("""
+        DROP INDEX idx_task_capabilities_budget;
+        DROP INDEX idx_task_capabilities_neg_budget;
+        CREATE INDEX idx_task_capabilities_status ON task_capabilities(capability, status, task_rowid);
+        CREATE INDEX idx_task_capabilities_budget ON task_capabilities(capability, status, budget, task_rowid);
+        CREATE INDEX idx_task_capabilities_neg_budget ON task_capabilities(capability, status, neg_budget, task_rowid);
+        CREATE FUNCTION am_task_capability_status() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO task_statuses (name, code) SELECT NEW.status, max(code) + 1 FROM task_statuses
+                ON CONFLICT (name) DO NOTHING;
+            UPDATE task_capabilities SET status = (SELECT code FROM task_statuses WHERE name = NEW.status)
+                WHERE task_rowid = NEW.rowid;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER tasks_capability_status AFTER UPDATE OF status ON tasks FOR EACH ROW
+            WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION am_task_capability_status();
+    """)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
                                            _m009_webhook_counter, _m010_delivery_claims, _m011_rate_buckets,
                                            _m012_capability_budget, _m013_account_keys,
-                                           _m014_agent_id_suffix_indexes, _m015_derived_event_data]
+                                           _m014_agent_id_suffix_indexes, _m015_derived_event_data,
+                                           _m016_capability_status]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
