@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
-
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -68,6 +69,7 @@ class AgentMarketApp(App[None]):
         self.clock = clock  # what countdowns count from (snapshots fix it)
         self._token: Any = None
         self._feed: LiveFeed | None = None
+        self._holds: list[ExitStack] = []  # repaints held by delay_update
 
     def on_mount(self) -> None:
         # What is loaded so far (the modules of Python, Textual and the engine: ~120,000 tracked
@@ -81,6 +83,30 @@ class AgentMarketApp(App[None]):
     def on_unmount(self) -> None:
         if self._feed is not None:
             self._feed.stop()
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Hold repaints until the current screen shows what it loaded (:meth:`screen_shown`),
+        ``delay`` seconds at the most.
+
+        Textual calls this as it switches modes, not to draw the screen half switched. It held
+        repaints for the whole 50 ms, half of opening the task list (``t``) while its page
+        loads in ~3 ms, and the list was then drawn twice: with its old rows, then the new.
+        """
+        hold = ExitStack()
+        hold.enter_context(self.batch_update())
+        self._holds.append(hold)
+        self.set_timer(delay, partial(self._release, hold), name="delay_update")
+
+    def screen_shown(self) -> None:
+        """The current screen shows what it loaded: draw it now (ends :meth:`delay_update`'s holds)."""
+        for hold in list(self._holds):
+            self._release(hold)
+
+    def _release(self, hold: ExitStack) -> None:
+        if hold in self._holds:
+            self._holds.remove(hold)
+            hold.close()
+            self.screen.refresh()
 
     async def action_quit(self) -> None:
         self.exit()

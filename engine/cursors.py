@@ -14,19 +14,31 @@ import dataclasses
 import hashlib
 import hmac
 import json
+from functools import lru_cache
 from typing import Any
 
 from .errors import InvalidCursor
 
 _MAC_BYTES = 16
 _MAX_CURSOR = 512
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options makes one a call
 
 
 def _scope(query: Any) -> bytes:
     """What a cursor is bound to: the query's type and every field but the paging ones."""
-    fields = {f.name: getattr(query, f.name) for f in dataclasses.fields(query)
-              if f.name not in ("limit", "offset", "cursor")}
-    return json.dumps([type(query).__name__, fields], sort_keys=True, default=str).encode()
+    names = _scoped_fields(type(query))
+    return _scope_text(type(query), names, tuple([getattr(query, name) for name in names]))
+
+
+@lru_cache(maxsize=64)
+def _scoped_fields(query_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(query_type) if f.name not in ("limit", "offset", "cursor"))
+
+
+@lru_cache(maxsize=1024)
+def _scope_text(query_type: type, names: tuple[str, ...], values: tuple[Any, ...]) -> bytes:
+    # Every page of a list asks again (a list of one agent's tasks per agent): encoded once.
+    return json.dumps([query_type.__name__, dict(zip(names, values))], sort_keys=True, default=str).encode()
 
 
 def _mac(secret: bytes, query: Any, payload: bytes) -> bytes:
@@ -35,7 +47,7 @@ def _mac(secret: bytes, query: Any, payload: bytes) -> bytes:
 
 def encode(secret: bytes, query: Any, key: tuple[Any, ...]) -> str:
     """The cursor of the page after the row whose sort key is ``key``, for ``query``'s list."""
-    payload = json.dumps(list(key), separators=(",", ":")).encode()
+    payload = _COMPACT.encode(list(key)).encode()
     return base64.urlsafe_b64encode(payload + _mac(secret, query, payload)).rstrip(b"=").decode()
 
 

@@ -1,4 +1,12 @@
-"""The small typed records the engine returns. Immutable; no behaviour beyond shape."""
+"""The small typed records the engine returns. Immutable; no behaviour beyond shape.
+
+The records a list reads by the page (:class:`Task`, :class:`Delivery`, :class:`Transaction`,
+:class:`Event`) are plain slotted dataclasses, hashed by value
+(``unsafe_hash``), rather than ``frozen=True`` ones, whose ``__init__`` sets every field
+through ``object.__setattr__``: ten times the cost (a Task: 3.7 µs against 0.34), which was
+a sixth of an HTTP list request. They are still never assigned once made: change one with
+``dataclasses.replace``.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +71,7 @@ class Webhook:
     previous_secret_until: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see the module's docstring
 class Task:
     """A task and the credits its escrow holds now."""
 
@@ -110,7 +118,7 @@ class Wallet:
     spent: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see the module's docstring
 class Delivery:
     """One webhook delivery (an event for one agent) and how its latest attempt went."""
 
@@ -126,7 +134,7 @@ class Delivery:
     updated_at: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see the module's docstring
 class Transaction:
     """One transfer as an agent's wallet saw it: ``amount`` is signed (+ in, - out)."""
 
@@ -160,7 +168,7 @@ class Invite:
     used_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see the module's docstring
 class Event:
     """One thing that happened in the market, for timelines and the live feed."""
 

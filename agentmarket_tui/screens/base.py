@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 
@@ -45,12 +46,21 @@ class MarketScreen(Screen):
     def on_market_changed(self, _: MarketChanged) -> None:
         self.reload()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Keep the styles the screen had, as Textual does when a pushed screen is popped: a mode
+        # switch restyles every widget otherwise (~15-20 ms of opening a screen), though nothing
+        # they depend on changed, except the theme, which the switch itself refreshes.
+        event.refresh_styles = False
         self.reload()
 
     def reload(self) -> None:
         """Load this screen's data in the background and show it when it arrives."""
-        self.call_market(self.load, on_done=self.show, group="load")
+        self.call_market(self.load, on_done=self._show_loaded, group="load")
+
+    def _show_loaded(self, data: Any) -> None:
+        self.show(data)
+        if self.is_current:
+            self.app.screen_shown()  # type: ignore[attr-defined]
 
     def load(self) -> Any:
         """Fetch the screen's data (worker thread). The default loads nothing."""

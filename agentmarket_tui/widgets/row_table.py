@@ -92,6 +92,12 @@ def cell_segments(cell: Text, width: int, justify: str, style: Style, console: C
     return [Segment(plain, style + console.get_style(cell.style) if cell.style else style)]
 
 
+def same_row(old: Row, new: Row) -> bool:
+    """Whether two rows look the same: key, and each cell's text, style and spans."""
+    return old[0] == new[0] and len(old[1]) == len(new[1]) and all(
+        a.plain == b.plain and a.style == b.style and a.spans == b.spans for a, b in zip(old[1], new[1], strict=True))
+
+
 class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows under a fixed heading, a cursor row, zebra stripes; Enter or a click on the cursor
     row posts :class:`RowTable.RowSelected`. Replace the rows with :meth:`set_rows`."""
@@ -184,6 +190,7 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
         self._heading: Strip | None = None
         self._base = Style()
+        self._laid_out: tuple[Size, Size, Size] | None = None
 
     # -- the rows ----------------------------------------------------------------------
     @property
@@ -196,15 +203,23 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
         return [key for key, _ in self._rows]
 
     def set_rows(self, rows: Sequence[Row]) -> None:
-        """Show ``rows`` instead of the current ones; the cursor stays on the same line when it can."""
-        self._rows = list(rows)
-        self._loaded = True
-        self._strips.clear()
+        """Show ``rows`` instead of the current ones; the cursor stays on the same line when it can.
+
+        Only the lines of rows that changed are drawn again: a reload of the same page (a screen
+        shown again, a live reload) keeps the others, already drawn.
+        """
+        old, self._rows = self._rows, list(rows)
+        changed = {row for row in range(max(len(old), len(self._rows)))
+                   if row >= len(old) or row >= len(self._rows) or not same_row(old[row], self._rows[row])}
+        self._strips = {state: strip for state, strip in self._strips.items() if state[0] not in changed}
         self.cursor_row = max(min(self.cursor_row, len(self._rows) - 1), 0)
         height = len(self._rows) + 1
-        if self.virtual_size.height != height:
+        if not self._loaded or self.virtual_size.height != height or len(changed) == len(self._rows):
+            self._loaded = True
             self.virtual_size = Size(0, height)
-        self.refresh()
+            self.refresh()  # new rows (a page): all of it, one region
+        elif changed:
+            self.refresh(*map(self._row_region, sorted(changed)))
 
     def move_cursor(self, *, row: int) -> None:
         """Put the cursor on ``row`` (clamped to the rows) and scroll it into view."""
@@ -262,9 +277,23 @@ class RowTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _refresh_row(self, row: int | None) -> None:
         if row is not None:
-            self.refresh(Region(0, row + 1 - round(self.scroll_y), self.size.width, 1))
+            self.refresh(self._row_region(row))
+
+    def _row_region(self, row: int) -> Region:
+        """Where ``row`` is drawn in the table (under the heading, as scrolled)."""
+        return Region(0, row + 1 - round(self.scroll_y), self.size.width, 1)
 
     # -- drawing -----------------------------------------------------------------------
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        # Textual's ScrollView updates and redraws its scrollbar at every layout of the screen (its
+        # layout's virtual size is never the one this table sets): ~4 ms of showing the task list
+        # again. The scrollbar only changes with the table's size or its rows' height.
+        laid_out = (size, container_size, self.virtual_size)
+        if laid_out == self._laid_out:
+            return False
+        self._laid_out = laid_out
+        return super()._size_updated(size, virtual_size, container_size, layout)
+
     def notify_style_update(self) -> None:
         super().notify_style_update()  # focus, hover, theme: the cached lines' styles are stale
         self._strips.clear()

@@ -25,6 +25,7 @@ from engine.errors import (
     RateLimited,
     ServiceUnavailable,
 )
+from engine.json_text import Json, compact
 from engine.records import Agent
 from engine.services import HireRunner, Origin
 
@@ -69,8 +70,23 @@ class Response:
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON (``Json`` text as it is)."""
+    return compact(value).encode()
+
+
+#: How every success envelope starts (``_envelope`` puts ``data`` second), here with null data.
+_NULL_DATA = b'{"success":true,"data":null'
+
+
+def encode_envelope(envelope: dict[str, Any]) -> bytes:
+    """:func:`encode` of a success envelope whose ``data`` may be ``Json`` text (e.g. a page of
+    tasks written by ``views.tasks_json``), which goes in as it is."""
+    data = envelope["data"]
+    if not isinstance(data, Json):
+        return encode(envelope)
+    rest = encode({**envelope, "data": None})
+    assert rest.startswith(_NULL_DATA)
+    return b'{"success":true,"data":' + data.encode() + rest[len(_NULL_DATA):]
 
 
 def error_response(exc: MarketError, balance: int | None = None) -> Response:
@@ -278,7 +294,7 @@ class Dispatcher:
             return Response(reply.status, b"", stream=reply.data, content_type=EVENT_STREAM_TYPE)
         if not route.enveloped:
             return Response(reply.status, encode(reply.data))
-        return Response(reply.status, encode(self._envelope(reply, call.caller)))
+        return Response(reply.status, encode_envelope(self._envelope(reply, call.caller)))
 
     def _once(self, route: Route, call: Call, key: str, method: str, path: str, body: bytes) -> Response:
         """Run an idempotent request at most once per (caller, key); ``body``: the request's

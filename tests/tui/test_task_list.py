@@ -1,11 +1,14 @@
 """The task list shows the right rows: each page, a capability, a search, by keys and by mouse;
-its table fits any width (what it costs per key press is benchmarks/tui_open_bench.py's job)."""
+its table fits any width and draws again only what changed (what it costs per key press is
+benchmarks/tui_open_bench.py's job)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
@@ -13,7 +16,7 @@ from agentmarket_tui.app import AgentMarketApp
 from agentmarket_tui.client import local_client
 from agentmarket_tui.screens import tasks
 from agentmarket_tui.screens.task_detail import TaskDetailScreen
-from agentmarket_tui.widgets.row_table import Column, RowTable, column_widths
+from agentmarket_tui.widgets.row_table import Column, Row, RowTable, column_widths
 from engine import Market
 
 from .snapshot_app import settle
@@ -123,3 +126,48 @@ def test_columns_share_the_width_and_the_optional_one_goes_first() -> None:
     assert column_widths(columns, 100) == [20 + 26, 9, 12 + 8, 16]  # 35 cells left over, 3:1
     assert column_widths(columns, 300) == [60, 9, 32, 16]  # no wider than their most
     assert column_widths(columns, 60) == [20 + 9, 9, 12 + 3, 0]  # too narrow for Posted
+
+
+class Table(App[None]):
+    """A bare RowTable, to watch which of its lines and scrollbars are drawn."""
+
+    def compose(self) -> ComposeResult:
+        yield RowTable(Column("Title", 10), Column("N", 3))
+
+
+def table_rows(count: int, changed: int | None = None) -> list[Row]:
+    return [(f"k{n}", (Text("changed" if n == changed else f"row {n}"), Text(str(n)))) for n in range(count)]
+
+
+def test_the_table_draws_again_only_rows_that_changed_and_its_scrollbar_when_its_height_does() -> None:
+    async def run() -> None:
+        app = Table()
+        async with app.run_test(size=(40, 12)) as pilot:
+            table = app.query_one(RowTable)
+            table.set_rows(table_rows(30))
+            await pilot.pause()
+            drawn: list[int] = []
+            render_line = table.render_line
+            table.render_line = lambda y: drawn.append(y) or render_line(y)  # type: ignore[method-assign]
+            bar = table.vertical_scrollbar
+            bars: list[int] = []
+            render_bar = bar.render
+            bar.render = lambda: bars.append(1) or render_bar()  # type: ignore[method-assign]
+
+            table.set_rows(table_rows(30))  # the same page again: nothing to draw
+            app.screen.refresh(layout=True)  # a layout of the screen, the table's size unchanged
+            await pilot.pause()
+            assert drawn == [] and bars == []
+            table.set_rows(table_rows(30, changed=2))
+            await pilot.pause()
+            assert drawn == [3]  # under the heading
+            assert table.render_line(3).text.strip().startswith("changed")
+
+            table.set_rows(table_rows(5))  # fits: no scrollbar
+            await pilot.pause()
+            assert not table.show_vertical_scrollbar and table.row_keys == [f"k{n}" for n in range(5)]
+            table.set_rows(table_rows(40))
+            await pilot.pause()
+            assert table.show_vertical_scrollbar and bar.window_virtual_size == 41 and bars
+
+    asyncio.run(run())
