@@ -10,6 +10,7 @@ ratio of the large market's p50 to the small one's, the build rate and the file 
     python benchmarks/scale_bench.py [--sizes 10000 1000000] [--shapes settled open] [--repeat 50]
         [--depth 10000] [--dir DIR] [--no-build] [--http | --http-only]
     python benchmarks/scale_bench.py --triggers 2000   # write cost of the counter and search triggers
+    python benchmarks/scale_bench.py --checks-only --no-build --repeat 5   # only the two checks
 
 Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
 later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
@@ -46,6 +47,12 @@ migrations), 978 B/task in tables and indexes:
   load) every task list's ratio was 0.82-1.08. The open market (9 in 10 open) at 1 M: status=open
   lists 0.3-1.1 ms.
 - verify_ledger 0.71 s -> 68 s, verify_counters 0.96 s -> 143 s (linear, and past 30 s here).
+  Since (issue 13's verify3), ``--checks-only --repeat 5 --shapes settled open`` on copies of the
+  same 1 M markets, load average 8-9 all run, p50 (max) 10 k -> 1 M: verify_ledger 0.11 s ->
+  13.0 s (20.1) settled, 0.13 s -> 9.1 s (16.5) open; verify_counters 0.11 s -> 14.5 s (15.4)
+  settled, 0.10 s -> 12.2 s (12.9) open; the code before it, right after at the same load (p50
+  of 2): 0.30 s -> 28.1 s and 0.29 s -> 23.0 s, 0.69 s -> 58.9 s and 0.32 s -> 37.8 s. About
+  4-6 s of CPU each at 1 M; the rest is waiting for a core.
 - HTTP with an API key, one keep-alive connection, at 1 M, response cache off (every answer made
   afresh): GET /api/wallet 0.50, lists 0.87-0.95 (no filter 0.95: 1.9x; a status, a capability),
   budget_low status=open 1.52 (3.0x), /api/agents/me/tasks 1.14 (2.3x), q=parser 1.60 (3.2x),
@@ -234,8 +241,10 @@ def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     return lists
 
 
-def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True) -> dict[str, tuple[float, float]]:
-    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two checks."""
+def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True,
+            checks: int = 1) -> dict[str, tuple[float, float]]:
+    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two
+    checks (``checks`` runs each)."""
     figures: dict[str, tuple[float, float]] = {}
     if lists:
         for name, page in requests(market, me).items():
@@ -243,9 +252,14 @@ def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True
             cursor = deep_cursor(page, depth)
             figures[f"{name} ({depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
         figures["stats"] = timed(market.stats, repeat)
-    figures["verify_ledger"] = timed(market.verify_ledger, 1)
-    figures["verify_counters"] = timed(market.verify_counters, 1)
+    for name, check in (("verify_ledger", market.verify_ledger), ("verify_counters", market.verify_counters)):
+        figures[name] = timed(lambda: _sound(check()), checks)
     return figures
+
+
+def _sound(report: Any) -> None:
+    if not report.ok:
+        raise RuntimeError(f"the market does not verify: {report.failed()}")
 
 
 def http_figures(path: Path, key: str, repeat: int) -> dict[str, tuple[float, float]]:
@@ -316,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Where the markets are built once and kept for later runs.")
     parser.add_argument("--no-build", action="store_true", help="Measure only the large markets already built.")
     parser.add_argument("--http", action="store_true", help="Also time list requests over HTTP beside /api/wallet.")
+    parser.add_argument("--checks-only", action="store_true",
+                        help="Time only verify_ledger and verify_counters (--repeat times each), no lists.")
     parser.add_argument("--http-only", action="store_true",
                         help="Only time the HTTP requests (on the first shape's markets), nothing through the engine.")
     parser.add_argument("--triggers", type=int, default=0, metavar="TASKS",
@@ -335,16 +351,18 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             about = build(path, size, shape=shape)
             rate = f"{about['rate']:,.0f} tasks/s" if about["rate"] else "reused"
+            stored = "" if args.checks_only else (f", {sum(bytes_per_task(path).values()):,.0f} B/task in tables"
+                                                  " and indexes (dbstat)")
             print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
-                  f" {os.path.getsize(path) / size:,.0f} B/task in the file,"
-                  f" {sum(bytes_per_task(path).values()):,.0f} B/task in tables and indexes (dbstat)", flush=True)
+                  f" {os.path.getsize(path) / size:,.0f} B/task in the file{stored}", flush=True)
             if args.http_only:
                 if n == 0:
                     figures.update(http_figures(path, about["keys"][0], args.repeat))
                 continue
             with Market(path) as market:
                 market.checkpoint()
-                measured = measure(market, about["agents"][0], args.repeat, args.depth, lists=n == 0)
+                measured = measure(market, about["agents"][0], args.repeat, args.depth,
+                                   lists=n == 0 and not args.checks_only, checks=args.repeat if args.checks_only else 1)
             figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in measured.items()})
             if n == 0 and args.http:
                 figures.update(http_figures(path, about["keys"][0], args.repeat))

@@ -219,6 +219,17 @@ class LedgerReport:
 
 # -- rows the storage repositories hand to the services ----------------------------------
 @dataclass(frozen=True, slots=True)
+class LedgerAudit:
+    """What the ledger's checks over every transfer, account and task found: the offending rows
+    of each (at most 100, oldest first), as the checks of the same names report them."""
+
+    escrow_mismatches: tuple[dict[str, Any], ...]
+    escrow_flows: tuple[dict[str, Any], ...]
+    cached_balances: tuple[dict[str, Any], ...]
+    stray_escrows: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TaskChange:
     """Everything a change of a task needs, read at once in the changing transaction.
 

@@ -163,24 +163,24 @@ class LedgerService:
 
     def verify(self) -> LedgerReport:
         """Check every invariant of SPEC §2 and §10 in one snapshot; report each with offending rows."""
-        held = sorted(ESCROWED)
         with self._ctx.store.read() as tx:
             ledger = tx.ledger
             total = ledger.total()
+            audit = ledger.audit(sorted(ESCROWED))
             checks = (
                 Check("balanced", total == 0, "the sum of all account balances is 0",
                       () if total == 0 else ({"sum": total},)),
                 _check("no_negative_balances", "no wallet, escrow or fee account is negative",
                        ledger.negative_accounts()),
                 _check("escrow_matches_budget", "a task's escrow equals its budget while open, assigned, "
-                       "submitted or disputed, else 0", ledger.escrow_mismatches(held) + ledger.stray_escrows()),
+                       "submitted or disputed, else 0", [*audit.escrow_mismatches, *audit.stray_escrows]),
                 _check("escrow_released_once", "every escrow received its budget once and, once the task left "
-                       "the escrowed states, gave all of it out (none while escrowed)", ledger.escrow_flows(held)),
+                       "the escrowed states, gave all of it out (none while escrowed)", list(audit.escrow_flows)),
                 _check("settled_disputes_balanced", "every settled dispute paid p = floor(budget * worker_share "
                        "/ 100) to the worker and the fee, and budget - p back to the poster",
                        ledger.unbalanced_disputes()),
                 _check("cached_balances", "every cached balance equals the sum of its transfers",
-                       ledger.cached_balance_mismatches()),
+                       list(audit.cached_balances)),
                 _check("wallets_have_agents", "every wallet belongs to an agent", ledger.wallets_without_agents()),
             )
         return LedgerReport(checks=checks)

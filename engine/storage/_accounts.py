@@ -11,6 +11,8 @@ from __future__ import annotations
 from .. import ledger_accounts as acct
 
 FEES_KEY, ISSUANCE_KEY = 2, 3
+#: The kinds of account, by ``key % 4``.
+KINDS = ("wallet", "escrow", "fees", "issuance")
 _OWNED = len(acct.wallet(""))  # "wallet:" and "escrow:" are equally long
 assert _OWNED == len(acct.escrow(""))
 
@@ -33,7 +35,8 @@ def name_of(key: str) -> str:
 
 def kind_of(key: str) -> str:
     """SQL: the kind of the account with key ``key``."""
-    return f"CASE {key} % 4 WHEN 0 THEN 'wallet' WHEN 1 THEN 'escrow' WHEN {FEES_KEY} THEN 'fees' ELSE 'issuance' END"
+    return f"CASE {key} % 4 {' '.join(f'WHEN {code} THEN {kind!r}' for code, kind in enumerate(KINDS[:-1]))}" \
+           f" ELSE '{KINDS[-1]}' END"
 
 
 def escrow_key(task_rowid: str) -> str:
@@ -49,8 +52,3 @@ def is_escrow(key: str) -> str:
 def escrow_of(task_rowid: int) -> int:
     """The key of the escrow of the task with rowid ``task_rowid`` (as :func:`escrow_key` in SQL)."""
     return task_rowid * 4 + 1
-
-
-def is_escrow_key(key: int) -> bool:
-    """Whether ``key`` is a task's escrow (as :func:`is_escrow` in SQL)."""
-    return key % 4 == 1

@@ -26,6 +26,7 @@ from ..records import (
     Event,
     IdempotencyRecord,
     Invite,
+    LedgerAudit,
     Task,
     TaskChange,
     Transaction,
@@ -221,24 +222,17 @@ class LedgerRepository(Protocol):
     def negative_accounts(self) -> list[dict[str, Any]]:
         """Accounts on the wrong side of zero (at most 100)."""
 
-    def escrow_mismatches(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
-        """Tasks whose escrow is not their budget while in one of the ``escrowed`` statuses, or not 0 after
-        (at most 100)."""
-
-    def escrow_flows(self, escrowed: Sequence[str]) -> list[dict[str, Any]]:
-        """Tasks whose escrow did not receive exactly their budget once, or, outside the ``escrowed``
-        statuses, did not give it all back out (at most 100)."""
+    def audit(self, escrowed: Sequence[str]) -> LedgerAudit:
+        """The checks that read every transfer, account and task (at most 100 rows each, oldest first):
+        tasks whose escrow is not their budget while in one of the ``escrowed`` statuses, or not 0
+        after; tasks whose escrow did not receive exactly their budget once, or did not give out
+        what it no longer holds (all of it outside the ``escrowed`` statuses, none inside); accounts
+        whose cached balance is not the sum of their transfers; escrows holding credits without a task."""
 
     def unbalanced_disputes(self) -> list[dict[str, Any]]:
         """Settled disputes whose transfers break SPEC §10's arithmetic (at most 100): the worker's pay
         and the fee must sum to ``p = floor(budget * worker_share / 100)``, the poster's refund to
         ``budget - p``."""
-
-    def stray_escrows(self) -> list[dict[str, Any]]:
-        """Escrow accounts holding credits without a task (at most 100)."""
-
-    def cached_balance_mismatches(self) -> list[dict[str, Any]]:
-        """Accounts whose cached balance is not the sum of their transfers (at most 100)."""
 
     def wallets_without_agents(self) -> list[dict[str, Any]]:
         """Wallets that belong to no agent (at most 100)."""

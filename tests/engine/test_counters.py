@@ -47,6 +47,35 @@ def test_a_counter_changed_behind_the_engine_is_reported(cast: Cast) -> None:
     assert report.checks[0].offending == ({"kind": "tasks", "key": "", "status": "open", "recounted": 1, "stored": 2},)
 
 
+
+@pytest.mark.parametrize("kind", ["tasks", "poster", "assignee", "involving", "capability", "agents",
+                                  "agent_capability", "transfers", "credits", "wallet_sum", "escrow_released"])
+def test_every_kind_of_counter_is_recounted(cast: Cast, kind: str) -> None:
+    market = cast.market
+    task = _post(cast, "Task")
+    market.accept_task(task, cast.worker)
+    market.complete_task(task, cast.worker, "done")
+    assert market.verify_counters().ok
+    with market.context.store.write() as tx:
+        key, status, n = tx.tasks.conn.execute(
+            "SELECT key, status, n FROM counters WHERE kind = ? AND n != 0 ORDER BY key, status LIMIT 1", (kind,)
+        ).fetchone()
+        tx.tasks.conn.execute("UPDATE counters SET n = n + 7 WHERE kind = ? AND key = ? AND status = ?",
+                              (kind, key, status))
+    assert market.verify_counters().checks[0].offending == (
+        {"kind": kind, "key": key, "status": status, "recounted": n, "stored": n + 7},)
+
+
+def test_a_counter_of_nothing_and_a_missing_counter_are_reported(cast: Cast) -> None:
+    _post(cast, "Task")
+    with cast.market.context.store.write() as tx:
+        tx.tasks.conn.execute("INSERT INTO counters (kind, key, status, n) VALUES ('poster', 'nobody', 'open', 3)")
+        tx.tasks.conn.execute("DELETE FROM counters WHERE kind = 'capability' AND key = 'research'")
+    assert cast.market.verify_counters().checks[0].offending == (
+        {"kind": "capability", "key": "research", "status": "open", "recounted": 1, "stored": 0},
+        {"kind": "poster", "key": "nobody", "status": "open", "recounted": 0, "stored": 3},
+    )
+
 def test_rows_changed_in_sql_keep_their_counters(cast: Cast) -> None:
     task = _post(cast, "Task")
     with cast.market.context.store.write() as tx:  # an operator's repair, outside the engine's services

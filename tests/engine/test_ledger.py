@@ -3,6 +3,7 @@ kind of corruption, and transfers cannot be rewritten."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,55 @@ def test_a_transfer_names_its_task_only_through_the_tasks_escrow(market: Market)
     with pytest.raises(ValueError, match="escrow"), market.context.store.write() as tx:
         tx.ledger.transfer("wallet:" + agent, "platform:fees", 1, "fee", "some-task", "2026-01-01T00:00:00Z")
     assert market.balance(agent) == 100
+
+
+def test_a_settled_dispute_whose_split_was_rewritten_is_reported(market_path: Path) -> None:
+    with Market(market_path) as market:
+        poster, worker, judge = register(market, "Poster"), register(market, "Worker"), register(market, "Judge")
+        task = market.post_task(poster, title="disputed", budget=50, review_hours=1, evaluator_id=judge).id
+        market.accept_task(task, worker)
+        market.complete_task(task, worker, "the work")
+        market.reject_task(task, poster, "Not what I asked for")
+        market.resolve_task(task, judge, 40, "split")
+        assert market.verify_ledger().ok
+    tamper(market_path, "UPDATE tasks SET worker_share = 60 WHERE id = ?", task)
+    with Market(market_path) as market:
+        (check,) = market.verify_ledger().failed()
+    assert check.name == "settled_disputes_balanced"
+    assert check.offending == ({"task_id": task, "budget": 50, "worker_share": 60, "p": 30, "paid": 20,
+                                "refunded": 30},)
+
+
+@pytest.mark.sqlite_only  # PostgreSQL keeps its foreign keys: no transfer names a missing account there
+@pytest.mark.parametrize("key", [GHOST * 4, GHOST * 4 + 1, GHOST * 4 + 2, -6, 7])
+def test_a_transfer_to_no_account_unbalances_the_books_and_nothing_else(
+        busy_market: tuple[Path, dict[str, str]], key: int) -> None:
+    path, _ = busy_market
+    tamper(path, "INSERT INTO transfers (from_account, to_account, amount, kind, from_balance, to_balance, at)"
+                 " VALUES (3, ?, 5, 'grant', 0, 5, 0)", key)
+    with Market(path) as market:
+        (check,) = market.verify_ledger().failed()
+    assert (check.name, check.offending) == ("balanced", ({"sum": -5},))
+
+
+@pytest.mark.sqlite_only  # which statements SQLite runs
+def test_the_checks_over_every_row_read_each_table_once(busy_market: tuple[Path, dict[str, str]]) -> None:
+    """At 1 M tasks a pass over the transfers is seconds: the audit reads them once for every
+    check (without a GROUP BY, which sorted a million accounts on disk), and the counters' recount
+    twice (each with a handful of groups)."""
+    path, _ = busy_market
+    with Market(path) as market, market.context.store.read() as tx:
+        statements: list[str] = []
+        tx.ledger.conn.set_trace_callback(statements.append)
+        try:
+            tx.ledger.audit(["open", "assigned", "submitted", "disputed"])
+            audited = list(statements)
+            statements.clear()
+            tx.counters.mismatches()
+        finally:
+            tx.ledger.conn.set_trace_callback(None)
+    reads = [s for s in audited if re.search(r"\bFROM (transfers|accounts|tasks)\b(?! WHERE rowid = )", s)
+             and "MAX(" not in s]
+    assert [re.search(r"\bFROM (\w+)", s).group(1) for s in reads] == ["transfers", "accounts", "tasks"]
+    assert not any("GROUP BY" in s for s in audited)
+    assert sum(s.count("FROM transfers") for s in statements) == 2
