@@ -75,6 +75,7 @@ See docs/ARCHITECTURE.md for the 10 M estimate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -83,6 +84,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +191,20 @@ def trigger_cost(directory: Path, tasks: int, rounds: int) -> dict[str, float]:
 
 def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
     """p50 and p99 of ``call`` in milliseconds over ``repeat`` runs."""
-    times = []
+    return round_robin([call], repeat)[0]
+
+
+def round_robin(calls: list[Callable[[], Any]], repeat: int) -> list[tuple[float, float]]:
+    """p50 and p99 in milliseconds of each of ``calls``, run ``repeat`` rounds of one call each:
+    a burst of load on the shared machine falls on every call alike, so their ratios hold even
+    when the absolute figures do not."""
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return percentiles(times)
+        for call, spent in zip(calls, times):
+            started = time.perf_counter()
+            call()
+            spent.append((time.perf_counter() - started) * 1000)
+    return [percentiles(spent) for spent in times]
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -241,20 +251,28 @@ def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     return lists
 
 
-def measure(market: Market, me: str, repeat: int, depth: int, lists: bool = True,
-            checks: int = 1) -> dict[str, tuple[float, float]]:
-    """p50/p99 of every list (page 1 and ``depth`` rows deep by cursor), stats and the two
-    checks (``checks`` runs each)."""
-    figures: dict[str, tuple[float, float]] = {}
-    if lists:
-        for name, page in requests(market, me).items():
-            figures[f"{name} (page 1)"] = timed(lambda: page(limit=20, cursor=None), repeat)
-            cursor = deep_cursor(page, depth)
-            figures[f"{name} ({depth:,} deep)"] = timed(lambda: page(limit=20, cursor=cursor), repeat)
-        figures["stats"] = timed(market.stats, repeat)
-    for name, check in (("verify_ledger", market.verify_ledger), ("verify_counters", market.verify_counters)):
-        figures[name] = timed(lambda: _sound(check()), checks)
+def measure_lists(markets: list[tuple[Market, str]], repeat: int, depth: int) -> list[dict[str, tuple[float, float]]]:
+    """p50/p99 on each of ``markets`` (a market and the agent whose lists are read) of every list
+    (page 1 and ``depth`` rows deep by cursor) and of stats, the markets taking turns call by call
+    (``round_robin``), so the large market's ratio to the small one's is not a change of load."""
+    figures: list[dict[str, tuple[float, float]]] = [{} for _ in markets]
+    pages = [requests(market, me) for market, me in markets]
+    for name in pages[0]:
+        firsts = [partial(each[name], limit=20, cursor=None) for each in pages]
+        deeps = [partial(each[name], limit=20, cursor=deep_cursor(each[name], depth)) for each in pages]
+        for label, calls in ((f"{name} (page 1)", firsts), (f"{name} ({depth:,} deep)", deeps)):
+            for spot, figure in zip(figures, round_robin(calls, repeat)):
+                spot[label] = figure
+    for spot, figure in zip(figures, round_robin([market.stats for market, _ in markets], repeat)):
+        spot["stats"] = figure
     return figures
+
+
+def measure_checks(market: Market, runs: int = 1) -> dict[str, tuple[float, float]]:
+    """How long ``verify_ledger`` and ``verify_counters`` take (``runs`` runs each); a market
+    that does not verify stops the run."""
+    return {name: timed(lambda: _sound(check()), runs)
+            for name, check in (("verify_ledger", market.verify_ledger), ("verify_counters", market.verify_counters))}
 
 
 def _sound(report: Any) -> None:
@@ -295,18 +313,11 @@ def _http_figures(path: Path, key: str, repeat: int, cached: bool) -> dict[str, 
             if response.status != 200:
                 raise RuntimeError(f"GET {target}: {response.status}")
 
-        times: dict[str, list[float]] = {target: [] for target in HTTP_TARGETS}
         for target in HTTP_TARGETS:
             get(target)
-        # Round robin, one of each per round: a burst of load on the shared machine falls on every
-        # request alike, so their ratios to /api/wallet hold even when the absolute figures do not.
-        for _ in range(repeat):
-            for target in HTTP_TARGETS:
-                started = time.perf_counter()
-                get(target)
-                times[target].append((time.perf_counter() - started) * 1000)
+        figures = round_robin([partial(get, target) for target in HTTP_TARGETS], repeat)
         connection.close()
-    return {f"HTTP GET {target}": percentiles(spent) for target, spent in times.items()}
+    return {f"HTTP GET {target}": figure for target, figure in zip(HTTP_TARGETS, figures)}
 
 
 def bytes_per_task(path: Path) -> dict[str, float]:
@@ -342,9 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, rate in trigger_cost(args.dir, args.triggers, 3).items():
             print(f"{name:<28} {rate:8,.0f} tasks/s")
         return 0
-    columns: dict[int, dict[str, tuple[float, float]]] = {}
+    columns: dict[int, dict[str, tuple[float, float]]] = {size: {} for size in args.sizes}
+    listed: list[tuple[int, Path, str]] = []  # the first shape's market at each size: its lists are timed
     for size in args.sizes:
-        figures: dict[str, tuple[float, float]] = {}
+        figures = columns[size]
         for n, shape in enumerate(args.shapes):
             path = args.dir / f"market-{shape}-{size}.db"
             if args.no_build and size == max(args.sizes) and not Path(f"{path}.json").exists():
@@ -355,18 +367,21 @@ def main(argv: list[str] | None = None) -> int:
                                                   " and indexes (dbstat)")
             print(f"{shape} market of {size:,} tasks: built at {rate} in {about['seconds']:,.0f} s;"
                   f" {os.path.getsize(path) / size:,.0f} B/task in the file{stored}", flush=True)
+            if n == 0 and (args.http or args.http_only):
+                figures.update(http_figures(path, about["keys"][0], args.repeat))
             if args.http_only:
-                if n == 0:
-                    figures.update(http_figures(path, about["keys"][0], args.repeat))
                 continue
+            if n == 0:
+                listed.append((size, path, about["agents"][0]))
             with Market(path) as market:
                 market.checkpoint()
-                measured = measure(market, about["agents"][0], args.repeat, args.depth,
-                                   lists=n == 0 and not args.checks_only, checks=args.repeat if args.checks_only else 1)
-            figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in measured.items()})
-            if n == 0 and args.http:
-                figures.update(http_figures(path, about["keys"][0], args.repeat))
-        columns[size] = figures
+                checked = measure_checks(market, args.repeat if args.checks_only else 1)
+            figures.update({k if n == 0 else f"{k} ({shape})": f for k, f in checked.items()})
+    if not args.checks_only and not args.http_only and listed:
+        with contextlib.ExitStack() as stack:
+            markets = [(stack.enter_context(Market(path)), me) for _, path, me in listed]
+            for (size, _, _), figures in zip(listed, measure_lists(markets, args.repeat, args.depth)):
+                columns[size] = {**figures, **columns[size]}
     small, large = args.sizes
     a, b = columns.get(small, {}), columns.get(large, {})
     head = f"{'request':<62} {f'{small:,} p50/p99 ms':>18} {f'{large:,} p50/p99 ms':>18} {'p50 ratio':>9}"
