@@ -13,62 +13,36 @@ ratio of the large market's p50 to the small one's, the build rate and the file 
     python benchmarks/scale_bench.py --checks-only --no-build --repeat 5   # only the two checks
 
 Markets are built once into ``--dir`` (default ``$TMPDIR/agentmarket-scale``) and reused by
-later runs; a stopped build resumes where it stopped. How long a build takes here (2 cores shared
-by several people, load average about 8 all session): 1 M tasks, settled shape, 2,838 s (47
-minutes, 352 tasks/s, schema 18; the copy then took 136 s through the lean-row migrations, now numbered 20-23: 15 s
-for 20, 71 s for 21, 9 s for 22, 40 s for 23; 19, delivery claims, adds two columns; 24, the status in the capability
-rows and the FTS5 merge, 13-26 s); 10 k settled 66 s (151/s); 100 k open 640 s (156/s);
-10 k completed (every task completed and rated) 61 s. ``--shapes completed`` measures bytes per
-lifecycle: 1,010 B at 10 k (1,006 before migration 24), fixed pages included (about 28 of them),
-so about 985 B at 1 M; the 1 M settled market holds 980 B a task in tables and indexes.
+later runs; a stopped build resumes where it stopped. The two sizes' lists are timed round robin,
+one call on each market in turn, and the HTTP requests likewise, so a burst of load on the shared
+machine falls on both sides of every ratio.
 
-One run, ``--sizes 10000 1000000 --shapes settled --http --repeat 50`` (the 1 M market copied
-from a build on schema 18 and migrated; the full test suite ran beside it, so p99s are the
-machine's load), p50 ms 10 k -> 1 M (ratio); the 1 M file: 1,376 B/task (free pages left by the
-migrations), 978 B/task in tables and indexes:
+How long a build takes here (2 cores shared by several people): 1 M tasks, settled shape, 2,838 s
+(47 minutes, 352 tasks/s, load 5-11); open shape 2,381 s (40 minutes, 420 tasks/s); both on schema
+18, then migrated (20-23 took 136 s under load and 61 s / 44 s quiet; 24, the status in the
+capability rows and one FTS5 merge, 54 s each). On the quiet machine 10 k settled builds at 1,045
+tasks/s (10 s) and 10 k open at 2,074 tasks/s (5 s). ``--shapes completed`` measures bytes per
+lifecycle: 1,010 B at 10 k, fixed pages included (about 28 of them), so about 985 B at 1 M.
 
-- flat: every list's first page 0.06-0.6 -> 0.06-0.6 (ratios 0.5-1.6); 10,000 deep by cursor
-  0.05-0.66 -> 0.06-0.66 (0.6-2.0) for no filter, a status, a capability, capability in
-  budget_high (0.50 -> 0.53), poster, assignee, "my tasks", agents, wallet transactions;
-  stats 0.07 -> 0.06; a search with no match 0.2 -> 0.2.
-- not flat at 1 M in that run (schema 23): status=open capability=research 17 -> 1,195 (page 1)
-  and 15 -> 1,378 (deep): in this shape research tasks are never open, and the walk of the
-  capability's index checked every one of its 200,000 tasks; budget_high 10,000 deep 0.34 -> 6.9,
-  budget_low 0.66 -> 1.8, budget_low status=open 10,000 deep 0.37 -> 19.5; a search with matches
-  0.9 -> 2.4 (page 1), 5.0 -> 6.3 (deep); with a status 24 -> 6.9 and 18 -> 12.
-- after migration 24 (the status carried in task_capabilities, deep budget pages seeking their
-  ties by rowid, search counting among its first 200 matches, FTS5's segments merged), on the
-  same copies, ``--repeat 50`` beside other people's work: every task list's p50 0.05-1.2 ms at
-  1 M, p99 0.2-5.8 ms; status=open capability=research 0.10 (page 1) and 0.13 (deep), against
-  196 and 222 ms on schema 23 in a run just before; budget_high 10,000 deep 0.47 (1.35 before),
-  budget_low 0.63 (2.00), budget_low status=open 0.86 (1.80); q=parser 1.22 and 0.81 deep (0.85,
-  1.52), with status=open 0.85 and 1.09 (2.60, 2.89). Ratios to 10 k in that run 0.5-2.9 on
-  sub-millisecond p50s; timed in alternation on the two markets (100 rounds, so both see the same
-  load) every task list's ratio was 0.82-1.08. The open market (9 in 10 open) at 1 M: status=open
-  lists 0.3-1.1 ms.
-- verify_ledger 0.71 s -> 68 s, verify_counters 0.96 s -> 143 s (linear, and past 30 s here).
-  Since (issue 13's verify3), ``--checks-only --repeat 5 --shapes settled open`` on copies of the
-  same 1 M markets, load average 8-9 all run, p50 (max) 10 k -> 1 M: verify_ledger 0.11 s ->
-  13.0 s (20.1) settled, 0.13 s -> 9.1 s (16.5) open; verify_counters 0.11 s -> 14.5 s (15.4)
-  settled, 0.10 s -> 12.2 s (12.9) open; the code before it, right after at the same load (p50
-  of 2): 0.30 s -> 28.1 s and 0.29 s -> 23.0 s, 0.69 s -> 58.9 s and 0.32 s -> 37.8 s. About
-  4-6 s of CPU each at 1 M; the rest is waiting for a core.
-- HTTP with an API key, one keep-alive connection, at 1 M, response cache off (every answer made
-  afresh): GET /api/wallet 0.50, lists 0.87-0.95 (no filter 0.95: 1.9x; a status, a capability),
-  budget_low status=open 1.52 (3.0x), /api/agents/me/tasks 1.14 (2.3x), q=parser 1.60 (3.2x),
-  wallet transactions 0.72, stats 0.43. Cache on (the default; a keyed GET is answered again
-  while the market is unchanged): wallet 0.37, lists 0.5-1.9, search 1.2. The 10 k server's
-  figures of this run were taken under a load spike (wallet 3.35 ms) and are not comparable.
-- HTTP again after the list path's rework (tasks written as JSON text, records not frozen, cursor
-  scopes encoded once), ``--http-only --repeat 300`` (requests now round robin, as printed: each
-  p50 over GET /api/wallet's), 3 runs of main's code alternating with 3 of this code on the 1 M
-  copy (schema 23), load average 4-7: before, lists 1.88-2.17x (my tasks 2.03-2.29x, q=parser
-  3.60-4.58x, wallet transactions 1.74-2.05x); after, lists 1.58-1.84x (my tasks 1.70-1.85x,
-  q=parser 3.27-3.98x, wallet transactions 1.59-1.76x); wallet 0.45-0.69 ms either way. Timed in
-  blocks (all of one request, then the next), one run under lighter load, after: lists
-  1.40-1.58x, my tasks 1.48x. Of a first page's time on the server about a third is its SQL (21
-  rows of 25 columns); "my tasks" costs more than /api/tasks only in its SQL (two index walks
-  whose 42 rows are read to compare the whole agent id, then the page's rows again).
+The run of record (issue 13), ``--sizes 10000 1000000 --shapes settled open --http --repeat 100``
+on those markets, load average under 0.5 all run, p50/p99 ms, 10 k -> 1 M, ratio of p50s:
+
+- files: settled 1,376 B/task (free pages left by the migrations), 980 B/task in tables and
+  indexes; open 1,136 and 865.
+- every task list, page 1 and 10,000 deep by cursor: p50 0.05-1.18 ms at 1 M, p99 0.11-4.50 ms;
+  ratios 0.68-1.07 (status=open capability=research 0.11/0.18, 1.00; budget orders deep 0.24-0.40,
+  1.02-1.07; q=parser 0.58/1.38, 0.79; "my tasks" 0.41/0.85, 1.01). Agents 0.27-0.41 (0.93-1.08).
+  Wallet transactions page 1 0.23 (1.01); 10,000 deep 0.13 -> 0.25 (1.97), where at 10 k the
+  agent has fewer than 10,000 transactions, so that cursor is the last, short page.
+- stats 0.04 -> 0.04.
+- verify_ledger 0.065 s -> 4.4 s settled, 0.033 s -> 4.5 s open; verify_counters 0.069 s -> 5.6 s
+  settled, 0.036 s -> 5.2 s open (one run each; under load 8-9 the same code took 9-23 s).
+- HTTP with an API key, one keep-alive connection, response cache off (every answer made afresh,
+  as after any write), p50 over GET /api/wallet's (0.62 ms at 1 M): lists 1.62-1.85x at 1 M
+  (1.55-1.77x at 10 k): no filter 1.71, status 1.69, capability 1.74, budget_low status=open
+  1.76, /api/agents/me/tasks 1.85, wallet transactions 1.62; stats 1.01; q=parser 2.12x (2.32x
+  at 10 k: flat with size, the trigram phrase lookup and its capped count cost about 0.25 ms).
+  Cache on (the default; a keyed GET answered again while the market is unchanged): 1.02-1.07x.
 See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -116,16 +117,24 @@ def test_losing_the_database_mid_run_is_503_and_the_node_recovers_by_itself(unpl
         assert served.market.stats().tasks == {"open": 2}
 
 
-def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(postgres_url: str) -> None:
-    """PostgreSQL migrations 7 and 8 (SQLite's 16 and 17) keep every event and transfer as it was."""
+@contextmanager
+def _migrated_to(postgres_url: str, version: int) -> Iterator[psycopg.Connection]:
+    """A connection to the database, migrated by hand to PostgreSQL schema ``version`` (rows of
+    that day can then be written into it before a Market opens and migrates it further)."""
     from engine.storage.postgres import schema
 
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for version, migration in enumerate(schema.MIGRATIONS[:4], start=1):
+        for migration in schema.MIGRATIONS[:version]:
             with conn.transaction():
                 migration(conn)
-        conn.execute("INSERT INTO schema_version VALUES (4)")
+        conn.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+        yield conn
+
+
+def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(postgres_url: str) -> None:
+    """PostgreSQL migrations 7 and 8 (SQLite's 16 and 17) keep every event and transfer as it was."""
+    with _migrated_to(postgres_url, 4) as conn:
         conn.execute("""
             INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
                 VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
@@ -166,14 +175,7 @@ def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(p
 
 def test_a_database_of_schema_15_carries_each_tasks_status_in_its_capability_rows(postgres_url: str) -> None:
     """PostgreSQL migration 16 (SQLite's 24) keeps every capability row and gives it its task's status."""
-    from engine.storage.postgres import schema
-
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for migration in schema.MIGRATIONS[:15]:
-            with conn.transaction():
-                migration(conn)
-        conn.execute("INSERT INTO schema_version VALUES (15)")
+    with _migrated_to(postgres_url, 15) as conn:
         conn.execute("""
             INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
                 VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
