@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from .records import (
@@ -71,35 +70,38 @@ def registration(reg: Registration) -> dict[str, Any]:
     return data
 
 
-#: A task's members as the API shows everyone, in order.
-TASK_MEMBERS = ("id", "title", "description", "budget", "required_capabilities", "status", "kind", "poster_id",
-                "assigned_to", "escrow", "rating", "created_at", "updated_at", "deadline", "claim_seconds",
-                "claim_expires_at", "review_hours", "submitted_at", "review_ends_at", "evaluator_id", "due_at")
-#: The members only its poster, assignee and evaluator see, after those (then ``dispute``, once it was disputed).
-TASK_PRIVATE_MEMBERS = ("result",)
-
-
 def task(task: Task, viewer_id: str | None = None) -> dict[str, Any]:
     """A task with its timers (``due_at``: when the current one lapses, to count down to); its
     ``result`` and ``dispute`` only for the poster, the assignee and the evaluator."""
-    data: dict[str, Any] = {name: getattr(task, name) for name in TASK_MEMBERS}
-    data["required_capabilities"] = list(task.required_capabilities)
-    if _sees_private(task, viewer_id):
-        data.update({name: getattr(task, name) for name in TASK_PRIVATE_MEMBERS})
-        dispute = _dispute(task)
-        if dispute is not None:
-            data["dispute"] = dispute
+    data: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "description": task.description,
+        "budget": task.budget,
+        "required_capabilities": list(task.required_capabilities),
+        "status": task.status,
+        "kind": task.kind,
+        "poster_id": task.poster_id,
+        "assigned_to": task.assigned_to,
+        "escrow": task.escrow,
+        "rating": task.rating,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "deadline": task.deadline,
+        "claim_seconds": task.claim_seconds,
+        "claim_expires_at": task.claim_expires_at,
+        "review_hours": task.review_hours,
+        "submitted_at": task.submitted_at,
+        "review_ends_at": task.review_ends_at,
+        "evaluator_id": task.evaluator_id,
+        "due_at": task.due_at,
+    }
+    if viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to, task.evaluator_id):
+        data["result"] = task.result
+        if task.dispute_reason is not None:
+            data["dispute"] = {"reason": task.dispute_reason, "worker_share": task.worker_share,
+                               "note": task.resolution_note}
     return data
-
-
-def _sees_private(task: Task, viewer_id: str | None) -> bool:
-    return viewer_id is not None and viewer_id in (task.poster_id, task.assigned_to, task.evaluator_id)
-
-
-def _dispute(task: Task) -> dict[str, Any] | None:
-    if task.dispute_reason is None:
-        return None
-    return {"reason": task.dispute_reason, "worker_share": task.worker_share, "note": task.resolution_note}
 
 
 def wallet(w: Wallet) -> dict[str, Any]:
@@ -107,12 +109,9 @@ def wallet(w: Wallet) -> dict[str, Any]:
             "spent": w.spent}
 
 
-#: A wallet transaction's members, in order.
-TRANSACTION_MEMBERS = ("id", "kind", "amount", "balance_after", "task_id", "counterparty", "created_at", "memo")
-
-
 def transaction(t: Transaction) -> dict[str, Any]:
-    return {name: getattr(t, name) for name in TRANSACTION_MEMBERS}
+    return {"id": t.id, "kind": t.kind, "amount": t.amount, "balance_after": t.balance_after,
+            "task_id": t.task_id, "counterparty": t.counterparty, "created_at": t.created_at, "memo": t.memo}
 
 
 def registration_terms(terms: RegistrationTerms) -> dict[str, Any]:

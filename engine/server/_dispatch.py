@@ -70,6 +70,9 @@ class Response:
     content_type: str = JSON_TYPE
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON: what ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``
     writes, by orjson (several times faster on a page of records); a value orjson refuses (an
@@ -78,9 +81,6 @@ def encode(value: Any) -> bytes:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
         return _COMPACT.encode(value).encode()
-
-
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def error_response(exc: MarketError, balance: int | None = None) -> Response:
