@@ -10,6 +10,7 @@ total is capped like every search's).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from ._like import contains_pattern
@@ -33,3 +34,35 @@ def condition(text: str, alias: str, fts_table: str, columns: tuple[str, ...]) -
         return f"{alias}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)", [phrase(text)]
     pattern = contains_pattern(text)
     return "(" + " OR ".join(f"{alias}.{c} LIKE ? ESCAPE '\\'" for c in columns) + ")", [pattern] * len(columns)
+
+
+class CappedTexts:
+    """Search texts whose capped total (``cap`` matches among all tasks, no other filter) was
+    reached: it stays reached, so it need not be counted again.
+
+    A task's title and description never change and tasks are never deleted (schema triggers,
+    migration 25), so new tasks can only add matches. What a transaction that may still roll
+    back saw is not learnt (:attr:`learning` is off in a batch). The newest ``size`` texts are kept.
+    """
+
+    __slots__ = ("_reached", "_size", "_lock", "learning")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._reached: dict[str, int] = {}
+        self._size = size
+        self._lock = threading.Lock()
+        self.learning = True
+
+    def reached(self, text: str, cap: int) -> bool:
+        """Whether ``text`` is known to match at least ``cap`` tasks."""
+        return self._reached.get(text, 0) >= cap
+
+    def add(self, text: str, cap: int) -> None:
+        """Remember that ``text`` matches at least ``cap`` tasks (if learning); past ``size``
+        texts, the oldest is forgotten."""
+        if not self.learning:
+            return
+        with self._lock:
+            self._reached[text] = cap
+            if len(self._reached) > self._size:
+                del self._reached[next(iter(self._reached))]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from ._search import CappedTexts
 from .checkpointer import Checkpointer
 from .schema import migrate
 from .transaction import SQLiteTx
@@ -174,6 +175,9 @@ class SQLiteStore:
             lent = self._borrow()
             self._pinned.lent = lent
             self._pinned.writes = writes
+            capped = lent[1].tasks.capped
+            if capped is not None:  # a batch may roll back: what its reads see is not learnt
+                capped.learning = not writes
             try:
                 lent[0].execute(begin)
                 try:
@@ -184,6 +188,8 @@ class SQLiteStore:
                 lent[0].execute("COMMIT")
             finally:
                 self._pinned.lent = None
+                if capped is not None:
+                    capped.learning = True
                 self._give_back(lent)
 
     @contextmanager
@@ -321,4 +327,6 @@ def _private_files(path: str) -> None:
 
 
 def _lend(conn: sqlite3.Connection) -> _Lent:
-    return conn, SQLiteTx(conn)
+    tx = SQLiteTx(conn)
+    tx.tasks.capped = CappedTexts()  # per connection: a connection is one file's
+    return conn, tx

@@ -773,6 +773,21 @@ def _m024_capability_status(db: Database) -> None:
         db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('optimize')")
 
 
+#: What a posted task promises stays as posted: its text is fixed and the task is kept forever.
+TASK_TEXT_FIXED = "a task's title and description never change"
+TASK_KEPT = "tasks are never deleted"
+
+
+def _m025_fixed_task_texts(db: Database) -> None:
+    # A task is an offer that credits were escrowed against: its title and description are
+    # what was offered, and the task stays on record. The schema holds both, so a search's
+    # matches can only grow (storage/_search.py's CappedTexts relies on it).
+    db.execute("CREATE TRIGGER tasks_text_fixed BEFORE UPDATE OF title, description ON tasks"
+               " WHEN OLD.title IS NOT NEW.title OR OLD.description IS NOT NEW.description"
+               f" BEGIN SELECT RAISE(ABORT, \"{TASK_TEXT_FIXED}\"); END")
+    db.execute(f"CREATE TRIGGER tasks_kept BEFORE DELETE ON tasks BEGIN SELECT RAISE(ABORT, '{TASK_KEPT}'); END")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
@@ -780,6 +795,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
     _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims, _m020_capability_budget,
     _m021_account_keys, _m022_agent_id_suffix_indexes, _m023_derived_event_data, _m024_capability_status,
+    _m025_fixed_task_texts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

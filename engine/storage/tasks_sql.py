@@ -93,12 +93,14 @@ class SQLiteTasks:
     """Tasks in table ``tasks``; required capabilities as a JSON list there and indexed
     in ``task_capabilities``; the escrow read from the ledger's account."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "capped")
     #: The WHERE condition of a text search (see ``_search.condition``).
     search_condition = staticmethod(_search.condition)
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        #: Search texts known to reach their capped total (None: count every time); the store sets it.
+        self.capped: _search.CappedTexts | None = None
 
     def insert(self, task: Task) -> None:
         capabilities = task.required_capabilities
@@ -159,7 +161,15 @@ class SQLiteTasks:
         if not query.search and not query.evaluator_id and len(narrowing) <= 1:
             kind, key = narrowing[0] if narrowing else ("tasks", "")
             return counter(self.conn, kind, key, query.status), False
-        return _sql.scanned_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
+        # A search alone counts at most the cap among all tasks: once reached, it stays reached.
+        alone = bool(query.search) and not (query.status or query.evaluator_id or narrowing)
+        cap = _sql.SEARCH_COUNT_CAP
+        if alone and self.capped is not None and self.capped.reached(query.search, cap):
+            return cap, True
+        total = _sql.scanned_count(self.conn, *counted_rows(self.conn, query, self.search_condition))
+        if alone and total[1] and self.capped is not None:
+            self.capped.add(query.search, cap)
+        return total
 
     def running_direct(self, updated_before: str) -> list[str]:
         return [r[0] for r in self.conn.execute(

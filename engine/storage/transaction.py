@@ -19,7 +19,8 @@ class SQLiteTx:
     """The repositories on one connection (:class:`~.repositories.MarketTx`).
 
     Made once per connection and handed to each transaction on it: the repositories hold
-    nothing but the connection, and a transaction is whatever is open on it.
+    the connection (and, for tasks, what the store lets them remember of the file: see
+    ``_search.CappedTexts``), and a transaction is whatever is open on it.
     """
 
     __slots__ = ("agents", "tasks", "ledger", "events", "outbox", "idempotency", "registrations", "settings",

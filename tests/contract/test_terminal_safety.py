@@ -14,6 +14,7 @@ def test_old_control_and_bidi_characters_reach_the_app_as_visible_escapes(tmp_pa
         poster = market.register_agent(name="Old", capabilities=["writing"], owner_email="old@example.com")
         task = market.post_task(poster.agent.id, title="Plain", budget=5)
         with market.context.store.write() as tx:  # as an older version could have stored it
+            tx.tasks.conn.execute("DROP TRIGGER tasks_text_fixed")  # posted text is fixed (migration 25)
             tx.tasks.conn.execute("UPDATE tasks SET title = ?, description = ? WHERE id = ?",
                                    ("\x1b[2JWiped\u009b31m", "line one\nline\u202etwo", task.id))
         with local_client(market) as client:

@@ -4,7 +4,7 @@ Each migration is a function taking an open connection inside a transaction; tab
 ``schema_version`` records how many have run. Migration 1 is the whole schema as SQLite's
 migration 11 left it (the PostgreSQL store started there); later SQLite migrations are
 ported here in turn (2-4: SQLite's 12-14; 5-10: SQLite's 15-19, with 5 adding the SQL
-function ``unixepoch`` SQLite has built in; 12-16: SQLite's 20-24). Migration 11 is PostgreSQL's
+function ``unixepoch`` SQLite has built in; 12-17: SQLite's 20-25). Migration 11 is PostgreSQL's
 own: the shared per-key rate limits (on SQLite they are the server process's). Append new migrations to ``MIGRATIONS``; never edit one that has shipped.
 
 The ledger's guarantees are the database's own, as on SQLite: CHECK constraints keep every
@@ -28,7 +28,7 @@ from ..counters_sql import recount
 # The transfers' columns before SQLite's migration 17 (PostgreSQL's 7), which migrations 1 and 3 count from,
 # and a transfer's task while accounts had text names (until SQLite's migration 21, PostgreSQL's 13).
 from ..schema import (_CLAIMED_INDEX, _TRANSFER_TASK_BEFORE_21, _WALLET_AGENTS_BEFORE_17, _WALLET_SUMS_BEFORE_17,
-                      TASK_STATUS_CODES)
+                      TASK_KEPT, TASK_STATUS_CODES, TASK_TEXT_FIXED)
 
 T = 'TEXT COLLATE "C"'
 #: Every write transaction and every migration holds this transaction-level advisory lock
@@ -636,13 +636,28 @@ def _m016_capability_status(conn: Any) -> None:
     """)
 
 
+def _m017_fixed_task_texts(conn: Any) -> None:
+    # SQLite's migration 25: a task's title and description never change, and tasks are kept.
+    conn.execute(f"""
+        CREATE FUNCTION am_task_text_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '{TASK_TEXT_FIXED.replace("'", "''")}' USING ERRCODE = 'integrity_constraint_violation'; END $$;
+        CREATE TRIGGER tasks_text_fixed BEFORE UPDATE OF title, description ON tasks FOR EACH ROW
+            WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.description IS DISTINCT FROM NEW.description)
+            EXECUTE FUNCTION am_task_text_fixed();
+        CREATE FUNCTION am_task_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '{TASK_KEPT}' USING ERRCODE = 'integrity_constraint_violation'; END $$;
+        CREATE TRIGGER tasks_kept BEFORE DELETE ON tasks FOR EACH ROW EXECUTE FUNCTION am_task_kept();
+        CREATE TRIGGER tasks_kept_truncate BEFORE TRUNCATE ON tasks FOR EACH STATEMENT EXECUTE FUNCTION am_task_kept();
+    """)
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [_m001_schema, _m002_key_generation, _m003_wallet_sums,
                                            _m004_task_capabilities_by_task, _m005_time_functions,
                                            _m006_budget_low_index, _m007_compact_events, _m008_compact_transfers,
                                            _m009_webhook_counter, _m010_delivery_claims, _m011_rate_buckets,
                                            _m012_capability_budget, _m013_account_keys,
                                            _m014_agent_id_suffix_indexes, _m015_derived_event_data,
-                                           _m016_capability_status]
+                                           _m016_capability_status, _m017_fixed_task_texts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
