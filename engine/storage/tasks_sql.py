@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..queries import TaskOrder, TaskQuery
 from ..records import Task, TaskChange
@@ -198,7 +198,10 @@ def statement(conn: sqlite3.Connection, query: TaskQuery, key: tuple[Any, ...] |
         default) decides which index a capability list walks; ``search`` is the store's text
         search condition (only SQLite's own, :func:`_search.condition`, walks FTS5's index).
     """
-    source, where, args, sort, arms = _selection(query, counts or partial(counter, conn), search)
+    source, where, args, sort, arms, phrase = _selection(query, counts or partial(counter, conn), search)
+    if phrase is not None:
+        where.append("tasks_fts MATCH ?")
+        args.append(phrase)
     if query.involving:
         if source == "tasks t" and query.order in _BY_ROWID:
             # Each side reads at most the rows this page could show, from its index.
@@ -226,54 +229,58 @@ def counted_rows(conn: sqlite3.Connection, query: TaskQuery,
     """The rows a total without a counter scans (a search, two narrowing filters), each with
     column ``ok`` (1 if it counts), their arguments and the cap (see :func:`_sql.scanned_count`).
 
-    A search's matches stream from FTS5's index (in its cheaper, ascending rowid order) and the
+    A search's matches stream from FTS5's index (newest first: its cheap forward walk) and the
     scan stops at the cap whatever share of them the other filters pass: the total is then
     the count among those scanned, a lower bound, and costs the same for every filter."""
     if query.involving:
         where, args = _filter(query, search)
         return f"SELECT 1 AS ok FROM tasks t{where}", args, _sql.COUNT_CAP
-    source, conditions, args, *_ = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn), search)
-    if source.startswith("tasks_fts"):
-        others, other_args, match = [], [], []
-        for condition in conditions:
-            taken, args = args[:condition.count("?")], args[condition.count("?"):]
-            if condition == "tasks_fts MATCH ?":
-                match = taken
-            else:
-                others.append(condition)
-                other_args += taken
-        if not others:  # the matches alone: no task read
-            return "SELECT 1 AS ok FROM tasks_fts WHERE tasks_fts MATCH ?", match, _sql.SEARCH_COUNT_CAP
-        ok = f"CASE WHEN {' AND '.join(others)} THEN 1 ELSE 0 END"
-        return f"SELECT {ok} AS ok FROM {source} WHERE tasks_fts MATCH ?", [*other_args, *match], _sql.SEARCH_COUNT_CAP
-    return (f"SELECT 1 AS ok FROM {source} WHERE {' AND '.join(conditions)}", args,
+    source, where, args, _, _, phrase = _selection(replace(query, order=TaskOrder.NEWEST), partial(counter, conn),
+                                                   search)
+    if phrase is not None:
+        if not where:  # the matches alone: no task read
+            return "SELECT 1 AS ok FROM tasks_fts WHERE tasks_fts MATCH ?", [phrase], _sql.SEARCH_COUNT_CAP
+        ok = f"CASE WHEN {' AND '.join(where)} THEN 1 ELSE 0 END"
+        return f"SELECT {ok} AS ok FROM {source} WHERE tasks_fts MATCH ?", [*args, phrase], _sql.SEARCH_COUNT_CAP
+    return (f"SELECT 1 AS ok FROM {source} WHERE {' AND '.join(where)}", args,
             _sql.SEARCH_COUNT_CAP if query.search else _sql.COUNT_CAP)
 
 
-def _selection(query: TaskQuery, counts: Counts,
-               search: _search.Condition) -> tuple[str, list[str], list[Any], _sql.SortKey, _sql.Arms]:
+class _Selected(NamedTuple):
+    """What :func:`_selection` makes of a query."""
+
+    source: str  # the FROM clause
+    where: list[str]  # WHERE conditions, ANDed
+    args: list[Any]  # their arguments, in order
+    sort: _sql.SortKey
+    arms: _sql.Arms  # walks merged (see _sql.keyset_statement)
+    phrase: str | None  # a search through FTS5's index: its phrase, for the caller's "tasks_fts MATCH ?"
+
+
+def _selection(query: TaskQuery, counts: Counts, search: _search.Condition) -> _Selected:
     """The FROM clause, WHERE conditions (with arguments), sort key and arms (walks merged, see
-    :func:`_sql.keyset_statement`) of ``query``, but for ``involving``.
+    :func:`_sql.keyset_statement`) of ``query``, but for ``involving``; a search through FTS5's
+    index leaves its MATCH to the caller (a count takes it out of the conditions it counts).
 
     Another store's ``search`` (PostgreSQL's) is only a WHERE condition: its search lists keep
     the order's own sort, and relevance is newest first there (no bm25)."""
     sort = _SORT[query.order]
     by_rowid = query.order in _BY_ROWID
     newest = sort[0][1]
-    source, where, args = "tasks t", [], []
+    source, where, args, phrase = "tasks t", [], [], None
     for value, condition in ((query.status, "t.status = ?"), (query.poster_id, by_agent("t.poster_id")),
                              (query.assigned_to, by_agent("t.assigned_to")), (query.evaluator_id, "t.evaluator_id = ?")):
         if value:
             where.append(condition)
             args += [value] * condition.count("?")
     if query.search and by_rowid and search is _search.condition and len(query.search) >= _search.MIN_INDEXED:
-        # FTS5 hands its matches out in rowid order, either way, from a rowid on; relevance
-        # sorts every match by bm25 (FTS5's rank: lower is better).
-        source = "tasks_fts CROSS JOIN tasks t ON t.rowid = tasks_fts.rowid"
+        # FTS5 hands its matches out in its rowid order, either way (forwards is the cheap way,
+        # and newest first: it holds -rowid), from a rowid on; relevance sorts every match by
+        # bm25 (FTS5's rank: lower is better).
+        source = f"tasks_fts CROSS JOIN tasks t ON t.rowid = {_search.row_of('tasks_fts')}"
         sort = ((("tasks_fts.rank", False), ("t.rowid", True)) if query.order is TaskOrder.RELEVANCE
-                else (("tasks_fts.rowid", newest),))
-        where.append("tasks_fts MATCH ?")
-        args.append(_search.phrase(query.search))
+                else (("tasks_fts.rowid", not newest),))
+        phrase = _search.phrase(query.search)
     elif query.search:
         condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))
         where.append(condition)
@@ -304,7 +311,7 @@ def _selection(query: TaskQuery, counts: Counts,
                 args.append(query.status)
             elif not by_rowid:
                 arms = [(f"c.status = {STATUS_CODE}", [status]) for status in in_status]
-            return source, where, args, sort, arms
+            return _Selected(source, where, args, sort, arms, phrase)
         if tasks <= _FEW:
             status = f" AND status = {STATUS_CODE}" if query.status else ""
             where.append(f"t.rowid IN (SELECT task_rowid FROM task_capabilities WHERE capability = ?{status})")
@@ -312,7 +319,7 @@ def _selection(query: TaskQuery, counts: Counts,
         else:
             where.append("EXISTS (SELECT 1 FROM task_capabilities WHERE capability = ? AND task_rowid = t.rowid)")
             args.append(query.capability)
-    return source, where, args, sort, arms
+    return _Selected(source, where, args, sort, arms, phrase)
 
 
 def _filter(query: TaskQuery, search: _search.Condition = _search.condition) -> tuple[str, list[Any]]:
