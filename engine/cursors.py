@@ -22,10 +22,6 @@ from .errors import InvalidCursor
 _MAC_BYTES = 16
 _MAX_CURSOR = 512
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options makes one a call
-# Signed into every cursor: raised when a list's sort key changes meaning, so a cursor issued
-# before is refused instead of read as another position (2: a search's key became the tasks'
-# search index rowid negated, schema migration 26).
-_FORMAT = 2
 
 
 def _scope(query: Any) -> bytes:
@@ -42,7 +38,7 @@ def _scoped_fields(query_type: type) -> tuple[str, ...]:
 @lru_cache(maxsize=1024)
 def _scope_text(query_type: type, names: tuple[str, ...], values: tuple[Any, ...]) -> bytes:
     # Every page of a list asks again (a list of one agent's tasks per agent): encoded once.
-    return json.dumps([_FORMAT, query_type.__name__, dict(zip(names, values))], sort_keys=True, default=str).encode()
+    return json.dumps([query_type.__name__, dict(zip(names, values))], sort_keys=True, default=str).encode()
 
 
 def _mac(secret: bytes, query: Any, payload: bytes) -> bytes:

@@ -20,14 +20,6 @@ Condition = Callable[[str, str, str, tuple[str, ...]], tuple[str, list[str]]]
 
 #: The fewest characters the trigram index can look up.
 MIN_INDEXED = 3
-#: The FTS5 tables that hold each row under its rowid negated (the tasks', schema migration 26),
-#: so that their cheap forward walk is newest first.
-_NEGATED = frozenset({"tasks_fts"})
-
-
-def row_of(fts_table: str) -> str:
-    """SQL: the rowid of the row that ``fts_table``'s current entry indexes."""
-    return f"-{fts_table}.rowid" if fts_table in _NEGATED else f"{fts_table}.rowid"
 
 
 def phrase(text: str) -> str:
@@ -39,8 +31,7 @@ def condition(text: str, alias: str, fts_table: str, columns: tuple[str, ...]) -
     """A WHERE condition (and its arguments) selecting rows of ``alias`` whose ``columns``
     contain ``text`` in any case."""
     if len(text) >= MIN_INDEXED:
-        return (f"{alias}.rowid IN (SELECT {row_of(fts_table)} FROM {fts_table} WHERE {fts_table} MATCH ?)",
-                [phrase(text)])
+        return f"{alias}.rowid IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH ?)", [phrase(text)]
     pattern = contains_pattern(text)
     return "(" + " OR ".join(f"{alias}.{c} LIKE ? ESCAPE '\\'" for c in columns) + ")", [pattern] * len(columns)
 

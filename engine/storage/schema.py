@@ -788,26 +788,6 @@ def _m025_fixed_task_texts(db: Database) -> None:
     db.execute(f"CREATE TRIGGER tasks_kept BEFORE DELETE ON tasks BEGIN SELECT RAISE(ABORT, '{TASK_KEPT}'); END")
 
 
-def _m026_tasks_search_newest_first(db: Database) -> None:
-    # FTS5 walks its index forwards cheaply and backwards dearly (it seeks each term's last page
-    # and reverses it): a page of a search newest first, the lists' usual order, cost 2-4x the
-    # same page oldest first. The tasks' index now holds each task under its rowid negated, so
-    # its forward walk is newest first (storage/_search.py: row_of). It is contentless: it
-    # never hands text back (the tasks table holds it), and its rowids are no longer the tasks'.
-    for trigger in ("insert", "delete", "update"):
-        db.execute(f"DROP TRIGGER tasks_fts_{trigger}")
-    db.execute("DROP TABLE tasks_fts")
-    db.execute("CREATE VIRTUAL TABLE tasks_fts USING fts5(title, description, content='', tokenize='trigram')")
-    db.execute("INSERT INTO tasks_fts (rowid, title, description) SELECT -rowid, title, description FROM tasks")
-    add = "INSERT INTO tasks_fts (rowid, title, description) VALUES (-NEW.rowid, NEW.title, NEW.description);"
-    remove = ("INSERT INTO tasks_fts (tasks_fts, rowid, title, description)"
-              " VALUES ('delete', -OLD.rowid, OLD.title, OLD.description);")
-    db.execute(f"CREATE TRIGGER tasks_fts_insert AFTER INSERT ON tasks BEGIN {add} END")
-    db.execute(f"CREATE TRIGGER tasks_fts_delete AFTER DELETE ON tasks BEGIN {remove} END")
-    db.execute(f"CREATE TRIGGER tasks_fts_update AFTER UPDATE OF title, description ON tasks BEGIN {remove} {add} END")
-    db.execute("INSERT INTO tasks_fts (tasks_fts) VALUES ('optimize')")
-
-
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
@@ -815,7 +795,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
     _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims, _m020_capability_budget,
     _m021_account_keys, _m022_agent_id_suffix_indexes, _m023_derived_event_data, _m024_capability_status,
-    _m025_fixed_task_texts, _m026_tasks_search_newest_first,
+    _m025_fixed_task_texts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

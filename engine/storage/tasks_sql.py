@@ -229,7 +229,7 @@ def counted_rows(conn: sqlite3.Connection, query: TaskQuery,
     """The rows a total without a counter scans (a search, two narrowing filters), each with
     column ``ok`` (1 if it counts), their arguments and the cap (see :func:`_sql.scanned_count`).
 
-    A search's matches stream from FTS5's index (newest first: its cheap forward walk) and the
+    A search's matches stream from FTS5's index (in its cheaper, ascending rowid order) and the
     scan stops at the cap whatever share of them the other filters pass: the total is then
     the count among those scanned, a lower bound, and costs the same for every filter."""
     if query.involving:
@@ -274,12 +274,11 @@ def _selection(query: TaskQuery, counts: Counts, search: _search.Condition) -> _
             where.append(condition)
             args += [value] * condition.count("?")
     if query.search and by_rowid and search is _search.condition and len(query.search) >= _search.MIN_INDEXED:
-        # FTS5 hands its matches out in its rowid order, either way (forwards is the cheap way,
-        # and newest first: it holds -rowid), from a rowid on; relevance sorts every match by
-        # bm25 (FTS5's rank: lower is better).
-        source = f"tasks_fts CROSS JOIN tasks t ON t.rowid = {_search.row_of('tasks_fts')}"
+        # FTS5 hands its matches out in rowid order, either way, from a rowid on; relevance
+        # sorts every match by bm25 (FTS5's rank: lower is better).
+        source = "tasks_fts CROSS JOIN tasks t ON t.rowid = tasks_fts.rowid"
         sort = ((("tasks_fts.rank", False), ("t.rowid", True)) if query.order is TaskOrder.RELEVANCE
-                else (("tasks_fts.rowid", not newest),))
+                else (("tasks_fts.rowid", newest),))
         phrase = _search.phrase(query.search)
     elif query.search:
         condition, more = search(query.search, "t", "tasks_fts", ("title", "description"))

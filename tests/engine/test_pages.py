@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from engine import Market, TaskStatus, cursors
+from engine import Market, TaskStatus
 from engine import validation as v
 from engine.errors import InvalidCursor, ValidationError
 from engine.queries import AgentOrder, AgentQuery, Page, TaskOrder, TaskQuery
@@ -191,15 +191,3 @@ def test_a_garbled_forged_or_foreign_cursor_is_refused(busy: Cast) -> None:
     with pytest.raises(InvalidCursor):  # one agent's cursor never pages another's wallet
         market.ledger.transactions_page(busy.worker, 1, cursor=history)
     assert market.tasks_page(v.task_query(limit=2, status="open", cursor=cursor)).items  # the real one still works
-
-
-def test_a_cursor_issued_before_its_sort_key_changed_meaning_is_refused(
-        busy: Cast, monkeypatch: pytest.MonkeyPatch) -> None:
-    market = busy.market
-    monkeypatch.setattr(cursors, "_FORMAT", 1)  # as before migration 26 negated the search index's rowids
-    cursors._scope_text.cache_clear()
-    before = market.tasks_page(v.task_query(limit=2, search="task t")).next_cursor
-    monkeypatch.undo()
-    cursors._scope_text.cache_clear()
-    with pytest.raises(InvalidCursor):
-        market.tasks_page(v.task_query(limit=2, search="task t", cursor=before))
