@@ -788,6 +788,22 @@ def _m025_fixed_task_texts(db: Database) -> None:
     db.execute(f"CREATE TRIGGER tasks_kept BEFORE DELETE ON tasks BEGIN SELECT RAISE(ABORT, '{TASK_KEPT}'); END")
 
 
+#: The size FTS5 fills its index's leaf pages to (its default is 4,050 bytes).
+SEARCH_PAGE_BYTES = 1000
+
+
+def _m026_small_search_pages(db: Database) -> None:
+    # A search newest first walks FTS5's index backwards: for each of its trigrams FTS5 reverses
+    # the doclist's last leaf page, parsing every entry on it first. Pages of 1,000 bytes hold a
+    # quarter of the entries: a page of 20 at 1 M took 0.17 ms against 0.26 (a status filter's
+    # 0.23 against 0.32), for 3 bytes a task. The size applies to pages written from now on, so
+    # each index is rebuilt (about 15 s at 1 M) and merged back into one segment (about 4 s).
+    for fts in ("tasks_fts", "agents_fts"):
+        db.execute(f"INSERT INTO {fts} ({fts}, rank) VALUES ('pgsz', {SEARCH_PAGE_BYTES})")
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('rebuild')")
+        db.execute(f"INSERT INTO {fts} ({fts}) VALUES ('optimize')")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial, _m002_worker_leases, _m003_balances_follow_transfers, _m004_free_credits, _m005_webhook_choices,
     _m006_task_timers, _m007_previous_api_key, _m008_name_keys_fold_look_alikes, _m009_counters,
@@ -795,7 +811,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m013_wallet_sums, _m014_task_capabilities_by_task, _m015_budget_low_index, _m016_compact_events,
     _m017_compact_transfers, _m018_webhook_counter, _m019_delivery_claims, _m020_capability_budget,
     _m021_account_keys, _m022_agent_id_suffix_indexes, _m023_derived_event_data, _m024_capability_status,
-    _m025_fixed_task_texts,
+    _m025_fixed_task_texts, _m026_small_search_pages,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

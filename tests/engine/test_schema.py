@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from engine import Market
 from engine.storage import SCHEMA_VERSION
 from engine.storage._accounts import FEES_KEY, ISSUANCE_KEY, key_of
-from engine.storage.schema import MIGRATIONS
+from engine.storage.schema import MIGRATIONS, SEARCH_PAGE_BYTES
 from tests.support.stores import raw_connection
 
 from .conftest import register
@@ -273,3 +273,25 @@ def test_a_capability_row_its_task_does_not_list_stops_migration_24_changing_not
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 23
     assert conn.execute("SELECT count(*) FROM task_capabilities").fetchone()[0] == 5
+
+
+def test_the_search_indexes_rebuilt_in_small_pages_find_what_they_found(tmp_path: Path) -> None:
+    path = tmp_path / "v25.db"
+    conn = _file_just_before(path, "_m026_small_search_pages", budget=5)
+    for n in (2, 3):
+        conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind,"
+                     " poster_id, created_at, updated_at) VALUES (?, ?, 'Über-parser', ?, '[]', 'open', 'market',"
+                     " 'a1', '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (f"t{n}", f"Parser {n}", 5 - n))
+    conn.close()
+
+    with Market(path) as market:
+        assert [t.id for t in market.list_tasks(search="parser")] == ["t3", "t2"]
+        assert [t.id for t in market.list_tasks(search="über", order="budget_high")] == ["t2", "t3"]
+        assert [a.id for a in market.list_agents(search="old")] == ["a1"]
+        poster = market.register_agent(name="New", capabilities=["coding"], owner_email="n@example.com").agent
+        newer = market.post_task(poster.id, title="A parser too", budget=2)
+        assert [t.id for t in market.list_tasks(search="PARSER")] == [newer.id, "t3", "t2"]
+    conn = sqlite3.connect(path)
+    for fts in ("tasks_fts", "agents_fts"):
+        assert conn.execute(f"SELECT v FROM {fts}_config WHERE k = 'pgsz'").fetchone()[0] == SEARCH_PAGE_BYTES
+    conn.close()
