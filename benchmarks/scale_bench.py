@@ -20,29 +20,32 @@ machine falls on both sides of every ratio.
 How long a build takes here (2 cores shared by several people): 1 M tasks, settled shape, 2,838 s
 (47 minutes, 352 tasks/s, load 5-11); open shape 2,381 s (40 minutes, 420 tasks/s); both on schema
 18, then migrated (20-23 took 136 s under load and 61 s / 44 s quiet; 24, the status in the
-capability rows and one FTS5 merge, 54 s each). On the quiet machine 10 k settled builds at 1,045
-tasks/s (10 s) and 10 k open at 2,074 tasks/s (5 s). ``--shapes completed`` measures bytes per
-lifecycle: 1,010 B at 10 k, fixed pages included (about 28 of them), so about 985 B at 1 M.
+capability rows and one FTS5 merge, 54 s each; 25 no time; 26, the search indexes rebuilt in small
+pages, 26 s and 29 s). On the quiet machine 10 k settled builds at 1,045 tasks/s (10 s) and 10 k
+open at 2,074 tasks/s (5 s). ``--shapes completed`` measures bytes per lifecycle: 1,015 B at 10 k,
+fixed pages included (about 28 of them); from 10 k to 20 k each lifecycle added 992 B.
 
 The run of record (issue 13), ``--sizes 10000 1000000 --shapes settled open --http --repeat 100``
-on those markets, load average under 0.5 all run, p50/p99 ms, 10 k -> 1 M, ratio of p50s:
+on those markets (schema 26), p50/p99 ms, 10 k -> 1 M, ratio of p50s:
 
-- files: settled 1,376 B/task (free pages left by the migrations), 980 B/task in tables and
-  indexes; open 1,136 and 865.
-- every task list, page 1 and 10,000 deep by cursor: p50 0.05-1.18 ms at 1 M, p99 0.11-4.50 ms;
-  ratios 0.68-1.07 (status=open capability=research 0.11/0.18, 1.00; budget orders deep 0.24-0.40,
-  1.02-1.07; q=parser 0.58/1.38, 0.79; "my tasks" 0.41/0.85, 1.01). Agents 0.27-0.41 (0.93-1.08).
-  Wallet transactions page 1 0.23 (1.01); 10,000 deep 0.13 -> 0.25 (1.97), where at 10 k the
-  agent has fewer than 10,000 transactions, so that cursor is the last, short page.
+- files: settled 1,376 B/task (free pages left by the migrations), 983 B/task in tables and
+  indexes; open 1,136 and 868.
+- every task list, page 1 and 10,000 deep by cursor: p50 0.05-0.55 ms at 1 M, p99 0.13-0.96 ms;
+  ratios 1.00-1.09 (status=open capability=research 0.07/0.18, 1.00; budget orders deep 0.23-0.27,
+  1.00-1.03; q=parser 0.23/0.47, 1.05, deep 0.30/0.73, 1.09; q=parser status=open 0.46/0.84, deep
+  0.55/0.96; "my tasks" 0.22/0.49, 1.02). Agents 0.24-0.31 (0.98-1.00). Wallet transactions
+  page 1 0.22 (1.01); 10,000 deep 0.13 -> 0.27 (2.00), where at 10 k the agent has fewer than
+  10,000 transactions, so that cursor is the last, short page.
 - stats 0.04 -> 0.04.
-- verify_ledger 0.065 s -> 4.4 s settled, 0.033 s -> 4.5 s open; verify_counters 0.069 s -> 5.6 s
-  settled, 0.036 s -> 5.2 s open (one run each; under load 8-9 the same code took 9-23 s).
+- verify_ledger 0.034 s -> 3.6 s settled, 0.026 s -> 2.9 s open; verify_counters 0.038 s -> 4.6 s
+  settled, 0.030 s -> 3.1 s open (one run each; under load 8-9 the same code took 9-23 s).
 - HTTP with an API key, one keep-alive connection, response cache off (every answer made afresh,
-  as after any write), p50 over GET /api/wallet's (0.62 ms at 1 M): lists 1.62-1.85x at 1 M
-  (1.55-1.77x at 10 k): no filter 1.71, status 1.69, capability 1.74, budget_low status=open
-  1.76, /api/agents/me/tasks 1.85, wallet transactions 1.62; stats 1.01; q=parser 2.12x (2.32x
-  at 10 k: flat with size, the trigram phrase lookup and its capped count cost about 0.25 ms).
-  Cache on (the default; a keyed GET answered again while the market is unchanged): 1.02-1.07x.
+  as after any write), p50 over GET /api/wallet's (0.62 ms at 1 M): lists 1.56-1.85x at 1 M
+  (1.61-1.78x at 10 k): no filter 1.62, status 1.68, capability 1.66, budget_low status=open
+  1.68, /api/agents/me/tasks 1.78, wallet transactions 1.56, q=parser 1.85 (1.57-1.85 over four
+  runs that day: a total that reached its cap is not counted again, see storage/_search.py);
+  stats 0.98. Cache on (the default; a keyed GET answered again while the market is unchanged):
+  1.01-1.05x.
 See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
