@@ -30,22 +30,22 @@ on those markets (schema 26), p50/p99 ms, 10 k -> 1 M, ratio of p50s:
 
 - files: settled 1,376 B/task (free pages left by the migrations), 983 B/task in tables and
   indexes; open 1,136 and 868.
-- every task list, page 1 and 10,000 deep by cursor: p50 0.05-0.55 ms at 1 M, p99 0.13-0.96 ms;
-  ratios 1.00-1.09 (status=open capability=research 0.07/0.18, 1.00; budget orders deep 0.23-0.27,
-  1.00-1.03; q=parser 0.23/0.47, 1.05, deep 0.30/0.73, 1.09; q=parser status=open 0.46/0.84, deep
-  0.55/0.96; "my tasks" 0.22/0.49, 1.02). Agents 0.24-0.31 (0.98-1.00). Wallet transactions
-  page 1 0.22 (1.01); 10,000 deep 0.13 -> 0.27 (2.00), where at 10 k the agent has fewer than
-  10,000 transactions, so that cursor is the last, short page.
+- every task list, page 1 and 10,000 deep by cursor (on the 10 k market, a list shorter than that
+  is read at its deepest full page): p50 0.05-0.50 ms at 1 M, p99 0.11-1.12 ms; ratios 0.98-1.08
+  (status=open capability=research 0.07/0.17, 0.99; budget orders deep 0.23-0.26, 1.00-1.04;
+  q=parser 0.23/0.37, 1.04, deep 0.28/0.42, 1.05; q=parser status=open 0.43/0.92, deep 0.50/0.90,
+  1.08; "my tasks" 0.22/0.43, 1.01). Agents 0.24-0.30 (1.00). Wallet transactions page 1 0.22
+  (1.01), 10,000 deep 0.25 (1.01).
 - stats 0.04 -> 0.04.
-- verify_ledger 0.034 s -> 3.6 s settled, 0.026 s -> 2.9 s open; verify_counters 0.038 s -> 4.6 s
-  settled, 0.030 s -> 3.1 s open (one run each; under load 8-9 the same code took 9-23 s).
+- verify_ledger 0.036 s -> 4.1 s settled, 0.028 s -> 3.3 s open; verify_counters 0.040 s -> 4.9 s
+  settled, 0.034 s -> 3.6 s open (one run each; under load 8-9 the same code took 9-23 s).
 - HTTP with an API key, one keep-alive connection, response cache off (every answer made afresh,
-  as after any write), p50 over GET /api/wallet's (0.62 ms at 1 M): lists 1.56-1.85x at 1 M
-  (1.61-1.78x at 10 k): no filter 1.62, status 1.68, capability 1.66, budget_low status=open
-  1.68, /api/agents/me/tasks 1.78, wallet transactions 1.56, q=parser 1.85 (1.57-1.85 over four
+  as after any write), p50 over GET /api/wallet's (0.57 ms at 1 M): lists 1.46-1.62x at 1 M
+  (1.39-1.55x at 10 k): no filter 1.47, status 1.52, capability 1.59, budget_low status=open
+  1.57, /api/agents/me/tasks 1.54, wallet transactions 1.46, q=parser 1.62 (1.57-1.85 over six
   runs that day: a total that reached its cap is not counted again, see storage/_search.py);
-  stats 0.98. Cache on (the default; a keyed GET answered again while the market is unchanged):
-  1.01-1.05x.
+  stats 1.01. Cache on (the default; a keyed GET answered again while the market is unchanged):
+  1.01-1.06x.
 See docs/ARCHITECTURE.md for the 10 M estimate.
 """
 
@@ -201,6 +201,17 @@ def deep_cursor(page: Callable[..., Any], depth: int) -> str | None:
     return cursor
 
 
+def reach(page: Callable[..., Any], depth: int) -> int:
+    """How deep into a list, at most ``depth`` and in steps of 100 rows, a page of 20 is still full."""
+    cursor, seen = None, 0
+    while seen < depth:
+        result = page(limit=100, cursor=cursor)
+        if result.next_cursor is None:
+            return max(0, (seen + len(result.items) - 20) // 100 * 100)
+        cursor, seen = result.next_cursor, seen + 100
+    return seen
+
+
 def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
     """Every documented list as a call taking ``limit`` and ``cursor``."""
     tasks = market.tasks_page
@@ -231,12 +242,14 @@ def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
 def measure_lists(markets: list[tuple[Market, str]], repeat: int, depth: int) -> list[dict[str, tuple[float, float]]]:
     """p50/p99 on each of ``markets`` (a market and the agent whose lists are read) of every list
     (page 1 and ``depth`` rows deep by cursor) and of stats, the markets taking turns call by call
-    (``round_robin``), so the large market's ratio to the small one's is not a change of load."""
+    (``round_robin``), so the large market's ratio to the small one's is not a change of load.
+    Where a list is shorter than ``depth`` (on the small market), its deepest full page is read."""
     figures: list[dict[str, tuple[float, float]]] = [{} for _ in markets]
     pages = [requests(market, me) for market, me in markets]
     for name in pages[0]:
         firsts = [partial(each[name], limit=20, cursor=None) for each in pages]
-        deeps = [partial(each[name], limit=20, cursor=deep_cursor(each[name], depth)) for each in pages]
+        deeps = [partial(each[name], limit=20, cursor=deep_cursor(each[name], reach(each[name], depth)))
+                 for each in pages]
         for label, calls in ((f"{name} (page 1)", firsts), (f"{name} ({depth:,} deep)", deeps)):
             for spot, figure in zip(figures, round_robin(calls, repeat)):
                 spot[label] = figure
