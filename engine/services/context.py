@@ -130,10 +130,14 @@ def read_page(ctx: MarketContext, query: Any, repository: Callable[[MarketTx], _
     after = cursors.decode(ctx.cursor_secret, query)
     with ctx.store.read() as tx:
         listing = repository(tx)
-        total, lower_bound = listing.count(query)
         items, last = listing.page(query, after)
-    if lower_bound and after is None and (items or not query.offset):
-        # A lower bound is at least what the first page shows (and one more); exact when it ends the list.
-        total, lower_bound = max(total, query.offset + len(items) + (last is not None)), last is not None
+        if after is None and last is None and (items or not query.offset):
+            # The page ends the list: its total is what it shows, so nothing is counted (a search
+            # without matches would otherwise check every candidate a second time).
+            return Page(items, query.offset + len(items), query.limit, query.offset, False, None)
+        total, lower_bound = listing.count(query)
+    if lower_bound and after is None and last is not None:
+        # A lower bound is at least what the first page shows, and one more.
+        total = max(total, query.offset + len(items) + 1)
     next_cursor = None if last is None else cursors.encode(ctx.cursor_secret, query, last)
     return Page(items, total, query.limit, query.offset, lower_bound, next_cursor)

@@ -93,3 +93,18 @@ def test_what_a_batch_saw_before_it_rolled_back_is_not_remembered(
         raise RuntimeError("the batch fails")
     after = market.tasks_page(v.task_query(search="needle", limit=1))
     assert ([t.title for t in after.items], after.total, after.total_is_lower_bound) == (["Needle kept"], 1, False)
+
+
+@pytest.mark.sqlite_only
+def test_a_first_page_that_ends_its_list_is_its_own_total(market: Market) -> None:
+    poster = market.register_agent(name="Poster", capabilities=["coding"], owner_email="p@example.com").agent
+    for n in range(3):
+        market.post_task(poster.id, title=f"Needle {n}", budget=1)
+    ran = _statements(market)
+    found = market.tasks_page(v.task_query(search="needle", limit=5))
+    none = market.tasks_page(v.task_query(search="haystack"))
+    mine = market.tasks_page(v.task_query(poster_id=poster.id))
+    assert (found.total, found.total_is_lower_bound, none.total, mine.total) == (3, False, 0, 3)
+    assert not [sql for sql in ran if "SUM(ok)" in sql or "counters" in sql]  # read, never counted
+    paged = market.tasks_page(v.task_query(search="needle", limit=2))
+    assert (paged.total, paged.total_is_lower_bound) == (3, False) and [sql for sql in ran if "SUM(ok)" in sql]
