@@ -134,7 +134,8 @@ class Page(Generic[T]):
     Attributes:
         total: how many items all pages hold, from counters; for a text search or two narrowing
             filters at once it is counted up to a cap (a search: among its first matches), past
-            which it is a lower bound, never below what the first page shows.
+            which it is a lower bound, never below what the first page shows. A first page that
+            ends its list is its own total (nothing is counted).
         total_is_lower_bound: ``total`` reached that cap (there may be more).
         next_cursor: where the next page starts (opaque), or None on the last page.
     """

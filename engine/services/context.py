@@ -134,8 +134,9 @@ def read_page(ctx: MarketContext, query: Any, repository: Callable[[MarketTx], _
         if after is None and last is None and (items or not query.offset):
             # The page ends the list: its total is what it shows, so nothing is counted (a search
             # without matches would otherwise check every candidate a second time).
-            return Page(items, query.offset + len(items), query.limit, query.offset, False, None)
-        total, lower_bound = listing.count(query)
+            total, lower_bound = query.offset + len(items), False
+        else:
+            total, lower_bound = listing.count(query)
     if lower_bound and after is None and last is not None:
         # A lower bound is at least what the first page shows, and one more.
         total = max(total, query.offset + len(items) + 1)

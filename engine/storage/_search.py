@@ -10,7 +10,6 @@ total is capped like every search's).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from ._like import contains_pattern
@@ -42,15 +41,15 @@ class CappedTexts:
 
     A task's title and description never change and tasks are never deleted (schema triggers,
     migration 25), so new tasks can only add matches. What a transaction that may still roll
-    back saw is not learnt (:attr:`learning` is off in a batch). The newest ``size`` texts are kept.
+    back saw is not learnt (:attr:`learning` is off in a batch). The newest ``size`` texts are
+    kept. One belongs to one connection, which one thread uses at a time.
     """
 
-    __slots__ = ("_reached", "_size", "_lock", "learning")
+    __slots__ = ("_reached", "_size", "learning")
 
     def __init__(self, size: int = 4096) -> None:
         self._reached: dict[str, int] = {}
         self._size = size
-        self._lock = threading.Lock()
         self.learning = True
 
     def reached(self, text: str, cap: int) -> bool:
@@ -62,7 +61,6 @@ class CappedTexts:
         texts, the oldest is forgotten."""
         if not self.learning:
             return
-        with self._lock:
-            self._reached[text] = cap
-            if len(self._reached) > self._size:
-                del self._reached[next(iter(self._reached))]
+        self._reached[text] = cap
+        if len(self._reached) > self._size:
+            del self._reached[next(iter(self._reached))]
