@@ -119,8 +119,9 @@ def test_losing_the_database_mid_run_is_503_and_the_node_recovers_by_itself(unpl
 
 @contextmanager
 def _migrated_to(postgres_url: str, version: int) -> Iterator[psycopg.Connection]:
-    """A connection to the database, migrated by hand to PostgreSQL schema ``version`` (rows of
-    that day can then be written into it before a Market opens and migrates it further)."""
+    """A connection to the database, migrated by hand to PostgreSQL schema ``version`` and holding
+    agent a1 (rows of that day can then be written into it before a Market opens and migrates it
+    further)."""
     from engine.storage.postgres import schema
 
     with psycopg.connect(postgres_url, autocommit=True) as conn:
@@ -129,6 +130,8 @@ def _migrated_to(postgres_url: str, version: int) -> Iterator[psycopg.Connection
             with conn.transaction():
                 migration(conn)
         conn.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+        conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
+                     " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
         yield conn
 
 
@@ -136,8 +139,6 @@ def test_a_database_of_schema_4_compacts_its_events_and_transfers_keeping_them(p
     """PostgreSQL migrations 7 and 8 (SQLite's 16 and 17) keep every event and transfer as it was."""
     with _migrated_to(postgres_url, 4) as conn:
         conn.execute("""
-            INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
-                VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
             INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,
                 created_at, updated_at) VALUES ('t1', 'T', '', 30, '[]', 'open', 'market', 'a1',
                 '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z');
@@ -177,8 +178,6 @@ def test_a_database_of_schema_15_carries_each_tasks_status_in_its_capability_row
     """PostgreSQL migration 16 (SQLite's 24) keeps every capability row and gives it its task's status."""
     with _migrated_to(postgres_url, 15) as conn:
         conn.execute("""
-            INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)
-                VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z');
             INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,
                 created_at, updated_at) VALUES
                 ('t1', 'T', '', 10, '["research"]', 'open', 'market', 'a1', '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z'),

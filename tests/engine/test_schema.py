@@ -151,10 +151,17 @@ def _file_just_before(path: Path, migration: str, budget: int) -> sqlite3.Connec
         conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO agents (id, name, name_key, capabilities, owner_email, api_key_hash, created_at)"
                  " VALUES ('a1', 'Old', 'old', '[]', 'o@example.com', 'h', '2026-01-01T00:00:00Z')")
-    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
-                 " created_at, updated_at) VALUES ('t1', 'T', '', ?, '[]', 'open', 'market', 'a1',"
-                 " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (budget,))
+    _old_task(conn, "t1", budget)
     return conn
+
+
+def _old_task(conn: sqlite3.Connection, task_id: str, budget: int, *, title: str = "T", description: str = "",
+              capabilities: tuple[str, ...] = (), status: str = "open") -> None:
+    """A task row of agent a1 as a file of that schema holds it, written by hand."""
+    conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind, poster_id,"
+                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'market', 'a1', '2026-01-01T00:00:01Z',"
+                 " '2026-01-01T00:00:01Z')", (task_id, title, description, budget, json.dumps(list(capabilities)),
+                                              status))
 
 
 def test_compacting_the_events_keeps_every_event_as_it_was(tmp_path: Path) -> None:
@@ -231,12 +238,9 @@ def _capability_rows_before_24(path: Path) -> sqlite3.Connection:
     """A file just before migration 24 holding tasks of research in three statuses (t3 of writing too)."""
     conn = _file_just_before(path, "_m024_capability_status", budget=5)
     conn.execute("UPDATE tasks SET required_capabilities = '[\"research\"]' WHERE id = 't1'")
-    for n, (status, capabilities) in enumerate([("completed", ["research"]), ("disputed", ["research", "writing"])],
+    for n, (status, capabilities) in enumerate([("completed", ("research",)), ("disputed", ("research", "writing"))],
                                                start=2):
-        conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind,"
-                     " poster_id, created_at, updated_at) VALUES (?, 'T', '', ?, ?, ?, 'market', 'a1',"
-                     " '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (f"t{n}", 10 * n, json.dumps(capabilities),
-                                                                          status))
+        _old_task(conn, f"t{n}", 10 * n, capabilities=capabilities, status=status)
     conn.execute("INSERT INTO task_capabilities (capability, task_rowid, budget) SELECT j.value, t.rowid, t.budget"
                  " FROM tasks t, json_each(t.required_capabilities) j")
     return conn
@@ -279,9 +283,7 @@ def test_the_search_indexes_rebuilt_in_small_pages_find_what_they_found(tmp_path
     path = tmp_path / "v25.db"
     conn = _file_just_before(path, "_m026_small_search_pages", budget=5)
     for n in (2, 3):
-        conn.execute("INSERT INTO tasks (id, title, description, budget, required_capabilities, status, kind,"
-                     " poster_id, created_at, updated_at) VALUES (?, ?, 'Über-parser', ?, '[]', 'open', 'market',"
-                     " 'a1', '2026-01-01T00:00:01Z', '2026-01-01T00:00:01Z')", (f"t{n}", f"Parser {n}", 5 - n))
+        _old_task(conn, f"t{n}", 5 - n, title=f"Parser {n}", description="Über-parser")
     conn.close()
 
     with Market(path) as market:
