@@ -192,25 +192,15 @@ def percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def deep_cursor(page: Callable[..., Any], depth: int) -> str | None:
-    """The cursor ``depth`` rows into a list (or of its last page), walked 100 rows at a time."""
-    cursor, seen = None, 0
-    while seen < depth:
-        result = page(limit=100, cursor=cursor)
+    """The cursor ``depth`` rows into a list, walked 100 rows at a time; on a shorter list, the
+    cursor of its deepest page of 20 that is still full."""
+    cursors: list[str | None] = [None]  # the cursor 0, 100, 200, ... rows in
+    while (len(cursors) - 1) * 100 < depth:
+        result = page(limit=100, cursor=cursors[-1])
         if result.next_cursor is None:
-            break
-        cursor, seen = result.next_cursor, seen + 100
-    return cursor
-
-
-def reach(page: Callable[..., Any], depth: int) -> int:
-    """How deep into a list, at most ``depth`` and in steps of 100 rows, a page of 20 is still full."""
-    cursor, seen = None, 0
-    while seen < depth:
-        result = page(limit=100, cursor=cursor)
-        if result.next_cursor is None:
-            return max(0, (seen + len(result.items) - 20) // 100 * 100)
-        cursor, seen = result.next_cursor, seen + 100
-    return seen
+            return cursors[max(0, ((len(cursors) - 1) * 100 + len(result.items) - 20) // 100)]
+        cursors.append(result.next_cursor)
+    return cursors[-1]
 
 
 def requests(market: Market, me: str) -> dict[str, Callable[..., Any]]:
@@ -249,8 +239,7 @@ def measure_lists(markets: list[tuple[Market, str]], repeat: int, depth: int) ->
     pages = [requests(market, me) for market, me in markets]
     for name in pages[0]:
         firsts = [partial(each[name], limit=20, cursor=None) for each in pages]
-        deeps = [partial(each[name], limit=20, cursor=deep_cursor(each[name], reach(each[name], depth)))
-                 for each in pages]
+        deeps = [partial(each[name], limit=20, cursor=deep_cursor(each[name], depth)) for each in pages]
         for label, calls in ((f"{name} (page 1)", firsts), (f"{name} ({depth:,} deep)", deeps)):
             for spot, figure in zip(figures, round_robin(calls, repeat)):
                 spot[label] = figure
